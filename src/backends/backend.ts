@@ -1,0 +1,42 @@
+/**
+ * The backend interface: storage plus dispatch. A backend owns memory (alloc/free/write/read) and
+ * runs kernels by op name. Every op has a `ref` kernel; a faster backend adds kernels for the ops
+ * it accelerates and may run the rest through `ref` on views of its memory.
+ */
+import type { DType, TypedArray } from '../tensor/dtype.js';
+import type { OpName, OpParams } from '../tensor/op-spec.js';
+import type { Shape } from '../tensor/shape.js';
+
+/** Backend-owned memory; opaque to the tensor layer. */
+export interface Storage {
+  readonly bytes: number;
+}
+
+/** What a kernel sees of a tensor: its storage, shape and dtype (always contiguous, row-major). */
+export interface TensorRef {
+  readonly storage: Storage;
+  readonly shape: Shape;
+  readonly dtype: DType;
+}
+
+export interface Backend {
+  readonly name: string;
+  /** Zero-filled storage for `size` elements. */
+  alloc(dtype: DType, size: number): Storage;
+  free(storage: Storage): void;
+  write(storage: Storage, data: TypedArray): void;
+  /** A copy of the contents. GPU backends finish pending work first. */
+  read(storage: Storage, dtype: DType, size: number): Promise<TypedArray>;
+  readSync(storage: Storage, dtype: DType, size: number): TypedArray;
+  /** Runs `op`, writing every element of `outs` (allocated by the caller). */
+  run<K extends OpName>(op: K, ins: readonly TensorRef[], outs: readonly TensorRef[], params: OpParams[K]): void;
+  /** Bytes currently allocated and not freed (the memory-flatness tests read this). */
+  liveBytes(): number;
+}
+
+/** Thrown by a backend asked for a routine it does not implement. */
+export class UnsupportedRoutineError extends Error {
+  constructor(op: string, backend: string) {
+    super(`op '${op}' is not implemented on backend '${backend}'`);
+  }
+}

@@ -1,0 +1,3 @@
+/** moga: minute-long multi-shot video generation with Mixture-of-Groups Attention. */
+export * from './backends/index.js';
+export * from './tensor/index.js';

@@ -1,0 +1,11 @@
+import type { OpName } from './op-spec.js';
+
+/** Ops whose outputs carry no gradient (integer or piecewise-constant results, backward kernels). */
+export const NOT_DIFFERENTIABLE: ReadonlySet<OpName> = new Set<OpName>([
+  'argmax',
+  'greater',
+  'equal',
+  'sign',
+  'layerNormBackward',
+  'rmsNormBackward',
+]);
