@@ -1,0 +1,7 @@
+/** The command table: name, one-line description, lazy loader. Add a line per command. */
+export const COMMAND_TABLE: Record<
+  string,
+  { about: string; load: () => Promise<{ run(argv: string[]): Promise<void> }> }
+> = {
+  demo: { about: 'run the end-to-end demo', load: () => import('./demo.js') },
+};
