@@ -1,3 +1,4 @@
 /** moga: minute-long multi-shot video generation with Mixture-of-Groups Attention. */
 export * from './backends/index.js';
 export * from './tensor/index.js';
+export * from './nn/index.js';

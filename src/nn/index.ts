@@ -1,0 +1,5 @@
+export * from './embeddings.js';
+export * from './linear.js';
+export * from './mlp.js';
+export * from './norm.js';
+export * from './params.js';
