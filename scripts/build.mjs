@@ -22,11 +22,34 @@ function buildWasm() {
   if (!existsSync(entry)) return console.log('build: wasm  (no kernels yet)');
   mkdirSync('build/wasm', { recursive: true });
   const asc = 'node_modules/assemblyscript/bin/asc.js';
-  const common = [entry, '-O3', '--runtime', 'stub', '--importMemory', '--sharedMemory', '--initialMemory', '64',
-    '--maximumMemory', '65536', '--enable', 'simd', '--enable', 'threads', '--noAssert'];
+  const common = [
+    entry,
+    '-O3',
+    '--runtime',
+    'stub',
+    '--importMemory',
+    '--sharedMemory',
+    '--initialMemory',
+    '64',
+    '--maximumMemory',
+    '65536',
+    '--enable',
+    'simd',
+    '--enable',
+    'threads',
+    '--noAssert',
+  ];
   run(process.execPath, [asc, ...common, '--outFile', 'build/wasm/kernels.wasm']);
-  run(process.execPath, [asc, ...common, '--enable', 'relaxed-simd', '--use', 'RELAXED=1', '--outFile',
-    'build/wasm/kernels-relaxed.wasm']);
+  run(process.execPath, [
+    asc,
+    ...common,
+    '--enable',
+    'relaxed-simd',
+    '--use',
+    'RELAXED=1',
+    '--outFile',
+    'build/wasm/kernels-relaxed.wasm',
+  ]);
   console.log('build: wasm  build/wasm/kernels.wasm, kernels-relaxed.wasm');
 }
 
@@ -39,8 +62,18 @@ function buildCuda() {
   mkdirSync('build/cuda', { recursive: true });
   for (const f of sources) {
     const out = join('build/cuda', f.replace(/\.cu$/, '.fatbin'));
-    run('nvcc', ['-fatbin', '-O3', '-std=c++17', '-gencode', 'arch=compute_90a,code=sm_90a',
-      '-gencode', 'arch=compute_80,code=compute_80', '-o', out, join(dir, f)]);
+    run('nvcc', [
+      '-fatbin',
+      '-O3',
+      '-std=c++17',
+      '-gencode',
+      'arch=compute_90a,code=sm_90a',
+      '-gencode',
+      'arch=compute_80,code=compute_80',
+      '-o',
+      out,
+      join(dir, f),
+    ]);
   }
   console.log(`build: cuda  ${sources.length} kernel file(s) -> build/cuda/*.fatbin`);
 }

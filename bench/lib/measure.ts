@@ -2,9 +2,9 @@
  * Timing as BENCHMARKS.md prescribes: variants interleaved (A B A B ...), warm-up first, median of
  * the repeats; one table printed; the same rows written as JSON with `--json FILE`.
  */
-import { writeFileSync, renameSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { dirname } from 'node:path';
 
 export interface Variant {
   name: string;
@@ -51,14 +51,22 @@ export function machine(): string {
 }
 
 /** Writes `{ bench, machine, date, rows }` atomically to `file` when `--json file` was given. */
-export function maybeWriteJson(argv: string[], bench: string, rows: Row[], extra: Record<string, unknown> = {}): void {
+export function maybeWriteJson(
+  argv: string[],
+  bench: string,
+  rows: Row[],
+  extra: Record<string, unknown> = {},
+): void {
   const i = argv.indexOf('--json');
   if (i < 0) return;
   const file = argv[i + 1];
   if (!file) throw new Error('--json needs a file name');
   mkdirSync(dirname(file), { recursive: true });
   const tmp = `${file}.tmp`;
-  writeFileSync(tmp, JSON.stringify({ bench, machine: machine(), date: new Date().toISOString(), ...extra, rows }, null, 2));
+  writeFileSync(
+    tmp,
+    JSON.stringify({ bench, machine: machine(), date: new Date().toISOString(), ...extra, rows }, null, 2),
+  );
   renameSync(tmp, file);
   console.log(`wrote ${file}`);
 }

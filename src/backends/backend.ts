@@ -29,7 +29,12 @@ export interface Backend {
   read(storage: Storage, dtype: DType, size: number): Promise<TypedArray>;
   readSync(storage: Storage, dtype: DType, size: number): TypedArray;
   /** Runs `op`, writing every element of `outs` (allocated by the caller). */
-  run<K extends OpName>(op: K, ins: readonly TensorRef[], outs: readonly TensorRef[], params: OpParams[K]): void;
+  run<K extends OpName>(
+    op: K,
+    ins: readonly TensorRef[],
+    outs: readonly TensorRef[],
+    params: OpParams[K],
+  ): void;
   /** Bytes currently allocated and not freed (the memory-flatness tests read this). */
   liveBytes(): number;
 }

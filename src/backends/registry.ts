@@ -43,7 +43,10 @@ export async function initBackend(name: string): Promise<Backend> {
 }
 
 /** Backends that initialise on this machine, in order of preference, with reasons for the rest. */
-export async function availableBackends(): Promise<{ available: string[]; unavailable: Record<string, string> }> {
+export async function availableBackends(): Promise<{
+  available: string[];
+  unavailable: Record<string, string>;
+}> {
   const available: string[] = [];
   const unavailable: Record<string, string> = {};
   for (const name of registeredBackends()) {

@@ -6,7 +6,9 @@ import { COMMAND_TABLE as COMMANDS } from './commands.js';
 
 function usage(): string {
   const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.about}`);
-  return ['usage: moga <command> [options]   (moga <command> --help for its options)', '', ...rows].join('\n');
+  return ['usage: moga <command> [options]   (moga <command> --help for its options)', '', ...rows].join(
+    '\n',
+  );
 }
 
 async function main(argv: string[]) {

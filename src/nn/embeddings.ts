@@ -1,5 +1,5 @@
 /** Sinusoidal embeddings (timesteps) and 3D rotary position embeddings (frame, y, x). */
-import { concat, mul, reshape, sliceAxis, add, sub } from '../tensor/ops.js';
+import { add, concat, mul, reshape, sliceAxis, sub } from '../tensor/ops.js';
 import { fromArray, type Tensor } from '../tensor/tensor.js';
 
 /** t [B] (in [0, 1000) or any scale) -> [B, dim]: [cos(t w_i), sin(t w_i)], w_i = 10000^(-i/half). */
@@ -21,7 +21,11 @@ export function timestepEmbedding(t: Float32Array, dim: number): Tensor {
  * Returns cos and sin of shape [N, D/2], one row per token (token = (f * H + y) * W + x), for the
  * positions given (so a plan over a subset, or a shifted window, can pass its own positions).
  */
-export function rope3dTables(positions: { f: Int32Array; y: Int32Array; x: Int32Array }, headDim: number, theta = 10000) {
+export function rope3dTables(
+  positions: { f: Int32Array; y: Int32Array; x: Int32Array },
+  headDim: number,
+  theta = 10000,
+) {
   if (headDim % 2) throw new Error(`rotary embedding needs an even head dimension, got ${headDim}`);
   const half = headDim / 2;
   const pairsHW = Math.floor(headDim / 6); // channel pairs for y and for x

@@ -1,6 +1,7 @@
 /** Linear layers: weight [out, in] (PyTorch layout, so foreign checkpoints load as they are). */
-import type { Rng } from '../tensor/random.js';
+
 import { add, matmul, reshape } from '../tensor/ops.js';
+import type { Rng } from '../tensor/random.js';
 import { full, type Tensor } from '../tensor/tensor.js';
 
 export interface Linear {
@@ -9,9 +10,16 @@ export interface Linear {
 }
 
 /** Uniform(-1/sqrt(in), 1/sqrt(in)) like PyTorch, or N(0, std) when given; bias zero. */
-export function initLinear(rng: Rng, din: number, dout: number, opts: { bias?: boolean; std?: number } = {}): Linear {
+export function initLinear(
+  rng: Rng,
+  din: number,
+  dout: number,
+  opts: { bias?: boolean; std?: number } = {},
+): Linear {
   const weight =
-    opts.std !== undefined ? rng.normal([dout, din], opts.std) : rng.uniform([dout, din], -1 / Math.sqrt(din), 1 / Math.sqrt(din));
+    opts.std !== undefined
+      ? rng.normal([dout, din], opts.std)
+      : rng.uniform([dout, din], -1 / Math.sqrt(din), 1 / Math.sqrt(din));
   return opts.bias === false ? { weight } : { weight, bias: full([dout], 0) };
 }
 

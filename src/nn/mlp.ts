@@ -1,6 +1,7 @@
 /** The transformer feed-forward layer: Linear -> GELU(tanh) -> Linear, as in Wan2.1. */
-import type { Rng } from '../tensor/random.js';
+
 import { gelu } from '../tensor/ops.js';
+import type { Rng } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { initLinear, type Linear, linear } from './linear.js';
 

@@ -12,7 +12,8 @@ export function namedParams(p: Params, prefix = ''): [string, Tensor][] {
   if (p instanceof Tensor) return [[prefix, p]];
   const out: [string, Tensor][] = [];
   const entries = Array.isArray(p) ? p.map((v, i) => [String(i), v] as const) : Object.entries(p);
-  for (const [k, v] of entries) if (v !== undefined) out.push(...namedParams(v as Params, prefix ? `${prefix}.${k}` : k));
+  for (const [k, v] of entries)
+    if (v !== undefined) out.push(...namedParams(v as Params, prefix ? `${prefix}.${k}` : k));
   return out;
 }
 

@@ -36,7 +36,8 @@ function reverseTopo(root: Tensor): GradNode[] {
  * the loss does not depend on gets `undefined`). `seed` defaults to ones (a scalar loss).
  */
 export function gradients(loss: Tensor, wrt: readonly Tensor[], seed?: Tensor): (Tensor | undefined)[] {
-  if (!loss.requiresGrad) throw new Error('gradients: the loss does not depend on any tensor that requires grad');
+  if (!loss.requiresGrad)
+    throw new Error('gradients: the loss does not depend on any tensor that requires grad');
   return noGrad(() => {
     const grads = new Map<Tensor, Tensor>();
     const uses = new Map<Tensor, number>(); // how many map entries hold each gradient tensor

@@ -8,4 +8,5 @@ export const NOT_DIFFERENTIABLE: ReadonlySet<OpName> = new Set<OpName>([
   'sign',
   'layerNormBackward',
   'rmsNormBackward',
+  'groupedAttentionBackward',
 ]);

@@ -133,6 +133,11 @@ export const GRAD_RULES: { [K in OpName]: GradRule<K> | null } = {
   layerNormBackward: null,
   rmsNorm: ([g], { inputs: [x, w], outputs: [, rstd] }) => apply('rmsNormBackward', [g!, x, w, rstd], {}),
   rmsNormBackward: null,
+  // FlashAttention-2 style: the backward kernel recomputes the softmax from the saved lse. The lse
+  // output itself is treated as a statistic (no gradient flows back through it).
+  groupedAttention: ([g], { inputs: [q, k, v], outputs: [out, lse], params }) =>
+    g ? apply('groupedAttentionBackward', [g, q, k, v, out, lse], params) : [undefined, undefined, undefined],
+  groupedAttentionBackward: null,
 };
 
 /** Reshapes a reduced tensor to the keepDims shape of reducing `x` over `axes`. */

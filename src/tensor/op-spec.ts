@@ -31,9 +31,30 @@ export type UnaryOp =
 export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'greater' | 'equal';
 
 export const UNARY_OPS: readonly UnaryOp[] = [
-  'neg', 'exp', 'log', 'sqrt', 'rsqrt', 'tanh', 'sigmoid', 'silu', 'gelu', 'abs', 'sign', 'sin', 'cos',
+  'neg',
+  'exp',
+  'log',
+  'sqrt',
+  'rsqrt',
+  'tanh',
+  'sigmoid',
+  'silu',
+  'gelu',
+  'abs',
+  'sign',
+  'sin',
+  'cos',
 ];
-export const BINARY_OPS: readonly BinaryOp[] = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'greater', 'equal'];
+export const BINARY_OPS: readonly BinaryOp[] = [
+  'add',
+  'sub',
+  'mul',
+  'div',
+  'pow',
+  'maximum',
+  'greater',
+  'equal',
+];
 
 type NoParams = Record<string, never>;
 
@@ -64,9 +85,25 @@ export interface OpParams extends Record<UnaryOp | BinaryOp, NoParams> {
   rmsNorm: { eps: number };
   /** (dy, x, weight, rstd) -> (dx, dweight). */
   rmsNormBackward: NoParams;
+  /**
+   * Attention executed through a plan (src/attention/plan.ts): (q [Nq,H,D], k [Nk,H,D], v [Nk,H,D])
+   * -> (out [Nq,H,D], lse [Nq,H]); lse is the softmax's log-sum-exp (-Infinity for rows that see no key).
+   */
+  groupedAttention: GroupedAttentionParams;
+  /** (dOut, q, k, v, out, lse) -> (dq, dk, dv), recomputing the softmax from lse. */
+  groupedAttentionBackward: GroupedAttentionParams;
 }
 
 export type OpName = keyof OpParams;
+
+/** The arrays of an attention plan (see src/attention/plan.ts) plus the softmax scale. */
+export interface GroupedAttentionParams {
+  qIndex: Int32Array;
+  qOffsets: Int32Array;
+  kvIndex: Int32Array;
+  kvOffsets: Int32Array;
+  scale: number;
+}
 
 export interface Meta {
   readonly shape: Shape;
@@ -98,7 +135,13 @@ function lastDim(x: Meta, what: string): number {
   return x.shape[x.shape.length - 1];
 }
 function checkVector(v: Meta, d: number, what: string) {
-  if (v.shape.length !== 1 || v.shape[0] !== d) throw new Error(`${what}: expected [${d}], got ${fmt(v.shape)}`);
+  if (v.shape.length !== 1 || v.shape[0] !== d)
+    throw new Error(`${what}: expected [${d}], got ${fmt(v.shape)}`);
+}
+
+function checkAttentionShapes(q: Meta, k: Meta, v: Meta) {
+  if (q.shape.length !== 3 || k.shape.length !== 3 || !sameShape(k.shape, v.shape) || q.shape[1] !== k.shape[1] || q.shape[2] !== k.shape[2])
+    throw new Error(`grouped attention needs q [Nq,H,D] and k, v [Nk,H,D], got ${fmt(q.shape)}, ${fmt(k.shape)}, ${fmt(v.shape)}`);
 }
 
 /** Output shapes and dtypes for every op, validating the inputs. */
@@ -130,13 +173,20 @@ export const OP_SPECS: { [K in OpName]: SpecFn<K> } = {
   },
   sum: reduce(),
   max: reduce(),
-  argmax: ([x], p) => [{ shape: reducedShape(x.shape, normAxes(p.axis, x.shape.length), false), dtype: 'int32' }],
+  argmax: ([x], p) => [
+    { shape: reducedShape(x.shape, normAxes(p.axis, x.shape.length), false), dtype: 'int32' },
+  ],
   reshape: ([x], p) => [like(x, resolveReshape(x.shape, p.shape))],
   permute: ([x], p) => {
     const r = x.shape.length;
     if (p.perm.length !== r || [...p.perm].sort((a, b) => a - b).some((v, i) => v !== i))
       throw new Error(`permute ${fmt(p.perm)} is not a permutation of rank ${r}`);
-    return [like(x, p.perm.map((a) => x.shape[a]))];
+    return [
+      like(
+        x,
+        p.perm.map((a) => x.shape[a]),
+      ),
+    ];
   },
   broadcastTo: ([x], p) => {
     const out = broadcastShapes(x.shape, p.shape);
@@ -152,7 +202,8 @@ export const OP_SPECS: { [K in OpName]: SpecFn<K> } = {
         x.shape.map((d, i) => {
           const s = p.starts[i];
           const e = p.ends[i];
-          if (s < 0 || e > d || s > e) throw new Error(`slice [${s}, ${e}) out of range for axis ${i} of ${fmt(x.shape)}`);
+          if (s < 0 || e > d || s > e)
+            throw new Error(`slice [${s}, ${e}) out of range for axis ${i} of ${fmt(x.shape)}`);
           return e - s;
         }),
       ),
@@ -168,11 +219,22 @@ export const OP_SPECS: { [K in OpName]: SpecFn<K> } = {
         throw new Error(`concat on axis ${ax}: ${fmt(m.shape)} does not match ${fmt(first.shape)}`);
       total += m.shape[ax];
     }
-    return [like(first, first.shape.map((d, i) => (i === ax ? total : d)))];
+    return [
+      like(
+        first,
+        first.shape.map((d, i) => (i === ax ? total : d)),
+      ),
+    ];
   },
   pad: ([x], p) => {
-    if (p.pads.length !== x.shape.length) throw new Error(`pad needs ${x.shape.length} (before, after) pairs`);
-    return [like(x, x.shape.map((d, i) => d + p.pads[i][0] + p.pads[i][1]))];
+    if (p.pads.length !== x.shape.length)
+      throw new Error(`pad needs ${x.shape.length} (before, after) pairs`);
+    return [
+      like(
+        x,
+        x.shape.map((d, i) => d + p.pads[i][0] + p.pads[i][1]),
+      ),
+    ];
   },
   cast: ([x], p) => [{ shape: x.shape, dtype: p.dtype }],
   matmul: ([a, b], p) => {
@@ -184,7 +246,8 @@ export const OP_SPECS: { [K in OpName]: SpecFn<K> } = {
     return [f32([...batch, m, n])];
   },
   gatherRows: ([x, idx]) => {
-    if (idx.dtype !== 'int32' || idx.shape.length !== 1) throw new Error('gatherRows: index must be int32 [M]');
+    if (idx.dtype !== 'int32' || idx.shape.length !== 1)
+      throw new Error('gatherRows: index must be int32 [M]');
     if (x.shape.length < 1) throw new Error('gatherRows: x needs rank >= 1');
     return [like(x, [idx.shape[0], ...x.shape.slice(1)])];
   },
@@ -206,4 +269,13 @@ export const OP_SPECS: { [K in OpName]: SpecFn<K> } = {
     return [f32(x.shape), f32(x.shape.slice(0, -1))];
   },
   rmsNormBackward: ([, x, w]) => [f32(x.shape), f32(w.shape)],
+  groupedAttention: ([q, k, v]) => {
+    checkAttentionShapes(q, k, v);
+    return [f32(q.shape), f32(q.shape.slice(0, 2))];
+  },
+  groupedAttentionBackward: ([dOut, q, k, v]) => {
+    checkAttentionShapes(q, k, v);
+    if (!sameShape(dOut.shape, q.shape)) throw new Error(`groupedAttentionBackward: dOut ${fmt(dOut.shape)} must match q ${fmt(q.shape)}`);
+    return [f32(q.shape), f32(k.shape), f32(v.shape)];
+  },
 };

@@ -106,7 +106,11 @@ export class Tensor implements TensorRef {
 
 // ---- creation ----
 
-export function fromArray(data: TypedArray | readonly number[], shape: Shape, backend = getBackend()): Tensor {
+export function fromArray(
+  data: TypedArray | readonly number[],
+  shape: Shape,
+  backend = getBackend(),
+): Tensor {
   const arr = Array.isArray(data) ? Float32Array.from(data) : (data as TypedArray);
   if (arr.length !== sizeOf(shape))
     throw new Error(`data has ${arr.length} elements but shape ${fmt(shape)} needs ${sizeOf(shape)}`);
@@ -118,7 +122,8 @@ export function fromArray(data: TypedArray | readonly number[], shape: Shape, ba
 
 export function empty(shape: Shape, dtype: DType = 'float32', backend = getBackend()): Tensor {
   for (const d of shape)
-    if (!Number.isInteger(d) || d < 0) throw new Error(`invalid shape ${fmt(shape)}: sizes must be integers >= 0`);
+    if (!Number.isInteger(d) || d < 0)
+      throw new Error(`invalid shape ${fmt(shape)}: sizes must be integers >= 0`);
   const storage = backend.alloc(dtype, sizeOf(shape));
   return new Tensor([...shape], dtype, { backend, storage, refs: 1 });
 }
@@ -137,7 +142,16 @@ function track(t: Tensor) {
   scopes.at(-1)?.add(t);
 }
 
-type Nested = Tensor | Nested[] | { [k: string]: Nested } | number | string | boolean | null | undefined | void;
+type Nested =
+  | Tensor
+  | Nested[]
+  | { [k: string]: Nested }
+  | number
+  | string
+  | boolean
+  | null
+  | undefined
+  | void;
 
 function collect(x: unknown, out: Set<Tensor>) {
   if (x instanceof Tensor) out.add(x);

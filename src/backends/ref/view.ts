@@ -9,4 +9,8 @@ export interface View {
 }
 
 /** A reference kernel: reads `ins`, writes every element of `outs`. */
-export type RefKernel<K extends OpName> = (ins: readonly View[], outs: readonly View[], p: OpParams[K]) => void;
+export type RefKernel<K extends OpName> = (
+  ins: readonly View[],
+  outs: readonly View[],
+  p: OpParams[K],
+) => void;

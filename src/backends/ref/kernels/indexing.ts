@@ -2,7 +2,8 @@
 import type { RefKernel } from '../view.js';
 
 function checkIndex(i: number, rows: number, op: string, at: number) {
-  if (!(i >= 0 && i < rows)) throw new Error(`${op}: index ${i} at position ${at} is out of range [0, ${rows})`);
+  if (!(i >= 0 && i < rows))
+    throw new Error(`${op}: index ${i} at position ${at} is out of range [0, ${rows})`);
 }
 
 export const gatherRows: RefKernel<'gatherRows'> = ([x, idx], [y]) => {

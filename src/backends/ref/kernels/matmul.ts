@@ -4,7 +4,6 @@ import type { RefKernel } from '../view.js';
 
 export const matmul: RefKernel<'matmul'> = ([a, b], [y], { transA, transB }) => {
   const ra = a.shape.length;
-  const rb = b.shape.length;
   const m = y.shape[y.shape.length - 2];
   const n = y.shape[y.shape.length - 1];
   const k = transA ? a.shape[ra - 2] : a.shape[ra - 1];

@@ -7,13 +7,9 @@ export const permute: RefKernel<'permute'> = ([x], [y], p) => {
   const s = stridesOf(x.shape);
   const out = y.data;
   const xd = x.data;
-  forEachStrided(
-    y.shape,
-    [p.perm.map((a) => s[a])],
-    (o, offs) => {
-      out[o] = xd[offs[0]];
-    },
-  );
+  forEachStrided(y.shape, [p.perm.map((a) => s[a])], (o, offs) => {
+    out[o] = xd[offs[0]];
+  });
 };
 
 export const slice: RefKernel<'slice'> = ([x], [y], p) => {

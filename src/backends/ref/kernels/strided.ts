@@ -12,7 +12,11 @@ export function broadcastStrides(inShape: Shape, outShape: Shape): number[] {
  * Calls `f(outIndex, inIndex_0, ..., inIndex_k)` for every element of `outShape`, in order, where
  * each input offset follows its own strides. An odometer: no division per element.
  */
-export function forEachStrided(outShape: Shape, strides: number[][], f: (o: number, offs: Int32Array) => void): void {
+export function forEachStrided(
+  outShape: Shape,
+  strides: number[][],
+  f: (o: number, offs: Int32Array) => void,
+): void {
   const rank = outShape.length;
   const n = outShape.reduce((a, b) => a * b, 1);
   const k = strides.length;
