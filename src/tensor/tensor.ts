@@ -164,7 +164,7 @@ function collect(x: unknown, out: Set<Tensor>) {
  * Runs `fn` in a memory scope: tensors it creates are freed at the end, except those reachable from
  * its result (tensors, arrays and plain objects of them), which move to the enclosing scope.
  */
-export function tidy<T extends Nested>(fn: () => T): T {
+export function tidy<T>(fn: () => T): T {
   const scope = new Set<Tensor>();
   scopes.push(scope);
   let result: T;
@@ -181,7 +181,7 @@ export function tidy<T extends Nested>(fn: () => T): T {
 }
 
 /** Async variant of `tidy` for code that awaits (reading back from a GPU, writing files). */
-export async function tidyAsync<T extends Nested>(fn: () => Promise<T>): Promise<T> {
+export async function tidyAsync<T>(fn: () => Promise<T>): Promise<T> {
   const scope = new Set<Tensor>();
   scopes.push(scope);
   let result: T;
