@@ -3,6 +3,7 @@ import type { OpName } from '../../../tensor/op-spec.js';
 import type { RefKernel } from '../view.js';
 import { binary, broadcastTo, cast, unary, where } from './elementwise.js';
 import { gatherRows, scatterAddRows } from './indexing.js';
+import { groupedAttention, groupedAttentionBackward } from './grouped-attention.js';
 import { matmul } from './matmul.js';
 import { concat, pad, permute, slice } from './movement.js';
 import { layerNorm, layerNormBackward, rmsNorm, rmsNormBackward } from './norms.js';
@@ -49,4 +50,6 @@ export const REF_KERNELS: { [K in OpName]: RefKernel<K> } = {
   layerNormBackward,
   rmsNorm,
   rmsNormBackward,
+  groupedAttention,
+  groupedAttentionBackward,
 };
