@@ -8,5 +8,7 @@ export const NOT_DIFFERENTIABLE: ReadonlySet<OpName> = new Set<OpName>([
   'sign',
   'layerNormBackward',
   'rmsNormBackward',
+  'conv3dBackwardInput',
+  'conv3dBackwardWeight',
   'groupedAttentionBackward',
 ]);

@@ -133,6 +133,12 @@ export const GRAD_RULES: { [K in OpName]: GradRule<K> | null } = {
   layerNormBackward: null,
   rmsNorm: ([g], { inputs: [x, w], outputs: [, rstd] }) => apply('rmsNormBackward', [g!, x, w, rstd], {}),
   rmsNormBackward: null,
+  conv3d: ([g], { inputs: [x, w], params: { stride, padding } }) => [
+    x.requiresGrad ? apply('conv3dBackwardInput', [g!, w], { stride, padding, inputShape: [...x.shape] })[0] : undefined,
+    w.requiresGrad ? apply('conv3dBackwardWeight', [g!, x], { stride, padding, kernelShape: [...w.shape] })[0] : undefined,
+  ],
+  conv3dBackwardInput: null,
+  conv3dBackwardWeight: null,
   // FlashAttention-2 style: the backward kernel recomputes the softmax from the saved lse. The lse
   // output itself is treated as a statistic (no gradient flows back through it).
   groupedAttention: ([g], { inputs: [q, k, v], outputs: [out, lse], params }) =>

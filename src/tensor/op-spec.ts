@@ -57,6 +57,11 @@ export const BINARY_OPS: readonly BinaryOp[] = [
 ];
 
 type NoParams = Record<string, never>;
+/** Convolution geometry over (T, H, W): strides and zero padding (before, after) per axis. */
+export interface ConvParams {
+  stride: number[];
+  padding: [number, number][];
+}
 
 /** Parameters of each op (plain data, JSON-serialisable). */
 export interface OpParams extends Record<UnaryOp | BinaryOp, NoParams> {
@@ -85,6 +90,12 @@ export interface OpParams extends Record<UnaryOp | BinaryOp, NoParams> {
   rmsNorm: { eps: number };
   /** (dy, x, weight, rstd) -> (dx, dweight). */
   rmsNormBackward: NoParams;
+  /** x [B, Ci, T, H, W] * w [Co, Ci, KT, KH, KW] -> [B, Co, To, Ho, Wo]; zero padding (before, after) per axis. */
+  conv3d: ConvParams;
+  /** (dy, w) -> dx of shape `inputShape`. */
+  conv3dBackwardInput: ConvParams & { inputShape: number[] };
+  /** (dy, x) -> dw of shape `kernelShape`. */
+  conv3dBackwardWeight: ConvParams & { kernelShape: number[] };
   /**
    * Attention executed through a plan (src/attention/plan.ts): (q [Nq,H,D], k [Nk,H,D], v [Nk,H,D])
    * -> (out [Nq,H,D], lse [Nq,H]); lse is the softmax's log-sum-exp (-Infinity for rows that see no key).
@@ -269,6 +280,15 @@ export const OP_SPECS: { [K in OpName]: SpecFn<K> } = {
     return [f32(x.shape), f32(x.shape.slice(0, -1))];
   },
   rmsNormBackward: ([, x, w]) => [f32(x.shape), f32(w.shape)],
+  conv3d: ([x, w], p) => [f32(convOutShape(x.shape, w.shape, p))],
+  conv3dBackwardInput: ([dy, w], p) => {
+    checkConvGrad(dy.shape, convOutShape(p.inputShape, w.shape, p));
+    return [f32(p.inputShape)];
+  },
+  conv3dBackwardWeight: ([dy, x], p) => {
+    checkConvGrad(dy.shape, convOutShape(x.shape, p.kernelShape, p));
+    return [f32(p.kernelShape)];
+  },
   groupedAttention: ([q, k, v]) => {
     checkAttentionShapes(q, k, v);
     return [f32(q.shape), f32(q.shape.slice(0, 2))];
@@ -279,3 +299,23 @@ export const OP_SPECS: { [K in OpName]: SpecFn<K> } = {
     return [f32(q.shape), f32(k.shape), f32(v.shape)];
   },
 };
+
+/** Output shape of conv3d, validating ranks, channels, strides and padding. */
+function convOutShape(x: Shape, w: Shape, p: ConvParams): Shape {
+  if (x.length !== 5) throw new Error(`conv3d input must be [B, C, T, H, W], got ${fmt(x)}`);
+  if (w.length !== 5) throw new Error(`conv3d weight must be [Co, Ci, KT, KH, KW], got ${fmt(w)}`);
+  if (w[1] !== x[1]) throw new Error(`conv3d: weight expects ${w[1]} input channels, input has ${x[1]}`);
+  if (p.stride.length !== 3 || p.stride.some((s) => !Number.isInteger(s) || s < 1))
+    throw new Error(`conv3d stride must be 3 integers >= 1, got ${fmt(p.stride)}`);
+  if (p.padding.length !== 3 || p.padding.some((q) => q.length !== 2 || q.some((v) => !Number.isInteger(v) || v < 0)))
+    throw new Error('conv3d padding must be 3 (before, after) pairs of integers >= 0');
+  const out = [0, 1, 2].map((i) => {
+    const span = x[2 + i] + p.padding[i][0] + p.padding[i][1] - w[2 + i];
+    if (span < 0) throw new Error(`conv3d: kernel ${fmt(w.slice(2))} does not fit padded input ${fmt(x.slice(2))}`);
+    return Math.floor(span / p.stride[i]) + 1;
+  });
+  return [x[0], w[0], ...out];
+}
+function checkConvGrad(got: Shape, want: Shape) {
+  if (!sameShape(got, want)) throw new Error(`conv3d gradient has shape ${fmt(got)}, expected ${fmt(want)}`);
+}

@@ -1,6 +1,7 @@
 /** The reference kernel table: one plain-TypeScript kernel for every op (the compiler checks it). */
 import type { OpName } from '../../../tensor/op-spec.js';
 import type { RefKernel } from '../view.js';
+import { conv3d, conv3dBackwardInput, conv3dBackwardWeight } from './conv.js';
 import { binary, broadcastTo, cast, unary, where } from './elementwise.js';
 import { gatherRows, scatterAddRows } from './indexing.js';
 import { groupedAttention, groupedAttentionBackward } from './grouped-attention.js';
@@ -50,6 +51,9 @@ export const REF_KERNELS: { [K in OpName]: RefKernel<K> } = {
   layerNormBackward,
   rmsNorm,
   rmsNormBackward,
+  conv3d,
+  conv3dBackwardInput,
+  conv3dBackwardWeight,
   groupedAttention,
   groupedAttentionBackward,
 };
