@@ -3,3 +3,4 @@ export * from './backends/index.js';
 export * from './tensor/index.js';
 export * from './nn/index.js';
 export * from './nn/conv.js';
+export * from './attention/index.js';

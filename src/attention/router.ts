@@ -1,0 +1,73 @@
+/**
+ * The MoGA router (one per attention layer): linear d_model -> M, softmax, hard top-1.
+ * No capacity limit and no token dropping: groups may be empty or hold one token. The router learns
+ * through the gate (the chosen probability multiplies the routed branch's output) and through the
+ * group-balancing loss, which keeps it from collapsing onto few groups.
+ */
+import { initLinear, type Linear, linear } from '../nn/linear.js';
+import { argmax, gatherRows, mul, reshape, softmax, sum } from '../tensor/ops.js';
+import type { Rng } from '../tensor/random.js';
+import { fromArray, type Tensor } from '../tensor/tensor.js';
+
+export interface MoGARouterParams {
+  proj: Linear; // weight [M, dModel], no bias
+}
+
+export interface MoGARouterOptions {
+  /** Weight of the group-balancing loss (paper: 0.1). */
+  alpha?: number;
+  /**
+   * 'switch' (default, ours): P_i = mean over all tokens of p(i|x), as in Switch Transformer.
+   * 'printed': the paper's printed form, P_i = (1/N) * sum over tokens x of group i of p(g(x)|x).
+   */
+  balance?: 'switch' | 'printed';
+}
+
+export interface MoGARouting {
+  /** Group of each token, in [0, M). Shared by all heads. */
+  groupIds: Int32Array; // [N]
+  /** Tokens per group. */
+  counts: Int32Array; // [M]
+  /** p(g(x)|x), differentiable: multiplies the routed branch's output. */
+  gate: Tensor; // [N]
+  probs: Tensor; // [N, M]
+  /** alpha * M * sum_i F_i * P_i, a scalar to add to the training loss. */
+  balanceLoss: Tensor; // []
+}
+
+function init(rng: Rng, dModel: number, numGroups: number): MoGARouterParams {
+  if (!Number.isInteger(numGroups) || numGroups < 1)
+    throw new Error(`MoGARouter: numGroups must be >= 1, got ${numGroups}`);
+  return { proj: initLinear(rng, dModel, numGroups, { bias: false }) };
+}
+
+/** x [N, dModel] (video tokens only; text never enters the router) -> routing. */
+function apply(p: MoGARouterParams, x: Tensor, opts: MoGARouterOptions = {}): MoGARouting {
+  const alpha = opts.alpha ?? 0.1;
+  const balance = opts.balance ?? 'switch';
+  if (x.rank !== 2 || x.shape[1] !== p.proj.weight.shape[1])
+    throw new Error(`MoGARouter: x must be [N, ${p.proj.weight.shape[1]}], got ${x}`);
+  const [n] = x.shape;
+  const m = p.proj.weight.shape[0];
+  const probs = softmax(linear(p.proj, x), -1); // [N, M]
+  const groupIds = argmax(probs, -1).dataSync() as Int32Array;
+  const counts = new Int32Array(m);
+  for (let i = 0; i < n; i++) counts[groupIds[i]]++;
+  const pick = new Int32Array(n);
+  for (let i = 0; i < n; i++) pick[i] = i * m + groupIds[i];
+  const gate = reshape(gatherRows(reshape(probs, [n * m, 1]), fromArray(pick, [n], x.backend)), [n]);
+  // F_i = counts_i / N is piecewise constant (no gradient), as in the paper and Switch.
+  const c = (alpha * m) / Math.max(n, 1);
+  let balanceLoss: Tensor;
+  if (balance === 'switch') {
+    const f = Float32Array.from(counts, (k) => k / Math.max(n, 1));
+    balanceLoss = mul(sum(mul(probs, fromArray(f, [m], x.backend))), c);
+  } else {
+    const fg = Float32Array.from(groupIds, (g) => counts[g] / Math.max(n, 1));
+    balanceLoss = mul(sum(mul(gate, fromArray(fg, [n], x.backend))), c);
+  }
+  return { groupIds, counts, gate, probs, balanceLoss };
+}
+
+/** The router as a module: `MoGARouter.init(rng, dModel, M)`, `MoGARouter.apply(params, x, opts)`. */
+export const MoGARouter = { init, apply };

@@ -1,0 +1,176 @@
+/**
+ * Visual self-attention with MoGA + STGA (paper section 2): q/k/v projections, RMS norm on q and k,
+ * 3D rotary embedding, then the branches -- routed (MoGA groups, output times the router's gate),
+ * window x temporal (STGA, shot-aware) and per-frame -- averaged, then the output projection.
+ * The branch list is configuration, so the same module runs as full attention or local-only
+ * attention for ablations.
+ */
+import { initLinear, type Linear, linear } from '../nn/linear.js';
+import { applyRmsNorm, initRmsNorm, type Norm } from '../nn/norm.js';
+import { applyRope, gridPositions, rope3dTables } from '../nn/embeddings.js';
+import { add, concat, mul, reshape } from '../tensor/ops.js';
+import type { Rng } from '../tensor/random.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { groupedAttention } from './grouped-attention.js';
+import { type AttentionPlan, batchPlans } from './plan.js';
+import { type GridLayout, plans } from './plans.js';
+import { MoGARouter, type MoGARouterParams, type MoGARouting } from './router.js';
+
+/** 'routed' = MoGA groups, 'window' = STGA, 'frame' = per-frame, 'full' = dense (ablation). */
+export type AttentionBranch = 'routed' | 'window' | 'frame' | 'full';
+
+export interface VisualAttentionConfig {
+  readonly dim: number;
+  readonly heads: number;
+  /** Branches whose outputs are averaged. MoGA + STGA: ['routed', 'window', 'frame']. */
+  readonly branches: readonly AttentionBranch[];
+  /** M, the number of routed groups. */
+  readonly numGroups: number;
+  /** STGA spatial windows per side [y, x]; temporal group length (frames); adjacent-shot kv frames. */
+  readonly window: readonly [number, number];
+  readonly temporalGroup?: number;
+  readonly adjacentFrames?: number;
+  /**
+   * Ours: routed groups span the whole video by default (a group may hold tokens of several shots,
+   * which is what lets MoGA keep characters consistent across cuts); true splits groups by shot.
+   */
+  readonly routedPerShot?: boolean;
+  readonly balance?: 'switch' | 'printed';
+  readonly alpha?: number;
+  readonly eps?: number;
+}
+
+/** MoGA + STGA defaults for a model of `dim` and `heads` (paper: M = 5, 2x2 windows). */
+export function visualAttentionConfig(
+  dim: number,
+  heads: number,
+  o: Partial<VisualAttentionConfig> = {},
+): VisualAttentionConfig {
+  return { dim, heads, branches: ['routed', 'window', 'frame'], numGroups: 5, window: [2, 2], ...o };
+}
+
+export interface VisualAttentionParams {
+  q: Linear;
+  k: Linear;
+  v: Linear;
+  o: Linear;
+  normQ: Norm;
+  normK: Norm;
+  router?: MoGARouterParams;
+}
+
+export interface VisualAttentionOutput {
+  out: Tensor; // same shape as x
+  /** The router's balancing loss (zero-size branch list without 'routed': undefined). */
+  balanceLoss?: Tensor;
+  routing?: MoGARouting;
+}
+
+function init(rng: Rng, cfg: VisualAttentionConfig): VisualAttentionParams {
+  const { dim, heads } = cfg;
+  if (dim % heads) throw new Error(`VisualAttention: dim ${dim} is not divisible by heads ${heads}`);
+  if (cfg.branches.length === 0) throw new Error('VisualAttention: branches must not be empty');
+  const p: VisualAttentionParams = {
+    q: initLinear(rng.fork(1), dim, dim),
+    k: initLinear(rng.fork(2), dim, dim),
+    v: initLinear(rng.fork(3), dim, dim),
+    o: initLinear(rng.fork(4), dim, dim),
+    normQ: initRmsNorm(dim, cfg.eps),
+    normK: initRmsNorm(dim, cfg.eps),
+  };
+  if (cfg.branches.includes('routed')) p.router = MoGARouter.init(rng.fork(5), dim, cfg.numGroups);
+  return p;
+}
+
+// Static plans depend only on the layout and options: build once, share across layers and steps.
+const staticPlans = new Map<string, AttentionPlan>();
+function cachedPlan(key: string, build: () => AttentionPlan): AttentionPlan {
+  let p = staticPlans.get(key);
+  if (!p) {
+    if (staticPlans.size >= 64) staticPlans.clear();
+    p = build();
+    staticPlans.set(key, p);
+  }
+  return p;
+}
+
+function repeatPlan(plan: AttentionPlan, batch: number, rows: number): AttentionPlan {
+  return batch === 1 ? plan : batchPlans(Array.from({ length: batch }, () => ({ plan, qRows: rows })));
+}
+
+/**
+ * x [L, dim] or [B, L, dim] with L = frames*height*width of `layout` (token = (f*H + y)*W + x).
+ * `rope` may pass precomputed tables ([L, D/2] cos and sin) to share them across layers.
+ */
+function apply(
+  p: VisualAttentionParams,
+  cfg: VisualAttentionConfig,
+  x: Tensor,
+  layout: GridLayout,
+  opts: { rope?: { cos: Tensor; sin: Tensor } } = {},
+): VisualAttentionOutput {
+  const { dim, heads } = cfg;
+  const hd = dim / heads;
+  const L = layout.frames * layout.height * layout.width;
+  const B = x.rank === 3 ? x.shape[0] : 1;
+  if ((x.rank !== 2 && x.rank !== 3) || x.shape[x.rank - 1] !== dim || x.shape[x.rank - 2] !== L)
+    throw new Error(
+      `VisualAttention: x must be [${L}, ${dim}] or [B, ${L}, ${dim}] for the layout, got ${x}`,
+    );
+  const N = B * L;
+  const xf = reshape(x, [N, dim]);
+  const rope = opts.rope ?? ropeFor(layout, hd);
+  const cos = B === 1 ? rope.cos : concat(Array(B).fill(rope.cos), 0);
+  const sin = B === 1 ? rope.sin : concat(Array(B).fill(rope.sin), 0);
+  const q = applyRope(reshape(applyRmsNorm(p.normQ, linear(p.q, xf)), [N, heads, hd]), cos, sin); // (N, h, hd)
+  const k = applyRope(reshape(applyRmsNorm(p.normK, linear(p.k, xf)), [N, heads, hd]), cos, sin);
+  const v = reshape(linear(p.v, xf), [N, heads, hd]);
+
+  const outs: Tensor[] = [];
+  let routing: MoGARouting | undefined;
+  const lkey = JSON.stringify(layout);
+  for (const branch of cfg.branches) {
+    if (branch === 'routed') {
+      if (!p.router) throw new Error("VisualAttention: the 'routed' branch needs router parameters");
+      routing = MoGARouter.apply(p.router, xf, { alpha: cfg.alpha, balance: cfg.balance });
+      const ids = routing.groupIds;
+      const per = Array.from({ length: B }, (_, b) => ({
+        plan: plans.routed(
+          ids.subarray(b * L, (b + 1) * L),
+          cfg.numGroups,
+          cfg.routedPerShot ? { perShot: layout } : {},
+        ),
+        qRows: L,
+      }));
+      const o = groupedAttention(q, k, v, B === 1 ? per[0].plan : batchPlans(per), { trusted: true });
+      outs.push(mul(o, reshape(routing.gate, [N, 1, 1])));
+    } else {
+      const key = `${branch}|${lkey}|${cfg.window}|${cfg.temporalGroup}|${cfg.adjacentFrames}`;
+      const plan = cachedPlan(key, () =>
+        branch === 'window'
+          ? plans.windows(layout, {
+              window: cfg.window,
+              temporalGroup: cfg.temporalGroup,
+              adjacentFrames: cfg.adjacentFrames,
+            })
+          : branch === 'frame'
+            ? plans.perFrame(layout)
+            : plans.full(L),
+      );
+      outs.push(groupedAttention(q, k, v, repeatPlan(plan, B, L), { trusted: true }));
+    }
+  }
+  let sumOut = outs[0];
+  for (let i = 1; i < outs.length; i++) sumOut = add(sumOut, outs[i]);
+  const mixed = outs.length === 1 ? sumOut : mul(sumOut, 1 / outs.length); // (N, h, hd): mean of branches
+  const out = linear(p.o, reshape(mixed, [N, dim]));
+  return { out: reshape(out, [...x.shape]), balanceLoss: routing?.balanceLoss, routing };
+}
+
+/** 3D rotary tables for every token of `layout` ([L, headDim/2] cos and sin). */
+export function ropeFor(layout: GridLayout, headDim: number): { cos: Tensor; sin: Tensor } {
+  return rope3dTables(gridPositions(layout.frames, layout.height, layout.width), headDim);
+}
+
+/** The module: `VisualAttention.init(rng, cfg)`, `VisualAttention.apply(params, cfg, x, layout)`. */
+export const VisualAttention = { init, apply, config: visualAttentionConfig };
