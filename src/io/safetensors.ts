@@ -1,0 +1,325 @@
+/**
+ * safetensors read/write (https://github.com/huggingface/safetensors):
+ *   [u64 little-endian header length N][N bytes of JSON header][data buffer]
+ * header = { "<name>": { dtype, shape, data_offsets: [begin, end] }, "__metadata__"?: {str: str} },
+ * offsets relative to the start of the data buffer.
+ *
+ * Supported dtypes: F32, F16, BF16 (decoded to float32 on read) and I32. Everything in the header
+ * is checked against the buffer before any tensor byte is read, so a corrupt or hostile file gets
+ * an error naming the tensor and the problem, never an out-of-range read: offsets must lie inside
+ * the data, not overlap, and together cover it exactly (as the reference implementation demands).
+ */
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+
+export type SafeDType = 'F32' | 'F16' | 'BF16' | 'I32';
+
+const ELEM_BYTES: Record<SafeDType, number> = { F32: 4, F16: 2, BF16: 2, I32: 4 };
+
+/** A decoded tensor: float dtypes decode to Float32Array, I32 to Int32Array. */
+export interface SafeTensor {
+  /** The dtype stored in the file. */
+  readonly dtype: SafeDType;
+  readonly shape: readonly number[];
+  readonly data: Float32Array | Int32Array;
+}
+
+export interface SafeFile {
+  /** Tensors in file order (ascending data offset). */
+  readonly tensors: Map<string, SafeTensor>;
+  readonly metadata: Record<string, string>;
+}
+
+/** What to write: float32 data may be stored as F32 (default), F16 or BF16. */
+export interface TensorToWrite {
+  readonly shape: readonly number[];
+  readonly data: Float32Array | Int32Array;
+  readonly dtype?: SafeDType;
+}
+
+export class SafetensorsError extends Error {
+  constructor(source: string, message: string) {
+    super(`safetensors ${source}: ${message}`);
+    this.name = 'SafetensorsError';
+  }
+}
+
+/** Headers above this are refused (the reference implementation caps them at 100 MB). */
+const MAX_HEADER = 100_000_000;
+
+interface Entry {
+  name: string;
+  dtype: SafeDType;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+/** Parses and validates the header; returns entries sorted by offset and the data start. */
+function parseHeader(bytes: Uint8Array, source: string) {
+  const fail = (m: string) => new SafetensorsError(source, m);
+  if (bytes.length < 8) throw fail(`file is ${bytes.length} bytes, too short for the 8-byte header length`);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const n = dv.getBigUint64(0, true);
+  if (n > BigInt(bytes.length - 8))
+    throw fail(
+      `header length ${n} goes beyond the end of the file (${bytes.length - 8} bytes after the length)`,
+    );
+  if (n > BigInt(MAX_HEADER)) throw fail(`header length ${n} exceeds the ${MAX_HEADER}-byte limit`);
+  const hlen = Number(n);
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + hlen)));
+  } catch (e) {
+    throw fail(`header is not valid UTF-8 JSON (${(e as Error).message})`);
+  }
+  if (!json || typeof json !== 'object' || Array.isArray(json)) throw fail('header is not a JSON object');
+  const dataStart = 8 + hlen;
+  const dataLen = bytes.length - dataStart;
+  const metadata: Record<string, string> = {};
+  const entries: Entry[] = [];
+  for (const [name, v] of Object.entries(json as Record<string, unknown>)) {
+    if (name === '__metadata__') {
+      if (!v || typeof v !== 'object' || Array.isArray(v)) throw fail('__metadata__ is not an object');
+      for (const [k, s] of Object.entries(v)) {
+        if (typeof s !== 'string') throw fail(`__metadata__ value '${k}' is not a string`);
+        metadata[k] = s;
+      }
+      continue;
+    }
+    const bad = (m: string) => fail(`tensor '${name}': ${m}`);
+    if (!v || typeof v !== 'object') throw bad('entry is not an object');
+    const { dtype, shape, data_offsets: off } = v as Record<string, unknown>;
+    if (typeof dtype !== 'string' || !(dtype in ELEM_BYTES))
+      throw bad(
+        `unknown or unsupported dtype ${JSON.stringify(dtype)} (supported: ${Object.keys(ELEM_BYTES).join(', ')})`,
+      );
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+      throw bad(`shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
+    if (!Array.isArray(off) || off.length !== 2 || !off.every((o) => Number.isSafeInteger(o) && o >= 0))
+      throw bad(`data_offsets ${JSON.stringify(off)} is not a pair of non-negative integers`);
+    const [begin, end] = off as number[];
+    if (end < begin) throw bad(`data_offsets [${begin}, ${end}] end before they begin`);
+    if (end > dataLen)
+      throw bad(
+        `data_offsets [${begin}, ${end}] out of range: the data buffer has ${dataLen} bytes (file truncated?)`,
+      );
+    const elems = (shape as number[]).reduce((a, d) => a * d, 1);
+    const want = elems * ELEM_BYTES[dtype as SafeDType];
+    if (want !== end - begin)
+      throw bad(
+        `shape [${shape.join(', ')}] of ${dtype} needs ${want} bytes but data_offsets span ${end - begin}`,
+      );
+    entries.push({ name, dtype: dtype as SafeDType, shape: shape as number[], begin, end });
+  }
+  entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let at = 0;
+  for (const e of entries) {
+    if (e.begin < at)
+      throw fail(
+        `tensor '${e.name}': data_offsets [${e.begin}, ${e.end}] overlap the previous tensor (ends at ${at})`,
+      );
+    if (e.begin > at)
+      throw fail(`tensor '${e.name}': gap in the data buffer: bytes [${at}, ${e.begin}) belong to no tensor`);
+    at = e.end;
+  }
+  if (at !== dataLen)
+    throw fail(
+      `tensors cover ${at} bytes but the data buffer has ${dataLen}: trailing bytes belong to no tensor`,
+    );
+  return { entries, metadata, dataStart };
+}
+
+// ---- half-precision conversion ----
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+function f16ToF32(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const m = h & 0x3ff;
+  if (e === 0) return s * m * 2 ** -24;
+  if (e === 31) return m ? Number.NaN : s * Number.POSITIVE_INFINITY;
+  return s * (1 + m / 1024) * 2 ** (e - 15);
+}
+
+/** float32 -> IEEE half, round to nearest even (overflow to inf, NaN kept quiet). */
+export function f32ToF16(v: number): number {
+  f32[0] = v;
+  const x = u32[0];
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  const man = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (man ? 0x200 : 0);
+  const e = exp - 127 + 15;
+  if (e >= 31) return sign | 0x7c00;
+  if (e <= 0) {
+    // subnormal half (or zero): shift the full mantissa (with its implicit 1) right
+    if (e < -10) return sign;
+    const full = man | 0x800000;
+    const shift = 14 - e; // 24-bit mantissa -> 10 bits at exponent 1-15
+    const half = full >>> shift;
+    const rem = full & ((1 << shift) - 1);
+    const mid = 1 << (shift - 1);
+    return sign | (rem > mid || (rem === mid && half & 1) ? half + 1 : half);
+  }
+  const half = (e << 10) | (man >>> 13);
+  const rem = man & 0x1fff;
+  // a carry out of the mantissa correctly bumps the exponent (up to inf)
+  return sign | (rem > 0x1000 || (rem === 0x1000 && half & 1) ? half + 1 : half);
+}
+
+/** float32 -> bfloat16 bits, round to nearest even (NaN kept quiet). */
+export function f32ToBf16(v: number): number {
+  f32[0] = v;
+  const x = u32[0];
+  if ((x & 0x7f800000) === 0x7f800000 && x & 0x7fffff) return ((x >>> 16) | 0x40) & 0xffff;
+  return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
+function decode(bytes: Uint8Array, e: Entry): Float32Array | Int32Array {
+  const n = (e.end - e.begin) / ELEM_BYTES[e.dtype];
+  const dv = new DataView(bytes.buffer, bytes.byteOffset + e.begin, e.end - e.begin);
+  if (e.dtype === 'I32') {
+    const out = new Int32Array(n);
+    for (let i = 0; i < n; i++) out[i] = dv.getInt32(i * 4, true);
+    return out;
+  }
+  const out = new Float32Array(n);
+  if (e.dtype === 'F32') for (let i = 0; i < n; i++) out[i] = dv.getFloat32(i * 4, true);
+  else if (e.dtype === 'F16') for (let i = 0; i < n; i++) out[i] = f16ToF32(dv.getUint16(i * 2, true));
+  else {
+    const o32 = new Uint32Array(out.buffer);
+    for (let i = 0; i < n; i++) o32[i] = dv.getUint16(i * 2, true) << 16;
+  }
+  return out;
+}
+
+/** Parses a whole safetensors file held in memory. `source` names it in errors. */
+export function parseSafetensors(bytes: Uint8Array, source = '<buffer>'): SafeFile {
+  const { entries, metadata, dataStart } = parseHeader(bytes, source);
+  const data = bytes.subarray(dataStart);
+  const tensors = new Map<string, SafeTensor>();
+  for (const e of entries) tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: decode(data, e) });
+  return { tensors, metadata };
+}
+
+/** Encodes tensors (in the given order) and string metadata as a safetensors file. */
+export function serializeSafetensors(
+  tensors: Iterable<[string, TensorToWrite]> | Record<string, TensorToWrite>,
+  metadata: Record<string, string> = {},
+): Uint8Array {
+  const list =
+    Symbol.iterator in tensors
+      ? [...(tensors as Iterable<[string, TensorToWrite]>)]
+      : Object.entries(tensors);
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length) {
+    for (const [k, v] of Object.entries(metadata))
+      if (typeof v !== 'string')
+        throw new Error(`safetensors metadata '${k}' must be a string, got ${typeof v}`);
+    header.__metadata__ = metadata;
+  }
+  let at = 0;
+  const plan: { t: TensorToWrite; dtype: SafeDType; begin: number }[] = [];
+  for (const [name, t] of list) {
+    if (name === '__metadata__')
+      throw new Error("safetensors: '__metadata__' is reserved and cannot name a tensor");
+    if (Object.hasOwn(header, name)) throw new Error(`safetensors: duplicate tensor name '${name}'`);
+    const dtype = t.dtype ?? (t.data instanceof Int32Array ? 'I32' : 'F32');
+    if (!(dtype in ELEM_BYTES))
+      throw new Error(`safetensors: tensor '${name}': unsupported dtype '${dtype}'`);
+    if ((dtype === 'I32') !== t.data instanceof Int32Array)
+      throw new Error(
+        `safetensors: tensor '${name}': dtype ${dtype} does not match its ${t.data.constructor.name} data`,
+      );
+    const elems = t.shape.reduce((a, d) => a * d, 1);
+    if (elems !== t.data.length)
+      throw new Error(
+        `safetensors: tensor '${name}': shape [${t.shape.join(', ')}] has ${elems} elements, data has ${t.data.length}`,
+      );
+    const bytes = elems * ELEM_BYTES[dtype];
+    header[name] = { dtype, shape: [...t.shape], data_offsets: [at, at + bytes] };
+    plan.push({ t, dtype, begin: at });
+    at += bytes;
+  }
+  let json = JSON.stringify(header);
+  // pad with spaces so the data buffer starts 8-byte aligned (as the reference writer does)
+  const raw = new TextEncoder().encode(json);
+  const padded = Math.ceil((8 + raw.length) / 8) * 8 - 8;
+  json += ' '.repeat(padded - raw.length);
+  const hbytes = new TextEncoder().encode(json);
+  const out = new Uint8Array(8 + hbytes.length + at);
+  const dv = new DataView(out.buffer);
+  dv.setBigUint64(0, BigInt(hbytes.length), true);
+  out.set(hbytes, 8);
+  const base = 8 + hbytes.length;
+  for (const { t, dtype, begin } of plan) {
+    const o = base + begin;
+    const d = t.data;
+    const n = d.length;
+    if (dtype === 'F32') for (let i = 0; i < n; i++) dv.setFloat32(o + i * 4, d[i], true);
+    else if (dtype === 'I32') for (let i = 0; i < n; i++) dv.setInt32(o + i * 4, d[i], true);
+    else if (dtype === 'F16') for (let i = 0; i < n; i++) dv.setUint16(o + i * 2, f32ToF16(d[i]), true);
+    else for (let i = 0; i < n; i++) dv.setUint16(o + i * 2, f32ToBf16(d[i]), true);
+  }
+  return out;
+}
+
+/** Reads and validates a safetensors file. */
+export function readSafetensors(path: string): SafeFile {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    throw new SafetensorsError(path, `cannot read (${(e as Error).message})`);
+  }
+  return parseSafetensors(bytes, path);
+}
+
+/** Names, dtypes and shapes only (the data is validated but not decoded). */
+export function inspectSafetensors(bytes: Uint8Array, source = '<buffer>') {
+  const { entries, metadata } = parseHeader(bytes, source);
+  return { tensors: entries.map(({ name, dtype, shape }) => ({ name, dtype, shape })), metadata };
+}
+
+let tmpCounter = 0;
+
+/** A temp name beside `path` (same directory, so rename is atomic). */
+export function tempPath(path: string): string {
+  return `${path}.tmp-${process.pid}-${tmpCounter++}`;
+}
+
+/** Writes bytes to `path` atomically: temp file, fsync, rename. */
+export function writeFileAtomic(path: string, bytes: Uint8Array | string): void {
+  const tmp = tempPath(path);
+  writeDurable(tmp, bytes);
+  renameSync(tmp, path);
+}
+
+/** Writes and fsyncs a file (no rename); removes it again if the write fails. */
+export function writeDurable(path: string, bytes: Uint8Array | string): void {
+  const fd = openSync(path, 'w');
+  try {
+    const buf = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
+    let off = 0;
+    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    fsyncSync(fd);
+  } catch (e) {
+    closeSync(fd);
+    try {
+      unlinkSync(path);
+    } catch {}
+    throw e;
+  }
+  closeSync(fd);
+}
+
+/** Serialises and writes a safetensors file atomically (temp name + rename). */
+export function writeSafetensors(
+  path: string,
+  tensors: Iterable<[string, TensorToWrite]> | Record<string, TensorToWrite>,
+  metadata: Record<string, string> = {},
+): void {
+  writeFileAtomic(path, serializeSafetensors(tensors, metadata));
+}
