@@ -1,0 +1,78 @@
+/**
+ * Rectified flow (Liu et al. 2022; Esser et al. 2024), the training objective of Wan2.1 and MoGA.
+ *
+ *   x_t = (1 - t) x0 + t e,   e ~ N(0, I),   t in [0, 1]   (t = 0 data, t = 1 noise)
+ *   target velocity v = dx_t/dt = e - x0
+ *   loss = mean((v_theta(x_t, t) - v)^2) + the routers' group-balancing losses
+ *
+ * Timestep shift (SD3 / Wan): t' = s t / (1 + (s - 1) t), s > 1 spends more time near noise,
+ * which larger latents (more tokens, more redundancy) need.
+ */
+import { add, mean, mul, sub } from '../tensor/ops.js';
+import type { Rng } from '../tensor/random.js';
+import type { Tensor } from '../tensor/tensor.js';
+
+/** t' = s t / (1 + (s - 1) t); s = 1 is the identity. Maps [0, 1] onto itself monotonically. */
+export function shiftTime(t: number, shift: number): number {
+  if (!(shift > 0)) throw new Error(`timestep shift must be > 0, got ${shift}`);
+  return (shift * t) / (1 + (shift - 1) * t);
+}
+
+/** How training draws t (JSON-serialisable). */
+export type TimeSampling =
+  | { readonly kind: 'uniform'; readonly shift?: number }
+  /** t = sigmoid(mean + std * n), n ~ N(0, 1) (SD3's default is mean 0, std 1). */
+  | { readonly kind: 'logit-normal'; readonly mean?: number; readonly std?: number; readonly shift?: number };
+
+/** `n` training times in (0, 1) from `rng`, shifted by `sampling.shift` (default 1). */
+export function sampleT(rng: Rng, n: number, sampling: TimeSampling): Float32Array {
+  const out = new Float32Array(n);
+  const shift = sampling.shift ?? 1;
+  if (sampling.kind === 'uniform') {
+    const u = rng.uniformArray(n);
+    for (let i = 0; i < n; i++) out[i] = shiftTime(u[i], shift);
+  } else if (sampling.kind === 'logit-normal') {
+    const z = rng.normalArray(n);
+    const m = sampling.mean ?? 0;
+    const s = sampling.std ?? 1;
+    for (let i = 0; i < n; i++) out[i] = shiftTime(1 / (1 + Math.exp(-(m + s * z[i]))), shift);
+  } else {
+    throw new Error(
+      `unknown time sampling '${(sampling as { kind: string }).kind}' (known: uniform, logit-normal)`,
+    );
+  }
+  return out;
+}
+
+/** x_t = (1 - t) x0 + t e; `t` a number or a tensor broadcastable against x0. */
+export function interpolate(x0: Tensor, e: Tensor, t: number | Tensor): Tensor {
+  return add(mul(x0, typeof t === 'number' ? 1 - t : sub(1, t)), mul(e, t));
+}
+
+/** The regression target of the velocity network: v = e - x0. */
+export function velocityTarget(x0: Tensor, e: Tensor): Tensor {
+  return sub(e, x0);
+}
+
+/** One training example at time t: the noised input and its target. */
+export function noisedExample(x0: Tensor, e: Tensor, t: number): { xt: Tensor; target: Tensor } {
+  return { xt: interpolate(x0, e, t), target: velocityTarget(x0, e) };
+}
+
+/**
+ * MSE between predicted and target velocity, plus the routers' balancing losses (already weighted
+ * by alpha by whoever produced them). Returns the total and the MSE part (for logging).
+ */
+export function flowLoss(
+  pred: Tensor,
+  target: Tensor,
+  balancing: readonly Tensor[] = [],
+): { loss: Tensor; mse: Tensor } {
+  if (pred.shape.join() !== target.shape.join())
+    throw new Error(`flowLoss: prediction [${pred.shape}] and target [${target.shape}] differ in shape`);
+  const d = sub(pred, target);
+  const mse = mean(mul(d, d));
+  let loss = mse;
+  for (const b of balancing) loss = add(loss, b);
+  return { loss, mse };
+}

@@ -1,0 +1,53 @@
+/**
+ * The sampling loop: start from seeded noise at t = 1, step down the schedule to t = 0. It owns
+ * the step index and the solver's carry; each step's intermediates are freed in a scope.
+ */
+import type { Shape } from '../tensor/shape.js';
+import { Rng } from '../tensor/random.js';
+import { type Tensor, tidy } from '../tensor/tensor.js';
+import { type Carry, type SamplerConfig, samplerStep } from './sampler.js';
+import { timesteps } from './schedule.js';
+
+export interface StepInfo {
+  readonly step: number; // 0-based
+  readonly steps: number;
+  readonly t: number;
+  readonly tNext: number;
+}
+
+export interface SampleOptions {
+  /** The model's velocity at (x, t), guidance included (see guidance.ts). */
+  readonly velocity: (x: Tensor, t: number) => Tensor;
+  readonly shape: Shape;
+  readonly sampler: SamplerConfig;
+  readonly steps: number;
+  readonly shift?: number;
+  /** Seeds the starting noise; ignored when `noise` is given. */
+  readonly seed?: number;
+  readonly noise?: Tensor;
+  readonly onStep?: (info: StepInfo, x: Tensor) => void;
+}
+
+export function sample(opts: SampleOptions): Tensor {
+  const ts = timesteps(opts.steps, opts.shift ?? 1);
+  if (opts.noise && opts.noise.shape.join() !== opts.shape.join())
+    throw new Error(`sample: noise shape [${opts.noise.shape}] differs from the requested [${opts.shape}]`);
+  let x = opts.noise ?? new Rng(opts.seed ?? 0).normal(opts.shape);
+  let carry: Carry | undefined;
+  for (let i = 0; i < opts.steps; i++) {
+    const [t, tNext] = [ts[i], ts[i + 1]];
+    const prevX = x;
+    const prevCarry = carry;
+    const r = tidy(() => {
+      const res = samplerStep(opts.sampler, x, opts.velocity(x, t), t, tNext, carry);
+      return { x: res.x, carryX0: res.carry?.x0 };
+    });
+    x = r.x;
+    carry = r.carryX0 ? { x0: r.carryX0, t } : undefined;
+    if (prevX !== opts.noise && prevX !== x) prevX.dispose();
+    if (prevCarry && prevCarry.x0 !== carry?.x0) prevCarry.x0.dispose();
+    opts.onStep?.({ step: i, steps: opts.steps, t, tNext }, x);
+  }
+  if (carry && carry.x0 !== x) carry.x0.dispose();
+  return x;
+}
