@@ -1,0 +1,140 @@
+/**
+ * One DiT block, Wan2.1 style, in the order the paper draws it:
+ *
+ *   e = modulation + time_projection(t)                       (6, dim): shift/scale/gate x 2
+ *   x = x + gate1 * VisualAttention(LN(x) * (1 + scale1) + shift1)   (MoGA + STGA self-attention)
+ *   x = x + CrossAttention(LN_affine(x), text)                        (each shot -> its caption)
+ *   x = x + gate2 * FFN(LN(x) * (1 + scale2) + shift2)
+ *
+ * adaLN-zero: gates start at zero (and the cross-attention output projection at zero), so every
+ * block is the identity at initialisation and training starts from a stable network.
+ */
+import type { AttentionPlan } from '../../attention/plan.js';
+import type { GridLayout } from '../../attention/plans.js';
+import { groupedAttention } from '../../attention/grouped-attention.js';
+import {
+  VisualAttention,
+  type VisualAttentionConfig,
+  type VisualAttentionParams,
+} from '../../attention/visual-attention.js';
+import { initLinear, type Linear, linear } from '../../nn/linear.js';
+import { initMlp, type Mlp, mlp } from '../../nn/mlp.js';
+import { applyLayerNorm, applyRmsNorm, initLayerNorm, initRmsNorm, type Norm } from '../../nn/norm.js';
+import { add, layerNorm, mul, reshape, sliceAxis } from '../../tensor/ops.js';
+import type { Rng } from '../../tensor/random.js';
+import { fromArray, type Tensor } from '../../tensor/tensor.js';
+import type { DiTConfig } from '../presets.js';
+
+export interface CrossAttentionParams {
+  q: Linear;
+  k: Linear;
+  v: Linear;
+  o: Linear;
+  normQ: Norm;
+  normK: Norm;
+}
+
+export interface DiTBlockParams {
+  /** Learned per-block modulation table added to the projected time embedding. */
+  modulation: Tensor; // [6, dim]
+  selfAttn: VisualAttentionParams;
+  crossNorm: Norm;
+  crossAttn: CrossAttentionParams;
+  ffn: Mlp;
+}
+
+/** The self-attention module's config from a DiT config (preset names -> VisualAttention's). */
+export function visualAttentionOf(c: DiTConfig): VisualAttentionConfig {
+  const a = c.attention;
+  return {
+    dim: c.dim,
+    heads: c.heads,
+    branches: a.branches,
+    numGroups: a.groups,
+    window: a.window,
+    temporalGroup: a.temporalGroup > 0 ? a.temporalGroup : undefined, // 0 = whole shot
+    adjacentFrames: a.adjacentFrames,
+    alpha: a.alpha,
+    eps: c.eps,
+  };
+}
+
+/** Rows 2 and 5 of the table are the gates: zero (adaLN-zero); shifts and scales ~ N(0, 1/dim) as Wan. */
+function initModulation(rng: Rng, dim: number): Tensor {
+  const t = rng.normalArray(6 * dim);
+  for (let i = 0; i < 6 * dim; i++) t[i] = Math.floor(i / dim) % 3 === 2 ? 0 : t[i] / Math.sqrt(dim);
+  return fromArray(t, [6, dim]);
+}
+
+export function initDiTBlock(rng: Rng, c: DiTConfig): DiTBlockParams {
+  const { dim } = c;
+  const zeroOut = initLinear(rng.fork(14), dim, dim, { std: 0 });
+  return {
+    modulation: initModulation(rng.fork(10), dim),
+    selfAttn: VisualAttention.init(rng.fork(11), visualAttentionOf(c)),
+    crossNorm: initLayerNorm(dim, { eps: c.eps }),
+    crossAttn: {
+      q: initLinear(rng.fork(12), dim, dim),
+      k: initLinear(rng.fork(13), dim, dim),
+      v: initLinear(rng.fork(15), dim, dim),
+      o: zeroOut,
+      normQ: initRmsNorm(dim, c.eps),
+      normK: initRmsNorm(dim, c.eps),
+    },
+    ffn: initMlp(rng.fork(16), dim, c.ffnDim),
+  };
+}
+
+/** Everything a block needs besides its parameters, computed once per forward. */
+export interface BlockContext {
+  readonly config: DiTConfig;
+  readonly attention: VisualAttentionConfig;
+  readonly layout: GridLayout; // the token grid with shot starts
+  readonly rope: { cos: Tensor; sin: Tensor }; // [N, headDim/2], shared by all blocks
+  readonly timeMod: Tensor; // [6, dim], the projected time embedding
+  readonly text: Tensor; // [Lt, dim], embedded caption rows
+  readonly textPlan: AttentionPlan;
+}
+
+/** x [N, dim] -> { x [N, dim], the router's balancing loss if the routed branch is on }. */
+export function ditBlock(
+  p: DiTBlockParams,
+  ctx: BlockContext,
+  x: Tensor,
+): { x: Tensor; balanceLoss?: Tensor } {
+  const { eps } = ctx.config;
+  const e = add(p.modulation, ctx.timeMod); // (6, dim)
+  const [shift1, scale1, gate1, shift2, scale2, gate2] = [0, 1, 2, 3, 4, 5].map((i) =>
+    sliceAxis(e, 0, i, i + 1),
+  ); // (1, dim)
+
+  // 1. modulated visual self-attention (MoGA + STGA)
+  const h1 = modulate(layerNorm(x, undefined, undefined, eps), shift1, scale1);
+  const sa = VisualAttention.apply(p.selfAttn, ctx.attention, h1, ctx.layout, { rope: ctx.rope });
+  x = add(x, mul(sa.out, gate1));
+
+  // 2. cross-attention: each shot's video tokens to that shot's caption and the global caption
+  x = add(x, crossAttention(p.crossAttn, ctx, applyLayerNorm(p.crossNorm, x)));
+
+  // 3. modulated feed-forward
+  const h2 = modulate(layerNorm(x, undefined, undefined, eps), shift2, scale2);
+  x = add(x, mul(mlp(p.ffn, h2), gate2));
+  return { x, balanceLoss: sa.balanceLoss };
+}
+
+function modulate(h: Tensor, shift: Tensor, scale: Tensor): Tensor {
+  return add(mul(h, add(scale, 1)), shift);
+}
+
+/** x [N, dim] (queries), ctx.text [Lt, dim] (keys/values) -> [N, dim]. No rotary: text has no grid. */
+function crossAttention(p: CrossAttentionParams, ctx: BlockContext, x: Tensor): Tensor {
+  const { dim, heads } = ctx.config;
+  const hd = dim / heads;
+  const [n] = x.shape;
+  const [lt] = ctx.text.shape;
+  const q = reshape(applyRmsNorm(p.normQ, linear(p.q, x)), [n, heads, hd]); // (N, h, hd)
+  const k = reshape(applyRmsNorm(p.normK, linear(p.k, ctx.text)), [lt, heads, hd]); // (Lt, h, hd)
+  const v = reshape(linear(p.v, ctx.text), [lt, heads, hd]); // (Lt, h, hd)
+  const o = groupedAttention(q, k, v, ctx.textPlan, { trusted: true }); // (N, h, hd)
+  return linear(p.o, reshape(o, [n, dim]));
+}

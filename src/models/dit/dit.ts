@@ -1,0 +1,142 @@
+/**
+ * VideoDiT: the Wan2.1 video diffusion transformer with MoGA visual attention.
+ *
+ *   latents [C, F, H, W] --patchify (1x2x2)--> tokens [N, C*pt*ph*pw] --linear--> x [N, dim]
+ *   t --sinusoid(1000 t)--> MLP (SiLU) --> temb [1, dim] --SiLU, linear--> timeMod [6, dim]
+ *   captions (per shot + global) --MLP (GELU)--> text [Lt, dim]
+ *   x --blocks (self-attn, cross-attn, FFN; AdaLN from timeMod)--> x
+ *   x --LN, modulate by (head table + temb), linear--> [N, pt*ph*pw*C] --unpatchify--> v [C, F, H, W]
+ *
+ * Parameters are a plain tree (checkpoint names follow it); the model object holds the frozen
+ * config and the attention configuration resolved once at construction.
+ */
+import type { GridLayout } from '../../attention/plans.js';
+import { ropeFor, type VisualAttentionConfig } from '../../attention/visual-attention.js';
+import { timestepEmbedding } from '../../nn/embeddings.js';
+import { initLinear, type Linear, linear } from '../../nn/linear.js';
+import { type Mlp, mlp } from '../../nn/mlp.js';
+import { add, layerNorm, mul, reshape, silu, sliceAxis } from '../../tensor/ops.js';
+import type { Rng } from '../../tensor/random.js';
+import { fromArray, type Tensor } from '../../tensor/tensor.js';
+import type { DiTConfig } from '../presets.js';
+import {
+  type BlockContext,
+  type DiTBlockParams,
+  ditBlock,
+  initDiTBlock,
+  visualAttentionOf,
+} from './dit-block.js';
+import { patchGrid, patchify, unpatchify } from './patch.js';
+import { type MultiShotText, shotStarts, shotTextPlan, textRows } from './text.js';
+
+export interface VideoDiTParams {
+  patchEmbed: Linear; // [dim, C*pt*ph*pw] (Conv3d weight [dim, C, pt, ph, pw], flattened)
+  textEmbed: Mlp; // textDim -> dim -> dim, GELU(tanh)
+  timeEmbed: { fc1: Linear; fc2: Linear }; // freqDim -> dim -> dim, SiLU
+  timeProj: Linear; // dim -> 6*dim, after SiLU; zero at init (adaLN-zero)
+  blocks: DiTBlockParams[];
+  head: { modulation: Tensor /* [2, dim] */; proj: Linear /* dim -> pt*ph*pw*C, zero at init */ };
+}
+
+export interface VideoDiT {
+  readonly config: DiTConfig;
+  /** The self-attention configuration, resolved once from `config.attention`. */
+  readonly attention: VisualAttentionConfig;
+  readonly params: VideoDiTParams;
+}
+
+export interface DiTInput {
+  readonly latents: Tensor; // [C, F, H, W]
+  /** Flow time in [0, 1] (0 = data, 1 = noise). */
+  readonly t: number;
+  readonly text: MultiShotText;
+}
+
+export interface DiTOutput {
+  readonly velocity: Tensor; // [C, F, H, W]
+  /** One group-balancing loss per block with a routed branch (already weighted by alpha). */
+  readonly balanceLosses: Tensor[];
+}
+
+export function initVideoDiT(config: DiTConfig, rng: Rng): VideoDiT {
+  const { dim, heads, latentChannels: C, patch, layers } = config;
+  if (dim % heads) throw new Error(`VideoDiT: dim ${dim} is not divisible by heads ${heads}`);
+  if ((dim / heads) % 2)
+    throw new Error(`VideoDiT: head dim ${dim / heads} must be even for the rotary embedding`);
+  const patchDim = C * patch[0] * patch[1] * patch[2];
+  const headMod = rng
+    .fork(6)
+    .normalArray(2 * dim)
+    .map((v) => v / Math.sqrt(dim));
+  const params: VideoDiTParams = {
+    patchEmbed: initLinear(rng.fork(1), patchDim, dim),
+    textEmbed: { fc1: initLinear(rng.fork(2), config.textDim, dim), fc2: initLinear(rng.fork(8), dim, dim) },
+    timeEmbed: { fc1: initLinear(rng.fork(3), config.freqDim, dim), fc2: initLinear(rng.fork(4), dim, dim) },
+    timeProj: initLinear(rng.fork(5), dim, 6 * dim, { std: 0 }),
+    blocks: Array.from({ length: layers }, (_, i) => initDiTBlock(rng.fork(100 + i), config)),
+    head: {
+      modulation: fromArray(headMod, [2, dim]),
+      proj: initLinear(rng.fork(7), dim, patchDim, { std: 0 }),
+    },
+  };
+  return { config, attention: visualAttentionOf(config), params };
+}
+
+/** The velocity v(x_t, t | text) for one sample, and the routers' balancing losses. */
+export function videoDiT(model: VideoDiT, input: DiTInput): DiTOutput {
+  const { config: c, params: p } = model;
+  const { latents, t, text } = input;
+  if (!(t >= 0 && t <= 1)) throw new Error(`VideoDiT: t must be in [0, 1], got ${t}`);
+  const grid = patchGrid(latents.shape, c.patch);
+  if (latents.shape[0] !== c.latentChannels)
+    throw new Error(
+      `VideoDiT: latents have ${latents.shape[0]} channels, the model expects ${c.latentChannels}`,
+    );
+  const pt = c.patch[0];
+  const starts = shotStarts(text, latents.shape[1], c.textDim);
+  const bad = starts.find((s) => s % pt);
+  if (bad !== undefined)
+    throw new Error(`VideoDiT: shot starting at latent frame ${bad} does not align with patch ${pt}`);
+  const layout: GridLayout = { ...grid, shotStarts: starts.map((s) => s / pt) };
+  const perFrame = grid.height * grid.width;
+  const n = grid.frames * perFrame;
+
+  const x0 = linear(p.patchEmbed, patchify(latents, c.patch)); // (N, dim)
+  const sinus = timestepEmbedding(Float32Array.of(1000 * t), c.freqDim); // (1, freqDim), Wan's 0..1000 scale
+  const temb = linear(p.timeEmbed.fc2, silu(linear(p.timeEmbed.fc1, sinus))); // (1, dim)
+  const timeMod = reshape(linear(p.timeProj, silu(temb)), [6, c.dim]); // (6, dim)
+  const ctx: BlockContext = {
+    config: c,
+    attention: model.attention,
+    layout,
+    rope: ropeFor(layout, c.dim / c.heads),
+    timeMod,
+    text: mlp(p.textEmbed, textRows(text)), // (Lt, dim)
+    textPlan: shotTextPlan(
+      layout.shotStarts!.map((f) => f * perFrame),
+      n,
+      text.shots.map((s) => s.caption.shape[0]),
+      text.global?.shape[0] ?? 0,
+    ),
+  };
+
+  let x = x0;
+  const balanceLosses: Tensor[] = [];
+  for (const bp of p.blocks) {
+    const r = ditBlock(bp, ctx, x);
+    x = r.x;
+    if (r.balanceLoss) balanceLosses.push(r.balanceLoss);
+  }
+
+  // output head: LN, modulate by (table + temb) as Wan does, project to patch values
+  const e = add(p.head.modulation, temb); // (2, dim)
+  const [shift, scale] = [sliceAxis(e, 0, 0, 1), sliceAxis(e, 0, 1, 2)];
+  const h = add(mul(layerNorm(x, undefined, undefined, c.eps), add(scale, 1)), shift);
+  const out = linear(p.head.proj, h); // (N, pt*ph*pw*C)
+  return { velocity: unpatchify(out, c.latentChannels, grid, c.patch), balanceLosses };
+}
+
+/** The velocity as a plain function for the samplers: (x_t, t) -> v, conditioning fixed. */
+export function velocityFn(model: VideoDiT, text: MultiShotText): (x: Tensor, t: number) => Tensor {
+  return (latents, t) => videoDiT(model, { latents, t, text }).velocity;
+}

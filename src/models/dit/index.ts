@@ -1,0 +1,4 @@
+export * from './dit.js';
+export * from './dit-block.js';
+export * from './patch.js';
+export * from './text.js';
