@@ -4,3 +4,7 @@ export * from './tensor/index.js';
 export * from './nn/index.js';
 export * from './nn/conv.js';
 export * from './attention/index.js';
+export * from './data/world/index.js';
+export * from './video/index.js';
+export * from './models/text/tokenizer.js';
+export { VOCAB_V1 } from './models/text/vocab.js';
