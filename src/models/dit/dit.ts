@@ -85,6 +85,29 @@ export function initVideoDiT(config: DiTConfig, rng: Rng): VideoDiT {
 /** The velocity v(x_t, t | text) for one sample, and the routers' balancing losses. */
 export function videoDiT(model: VideoDiT, input: DiTInput): DiTOutput {
   const { config: c, params: p } = model;
+  const { tokens: x0, ctx, temb, grid } = embedInputs(model, input);
+  let x = x0;
+  const balanceLosses: Tensor[] = [];
+  for (const bp of p.blocks) {
+    const r = ditBlock(bp, ctx, x);
+    x = r.x;
+    if (r.balanceLoss) balanceLosses.push(r.balanceLoss);
+  }
+
+  // output head: LN, modulate by (table + temb) as Wan does, project to patch values
+  const e = add(p.head.modulation, temb); // (2, dim)
+  const [shift, scale] = [sliceAxis(e, 0, 0, 1), sliceAxis(e, 0, 1, 2)];
+  const h = add(mul(layerNorm(x, undefined, undefined, c.eps), add(scale, 1)), shift);
+  const out = linear(p.head.proj, h); // (N, pt*ph*pw*C)
+  return { velocity: unpatchify(out, c.latentChannels, grid, c.patch), balanceLosses };
+}
+
+/**
+ * The input side of the model: patch tokens [N, dim], the time embedding [1, dim] and the context
+ * every block shares (layout, rotary tables, time modulation, embedded text and its plan).
+ */
+export function embedInputs(model: VideoDiT, input: DiTInput) {
+  const { config: c, params: p } = model;
   const { latents, t, text } = input;
   if (!(t >= 0 && t <= 1)) throw new Error(`VideoDiT: t must be in [0, 1], got ${t}`);
   const grid = patchGrid(latents.shape, c.patch);
@@ -101,7 +124,7 @@ export function videoDiT(model: VideoDiT, input: DiTInput): DiTOutput {
   const perFrame = grid.height * grid.width;
   const n = grid.frames * perFrame;
 
-  const x0 = linear(p.patchEmbed, patchify(latents, c.patch)); // (N, dim)
+  const tokens = linear(p.patchEmbed, patchify(latents, c.patch)); // (N, dim)
   const sinus = timestepEmbedding(Float32Array.of(1000 * t), c.freqDim); // (1, freqDim), Wan's 0..1000 scale
   const temb = linear(p.timeEmbed.fc2, silu(linear(p.timeEmbed.fc1, sinus))); // (1, dim)
   const timeMod = reshape(linear(p.timeProj, silu(temb)), [6, c.dim]); // (6, dim)
@@ -119,21 +142,7 @@ export function videoDiT(model: VideoDiT, input: DiTInput): DiTOutput {
       text.global?.shape[0] ?? 0,
     ),
   };
-
-  let x = x0;
-  const balanceLosses: Tensor[] = [];
-  for (const bp of p.blocks) {
-    const r = ditBlock(bp, ctx, x);
-    x = r.x;
-    if (r.balanceLoss) balanceLosses.push(r.balanceLoss);
-  }
-
-  // output head: LN, modulate by (table + temb) as Wan does, project to patch values
-  const e = add(p.head.modulation, temb); // (2, dim)
-  const [shift, scale] = [sliceAxis(e, 0, 0, 1), sliceAxis(e, 0, 1, 2)];
-  const h = add(mul(layerNorm(x, undefined, undefined, c.eps), add(scale, 1)), shift);
-  const out = linear(p.head.proj, h); // (N, pt*ph*pw*C)
-  return { velocity: unpatchify(out, c.latentChannels, grid, c.patch), balanceLosses };
+  return { tokens, temb, ctx, grid };
 }
 
 /** The velocity as a plain function for the samplers: (x_t, t) -> v, conditioning fixed. */
