@@ -1,7 +1,7 @@
 // The build: WebAssembly kernels (AssemblyScript), CUDA kernels (nvcc, when present), TypeScript.
 // Each step says what it did in one line; a missing optional tool is reported, never fatal.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 function run(cmd, args) {
@@ -53,29 +53,25 @@ function buildWasm() {
   console.log('build: wasm  build/wasm/kernels.wasm, kernels-relaxed.wasm');
 }
 
-// CUDA: every .cu under the backend becomes a fatbin with sm_90a code plus portable PTX.
+// CUDA: every .cu under the backend becomes a fatbin with sm_90a code plus portable PTX (compute_80)
+// for other cards. A fatbin newer than its source and every header is kept (tests reuse it).
 function buildCuda() {
   const dir = 'src/backends/cuda/kernels';
-  const sources = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.cu')) : [];
+  const files = existsSync(dir) ? readdirSync(dir) : [];
+  const sources = files.filter((f) => f.endsWith('.cu'));
   if (sources.length === 0) return console.log('build: cuda  (no kernels yet)');
   if (!has('nvcc')) return console.log('build: cuda  skipped: nvcc not found (the CPU backends still work)');
   mkdirSync('build/cuda', { recursive: true });
+  const headers = Math.max(0, ...files.filter((f) => f.endsWith('.cuh')).map((f) => statSync(join(dir, f)).mtimeMs));
+  let built = 0;
   for (const f of sources) {
     const out = join('build/cuda', f.replace(/\.cu$/, '.fatbin'));
-    run('nvcc', [
-      '-fatbin',
-      '-O3',
-      '-std=c++17',
-      '-gencode',
-      'arch=compute_90a,code=sm_90a',
-      '-gencode',
-      'arch=compute_80,code=compute_80',
-      '-o',
-      out,
-      join(dir, f),
-    ]);
+    if (existsSync(out) && statSync(out).mtimeMs > Math.max(headers, statSync(join(dir, f)).mtimeMs)) continue;
+    run('nvcc', ['-fatbin', '-O3', '-std=c++17', '-gencode', 'arch=compute_90a,code=sm_90a',
+      '-gencode', 'arch=compute_80,code=compute_80', '-o', out, join(dir, f)]);
+    built++;
   }
-  console.log(`build: cuda  ${sources.length} kernel file(s) -> build/cuda/*.fatbin`);
+  console.log(`build: cuda  ${sources.length} kernel file(s) -> build/cuda/*.fatbin (${built} rebuilt)`);
 }
 
 function buildTs() {

@@ -3,6 +3,8 @@ import { createRefBackend } from './ref/index.js';
 import { registerBackend } from './registry.js';
 
 registerBackend({ name: 'ref', priority: 100, probe: () => createRefBackend() });
+// CUDA: imported only when probed, so machines without a GPU never load the FFI.
+registerBackend({ name: 'cuda', priority: 0, probe: async () => (await import('./cuda/index.js')).probeCuda() });
 
 export { type Backend, type Storage, type TensorRef, UnsupportedRoutineError } from './backend.js';
 export * from './registry.js';

@@ -1,0 +1,66 @@
+/**
+ * The CUDA backend: storage in device memory, ops from ops.ts on the device, every other op (or
+ * case) through the reference kernel on downloaded copies (correct, slow; counted in `fallbacks`).
+ */
+import type { Backend, Storage, TensorRef } from '../backend.js';
+import { REF_KERNELS } from '../ref/kernels/index.js';
+import type { RefKernel, View } from '../ref/view.js';
+import { BYTES, type DType, makeArray, type TypedArray } from '../../tensor/dtype.js';
+import type { OpName, OpParams } from '../../tensor/op-spec.js';
+import { sizeOf } from '../../tensor/shape.js';
+import type { DevPtr } from './driver-types.js';
+import type { CudaContext } from './kernels.js';
+import { CUDA_OPS, ptrOf } from './ops.js';
+
+export interface CudaStorage extends Storage {
+  readonly ptr: DevPtr;
+}
+
+export interface CudaBackend extends Backend {
+  readonly ctx: CudaContext;
+  /** How many times each op ran through the reference fallback. */
+  readonly fallbacks: Map<string, number>;
+}
+
+export function createCudaBackend(ctx: CudaContext): CudaBackend {
+  const d = ctx.driver;
+  let live = 0;
+  const fallbacks = new Map<string, number>();
+  const read = (s: Storage, dtype: DType, size: number): TypedArray => {
+    const a = makeArray(dtype, size);
+    d.download(a, (s as CudaStorage).ptr);
+    return a;
+  };
+  const viewOf = (t: TensorRef): View => ({ data: read(t.storage, t.dtype, sizeOf(t.shape)), shape: t.shape });
+  return {
+    name: 'cuda',
+    ctx,
+    fallbacks,
+    alloc(dtype: DType, size: number): CudaStorage {
+      const bytes = size * BYTES[dtype];
+      const ptr = d.alloc(bytes);
+      d.memset(ptr, 0, bytes);
+      live += bytes;
+      return { ptr, bytes };
+    },
+    free(s: Storage) {
+      d.free((s as CudaStorage).ptr);
+      live -= s.bytes;
+    },
+    write(s: Storage, data: TypedArray) {
+      if (data.byteLength > s.bytes) throw new Error(`write of ${data.byteLength} bytes into ${s.bytes}`);
+      d.upload((s as CudaStorage).ptr, data);
+    },
+    read: async (s, dtype, size) => read(s, dtype, size),
+    readSync: read,
+    run<K extends OpName>(op: K, ins: readonly TensorRef[], outs: readonly TensorRef[], params: OpParams[K]) {
+      const k = CUDA_OPS[op];
+      if (k?.(ctx, ins, outs, params)) return;
+      fallbacks.set(op, (fallbacks.get(op) ?? 0) + 1);
+      const outViews = outs.map((t) => ({ data: makeArray(t.dtype, sizeOf(t.shape)), shape: t.shape }));
+      (REF_KERNELS[op] as RefKernel<K>)(ins.map(viewOf), outViews, params);
+      outs.forEach((t, i) => d.upload(ptrOf(t), outViews[i].data));
+    },
+    liveBytes: () => live,
+  };
+}

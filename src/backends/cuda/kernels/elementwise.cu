@@ -1,0 +1,107 @@
+// Elementwise fp32 kernels: unary ops (codes in UNARY_OPS order of src/tensor/op-spec.ts), binary
+// ops with broadcasting through per-dimension strides (codes in BINARY_OPS order), where, and the
+// fp32 <-> bf16 casts. Grid-stride loops over 64-bit element counts.
+#include <cuda_bf16.h>
+#include <math.h>
+#include <stdint.h>
+
+#define MAXRANK 6
+struct Bcast {  // output shape and input strides (0 on broadcast dims), innermost last
+  int rank;
+  long long shape[MAXRANK];
+  long long sa[MAXRANK];
+  long long sb[MAXRANK];
+  long long sc[MAXRANK];
+};
+
+__device__ __forceinline__ float unary_op(int op, float x) {
+  switch (op) {
+    case 0: return -x;
+    case 1: return expf(x);
+    case 2: return logf(x);
+    case 3: return sqrtf(x);
+    case 4: return rsqrtf(x);
+    case 5: return tanhf(x);
+    case 6: return 1.f / (1.f + expf(-x));
+    case 7: return x / (1.f + expf(-x));
+    case 8: return 0.5f * x * (1.f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+    case 9: return fabsf(x);
+    case 10: return (float)((x > 0.f) - (x < 0.f));
+    case 11: return sinf(x);
+    default: return cosf(x);
+  }
+}
+__device__ __forceinline__ float binary_op(int op, float a, float b) {
+  switch (op) {
+    case 0: return a + b;
+    case 1: return a - b;
+    case 2: return a * b;
+    case 3: return a / b;
+    case 4: return powf(a, b);
+    case 5: return fmaxf(a, b);
+    case 6: return a > b ? 1.f : 0.f;
+    default: return a == b ? 1.f : 0.f;
+  }
+}
+
+extern "C" __global__ void unary_f32(const float* __restrict__ x, float* __restrict__ y, long long n, int op) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+    y[i] = unary_op(op, x[i]);
+}
+
+__device__ __forceinline__ void offsets(const Bcast& p, long long i, long long& oa, long long& ob, long long& oc) {
+  oa = ob = oc = 0;
+  for (int d = p.rank - 1; d >= 0; --d) {
+    const long long c = i % p.shape[d];
+    i /= p.shape[d];
+    oa += c * p.sa[d];
+    ob += c * p.sb[d];
+    oc += c * p.sc[d];
+  }
+}
+
+extern "C" __global__ void binary_f32(const float* __restrict__ a, const float* __restrict__ b, float* __restrict__ y,
+                                      long long n, int op, Bcast p) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+    long long oa, ob, oc;
+    offsets(p, i, oa, ob, oc);
+    y[i] = binary_op(op, a[oa], b[ob]);
+  }
+}
+
+// y = cond != 0 ? a : b (strides: sa = cond, sb = a, sc = b).
+extern "C" __global__ void where_f32(const float* __restrict__ c, const float* __restrict__ a,
+                                     const float* __restrict__ b, float* __restrict__ y, long long n, Bcast p) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+    long long oc, oa, ob;
+    offsets(p, i, oc, oa, ob);
+    y[i] = c[oc] != 0.f ? a[oa] : b[ob];
+  }
+}
+
+extern "C" __global__ void cast_f32_bf16(const float* __restrict__ x, __nv_bfloat16* __restrict__ y, long long n) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+    y[i] = __float2bfloat16_rn(x[i]);
+}
+extern "C" __global__ void cast_bf16_f32(const __nv_bfloat16* __restrict__ x, float* __restrict__ y, long long n) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+    y[i] = __bfloat162float(x[i]);
+}
+
+// Counter-based uniform random numbers in [-a, a): a hash of (seed, i), so inputs can be made on
+// the device for benchmarks without a host upload.
+__device__ __forceinline__ float hash_uniform(unsigned long long seed, long long i) {
+  unsigned long long z = seed * 0x9E3779B97F4A7C15ull + (unsigned long long)i * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  z ^= z >> 31;
+  return (float)(z >> 40) * (2.f / 16777216.f) - 1.f;
+}
+extern "C" __global__ void fill_uniform_f32(float* __restrict__ y, long long n, unsigned long long seed, float a) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+    y[i] = a * hash_uniform(seed, i);
+}
+extern "C" __global__ void fill_uniform_bf16(__nv_bfloat16* __restrict__ y, long long n, unsigned long long seed, float a) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+    y[i] = __float2bfloat16_rn(a * hash_uniform(seed, i));
+}

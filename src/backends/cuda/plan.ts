@@ -1,0 +1,162 @@
+/**
+ * Attention plans on the device. A plan is `{ qIndex, qOffsets, kvIndex, kvOffsets }` (int32):
+ * segment s attends query rows qIndex[qOffsets[s]..qOffsets[s+1]) to key/value rows
+ * kvIndex[kvOffsets[s]..kvOffsets[s+1]). Plans come from the host (validated, uploaded) or are
+ * built on the GPU from router logits (argmax + counting sort), which costs milliseconds at 578k.
+ */
+import type { DevPtr } from './driver-types.js';
+import { type CudaContext, grid1d } from './kernels.js';
+
+export interface HostPlan {
+  readonly qIndex: Int32Array;
+  readonly qOffsets: Int32Array;
+  readonly kvIndex: Int32Array;
+  readonly kvOffsets: Int32Array;
+}
+
+export interface DevicePlan {
+  readonly qIndex: DevPtr;
+  readonly qOffsets: DevPtr;
+  readonly kvIndex: DevPtr;
+  readonly kvOffsets: DevPtr;
+  readonly segments: number;
+  /** Entries of qIndex / kvIndex (upper bounds are enough for launch sizes). */
+  readonly qPositions: number;
+  readonly kvPositions: number;
+  /** Per-segment tile offsets by key ('q64', 'kv64', ...), computed on first use. */
+  readonly tiles: Map<string, DevPtr>;
+  /** Buffers to free with the plan. */
+  readonly owned: DevPtr[];
+}
+
+/** Throws a clear error when a host plan is malformed for nq query rows and nk key rows. */
+export function validatePlan(p: HostPlan, nq: number, nk: number): void {
+  const side = (name: string, index: Int32Array, offsets: Int32Array, rows: number) => {
+    if (offsets.length < 1 || offsets[0] !== 0) throw new Error(`plan ${name}Offsets must start with 0`);
+    for (let s = 1; s < offsets.length; s++)
+      if (offsets[s] < offsets[s - 1]) throw new Error(`plan ${name}Offsets decreases at segment ${s - 1}`);
+    if (offsets[offsets.length - 1] !== index.length)
+      throw new Error(`plan ${name}Offsets ends at ${offsets[offsets.length - 1]} but ${name}Index has ${index.length} entries`);
+    for (let i = 0; i < index.length; i++)
+      if (index[i] < 0 || index[i] >= rows) throw new Error(`plan ${name}Index[${i}] = ${index[i]} is outside [0, ${rows})`);
+  };
+  side('q', p.qIndex, p.qOffsets, nq);
+  side('kv', p.kvIndex, p.kvOffsets, nk);
+  if (p.qOffsets.length !== p.kvOffsets.length)
+    throw new Error(`plan has ${p.qOffsets.length - 1} query segments but ${p.kvOffsets.length - 1} key segments`);
+}
+
+function uploadInts(ctx: CudaContext, a: Int32Array): DevPtr {
+  const p = ctx.temp(a.byteLength);
+  ctx.driver.upload(p, a);
+  return p;
+}
+
+export function uploadPlan(ctx: CudaContext, p: HostPlan, nq: number, nk: number): DevicePlan {
+  validatePlan(p, nq, nk);
+  const owned = [p.qIndex, p.qOffsets, p.kvIndex, p.kvOffsets].map((a) => uploadInts(ctx, a));
+  return {
+    qIndex: owned[0],
+    qOffsets: owned[1],
+    kvIndex: owned[2],
+    kvOffsets: owned[3],
+    segments: p.qOffsets.length - 1,
+    qPositions: p.qIndex.length,
+    kvPositions: p.kvIndex.length,
+    tiles: new Map(),
+    owned,
+  };
+}
+
+/**
+ * MoGA's plan from router logits [n, m] (fp32, on the device): token i joins group argmax_m, and
+ * each group attends to itself. Group order inside a segment follows atomics (not stable).
+ */
+export function buildPlanOnGpu(ctx: CudaContext, logits: DevPtr, n: number, m: number): DevicePlan {
+  const d = ctx.driver;
+  const groups = ctx.temp(n * 4);
+  const counts = ctx.temp((m + 1) * 4);
+  const offsets = ctx.temp((m + 1) * 4);
+  const cursor = ctx.temp(m * 4);
+  const index = ctx.temp(n * 4);
+  d.memset(counts, 0, (m + 1) * 4);
+  d.memset(cursor, 0, m * 4);
+  ctx.launch('plan', 'route_argmax', grid1d(n), [{ ptr: logits }, { ptr: groups }, { i32: n }, { i32: m }]);
+  ctx.launch('plan', 'group_count', grid1d(n), [{ ptr: groups }, { ptr: counts }, { i32: n }, { i32: m }]);
+  ctx.launch('plan', 'scan_tiles', { grid: [1, 1, 1], block: [1024, 1, 1], shared: 0 }, [
+    { ptr: counts },
+    { ptr: offsets },
+    { i32: m },
+    { i32: 1 },
+    { i32: 0 },
+  ]);
+  ctx.launch('plan', 'group_scatter', grid1d(n), [
+    { ptr: groups },
+    { ptr: offsets },
+    { ptr: cursor },
+    { ptr: index },
+    { i32: n },
+    { i32: m },
+  ]);
+  ctx.release(groups);
+  ctx.release(counts);
+  ctx.release(cursor);
+  return {
+    qIndex: index,
+    qOffsets: offsets,
+    kvIndex: index,
+    kvOffsets: offsets,
+    segments: m,
+    qPositions: n,
+    kvPositions: n,
+    tiles: new Map(),
+    owned: [index, offsets],
+  };
+}
+
+/** Per-segment offsets of tiles of `rows` query ('q') or key ('kv') rows, cached on the plan. */
+export function tileOffsets(ctx: CudaContext, plan: DevicePlan, side: 'q' | 'kv', rows: number): DevPtr {
+  const key = `${side}${rows}`;
+  let t = plan.tiles.get(key);
+  if (t === undefined) {
+    t = ctx.temp((plan.segments + 1) * 4);
+    ctx.launch('plan', 'scan_tiles', { grid: [1, 1, 1], block: [1024, 1, 1], shared: 0 }, [
+      { ptr: side === 'q' ? plan.qOffsets : plan.kvOffsets },
+      { ptr: t },
+      { i32: plan.segments },
+      { i32: rows },
+      { i32: 1 },
+    ]);
+    plan.tiles.set(key, t);
+    plan.owned.push(t);
+  }
+  return t;
+}
+
+/** Upper bound on the tiles of `rows` rows over all segments: sum ceil(len/rows) <= P/rows + S. */
+export function tileBound(positions: number, segments: number, rows: number): number {
+  return Math.max(1, Math.ceil(positions / rows) + segments);
+}
+
+export function freePlan(ctx: CudaContext, plan: DevicePlan): void {
+  for (const p of new Set(plan.owned)) ctx.release(p);
+  plan.owned.length = 0;
+  plan.tiles.clear();
+}
+
+/** Downloads a device plan (for checks and tests). */
+export function downloadPlan(ctx: CudaContext, plan: DevicePlan): HostPlan {
+  const get = (p: DevPtr, n: number) => {
+    const a = new Int32Array(n);
+    ctx.driver.download(a, p);
+    return a;
+  };
+  const qOffsets = get(plan.qOffsets, plan.segments + 1);
+  const kvOffsets = get(plan.kvOffsets, plan.segments + 1);
+  return {
+    qIndex: get(plan.qIndex, qOffsets[plan.segments]),
+    qOffsets,
+    kvIndex: get(plan.kvIndex, kvOffsets[plan.segments]),
+    kvOffsets,
+  };
+}
