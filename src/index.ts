@@ -8,3 +8,5 @@ export * from './data/world/index.js';
 export * from './video/index.js';
 export * from './models/text/tokenizer.js';
 export { VOCAB_V1 } from './models/text/vocab.js';
+export * from './diffusion/index.js';
+export * from './models/dit/index.js';
