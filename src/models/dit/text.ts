@@ -11,6 +11,7 @@
  */
 import { type AttentionPlan, planFromSegments } from '../../attention/plan.js';
 import { concat } from '../../tensor/ops.js';
+import type { Rng } from '../../tensor/random.js';
 import { full, type Tensor } from '../../tensor/tensor.js';
 
 export interface ShotText {
@@ -83,4 +84,10 @@ export function shotTextPlan(
  */
 export function emptyText(text: MultiShotText, textDim: number): MultiShotText {
   return { shots: text.shots.map((s) => ({ frames: s.frames, caption: full([1, textDim], 0) })) };
+}
+
+/** Caption dropout for guidance training: the empty text with probability `p`, else `text`. */
+export function dropText(text: MultiShotText, textDim: number, rng: Rng, p: number): MultiShotText {
+  if (!(p >= 0 && p <= 1)) throw new Error(`caption dropout probability must be in [0, 1], got ${p}`);
+  return rng.uniformArray(1)[0] < p ? emptyText(text, textDim) : text;
 }
