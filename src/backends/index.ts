@@ -5,6 +5,8 @@ import { registerBackend } from './registry.js';
 registerBackend({ name: 'ref', priority: 100, probe: () => createRefBackend() });
 // CUDA: imported only when probed, so machines without a GPU never load the FFI.
 registerBackend({ name: 'cuda', priority: 0, probe: async () => (await import('./cuda/index.js')).probeCuda() });
+// WebAssembly SIMD on a worker pool: the default on CPU; imported only when probed.
+registerBackend({ name: 'wasm', priority: 10, probe: async () => (await import('./wasm/index.js')).createWasmBackend() });
 
 export { type Backend, type Storage, type TensorRef, UnsupportedRoutineError } from './backend.js';
 export * from './registry.js';

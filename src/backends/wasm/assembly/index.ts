@@ -1,0 +1,12 @@
+// The WebAssembly kernel module: every export is a kernel over raw byte offsets into the one shared
+// memory (which the JS side allocates); kernels keep no state, so any thread may run any of them.
+export { binary, unary } from './elementwise';
+export { gemm, gemmBatched, gemmWorkBytes } from './gemm';
+export { gatherRows, scatterAddRows, stridedCopy } from './movement';
+export { addInto, layerNorm, layerNormBackward, rmsNorm, rmsNormBackward } from './norms';
+export { reduce } from './reduce';
+
+/** First byte after the module's static data: the JS allocator starts here. */
+export function heapBase(): usize {
+  return __heap_base;
+}

@@ -1,0 +1,48 @@
+/** The wasm kernel table: ops listed here run in WebAssembly; the rest run `ref` on views of the heap. */
+import type { OpName } from '../../../tensor/op-spec.js';
+import type { WasmKernel } from '../context.js';
+import { binary, unary } from './elementwise.js';
+import { gatherRows, scatterAddRows } from './indexing.js';
+import { matmul } from './matmul.js';
+import { broadcastTo, concat, pad, permute, reshape, slice } from './movement.js';
+import { layerNorm, layerNormBackward, rmsNorm, rmsNormBackward } from './norms.js';
+import { reduce } from './reduce.js';
+
+export const WASM_KERNELS: { [K in OpName]?: WasmKernel<K> } = {
+  neg: unary('neg'),
+  exp: unary('exp'),
+  log: unary('log'),
+  sqrt: unary('sqrt'),
+  rsqrt: unary('rsqrt'),
+  tanh: unary('tanh'),
+  sigmoid: unary('sigmoid'),
+  silu: unary('silu'),
+  gelu: unary('gelu'),
+  abs: unary('abs'),
+  sign: unary('sign'),
+  sin: unary('sin'),
+  cos: unary('cos'),
+  add: binary('add'),
+  sub: binary('sub'),
+  mul: binary('mul'),
+  div: binary('div'),
+  pow: binary('pow'),
+  maximum: binary('maximum'),
+  greater: binary('greater'),
+  equal: binary('equal'),
+  sum: reduce('sum'),
+  max: reduce('max'),
+  reshape,
+  permute,
+  broadcastTo,
+  slice,
+  concat,
+  pad,
+  matmul,
+  gatherRows,
+  scatterAddRows,
+  layerNorm,
+  layerNormBackward,
+  rmsNorm,
+  rmsNormBackward,
+};

@@ -1,0 +1,141 @@
+/**
+ * Batched GEMM with transposes and broadcast batch dims. Transposes become element strides of the
+ * stored operands (the kernel packs from any strides). Large products are split across the pool:
+ * by batch when there are enough matrices, else by row panels of C (column panels when C is wide
+ * and short), in multiples of the 4 x 8 register tile.
+ */
+import { broadcastShapes, sizeOf, stridesOf } from '../../../tensor/shape.js';
+import { ptrOf, type WasmCtx, type WasmKernel } from '../context.js';
+
+/** Below this many multiply-adds a product runs on the calling thread (a worker wake-up is ~20-50 us). */
+export const SPLIT_MIN_MACS = 1 << 20;
+
+/** Element offset of each batch matrix of an operand whose batch shape broadcasts to `batch`. */
+function batchOffsets(own: readonly number[], batch: readonly number[], matSize: number): Int32Array {
+  const nb = sizeOf(batch);
+  const out = new Int32Array(nb);
+  const s = stridesOf(own);
+  const lead = batch.length - own.length;
+  const bs = stridesOf(batch);
+  for (let t = 0; t < nb; t++) {
+    let off = 0;
+    for (let i = lead; i < batch.length; i++)
+      if (own[i - lead] !== 1) off += (Math.floor(t / bs[i]) % batch[i]) * s[i - lead];
+    out[t] = off * matSize;
+  }
+  return out;
+}
+
+/** Splits [0, total) into at most `parts` ranges, each a multiple of `unit` except the last. */
+export function ranges(total: number, parts: number, unit: number): [number, number][] {
+  const chunk = Math.ceil(Math.ceil(total / parts) / unit) * unit;
+  const out: [number, number][] = [];
+  for (let s = 0; s < total; s += chunk) out.push([s, Math.min(total, s + chunk)]);
+  return out;
+}
+
+export const matmul: WasmKernel<'matmul'> = (ctx, [a, b], [y], { transA, transB }) => {
+  if (a.dtype !== 'float32' || b.dtype !== 'float32') return false;
+  const ra = a.shape.length;
+  const m = y.shape[y.shape.length - 2];
+  const n = y.shape[y.shape.length - 1];
+  const k = transA ? a.shape[ra - 2] : a.shape[ra - 1];
+  const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2));
+  const nb = sizeOf(batch);
+  if (nb === 0 || m === 0 || n === 0) return true;
+  // Element (i, p) of op(A) at i * ars + p * acs; (p, j) of op(B) at p * brs + j * bcs.
+  const [ars, acs] = transA ? [1, m] : [k, 1];
+  const [brs, bcs] = transB ? [1, k] : [n, 1];
+  const offsA = batchOffsets(a.shape.slice(0, -2), batch, m * k);
+  const offsB = batchOffsets(b.shape.slice(0, -2), batch, k * n);
+  const table = ctx.heap.alloc(nb * 12, true);
+  try {
+    const i32 = ctx.heap.i32();
+    for (let t = 0; t < nb; t++) {
+      i32[table / 4 + 3 * t] = offsA[t];
+      i32[table / 4 + 3 * t + 1] = offsB[t];
+      i32[table / 4 + 3 * t + 2] = t * m * n;
+    }
+    runGemm(ctx, nb, table, m, n, k, ptrOf(a), ars, acs, ptrOf(b), brs, bcs, ptrOf(y));
+  } finally {
+    ctx.heap.free(table);
+  }
+  return true;
+};
+
+function runGemm(
+  ctx: WasmCtx,
+  nb: number,
+  table: number,
+  m: number,
+  n: number,
+  k: number,
+  a: number,
+  ars: number,
+  acs: number,
+  b: number,
+  brs: number,
+  bcs: number,
+  c: number,
+): void {
+  const T = ctx.pool.threads;
+  const w = ctx.gemmWork;
+  if (T === 1 || nb * m * n * k < SPLIT_MIN_MACS) {
+    ctx.k.gemmBatched(nb, table, m, n, k, a, ars, acs, b, brs, bcs, c, n, w[0]);
+    return;
+  }
+  let jobs: number[][];
+  if (nb >= T) {
+    jobs = ranges(nb, T, 1).map(([s, e], t) => [
+      e - s,
+      table + 12 * s,
+      m,
+      n,
+      k,
+      a,
+      ars,
+      acs,
+      b,
+      brs,
+      bcs,
+      c,
+      n,
+      w[t],
+    ]);
+  } else if (m >= n || m >= 4 * T * 8) {
+    jobs = ranges(m, T, 4).map(([s, e], t) => [
+      nb,
+      table,
+      e - s,
+      n,
+      k,
+      a + 4 * s * ars,
+      ars,
+      acs,
+      b,
+      brs,
+      bcs,
+      c + 4 * s * n,
+      n,
+      w[t],
+    ]);
+  } else {
+    jobs = ranges(n, T, 8).map(([s, e], t) => [
+      nb,
+      table,
+      m,
+      e - s,
+      k,
+      a,
+      ars,
+      acs,
+      b + 4 * s * bcs,
+      brs,
+      bcs,
+      c + 4 * s,
+      n,
+      w[t],
+    ]);
+  }
+  ctx.pool.run('gemmBatched', jobs);
+}
