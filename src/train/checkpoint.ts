@@ -1,0 +1,221 @@
+/**
+ * Training checkpoints: a directory holding
+ *   model.safetensors      the parameters, by name
+ *   ema.safetensors        the EMA of the parameters (when training keeps one)
+ *   optimizer.safetensors  AdamW moments `m.<name>` and `v.<name>`
+ *   state.json             step, RNG state {seed, offset}, optimizer hyper-parameters, config
+ *
+ * Atomicity: everything is written (and fsynced) into a fresh sibling directory `<dir>.tmp-*`,
+ * then swapped in with renames: `<dir>` -> `<dir>.prev`, tmp -> `<dir>`, remove `<dir>.prev`.
+ * A crash at any point leaves a complete checkpoint: `<dir>` if the swap finished, else the
+ * previous one, which `loadCheckpoint` finds at `<dir>.prev` when `<dir>` is missing.
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { basename } from 'node:path';
+import { namedTensors, type ParamTree, paramsToEntries, loadParamsInto } from '../io/params-file.js';
+import {
+  readSafetensors,
+  type TensorToWrite,
+  serializeSafetensors,
+  tempPath,
+  writeDurable,
+} from '../io/safetensors.js';
+import type { AdamWConfig, AdamWState } from './adamw.js';
+
+export const CHECKPOINT_FORMAT = 'moga-checkpoint';
+export const CHECKPOINT_VERSION = 1;
+
+/** Hyper-parameters of the loop that shape the trajectory (all saved in state.json). */
+export interface TrainHyper {
+  readonly adamw: AdamWConfig;
+  readonly warmupSteps: number;
+  /** 0 = no clipping. */
+  readonly maxGradNorm: number;
+  /** null = no EMA. */
+  readonly emaDecay: number | null;
+  readonly accumulate: number;
+}
+
+/** Everything besides the parameters that a resumed run needs to continue exactly. */
+export interface TrainState {
+  /** Optimizer steps taken. */
+  step: number;
+  rng: { seed: number; offset: number };
+  readonly opt: AdamWState;
+  readonly ema: Map<string, Float32Array> | null;
+}
+
+export interface StateJson {
+  format: typeof CHECKPOINT_FORMAT;
+  version: number;
+  step: number;
+  rng: { seed: number; offset: number };
+  optimizer: AdamWConfig & { t: number };
+  hyper: Omit<TrainHyper, 'adamw'>;
+  config: unknown;
+  savedAt: string;
+}
+
+/** Writes a checkpoint of `params` and `state` to `dir` atomically (see the file comment). */
+export function saveCheckpoint(
+  dir: string,
+  params: ParamTree,
+  state: TrainState,
+  hyper: TrainHyper,
+  config: unknown = null,
+): void {
+  const tmp = tempPath(dir);
+  const prev = `${dir}.prev`;
+  mkdirSync(tmp);
+  try {
+    writeDurable(
+      `${tmp}/model.safetensors`,
+      serializeSafetensors(paramsToEntries(params), { step: String(state.step) }),
+    );
+    if (state.ema)
+      writeDurable(
+        `${tmp}/ema.safetensors`,
+        serializeSafetensors(hostEntries(params, state.ema, ''), { step: String(state.step) }),
+      );
+    const moments = [...hostEntries(params, state.opt.m, 'm.'), ...hostEntries(params, state.opt.v, 'v.')];
+    writeDurable(`${tmp}/optimizer.safetensors`, serializeSafetensors(moments, { t: String(state.opt.t) }));
+    const json: StateJson = {
+      format: CHECKPOINT_FORMAT,
+      version: CHECKPOINT_VERSION,
+      step: state.step,
+      rng: { seed: state.rng.seed, offset: state.rng.offset },
+      optimizer: { ...hyper.adamw, t: state.opt.t },
+      hyper: {
+        warmupSteps: hyper.warmupSteps,
+        maxGradNorm: hyper.maxGradNorm,
+        emaDecay: hyper.emaDecay,
+        accumulate: hyper.accumulate,
+      },
+      config,
+      savedAt: new Date().toISOString(),
+    };
+    writeDurable(`${tmp}/state.json`, `${JSON.stringify(json, null, 2)}\n`);
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  // `<dir>` and `<dir>.prev` both present: `<dir>` is complete, the stale `.prev` can go.
+  // Only `.prev` present: it is the last good checkpoint and stays until the new one is in place.
+  if (existsSync(dir)) {
+    rmSync(prev, { recursive: true, force: true });
+    renameSync(dir, prev);
+  }
+  renameSync(tmp, dir);
+  rmSync(prev, { recursive: true, force: true });
+}
+
+/** The directory holding the latest complete checkpoint for `dir`, or null when there is none. */
+export function findCheckpoint(dir: string): string | null {
+  if (existsSync(`${dir}/state.json`)) return dir;
+  if (existsSync(`${dir}.prev/state.json`)) return `${dir}.prev`;
+  return null;
+}
+
+/** Reads and validates state.json of a checkpoint directory. */
+export function readStateJson(dir: string): StateJson {
+  const path = `${dir}/state.json`;
+  let raw: string;
+  try {
+    raw = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new Error(`checkpoint ${dir}: cannot read state.json (${(e as Error).message})`);
+  }
+  let j: StateJson;
+  try {
+    j = JSON.parse(raw);
+  } catch (e) {
+    throw new Error(`checkpoint ${path}: not valid JSON (${(e as Error).message})`);
+  }
+  const bad = (m: string) => new Error(`checkpoint ${path}: ${m}`);
+  if (!j || typeof j !== 'object' || j.format !== CHECKPOINT_FORMAT)
+    throw bad(`not a ${CHECKPOINT_FORMAT} state file`);
+  if (j.version !== CHECKPOINT_VERSION)
+    throw bad(`version ${j.version}, this build reads version ${CHECKPOINT_VERSION}`);
+  if (!Number.isInteger(j.step) || j.step < 0) throw bad(`step ${j.step} is not an integer >= 0`);
+  if (!j.rng || !Number.isInteger(j.rng.seed) || !Number.isInteger(j.rng.offset) || j.rng.offset < 0)
+    throw bad(`rng ${JSON.stringify(j.rng)} is not {seed, offset} integers`);
+  if (!j.optimizer || !Number.isInteger(j.optimizer.t) || j.optimizer.t < 0)
+    throw bad(`optimizer.t ${j.optimizer?.t} is not an integer >= 0`);
+  if (!j.hyper || typeof j.hyper !== 'object') throw bad('hyper is missing');
+  return j;
+}
+
+/**
+ * Loads the latest complete checkpoint for `dir` into `params` and `state` (in place; `state`
+ * must have been created for the same parameters). Every name, shape and dtype is checked.
+ */
+export function loadCheckpoint(dir: string, params: ParamTree, state: TrainState): StateJson {
+  const at = findCheckpoint(dir);
+  if (!at) throw new Error(`no checkpoint at ${dir} (no state.json there or in ${basename(dir)}.prev)`);
+  const json = readStateJson(at);
+  const model = readSafetensors(`${at}/model.safetensors`);
+  const opt = readSafetensors(`${at}/optimizer.safetensors`);
+  const ema = state.ema ? readSafetensors(`${at}/ema.safetensors`) : null;
+  // validate everything before writing anything
+  const named = namedTensors(params);
+  checkHost(opt, named, ['m.', 'v.'], `${at}/optimizer.safetensors`);
+  if (ema) checkHost(ema, named, [''], `${at}/ema.safetensors`);
+  loadParamsInto(params, model, { source: `${at}/model.safetensors` });
+  for (const [name] of named) {
+    state.opt.m.get(name)?.set(opt.tensors.get(`m.${name}`)!.data as Float32Array);
+    state.opt.v.get(name)?.set(opt.tensors.get(`v.${name}`)!.data as Float32Array);
+    if (ema) state.ema!.get(name)?.set(ema.tensors.get(name)!.data as Float32Array);
+  }
+  state.opt.t = json.optimizer.t;
+  state.step = json.step;
+  state.rng = { ...json.rng };
+  return json;
+}
+
+function hostEntries(
+  params: ParamTree,
+  arrays: Map<string, Float32Array>,
+  prefix: string,
+): [string, TensorToWrite][] {
+  const out: [string, TensorToWrite][] = [];
+  for (const [name, t] of namedTensors(params)) {
+    const a = arrays.get(name);
+    if (a) out.push([`${prefix}${name}`, { shape: t.shape, data: a }]);
+  }
+  return out;
+}
+
+type Named = [string, { shape: readonly number[]; dtype: string }][];
+
+/**
+ * For every float parameter and every prefix, `prefix + name` must exist as F32 of the
+ * parameter's shape; nothing else may be in the file.
+ */
+function checkHost(
+  file: ReturnType<typeof readSafetensors>,
+  named: Named,
+  prefixes: string[],
+  source: string,
+): void {
+  const missing: string[] = [];
+  const wrong: string[] = [];
+  const expected = new Set<string>();
+  for (const [name, t] of named) {
+    if (t.dtype !== 'float32') continue;
+    for (const prefix of prefixes) {
+      const key = `${prefix}${name}`;
+      expected.add(key);
+      const f = file.tensors.get(key);
+      if (!f) missing.push(key);
+      else if (f.dtype !== 'F32' || f.shape.join() !== t.shape.join())
+        wrong.push(`${key} (file ${f.dtype} [${f.shape.join(', ')}], model [${t.shape.join(', ')}])`);
+    }
+  }
+  const unexpected = [...file.tensors.keys()].filter((k) => !expected.has(k));
+  const problems = [
+    missing.length ? `missing ${missing.join(', ')}` : '',
+    unexpected.length ? `unexpected ${unexpected.join(', ')}` : '',
+    wrong.length ? `mis-shaped ${wrong.join(', ')}` : '',
+  ].filter(Boolean);
+  if (problems.length) throw new Error(`${source} does not fit the model: ${problems.join('; ')}`);
+}

@@ -1,0 +1,220 @@
+/**
+ * The generic training loop: micro-batches -> gradients (accumulated) -> clip -> AdamW with a
+ * warm-up-then-constant LR -> EMA -> periodic atomic checkpoints; resumable exactly.
+ *
+ * Exact resume needs the run to be a function of (step, RNG state) only: `nextBatch(step, micro)`
+ * must depend on nothing else, and all randomness of `lossFn` must come from the `rng` it is given
+ * (its {seed, offset} is saved in every checkpoint). Each micro-step runs inside `tidy`, so memory
+ * stays flat whatever the number of steps.
+ */
+import { type ParamTree, namedTensors } from '../io/params-file.js';
+import { gradients } from '../tensor/autodiff.js';
+import { Rng } from '../tensor/random.js';
+import { type Tensor, tidy } from '../tensor/tensor.js';
+import { ADAMW_DEFAULTS, type AdamWConfig, adamwUpdate, initAdamW, validateAdamW } from './adamw.js';
+import {
+  findCheckpoint,
+  loadCheckpoint,
+  saveCheckpoint,
+  type TrainHyper,
+  type TrainState,
+} from './checkpoint.js';
+import { formatProgress, type ProgressInfo, type ProgressMode } from './progress.js';
+import { clipGlobalNorm, emaUpdate, globalNorm, warmupConstant } from './schedule.js';
+
+export interface TrainLoopOptions<B> {
+  readonly params: ParamTree;
+  /** Scalar loss of one micro-batch. `step` is the optimizer step (0-based). */
+  readonly lossFn: (batch: B, step: number, rng: Rng) => Tensor;
+  /** The micro-batch `micro` (0..accumulate-1) of optimizer step `step`; must be deterministic. */
+  readonly nextBatch: (step: number, micro: number) => B;
+  /** Optimizer steps to reach (a resumed run continues from its checkpoint's step up to this). */
+  readonly steps: number;
+  readonly adamw?: Partial<AdamWConfig>;
+  readonly warmupSteps?: number;
+  /** Clip gradients to this global L2 norm; 0 or absent = no clipping. */
+  readonly maxGradNorm?: number;
+  /** Keep an EMA of the weights with this decay. */
+  readonly emaDecay?: number;
+  /** Micro-batches per optimizer step (gradients averaged). */
+  readonly accumulate?: number;
+  /** Seed of the RNG handed to `lossFn`. */
+  readonly seed?: number;
+  readonly checkpoint?: {
+    readonly dir: string;
+    /** Save every this many steps (and always at the end); 0 = only at the end. */
+    readonly every?: number;
+    /** Saved in state.json (for example the model preset), JSON-serialisable; a resumed run keeps the checkpoint's when absent. */
+    readonly config?: unknown;
+    /** Continue from the checkpoint in `dir` when there is one. */
+    readonly resume?: boolean;
+  };
+  /** Progress on stderr: text lines, JSON lines, or nothing. Default 'text'. */
+  readonly progress?: ProgressMode;
+  /** Seconds between progress lines (default 2; the last step is always reported). */
+  readonly progressEvery?: number;
+  /** Where progress lines go (default: stderr). */
+  readonly log?: (line: string) => void;
+  readonly onStep?: (info: ProgressInfo) => void;
+}
+
+export interface TrainResult {
+  /** Optimizer steps done in total (including those before a resume). */
+  readonly step: number;
+  /** Mean micro-batch loss of each step run by this call. */
+  readonly losses: number[];
+  readonly state: TrainState;
+  readonly hyper: TrainHyper;
+  readonly seconds: number;
+  /** The step this call started from (0, or the resumed checkpoint's). */
+  readonly resumedFrom: number;
+}
+
+export function resolveHyper<B>(o: TrainLoopOptions<B>): TrainHyper {
+  const adamw = { ...ADAMW_DEFAULTS, ...o.adamw };
+  validateAdamW(adamw);
+  const accumulate = o.accumulate ?? 1;
+  if (!Number.isInteger(accumulate) || accumulate < 1)
+    throw new Error(`accumulate must be an integer >= 1, got ${accumulate}`);
+  const maxGradNorm = o.maxGradNorm ?? 0;
+  if (!(maxGradNorm >= 0)) throw new Error(`maxGradNorm must be >= 0, got ${maxGradNorm}`);
+  const emaDecay = o.emaDecay ?? null;
+  if (emaDecay !== null && !(emaDecay >= 0 && emaDecay < 1))
+    throw new Error(`emaDecay must be in [0, 1), got ${emaDecay}`);
+  const warmupSteps = o.warmupSteps ?? 0;
+  if (!Number.isInteger(warmupSteps) || warmupSteps < 0)
+    throw new Error(`warmupSteps must be an integer >= 0, got ${warmupSteps}`);
+  return { adamw, warmupSteps, maxGradNorm, emaDecay, accumulate };
+}
+
+/** Fresh optimizer/EMA state for the float parameters of `params`. */
+export function initTrainState(params: ParamTree, hyper: TrainHyper, seed = 0): TrainState {
+  const float = namedTensors(params).filter(([, t]) => t.dtype === 'float32');
+  return {
+    step: 0,
+    rng: { seed, offset: 0 },
+    opt: initAdamW(float.map(([n, t]) => [n, t.size])),
+    ema: hyper.emaDecay === null ? null : new Map(float.map(([n, t]) => [n, t.dataSync() as Float32Array])),
+  };
+}
+
+/**
+ * One optimizer step: runs `accumulate` micro-batches, updates the parameters in place, returns
+ * the mean loss and the gradient norm before clipping.
+ */
+export function trainStep<B>(
+  o: Pick<TrainLoopOptions<B>, 'params' | 'lossFn' | 'nextBatch'>,
+  state: TrainState,
+  hyper: TrainHyper,
+): { loss: number; gradNorm: number; lr: number } {
+  const named = namedTensors(o.params).filter(([, t]) => t.dtype === 'float32');
+  const tensors = named.map(([, t]) => t);
+  for (const t of tensors) t.requiresGrad = true;
+  const acc = named.map(([, t]) => new Float32Array(t.size));
+  const seen = named.map(() => false);
+  const rng = new Rng(state.rng.seed, state.rng.offset);
+  const scale = 1 / hyper.accumulate;
+  let loss = 0;
+  for (let micro = 0; micro < hyper.accumulate; micro++) {
+    const batch = o.nextBatch(state.step, micro);
+    tidy(() => {
+      const l = o.lossFn(batch, state.step, rng);
+      if (l.size !== 1) throw new Error(`lossFn must return a scalar, got shape [${l.shape.join(', ')}]`);
+      const gs = gradients(l, tensors);
+      gs.forEach((g, i) => {
+        if (!g) return;
+        seen[i] = true;
+        const d = g.dataSync();
+        const a = acc[i];
+        for (let j = 0; j < a.length; j++) a[j] += d[j] * scale;
+      });
+      loss += l.item() * scale;
+    });
+  }
+  state.rng = rng.state();
+  if (!Number.isFinite(loss)) throw new Error(`loss is ${loss} at step ${state.step}`);
+  const used = acc.filter((_, i) => seen[i]);
+  const gradNorm = hyper.maxGradNorm > 0 ? clipGlobalNorm(used, hyper.maxGradNorm) : globalNorm(used);
+  const lr = warmupConstant(hyper.adamw.lr, hyper.warmupSteps, state.step);
+  state.opt.t++;
+  named.forEach(([name, t], i) => {
+    // like PyTorch, a parameter the loss does not reach is left untouched (no decay either)
+    if (!seen[i]) return;
+    const value = t.dataSync() as Float32Array;
+    adamwUpdate(state.opt, hyper.adamw, lr, name, value, acc[i]);
+    t.backend.write(t.storage, value);
+    if (state.ema) emaUpdate(state.ema.get(name)!, value, hyper.emaDecay!);
+  });
+  state.step++;
+  return { loss, gradNorm, lr };
+}
+
+/** Runs (or resumes) training up to `o.steps` optimizer steps. */
+export function trainLoop<B>(o: TrainLoopOptions<B>): TrainResult {
+  const hyper = resolveHyper(o);
+  const state = initTrainState(o.params, hyper, o.seed ?? 0);
+  const ck = o.checkpoint;
+  const log = o.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const mode = o.progress ?? 'text';
+  let config: unknown = ck?.config ?? null;
+  if (ck?.resume && findCheckpoint(ck.dir)) {
+    const j = loadCheckpoint(ck.dir, o.params, state);
+    if (ck.config === undefined) config = j.config;
+    const was = { ...j.optimizer, t: undefined, ...j.hyper };
+    const now = {
+      ...hyper.adamw,
+      t: undefined,
+      warmupSteps: hyper.warmupSteps,
+      maxGradNorm: hyper.maxGradNorm,
+      emaDecay: hyper.emaDecay,
+      accumulate: hyper.accumulate,
+    };
+    const changed = Object.keys(now).filter(
+      (k) => (was as Record<string, unknown>)[k] !== (now as Record<string, unknown>)[k],
+    );
+    if (changed.length && mode !== 'none')
+      log(
+        `resuming ${ck.dir} at step ${j.step} with changed hyper-parameters: ${changed.map((k) => `${k} ${(was as Record<string, unknown>)[k]} -> ${(now as Record<string, unknown>)[k]}`).join(', ')}`,
+      );
+  }
+  const resumedFrom = state.step;
+  const every = ck?.every ?? 0;
+  const losses: number[] = [];
+  const t0 = performance.now();
+  let lastReport = -Infinity;
+  while (state.step < o.steps) {
+    const { loss, gradNorm, lr } = trainStep(o, state, hyper);
+    losses.push(loss);
+    const now = performance.now();
+    const rate = (state.step - resumedFrom) / Math.max((now - t0) / 1000, 1e-9);
+    const info: ProgressInfo = {
+      step: state.step,
+      steps: o.steps,
+      loss,
+      lr,
+      gradNorm,
+      rate,
+      eta: (o.steps - state.step) / rate,
+    };
+    o.onStep?.(info);
+    if (mode !== 'none' && (now - lastReport >= (o.progressEvery ?? 2) * 1000 || state.step === o.steps)) {
+      log(formatProgress(info, mode));
+      lastReport = now;
+    }
+    if (ck && ((every > 0 && state.step % every === 0) || state.step === o.steps))
+      saveCheckpoint(ck.dir, o.params, state, hyper, config);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  if (mode === 'json')
+    log(
+      JSON.stringify({
+        event: 'done',
+        step: state.step,
+        steps: o.steps,
+        seconds,
+        finalLoss: losses.at(-1) ?? null,
+        resumedFrom,
+      }),
+    );
+  return { step: state.step, losses, state, hyper, seconds, resumedFrom };
+}
