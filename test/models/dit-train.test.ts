@@ -4,13 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { flowLoss, noisedExample } from '../../src/diffusion/rectified-flow.js';
 import { initVideoDiT, videoDiT } from '../../src/models/dit/dit.js';
-import type { MultiShotText } from '../../src/models/dit/text.js';
+import { ditFlowLoss, type VideoExample } from '../../src/models/dit/flow-loss.js';
+import { emptyText } from '../../src/models/dit/text.js';
 import { DIT_PRESETS, type DiTConfig } from '../../src/models/presets.js';
 import { paramList, trainable } from '../../src/nn/params.js';
 import { gradients } from '../../src/tensor/autodiff.js';
-import { add, mul } from '../../src/tensor/ops.js';
 import { Rng } from '../../src/tensor/random.js';
 import { type Tensor, tidy } from '../../src/tensor/tensor.js';
 
@@ -53,31 +52,24 @@ test('a tiny VideoDiT overfits a fixed batch (flow MSE falls >= 10x)', () => {
   const model = initVideoDiT(MICRO, rng.fork(1));
   const params = paramList(trainable(model.params as never));
   const data = rng.fork(2);
-  const batch = [0.3, 0.7].map((t) => {
-    const text: MultiShotText = {
+  const batch: VideoExample[] = [0, 1].map(() => ({
+    latents: data.normal([MICRO.latentChannels, 2, 8, 8]),
+    text: {
       shots: [
         { frames: 1, caption: data.normal([3, MICRO.textDim]) },
         { frames: 1, caption: data.normal([4, MICRO.textDim]) },
       ],
       global: data.normal([2, MICRO.textDim]),
-    };
-    const x0 = data.normal([MICRO.latentChannels, 2, 8, 8]);
-    return { t, text, ...noisedExample(x0, data.normal(x0.shape), t) };
-  });
+    },
+  }));
   const step = adam(params, 1e-2);
   const mses: number[] = [];
   const start = performance.now();
   for (let it = 0; it < 120; it++) {
+    // the same seed every step: the same times and noise, so the batch is fixed
     const { mse, grads } = tidy(() => {
-      let loss: Tensor | undefined;
-      let mseSum = 0;
-      for (const ex of batch) {
-        const out = videoDiT(model, { latents: ex.xt, t: ex.t, text: ex.text });
-        const l = flowLoss(out.velocity, ex.target, out.balanceLosses);
-        mseSum += l.mse.item() / batch.length;
-        loss = loss ? add(loss, l.loss) : l.loss;
-      }
-      return { mse: mseSum, grads: gradients(mul(loss!, 1 / batch.length), params) };
+      const r = ditFlowLoss(model, batch, new Rng(7), { sampling: { kind: 'logit-normal' } });
+      return { mse: r.mse, grads: gradients(r.loss, params) };
     });
     step(grads);
     for (const g of grads) g?.dispose();
@@ -94,3 +86,35 @@ test('a tiny VideoDiT overfits a fixed batch (flow MSE falls >= 10x)', () => {
     `flow MSE fell only ${ratio.toFixed(2)}x: ${mses.map((v) => v.toFixed(3)).join(' ')}`,
   );
 });
+
+test('ditFlowLoss is reproducible from the RNG state; caption dropout 1 trains on the empty text', () =>
+  tidy(() => {
+    const rng = new Rng(3);
+    const model = initVideoDiT(MICRO, rng.fork(1));
+    for (const p of paramList(model.params as never)) {
+      const n = rng.normalArray(p.size);
+      p.backend.write(
+        p.storage,
+        (p.dataSync() as Float32Array).map((v, i) => v + 0.2 * n[i]),
+      );
+    }
+    const text = { shots: [{ frames: 2, caption: rng.normal([3, MICRO.textDim]) }] };
+    const batch: VideoExample[] = [{ latents: rng.normal([MICRO.latentChannels, 2, 4, 4]), text }];
+    const opts = { sampling: { kind: 'uniform' } as const };
+    const a = ditFlowLoss(model, batch, new Rng(5, 10), opts);
+    const b = ditFlowLoss(model, batch, new Rng(5, 10), opts);
+    const c = ditFlowLoss(model, batch, new Rng(5, 11), opts);
+    assert.equal(a.loss.item(), b.loss.item());
+    assert.notEqual(a.loss.item(), c.loss.item());
+    assert.ok(a.balance > 0, 'the routed layers add their balancing loss');
+    assert.ok(Math.abs(a.loss.item() - (a.mse + a.balance)) < 1e-5);
+    const dropped = ditFlowLoss(model, batch, new Rng(5, 10), { ...opts, captionDropout: 1 });
+    const empty = ditFlowLoss(
+      model,
+      [{ ...batch[0], text: emptyText(text, MICRO.textDim) }],
+      new Rng(5, 10),
+      opts,
+    );
+    assert.ok(Math.abs(dropped.loss.item() - empty.loss.item()) < 1e-6);
+    assert.notEqual(dropped.loss.item(), a.loss.item());
+  }));

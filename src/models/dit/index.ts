@@ -2,3 +2,4 @@ export * from './dit.js';
 export * from './dit-block.js';
 export * from './patch.js';
 export * from './text.js';
+export * from './flow-loss.js';
