@@ -46,6 +46,8 @@ const KERNEL_NAMES = [
   'rmsNorm',
   'rmsNormBackward',
   'addInto',
+  'attentionForward',
+  'attentionBackward',
 ];
 
 /** The backend, or a string saying why it is unavailable (no build, no SIMD). */

@@ -9,11 +9,13 @@ const ADD = 0, SUB = 1, MUL = 2, DIV = 3, POW = 4, MAXIMUM = 5, GREATER = 6, EQU
 
 const SQRT_2_OVER_PI: f32 = 0.7978845608028654;
 
+// 0.5 x (1 + tanh(u)) = x * sigmoid(2u): the same function without the cancellation of 1 + tanh(u)
+// for negative x (the reference computes in float64 and has none either).
 // @ts-ignore: decorator
 @inline
 function vgelu(x: v128): v128 {
-  const u = f32x4.mul(f32x4.splat(SQRT_2_OVER_PI), f32x4.add(x, f32x4.mul(f32x4.splat(0.044715), f32x4.mul(x, f32x4.mul(x, x)))));
-  return f32x4.mul(f32x4.mul(f32x4.splat(0.5), x), f32x4.add(f32x4.splat(1), vtanh(u)));
+  const u = f32x4.mul(f32x4.splat(2 * SQRT_2_OVER_PI), f32x4.add(x, f32x4.mul(f32x4.splat(0.044715), f32x4.mul(x, f32x4.mul(x, x)))));
+  return f32x4.mul(x, vsigmoid(u));
 }
 
 // Ops without a SIMD form go lane by lane through f64 libm (as the reference does).

@@ -2,6 +2,7 @@
 import type { OpName } from '../../../tensor/op-spec.js';
 import type { WasmKernel } from '../context.js';
 import { binary, unary } from './elementwise.js';
+import { groupedAttention, groupedAttentionBackward } from './grouped-attention.js';
 import { gatherRows, scatterAddRows } from './indexing.js';
 import { matmul } from './matmul.js';
 import { broadcastTo, concat, pad, permute, reshape, slice } from './movement.js';
@@ -45,4 +46,6 @@ export const WASM_KERNELS: { [K in OpName]?: WasmKernel<K> } = {
   layerNormBackward,
   rmsNorm,
   rmsNormBackward,
+  groupedAttention,
+  groupedAttentionBackward,
 };

@@ -1,0 +1,202 @@
+/**
+ * Grouped attention on the wasm backend (kernel: assembly/attention.ts). The plan's arrays are
+ * copied into the heap once per call; work is cut into items (segment, head, query range) and
+ * spread over the pool:
+ * - forward: large (segment, head) pairs are cut into query ranges so every thread gets work even
+ *   for one giant segment; items are dealt largest-first to the least-loaded thread, and each
+ *   thread's items stay grouped by (segment, head) so keys/values are gathered once per pair;
+ * - backward: one item per (segment, head), because dK/dV of a segment accumulate in the item's
+ *   scratch before being added to the output. When key rows repeat across segments (STGA's
+ *   adjacent-shot frames) two segments may add to the same rows, so items are then dealt by head
+ *   (heads never share memory); otherwise any thread may take any item.
+ */
+import { sizeOf } from '../../../tensor/shape.js';
+import type { GroupedAttentionParams } from '../../../tensor/op-spec.js';
+import type { TensorRef } from '../../backend.js';
+import { type KernelExports, ptrOf, type WasmCtx, type WasmKernel } from '../context.js';
+
+export interface AttentionExports {
+  attentionWorkBytes(maxKv: number, d: number): number;
+  attentionForward(...args: number[]): void;
+  attentionBackward(...args: number[]): void;
+}
+
+/** Below this many q.k pairs (times heads) the call stays on the calling thread. */
+const SPLIT_MIN_PAIRS = 1 << 14;
+/** Query rows per tile in the kernel (ranges are cut at multiples of it). */
+const BQ = 32;
+
+type Item = [seg: number, h: number, qa: number, qb: number, cost: number];
+
+function checkPlan(p: GroupedAttentionParams, nq: number, nk: number): number {
+  const { qIndex, qOffsets, kvIndex, kvOffsets } = p;
+  const segs = qOffsets.length - 1;
+  if (segs < 0 || kvOffsets.length !== qOffsets.length || qOffsets[0] !== 0 || kvOffsets[0] !== 0)
+    throw new Error('groupedAttention: malformed plan offsets');
+  let maxKv = 0;
+  for (let s = 0; s < segs; s++) {
+    if (qOffsets[s + 1] < qOffsets[s] || kvOffsets[s + 1] < kvOffsets[s])
+      throw new Error(`groupedAttention: plan offsets decrease at segment ${s}`);
+    maxKv = Math.max(maxKv, kvOffsets[s + 1] - kvOffsets[s]);
+  }
+  if (qOffsets[segs] !== qIndex.length || kvOffsets[segs] !== kvIndex.length)
+    throw new Error('groupedAttention: plan offsets do not cover the index arrays');
+  for (let i = 0; i < qIndex.length; i++)
+    if (!(qIndex[i] >= 0 && qIndex[i] < nq)) throw new Error(`groupedAttention: qIndex[${i}] = ${qIndex[i]} outside [0, ${nq})`);
+  for (let i = 0; i < kvIndex.length; i++)
+    if (!(kvIndex[i] >= 0 && kvIndex[i] < nk)) throw new Error(`groupedAttention: kvIndex[${i}] = ${kvIndex[i]} outside [0, ${nk})`);
+  return maxKv;
+}
+
+/** Copies the plan's index arrays into heap blocks; returns their pointers and a release function. */
+function upload(ctx: WasmCtx, p: GroupedAttentionParams) {
+  const blocks: number[] = [];
+  const put = (a: Int32Array) => {
+    const ptr = ctx.heap.alloc(Math.max(4, a.byteLength), true);
+    blocks.push(ptr);
+    ctx.heap.i32().set(a, ptr / 4);
+    return ptr;
+  };
+  const ptrs = { qIndex: put(p.qIndex), kvIndex: put(p.kvIndex), kvOffsets: put(p.kvOffsets) };
+  return { ...ptrs, put, release: () => blocks.forEach((b) => ctx.heap.free(b)) };
+}
+
+/** Deals items to `threads` lists, largest first to the least-loaded list; each list sorted by (seg, h, qa). */
+function deal(items: Item[], threads: number, key: (it: Item) => number | undefined = () => undefined): Item[][] {
+  const lists: Item[][] = Array.from({ length: threads }, () => []);
+  const load = new Float64Array(threads);
+  for (const it of [...items].sort((a, b) => b[4] - a[4])) {
+    let t = key(it);
+    if (t === undefined) {
+      t = 0;
+      for (let i = 1; i < threads; i++) if (load[i] < load[t]) t = i;
+    }
+    lists[t].push(it);
+    load[t] += it[4];
+  }
+  for (const l of lists) l.sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2]);
+  return lists.filter((l) => l.length > 0);
+}
+
+function itemsBlock(lists: Item[][], put: (a: Int32Array) => number): number[] {
+  const flat = new Int32Array(4 * lists.reduce((n, l) => n + l.length, 0));
+  let at = 0;
+  const starts: number[] = [];
+  for (const l of lists) {
+    starts.push(at);
+    for (const [s, h, qa, qb] of l) flat.set([s, h, qa, qb], 4 * at++);
+  }
+  const base = put(flat);
+  return starts.map((s) => base + 16 * s);
+}
+
+function k(ctx: WasmCtx): KernelExports & AttentionExports {
+  return ctx.k as KernelExports & AttentionExports;
+}
+
+/** Zeroes the output rows of queries that see no key (in no segment, or a segment without keys). */
+function zeroUncovered(ctx: WasmCtx, p: GroupedAttentionParams, t: TensorRef, rowSize: number, nq: number) {
+  const covered = new Uint8Array(nq);
+  for (let s = 0; s + 1 < p.qOffsets.length; s++)
+    if (p.kvOffsets[s + 1] > p.kvOffsets[s]) for (let i = p.qOffsets[s]; i < p.qOffsets[s + 1]; i++) covered[p.qIndex[i]] = 1;
+  const f = ctx.heap.f32();
+  const base = ptrOf(t) / 4;
+  for (let r = 0; r < nq; r++) if (!covered[r]) f.fill(0, base + r * rowSize, base + (r + 1) * rowSize);
+}
+
+export const groupedAttention: WasmKernel<'groupedAttention'> = (ctx, [q, kk, v], [out, lse], p) => {
+  const [nq, H, D] = q.shape;
+  const nk = kk.shape[0];
+  if (sizeOf(q.shape) === 0) return true;
+  const maxKv = checkPlan(p, nq, nk);
+  ctx.heap.f32().fill(Number.NEGATIVE_INFINITY, ptrOf(lse) / 4, ptrOf(lse) / 4 + nq * H);
+  zeroUncovered(ctx, p, out, H * D, nq);
+  const items: Item[] = [];
+  let total = 0;
+  for (let s = 0; s + 1 < p.qOffsets.length; s++) {
+    const c = (p.qOffsets[s + 1] - p.qOffsets[s]) * (p.kvOffsets[s + 1] - p.kvOffsets[s]);
+    total += c * H;
+  }
+  const T = total < SPLIT_MIN_PAIRS ? 1 : ctx.pool.threads;
+  const target = total / (4 * T);
+  for (let s = 0; s + 1 < p.qOffsets.length; s++) {
+    const [qa, qb] = [p.qOffsets[s], p.qOffsets[s + 1]];
+    const nkv = p.kvOffsets[s + 1] - p.kvOffsets[s];
+    if (qa === qb || nkv === 0) continue;
+    const pieces = Math.max(1, Math.ceil(((qb - qa) * nkv) / Math.max(target, 1)));
+    const chunk = Math.max(BQ, Math.ceil((qb - qa) / pieces / BQ) * BQ);
+    for (let h = 0; h < H; h++)
+      for (let a = qa; a < qb; a += chunk) items.push([s, h, a, Math.min(qb, a + chunk), Math.min(chunk, qb - a) * nkv]);
+  }
+  if (items.length === 0) return true;
+  const up = upload(ctx, p);
+  const works: number[] = [];
+  try {
+    const lists = deal(items, T);
+    const starts = itemsBlock(lists, up.put);
+    const bytes = k(ctx).attentionWorkBytes(maxKv, D);
+    const [Q, K, V, O, L] = [q, kk, v, out, lse].map(ptrOf);
+    const jobs = lists.map((l, t) => {
+      works.push(ctx.heap.alloc(bytes, true));
+      return [starts[t], l.length, up.qIndex, up.kvIndex, up.kvOffsets, H, D, p.scale, Q, K, V, O, L, works[t]];
+    });
+    ctx.pool.run('attentionForward', jobs);
+  } finally {
+    for (const w of works) ctx.heap.free(w);
+    up.release();
+  }
+  return true;
+};
+
+export const groupedAttentionBackward: WasmKernel<'groupedAttentionBackward'> = (
+  ctx,
+  [dOut, q, kk, v, out, lse],
+  [dq, dk, dv],
+  p,
+) => {
+  const [nq, H, D] = q.shape;
+  const nk = kk.shape[0];
+  if (sizeOf(q.shape) === 0) return true;
+  const maxKv = checkPlan(p, nq, nk);
+  const f = ctx.heap.f32();
+  zeroUncovered(ctx, p, dq, H * D, nq);
+  f.fill(0, ptrOf(dk) / 4, ptrOf(dk) / 4 + nk * H * D);
+  f.fill(0, ptrOf(dv) / 4, ptrOf(dv) / 4 + nk * H * D);
+  const items: Item[] = [];
+  let total = 0;
+  for (let s = 0; s + 1 < p.qOffsets.length; s++) {
+    const [qa, qb] = [p.qOffsets[s], p.qOffsets[s + 1]];
+    const nkv = p.kvOffsets[s + 1] - p.kvOffsets[s];
+    if (qa === qb || nkv === 0) continue;
+    for (let h = 0; h < H; h++) items.push([s, h, qa, qb, (qb - qa) * nkv]);
+    total += (qb - qa) * nkv * H;
+  }
+  if (items.length === 0) return true;
+  const T = total < SPLIT_MIN_PAIRS ? 1 : ctx.pool.threads;
+  let disjoint = true;
+  const seen = new Uint8Array(nk);
+  for (const r of p.kvIndex) {
+    if (seen[r]) {
+      disjoint = false;
+      break;
+    }
+    seen[r] = 1;
+  }
+  const up = upload(ctx, p);
+  const works: number[] = [];
+  try {
+    const lists = deal(items, T, disjoint ? undefined : (it) => it[1] % T);
+    const starts = itemsBlock(lists, up.put);
+    const bytes = k(ctx).attentionWorkBytes(maxKv, D);
+    const ptrs = [dOut, q, kk, v, out, lse, dq, dk, dv].map(ptrOf);
+    const jobs = lists.map((l, t) => {
+      works.push(ctx.heap.alloc(bytes, true));
+      return [starts[t], l.length, up.qIndex, up.kvIndex, up.kvOffsets, H, D, p.scale, ...ptrs, works[t]];
+    });
+    ctx.pool.run('attentionBackward', jobs);
+  } finally {
+    for (const w of works) ctx.heap.free(w);
+    up.release();
+  }
+  return true;
+};

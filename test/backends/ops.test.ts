@@ -1,0 +1,318 @@
+/**
+ * Every op on every available backend against `ref`, on random inputs with odd sizes (1, 3, 17,
+ * 129) and broadcast shapes. Sizes are chosen so that SIMD tails, GEMM edge tiles and the
+ * multi-thread split paths of the wasm backend are all exercised.
+ */
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { gradients } from '../../src/tensor/autodiff.js';
+import { BINARY_OPS, UNARY_OPS } from '../../src/tensor/op-spec.js';
+import * as o from '../../src/tensor/ops.js';
+import { Rng } from '../../src/tensor/random.js';
+import { fromArray, type Tensor } from '../../src/tensor/tensor.js';
+import { compareWithRef, forEachBackend, onBackend } from './conformance.js';
+
+const SIZES = [1, 3, 17, 129];
+const rn = (shape: number[], seed: number, std = 1) => new Rng(seed).normal(shape, std);
+const pos = (shape: number[], seed: number) => new Rng(seed).uniform(shape, 0.1, 3);
+
+forEachBackend((name, backend) => {
+  it('unary ops, every size', () => {
+    for (const op of UNARY_OPS)
+      for (const n of [...SIZES, 3 * 17])
+        compareWithRef(
+          backend(),
+          () =>
+            (o as unknown as Record<string, (x: Tensor) => Tensor>)[op](
+              ['log', 'sqrt', 'rsqrt'].includes(op) ? pos([n], n) : rn([n], n, 3),
+            ),
+          2e-6,
+          1e-6,
+          `${name} ${op} [${n}]`,
+        );
+  });
+
+  it('unary ops at extremes (overflow, underflow, zero, NaN)', () => {
+    const x = [0, -0, 1e-8, -1e-8, 0.6, -0.63, 5, -5, 20, -20, 88, 89, -87, -100, 1e30, -1e30, Number.NaN];
+    for (const op of ['exp', 'tanh', 'sigmoid', 'silu', 'gelu', 'neg', 'abs', 'sign'] as const)
+      compareWithRef(backend(), () => o[op](fromArray(x, [x.length])), 2e-6, 1e-30, `${name} ${op} extremes`);
+  });
+
+  it('binary ops with broadcasting (same, scalar, row, column, leading batch, both sides, general)', () => {
+    const pairs: [number[], number[]][] = [
+      [
+        [3, 17],
+        [3, 17],
+      ],
+      [[129], [129]],
+      [[3, 17], []],
+      [[], [3, 17]],
+      [[3, 17], [17]],
+      [[17], [3, 17]],
+      [
+        [3, 17],
+        [3, 1],
+      ],
+      [
+        [3, 1],
+        [3, 17],
+      ],
+      [
+        [2, 3, 17],
+        [3, 17],
+      ],
+      [
+        [2, 3, 17],
+        [2, 3, 1],
+      ],
+      [[129], [1]],
+      [
+        [3, 1],
+        [1, 17],
+      ], // outer: general path
+      [
+        [2, 1, 17],
+        [3, 1],
+      ], // general path
+    ];
+    for (const op of BINARY_OPS)
+      for (const [sa, sb] of pairs)
+        compareWithRef(
+          backend(),
+          () => {
+            const a = op === 'pow' ? pos(sa, 1) : rn(sa, 1);
+            // Rounded operands make 'equal' and 'greater' hit ties.
+            const b =
+              op === 'pow' ? rn(sb, 2) : op === 'equal' ? o.div(o.sub(o.exp(rn(sb, 2)), 0), 1) : rn(sb, 2);
+            return op === 'equal'
+              ? o.equal(a, o.where(o.greater(b, 0), a, b))
+              : (o as never as Record<string, (x: Tensor, y: Tensor) => Tensor>)[op](a, b);
+          },
+          2e-6,
+          1e-6,
+          `${name} ${op} [${sa}] [${sb}]`,
+        );
+  });
+
+  it('sum and max over every axis set, keepDims', () => {
+    const shape = [3, 17, 129];
+    const axesSets = [[2], [1], [0], [0, 1], [1, 2], [0, 1, 2], [0, 2]];
+    for (const axes of axesSets)
+      for (const keep of [false, true]) {
+        compareWithRef(backend(), () => o.sum(rn(shape, 3), axes, keep), 1e-5, 1e-4, `${name} sum ${axes}`);
+        compareWithRef(backend(), () => o.max(rn(shape, 4), axes, keep), 0, 0, `${name} max ${axes}`);
+      }
+    for (const n of SIZES)
+      compareWithRef(backend(), () => o.sum(rn([n, 1, n], n), [2]), 1e-5, 1e-5, `${name} sum [${n}]`);
+  });
+
+  it('softmax, logSoftmax, logsumexp, mean, argmax', () => {
+    for (const n of SIZES) {
+      compareWithRef(backend(), () => o.softmax(rn([5, n], n, 4)), 1e-5, 1e-7, `${name} softmax ${n}`);
+      compareWithRef(backend(), () => o.logSoftmax(rn([5, n], n, 4)), 1e-5, 1e-5, `${name} logSoftmax ${n}`);
+      compareWithRef(backend(), () => o.logsumexp(rn([n, 3], n), 0), 1e-5, 1e-5, `${name} logsumexp ${n}`);
+      compareWithRef(backend(), () => o.mean(rn([n, 7], n), 1), 1e-5, 1e-6, `${name} mean ${n}`);
+      compareWithRef(backend(), () => o.argmax(rn([3, n], n)), 0, 0, `${name} argmax ${n}`);
+    }
+  });
+
+  it('movement: permute, transpose, slice, concat, pad, broadcastTo, reshape, split (float32 and int32)', () => {
+    const b = backend();
+    const x = () => rn([3, 17, 5, 2], 5);
+    for (const perm of [
+      [0, 1, 2, 3],
+      [3, 2, 1, 0],
+      [0, 2, 1, 3],
+      [1, 0, 3, 2],
+      [2, 3, 0, 1],
+    ])
+      compareWithRef(b, () => o.permute(x(), perm), 0, 0, `${name} permute ${perm}`);
+    compareWithRef(b, () => o.transpose(rn([129, 17], 6)), 0, 0, `${name} transpose`);
+    compareWithRef(b, () => o.slice(x(), [1, 2, 0, 1], [3, 15, 4, 2]), 0, 0, `${name} slice`);
+    compareWithRef(b, () => o.concat([x(), rn([3, 17, 5, 2], 7)], 2), 0, 0, `${name} concat`);
+    compareWithRef(
+      b,
+      () => o.concat([rn([1, 3], 1), rn([4, 3], 2), rn([2, 3], 3)], 0),
+      0,
+      0,
+      `${name} concat 0`,
+    );
+    compareWithRef(
+      b,
+      () =>
+        o.pad(
+          x(),
+          [
+            [1, 0],
+            [0, 2],
+            [3, 3],
+            [0, 0],
+          ],
+          1.5,
+        ),
+      0,
+      0,
+      `${name} pad`,
+    );
+    compareWithRef(b, () => o.broadcastTo(rn([17, 1], 8), [3, 17, 129]), 0, 0, `${name} broadcastTo`);
+    compareWithRef(b, () => o.split(rn([10, 3], 9), [3, 7], 0), 0, 0, `${name} split`);
+    compareWithRef(b, () => o.reshape(o.permute(x(), [1, 0, 2, 3]), [17, -1]), 0, 0, `${name} reshape`);
+    const ids = () =>
+      fromArray(
+        Int32Array.from({ length: 3 * 17 }, (_, i) => i * 7 - 30),
+        [3, 17],
+      );
+    compareWithRef(b, () => o.transpose(ids()), 0, 0, `${name} int32 transpose`);
+    compareWithRef(
+      b,
+      () =>
+        o.pad(
+          ids(),
+          [
+            [1, 1],
+            [0, 2],
+          ],
+          -1,
+        ),
+      0,
+      0,
+      `${name} int32 pad`,
+    );
+    compareWithRef(b, () => o.add(ids(), ids()), 0, 0, `${name} int32 add`);
+    compareWithRef(b, () => o.cast(ids(), 'float32'), 0, 0, `${name} cast`);
+    compareWithRef(b, () => o.where(o.greater(rn([3, 17], 1), 0), rn([17], 2), -1), 0, 0, `${name} where`);
+  });
+
+  it('matmul: sizes 1, 3, 17, 129, all transpose combinations, batch broadcast', () => {
+    const b = backend();
+    const dims: [number, number, number][] = [
+      [1, 1, 1],
+      [3, 17, 129],
+      [129, 3, 17],
+      [17, 129, 3],
+      [67, 130, 129],
+    ];
+    for (const [m, k, n] of dims)
+      for (const transA of [false, true])
+        for (const transB of [false, true])
+          compareWithRef(
+            b,
+            () =>
+              o.matmul(rn(transA ? [k, m] : [m, k], m), rn(transB ? [n, k] : [k, n], n), { transA, transB }),
+            1e-4,
+            1e-4,
+            `${name} matmul ${m}x${k}x${n} ${transA} ${transB}`,
+          );
+    compareWithRef(
+      b,
+      () => o.matmul(rn([2, 3, 5, 17], 1), rn([3, 17, 4], 2)),
+      1e-4,
+      1e-4,
+      `${name} batch [2,3] x [3]`,
+    );
+    compareWithRef(
+      b,
+      () => o.matmul(rn([5, 17], 1), rn([4, 17, 3], 2), { transB: false }),
+      1e-4,
+      1e-4,
+      `${name} batch [] x [4]`,
+    );
+    compareWithRef(
+      b,
+      () => o.matmul(rn([4, 1, 5, 9], 1), rn([3, 7, 5], 2), { transA: true, transB: true }),
+      1e-4,
+      1e-4,
+      `${name} batch [4,1] x [3] TT`,
+    );
+    compareWithRef(b, () => o.matmul(rn([3, 0], 1), rn([0, 4], 2)), 0, 0, `${name} k = 0`);
+  });
+
+  it('matmul large enough to split across threads (rows, batches, columns)', () => {
+    const b = backend();
+    compareWithRef(b, () => o.matmul(rn([129, 257], 1), rn([257, 131], 2)), 1e-4, 2e-4, `${name} rows split`);
+    compareWithRef(
+      b,
+      () => o.matmul(rn([4, 65, 64], 1), rn([4, 64, 66], 2), { transB: false }),
+      1e-4,
+      2e-4,
+      `${name} batch split`,
+    );
+    compareWithRef(
+      b,
+      () => o.matmul(rn([5, 300], 1), rn([1200, 300], 2), { transB: true }),
+      1e-4,
+      2e-4,
+      `${name} column split`,
+    );
+  });
+
+  it('gatherRows, scatterAddRows, embedding; out-of-range index is an error', () => {
+    const b = backend();
+    const idx = () => fromArray(Int32Array.from([4, 0, 16, 4, 3, 16, 1]), [7]);
+    compareWithRef(b, () => o.gatherRows(rn([17, 3, 5], 1), idx()), 0, 0, `${name} gatherRows`);
+    compareWithRef(
+      b,
+      () => o.scatterAddRows(rn([7, 129], 2), idx(), 17),
+      1e-6,
+      1e-6,
+      `${name} scatterAddRows`,
+    );
+    compareWithRef(
+      b,
+      () => o.embedding(rn([17, 3], 1), fromArray(Int32Array.from([1, 2, 3, 4]), [2, 2])),
+      0,
+      0,
+      `${name} embedding`,
+    );
+    assert.throws(
+      () => onBackend(b, () => o.gatherRows(rn([3, 2], 1), fromArray(Int32Array.from([0, 3]), [2]))),
+      /index 3 at position 1 is out of range \[0, 3\)/,
+    );
+    assert.throws(
+      () => onBackend(b, () => o.scatterAddRows(rn([2, 2], 1), fromArray(Int32Array.from([-1, 0]), [2]), 3)),
+      /index -1 at position 0 is out of range/,
+    );
+  });
+
+  it('layerNorm and rmsNorm forward and backward (small and thread-split sizes)', () => {
+    const b = backend();
+    for (const [rows, d] of [
+      [1, 1],
+      [3, 17],
+      [5, 129],
+      [300, 257],
+    ]) {
+      const norm = (kind: 'layer' | 'rms') => () => {
+        const x = rn([rows, d], d, 2);
+        const w = rn([d], 3);
+        const bias = rn([d], 4);
+        for (const t of [x, w, bias]) t.requiresGrad = true;
+        const y = kind === 'layer' ? o.layerNorm(x, w, bias, 1e-5) : o.rmsNorm(x, w, 1e-5);
+        const loss = o.sum(o.mul(y, rn([rows, d], 5)));
+        const gs = gradients(loss, kind === 'layer' ? [x, w, bias] : [x, w]);
+        return [y, ...(gs as Tensor[])];
+      };
+      compareWithRef(b, norm('layer'), 1e-4, 1e-4, `${name} layerNorm ${rows}x${d}`);
+      compareWithRef(b, norm('rms'), 1e-4, 1e-4, `${name} rmsNorm ${rows}x${d}`);
+    }
+  });
+
+  it('a small MLP: forward and gradients of every parameter', () => {
+    compareWithRef(
+      backend(),
+      () => {
+        const x = rn([17, 33], 1);
+        const w1 = rn([33, 65], 2, 0.2);
+        const b1 = rn([65], 3);
+        const w2 = rn([65, 3], 4, 0.2);
+        for (const t of [w1, b1, w2]) t.requiresGrad = true;
+        const h = o.gelu(o.add(o.matmul(x, w1), b1));
+        const loss = o.mean(o.logSoftmax(o.matmul(h, w2)));
+        return [loss, ...(gradients(loss, [w1, b1, w2]) as Tensor[])];
+      },
+      1e-4,
+      1e-5,
+      `${name} mlp`,
+    );
+  });
+});
