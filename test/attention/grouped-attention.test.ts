@@ -138,31 +138,39 @@ describe('groupedAttention gradients', () => {
     });
   });
   for (const [name, be] of backends.filter(([n]) => n !== 'ref')) {
-    test(`backward on ${name} equals ref`, { skip: typeof be === 'string' ? be : false }, () => {
-      const ref = backends[0][1] as Backend;
-      const [nq, nk, H, D] = [150, 150, 2, 64];
-      const ids = routedIds(nq, 3, 11);
-      const rp = plans.routed(ids, 3);
-      const data = [
-        randArray(nq * H * D, 1, 2),
-        randArray(nk * H * D, 2, 2),
-        randArray(nk * H * D, 3),
-        randArray(nq * H * D, 4),
-      ];
-      const grads = (b: Backend) =>
-        tidy(() => {
-          const [q, k, v] = [
-            fromArray(data[0], [nq, H, D], b),
-            fromArray(data[1], [nk, H, D], b),
-            fromArray(data[2], [nk, H, D], b),
-          ];
-          for (const t of [q, k, v]) t.requiresGrad = true;
-          const l = sum(mul(groupedAttention(q, k, v, rp), fromArray(data[3], [nq, H, D], b)));
-          return gradients(l, [q, k, v]).map((g) => g!.dataSync());
-        });
-      const [a, r] = [grads(be as Backend), grads(ref)];
-      for (let i = 0; i < 3; i++) assert.ok(relErr(a[i], r[i]) < 1e-5, `d${'qkv'[i]}: ${relErr(a[i], r[i])}`);
-    });
+    // Sizes large enough for the multi-threaded paths: query ranges of one giant segment split
+    // across threads, disjoint routed groups, and STGA plans whose key rows repeat across segments.
+    const L = { frames: 6, height: 6, width: 8, shotStarts: [0, 2, 3] };
+    const cases: [string, AttentionPlan, number][] = [
+      ['full', plans.full(301), 301],
+      ['routed', plans.routed(routedIds(288, 3, 11), 3), 288],
+      ['windows', plans.windows(L, { window: [2, 2], temporalGroup: 2 }), 288],
+    ];
+    for (const [what, plan, n] of cases)
+      test(`forward and backward on ${name} equal ref (${what}, N ${n})`, {
+        skip: typeof be === 'string' ? be : false,
+      }, () => {
+        const ref = backends[0][1] as Backend;
+        const [H, D] = [2, 64];
+        const data = [
+          randArray(n * H * D, 1, 2),
+          randArray(n * H * D, 2, 2),
+          randArray(n * H * D, 3),
+          randArray(n * H * D, 4),
+        ];
+        const run = (b: Backend) =>
+          tidy(() => {
+            const [q, k, v] = [0, 1, 2].map((i) => fromArray(data[i], [n, H, D], b));
+            for (const t of [q, k, v]) t.requiresGrad = true;
+            const o = groupedAttention(q, k, v, plan);
+            const l = sum(mul(o, fromArray(data[3], [n, H, D], b)));
+            return [o.dataSync(), ...gradients(l, [q, k, v]).map((g) => g!.dataSync())];
+          });
+        const [a, r] = [run(be as Backend), run(ref)];
+        a.forEach((x, i) =>
+          assert.ok(relErr(x, r[i]) < 1e-5, `${['out', 'dq', 'dk', 'dv'][i]}: ${relErr(x, r[i])}`),
+        );
+      });
   }
 });
 

@@ -29,6 +29,8 @@ export interface WasmBackend extends Backend {
   readonly relaxed: boolean;
   /** Bytes taken from the memory so far (live, free-listed and scratch blocks). */
   reservedBytes(): number;
+  /** How often each op ran through the `ref` fallback (tests assert the hot ops never do). */
+  refFallbacks(): Record<string, number>;
   /** Stops the worker threads; the backend must not be used afterwards. */
   dispose(): void;
 }
@@ -72,6 +74,7 @@ export function createWasmBackend(opts: WasmOptions = {}): WasmBackend | string 
   const argBlock = heap.alloc(512, true);
   const pool = createPool(loaded.module, memory, instance.exports, KERNEL_NAMES, threads);
   const ctx: WasmCtx = { k, heap, pool, gemmWork, argBlock };
+  const fallbacks: Record<string, number> = {};
 
   const view = (t: TensorRef): View => {
     const n = t.storage.bytes / BYTES[t.dtype];
@@ -110,10 +113,12 @@ export function createWasmBackend(opts: WasmOptions = {}): WasmBackend | string 
     run<K extends OpName>(op: K, ins: readonly TensorRef[], outs: readonly TensorRef[], params: OpParams[K]) {
       const kern = WASM_KERNELS[op] as WasmKernel<K> | undefined;
       if (kern?.(ctx, ins, outs, params)) return;
+      fallbacks[op] = (fallbacks[op] ?? 0) + 1;
       (REF_KERNELS[op] as RefKernel<K>)(ins.map(view), outs.map(view), params);
     },
     liveBytes: () => heap.liveBytes(),
     reservedBytes: () => heap.reservedBytes(),
+    refFallbacks: () => ({ ...fallbacks }),
     dispose: () => pool.dispose(),
   };
 }

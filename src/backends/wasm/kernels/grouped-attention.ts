@@ -10,8 +10,9 @@
  *   adjacent-shot frames) two segments may add to the same rows, so items are then dealt by head
  *   (heads never share memory); otherwise any thread may take any item.
  */
-import { sizeOf } from '../../../tensor/shape.js';
+
 import type { GroupedAttentionParams } from '../../../tensor/op-spec.js';
+import { sizeOf } from '../../../tensor/shape.js';
 import type { TensorRef } from '../../backend.js';
 import { type KernelExports, ptrOf, type WasmCtx, type WasmKernel } from '../context.js';
 
@@ -42,9 +43,11 @@ function checkPlan(p: GroupedAttentionParams, nq: number, nk: number): number {
   if (qOffsets[segs] !== qIndex.length || kvOffsets[segs] !== kvIndex.length)
     throw new Error('groupedAttention: plan offsets do not cover the index arrays');
   for (let i = 0; i < qIndex.length; i++)
-    if (!(qIndex[i] >= 0 && qIndex[i] < nq)) throw new Error(`groupedAttention: qIndex[${i}] = ${qIndex[i]} outside [0, ${nq})`);
+    if (!(qIndex[i] >= 0 && qIndex[i] < nq))
+      throw new Error(`groupedAttention: qIndex[${i}] = ${qIndex[i]} outside [0, ${nq})`);
   for (let i = 0; i < kvIndex.length; i++)
-    if (!(kvIndex[i] >= 0 && kvIndex[i] < nk)) throw new Error(`groupedAttention: kvIndex[${i}] = ${kvIndex[i]} outside [0, ${nk})`);
+    if (!(kvIndex[i] >= 0 && kvIndex[i] < nk))
+      throw new Error(`groupedAttention: kvIndex[${i}] = ${kvIndex[i]} outside [0, ${nk})`);
   return maxKv;
 }
 
@@ -62,7 +65,11 @@ function upload(ctx: WasmCtx, p: GroupedAttentionParams) {
 }
 
 /** Deals items to `threads` lists, largest first to the least-loaded list; each list sorted by (seg, h, qa). */
-function deal(items: Item[], threads: number, key: (it: Item) => number | undefined = () => undefined): Item[][] {
+function deal(
+  items: Item[],
+  threads: number,
+  key: (it: Item) => number | undefined = () => undefined,
+): Item[][] {
   const lists: Item[][] = Array.from({ length: threads }, () => []);
   const load = new Float64Array(threads);
   for (const it of [...items].sort((a, b) => b[4] - a[4])) {
@@ -98,7 +105,8 @@ function k(ctx: WasmCtx): KernelExports & AttentionExports {
 function zeroUncovered(ctx: WasmCtx, p: GroupedAttentionParams, t: TensorRef, rowSize: number, nq: number) {
   const covered = new Uint8Array(nq);
   for (let s = 0; s + 1 < p.qOffsets.length; s++)
-    if (p.kvOffsets[s + 1] > p.kvOffsets[s]) for (let i = p.qOffsets[s]; i < p.qOffsets[s + 1]; i++) covered[p.qIndex[i]] = 1;
+    if (p.kvOffsets[s + 1] > p.kvOffsets[s])
+      for (let i = p.qOffsets[s]; i < p.qOffsets[s + 1]; i++) covered[p.qIndex[i]] = 1;
   const f = ctx.heap.f32();
   const base = ptrOf(t) / 4;
   for (let r = 0; r < nq; r++) if (!covered[r]) f.fill(0, base + r * rowSize, base + (r + 1) * rowSize);
@@ -126,7 +134,8 @@ export const groupedAttention: WasmKernel<'groupedAttention'> = (ctx, [q, kk, v]
     const pieces = Math.max(1, Math.ceil(((qb - qa) * nkv) / Math.max(target, 1)));
     const chunk = Math.max(BQ, Math.ceil((qb - qa) / pieces / BQ) * BQ);
     for (let h = 0; h < H; h++)
-      for (let a = qa; a < qb; a += chunk) items.push([s, h, a, Math.min(qb, a + chunk), Math.min(chunk, qb - a) * nkv]);
+      for (let a = qa; a < qb; a += chunk)
+        items.push([s, h, a, Math.min(qb, a + chunk), Math.min(chunk, qb - a) * nkv]);
   }
   if (items.length === 0) return true;
   const up = upload(ctx, p);
@@ -138,7 +147,22 @@ export const groupedAttention: WasmKernel<'groupedAttention'> = (ctx, [q, kk, v]
     const [Q, K, V, O, L] = [q, kk, v, out, lse].map(ptrOf);
     const jobs = lists.map((l, t) => {
       works.push(ctx.heap.alloc(bytes, true));
-      return [starts[t], l.length, up.qIndex, up.kvIndex, up.kvOffsets, H, D, p.scale, Q, K, V, O, L, works[t]];
+      return [
+        starts[t],
+        l.length,
+        up.qIndex,
+        up.kvIndex,
+        up.kvOffsets,
+        H,
+        D,
+        p.scale,
+        Q,
+        K,
+        V,
+        O,
+        L,
+        works[t],
+      ];
     });
     ctx.pool.run('attentionForward', jobs);
   } finally {
