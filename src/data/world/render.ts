@@ -187,7 +187,7 @@ function drawObject(
       let b = base[2];
       if (!plain) {
         let t = 0.5 - patternDistance(o.pattern, lx, ly) * R;
-        t = t < 0 ? 0 : t > 1 ? 1 : t;
+        t = t < 0 ? 0 : Math.min(t, 1);
         r += (ink[0] - r) * t;
         g += (ink[1] - g) * t;
         b += (ink[2] - b) * t;

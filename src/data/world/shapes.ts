@@ -18,7 +18,7 @@ function sdPolygon(v: Float64Array, px: number, py: number): number {
     const wx = px - xi;
     const wy = py - yi;
     let t = (wx * ex + wy * ey) / (ex * ex + ey * ey);
-    t = t < 0 ? 0 : t > 1 ? 1 : t;
+    t = t < 0 ? 0 : Math.min(t, 1);
     const bx = wx - ex * t;
     const by = wy - ey * t;
     const dd = bx * bx + by * by;
@@ -91,8 +91,8 @@ export function shapeDistance(shape: ShapeName, x: number, y: number): number {
     case 'square': {
       const qx = Math.abs(x) - 0.78;
       const qy = Math.abs(y) - 0.78;
-      const ox = qx > 0 ? qx : 0;
-      const oy = qy > 0 ? qy : 0;
+      const ox = Math.max(qx, 0);
+      const oy = Math.max(qy, 0);
       return Math.sqrt(ox * ox + oy * oy) + Math.min(Math.max(qx, qy), 0);
     }
     case 'triangle':

@@ -104,7 +104,7 @@ export function generateStory(opts: StoryOptions): Story {
       recalls.push({ shot: k, character: main, fromShot: recall.fromShot });
     } else if (!castFull) main = newCharacter(k);
     else throw new Error('world: internal error, no character to show'); // unreachable: see eligible
-    const framing = makeFraming(r, aspect);
+    const framing = makeFraming(r, aspect, duration);
     const ids = [main];
     // A close-up frames its main object only, so a second object would be off-screen.
     if (framing.kind !== 'close-up' && characters.length < SHAPES.length && r.chance(0.35))
@@ -172,15 +172,17 @@ function makeMotion(
   switch (kind) {
     case 'move': {
       const dir = r.pick(DIRECTIONS);
+      // "Drifts": at most 0.15 world units a second, so a close-up that follows it pans slowly.
+      const reach = duration * r.range(0.06, 0.15);
       if (dir === 'left' || dir === 'right') {
-        const d = Math.min(aspect - 2 * m, r.range(0.35, 0.6) * aspect);
+        const d = Math.min(aspect - 2 * m, r.range(0.35, 0.6) * aspect, reach);
         const a = r.range(m, aspect - m - d);
         const y = yIn();
         return dir === 'right'
           ? { kind, dir, from: [a, y], to: [a + d, y] }
           : { kind, dir, from: [a + d, y], to: [a, y] };
       }
-      const d = Math.min(1 - 2 * m, r.range(0.3, 0.5));
+      const d = Math.min(1 - 2 * m, r.range(0.3, 0.5), reach);
       const a = r.range(m, 1 - m - d);
       const x = xIn();
       return dir === 'down'
@@ -211,15 +213,18 @@ function makeMotion(
   }
 }
 
-function makeFraming(r: Rand, aspect: number): Framing {
+function makeFraming(r: Rand, aspect: number, duration: number): Framing {
   const u = r.next();
   if (u < 0.4) return { kind: 'wide' };
   if (u < 0.7) return { kind: 'close-up', zoom: r.range(1.6, 2.0) };
   const zoom = r.range(1.25, 1.45);
   const half = aspect / (2 * zoom);
+  // "Slow": at most 0.1 world units a second, never past the world's edge.
+  const span = Math.min(aspect - 2 * half, duration * r.range(0.06, 0.1));
+  const a = r.range(half, aspect - half - span);
   return r.chance(0.5)
-    ? { kind: 'pan', zoom, x0: half, x1: aspect - half }
-    : { kind: 'pan', zoom, x0: aspect - half, x1: half };
+    ? { kind: 'pan', zoom, x0: a, x1: a + span }
+    : { kind: 'pan', zoom, x0: a + span, x1: a };
 }
 
 /** The tones a background of colour c can show (see background.ts). */

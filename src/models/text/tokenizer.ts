@@ -4,8 +4,8 @@
  *
  * Ids: 0 TOKEN_PAD, 1 TOKEN_BOS, 2 TOKEN_EOS, 3..258 the bytes 0..255, then two ids per vocabulary word: the word
  * as is, and the word after a space (" star"), the way GPT-2-style tokenizers keep spaces.
- * Text is cut into pieces: an optional space plus a word (letters, inner hyphens), a number, or
- * one other character; any other whitespace is a piece of its own. The pieces concatenate back
+ * Text is cut into pieces: an optional space plus a word (Unicode letters, inner hyphens), a
+ * number, or one other character; any other whitespace is a piece of its own. The pieces concatenate back
  * to the text, which is why decodeText(encodeText(x)) === x for every x that fits.
  */
 import { VOCAB_V1 } from './vocab.js';
@@ -51,7 +51,7 @@ export function makeTokenizer(words: readonly string[] = VOCAB_V1, maxLength = 6
   return { words, index, vocabSize: WORD0 + 2 * words.length, maxLength };
 }
 
-const PIECE = / ?[A-Za-z]+(?:-[A-Za-z]+)*| ?[0-9]+| ?[^\sA-Za-z0-9]|\s/gsu;
+const PIECE = / ?\p{L}+(?:-\p{L}+)*| ?\p{N}+| ?[^\s\p{L}\p{N}]|\s/gu;
 const utf8 = new TextEncoder();
 
 /** Token ids of text, without TOKEN_BOS/TOKEN_EOS/padding, and the unknown words. */
