@@ -8,8 +8,8 @@ import { initVideoDiT, videoDiT } from '../../src/models/dit/dit.js';
 import { ditFlowLoss, type VideoExample } from '../../src/models/dit/flow-loss.js';
 import { emptyText } from '../../src/models/dit/text.js';
 import { DIT_PRESETS, type DiTConfig } from '../../src/models/presets.js';
-import { paramList, trainable } from '../../src/nn/params.js';
-import { gradients } from '../../src/tensor/autodiff.js';
+import { paramList } from '../../src/nn/params.js';
+import { trainLoop } from '../../src/train/loop.js';
 import { Rng } from '../../src/tensor/random.js';
 import { type Tensor, tidy } from '../../src/tensor/tensor.js';
 
@@ -26,31 +26,9 @@ export const MICRO: DiTConfig = {
   attention: { ...DIT_PRESETS.tiny.attention, groups: 2 },
 };
 
-/** Minimal Adam (the training core's AdamW is tested on its own). Updates parameters in place. */
-function adam(params: Tensor[], lr: number, b1 = 0.9, b2 = 0.999, eps = 1e-8) {
-  const m = params.map((p) => new Float32Array(p.size));
-  const v = params.map((p) => new Float32Array(p.size));
-  let step = 0;
-  return (grads: (Tensor | undefined)[]) => {
-    step++;
-    params.forEach((p, i) => {
-      const g = grads[i]?.dataSync() as Float32Array | undefined;
-      if (!g) return;
-      const w = (p.dataSync() as Float32Array).slice();
-      for (let j = 0; j < w.length; j++) {
-        m[i][j] = b1 * m[i][j] + (1 - b1) * g[j];
-        v[i][j] = b2 * v[i][j] + (1 - b2) * g[j] * g[j];
-        w[j] -= (lr * (m[i][j] / (1 - b1 ** step))) / (Math.sqrt(v[i][j] / (1 - b2 ** step)) + eps);
-      }
-      p.backend.write(p.storage, w);
-    });
-  };
-}
-
 test('a tiny VideoDiT overfits a fixed batch (flow MSE falls >= 10x)', () => {
   const rng = new Rng(42);
   const model = initVideoDiT(MICRO, rng.fork(1));
-  const params = paramList(trainable(model.params as never));
   const data = rng.fork(2);
   const batch: VideoExample[] = [0, 1].map(() => ({
     latents: data.normal([MICRO.latentChannels, 2, 8, 8]),
@@ -62,20 +40,23 @@ test('a tiny VideoDiT overfits a fixed batch (flow MSE falls >= 10x)', () => {
       global: data.normal([2, MICRO.textDim]),
     },
   }));
-  const step = adam(params, 1e-2);
   const mses: number[] = [];
+  let mse = 0;
   const start = performance.now();
-  for (let it = 0; it < 120; it++) {
+  trainLoop({
+    params: model.params as never,
     // the same seed every step: the same times and noise, so the batch is fixed
-    const { mse, grads } = tidy(() => {
-      const r = ditFlowLoss(model, batch, new Rng(7), { sampling: { kind: 'logit-normal' } });
-      return { mse: r.mse, grads: gradients(r.loss, params) };
-    });
-    step(grads);
-    for (const g of grads) g?.dispose();
-    mses.push(mse);
-    if (mses[0] / mse >= 12) break;
-  }
+    lossFn: (b: VideoExample[]) => {
+      const r = ditFlowLoss(model, b, new Rng(7), { sampling: { kind: 'logit-normal' } });
+      mse = r.mse;
+      return r.loss;
+    },
+    nextBatch: () => batch,
+    steps: 40,
+    adamw: { lr: 1e-2, weightDecay: 0 },
+    progress: 'none',
+    onStep: () => mses.push(mse),
+  });
   const secs = (performance.now() - start) / 1000;
   const ratio = mses[0] / mses.at(-1)!;
   console.log(
