@@ -13,6 +13,7 @@ import { fromArray, type Tensor } from '../../src/tensor/tensor.js';
 import { compareWithRef, forEachBackend, onBackend } from './conformance.js';
 
 const SIZES = [1, 3, 17, 129];
+const OPS = o as unknown as Record<string, (...xs: Tensor[]) => Tensor>;
 const rn = (shape: number[], seed: number, std = 1) => new Rng(seed).normal(shape, std);
 const pos = (shape: number[], seed: number) => new Rng(seed).uniform(shape, 0.1, 3);
 
@@ -22,10 +23,7 @@ forEachBackend((name, backend) => {
       for (const n of [...SIZES, 3 * 17])
         compareWithRef(
           backend(),
-          () =>
-            (o as unknown as Record<string, (x: Tensor) => Tensor>)[op](
-              ['log', 'sqrt', 'rsqrt'].includes(op) ? pos([n], n) : rn([n], n, 3),
-            ),
+          () => OPS[op](['log', 'sqrt', 'rsqrt'].includes(op) ? pos([n], n) : rn([n], n, 3)),
           2e-6,
           1e-6,
           `${name} ${op} [${n}]`,
@@ -35,7 +33,13 @@ forEachBackend((name, backend) => {
   it('unary ops at extremes (overflow, underflow, zero, NaN)', () => {
     const x = [0, -0, 1e-8, -1e-8, 0.6, -0.63, 5, -5, 20, -20, 88, 89, -87, -100, 1e30, -1e30, Number.NaN];
     for (const op of ['exp', 'tanh', 'sigmoid', 'silu', 'gelu', 'neg', 'abs', 'sign'] as const)
-      compareWithRef(backend(), () => o[op](fromArray(x, [x.length])), 2e-6, 1e-30, `${name} ${op} extremes`);
+      compareWithRef(
+        backend(),
+        () => OPS[op](fromArray(x, [x.length])),
+        2e-6,
+        1e-30,
+        `${name} ${op} extremes`,
+      );
   });
 
   it('binary ops with broadcasting (same, scalar, row, column, leading batch, both sides, general)', () => {
@@ -84,9 +88,7 @@ forEachBackend((name, backend) => {
             // Rounded operands make 'equal' and 'greater' hit ties.
             const b =
               op === 'pow' ? rn(sb, 2) : op === 'equal' ? o.div(o.sub(o.exp(rn(sb, 2)), 0), 1) : rn(sb, 2);
-            return op === 'equal'
-              ? o.equal(a, o.where(o.greater(b, 0), a, b))
-              : (o as never as Record<string, (x: Tensor, y: Tensor) => Tensor>)[op](a, b);
+            return op === 'equal' ? o.equal(a, o.where(o.greater(b, 0), a, b)) : OPS[op](a, b);
           },
           2e-6,
           1e-6,
