@@ -4,14 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { initVideoDiT, videoDiT } from '../../src/models/dit/dit.js';
+import { initVideoDiT } from '../../src/models/dit/dit.js';
 import { ditFlowLoss, type VideoExample } from '../../src/models/dit/flow-loss.js';
 import { emptyText } from '../../src/models/dit/text.js';
 import { DIT_PRESETS, type DiTConfig } from '../../src/models/presets.js';
 import { paramList } from '../../src/nn/params.js';
-import { trainLoop } from '../../src/train/loop.js';
 import { Rng } from '../../src/tensor/random.js';
-import { type Tensor, tidy } from '../../src/tensor/tensor.js';
+import { tidy } from '../../src/tensor/tensor.js';
+import { trainLoop } from '../../src/train/loop.js';
 
 /** Small enough for 2 shared cores: 2 latent frames of 8x8 -> 32 tokens, width 32, 2 layers. */
 export const MICRO: DiTConfig = {

@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import { validatePlan } from '../../src/attention/plan.js';
 import { guidedVelocity } from '../../src/diffusion/guidance.js';
 import { sample } from '../../src/diffusion/sample.js';
-import { embedInputs, initVideoDiT, velocityFn, type VideoDiT, videoDiT } from '../../src/models/dit/dit.js';
+import { embedInputs, initVideoDiT, type VideoDiT, velocityFn, videoDiT } from '../../src/models/dit/dit.js';
 import { ditBlock } from '../../src/models/dit/dit-block.js';
 import { patchify, unpatchify } from '../../src/models/dit/patch.js';
 import { emptyText, type MultiShotText, shotTextPlan } from '../../src/models/dit/text.js';
@@ -232,7 +232,10 @@ describe('VideoDiT', () => {
       const model = initVideoDiT(MICRO, rng);
       const text = threeShots(rng, MICRO.textDim);
       const lat = rng.normal(latentShape);
-      assert.throws(() => videoDiT(model, { latents: rng.normal([4, 4, 4, 6]), t: 0.5, text }), /latents have 4 channels, the model expects 3/);
+      assert.throws(
+        () => videoDiT(model, { latents: rng.normal([4, 4, 4, 6]), t: 0.5, text }),
+        /latents have 4 channels, the model expects 3/,
+      );
       assert.throws(
         () => videoDiT(model, { latents: rng.normal([3, 4, 5, 6]), t: 0.5, text }),
         /not divisible by the patch/,

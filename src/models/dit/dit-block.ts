@@ -9,9 +9,10 @@
  * adaLN-zero: gates start at zero (and the cross-attention output projection at zero), so every
  * block is the identity at initialisation and training starts from a stable network.
  */
+
+import { groupedAttention } from '../../attention/grouped-attention.js';
 import type { AttentionPlan } from '../../attention/plan.js';
 import type { GridLayout } from '../../attention/plans.js';
-import { groupedAttention } from '../../attention/grouped-attention.js';
 import {
   VisualAttention,
   type VisualAttentionConfig,
