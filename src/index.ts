@@ -10,3 +10,8 @@ export * from './models/text/tokenizer.js';
 export { VOCAB_V1 } from './models/text/vocab.js';
 export * from './diffusion/index.js';
 export * from './models/dit/index.js';
+export * from './io/index.js';
+export * from './train/index.js';
+export * from './models/presets.js';
+export * from './models/cost.js';
+export * from './models/text/encoder.js';

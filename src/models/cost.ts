@@ -20,7 +20,8 @@
  * 30 s against the paper's 2.26. The paper does not state its temporal group length; 4 groups per
  * clip is the reading that reproduces both figures.
  */
-import type { AttentionBranch, AttentionConfig, DiTConfig } from './presets.js';
+import type { AttentionBranch } from '../attention/visual-attention.js';
+import type { AttentionConfig, DiTConfig } from './presets.js';
 
 /** Pixel-level video size. */
 export interface VideoSize {

@@ -5,9 +5,7 @@
  * The Wan2.1 presets carry the published dimensions so that parameter counts and FLOPs can be
  * reported for them (src/models/cost.ts) without allocating weights.
  */
-
-/** The visual self-attention branches; a token's output is the mean of its branches (MOGA.md §2). */
-export type AttentionBranch = 'routed' | 'window' | 'frame' | 'full';
+import type { AttentionBranch } from '../attention/visual-attention.js';
 
 export interface AttentionConfig {
   /** Branches whose outputs are averaged. `['full']` is dense attention. */

@@ -1,0 +1,3 @@
+export * from './caption-embeddings.js';
+export * from './params-file.js';
+export * from './safetensors.js';
