@@ -10,6 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { getBackend } from '../../src/backends/registry.js';
 import { guide, guidedVelocity } from '../../src/diffusion/guidance.js';
 import { sample } from '../../src/diffusion/sample.js';
 import type { SamplerConfig } from '../../src/diffusion/sampler.js';
@@ -143,6 +144,16 @@ describe('samplers on a Gaussian with a closed-form velocity', () => {
   test('a shifted schedule still lands on the exact map', () => {
     const small = sliceRows(noise, 64);
     assert.ok(transportError(DPM2M, 128, small, 3) < 1e-2);
+  });
+
+  test('the loop frees every intermediate: live memory grows only by the result', () => {
+    const backend = getBackend();
+    const noise = new Rng(2).normal([64, D]);
+    const before = backend.liveBytes();
+    const x = sample({ velocity: exactVelocity, shape: noise.shape, sampler: DPM2M, steps: 20, noise });
+    assert.equal(backend.liveBytes() - before, x.size * 4);
+    x.dispose();
+    noise.dispose();
   });
 
   test('seeded sampling is deterministic; the callback sees every step', () => {

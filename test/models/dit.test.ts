@@ -4,7 +4,14 @@ import { describe, test } from 'node:test';
 import { validatePlan } from '../../src/attention/plan.js';
 import { guidedVelocity } from '../../src/diffusion/guidance.js';
 import { sample } from '../../src/diffusion/sample.js';
-import { embedInputs, initVideoDiT, type VideoDiT, velocityFn, videoDiT } from '../../src/models/dit/dit.js';
+import {
+  embedInputs,
+  guidedVelocityFn,
+  initVideoDiT,
+  type VideoDiT,
+  velocityFn,
+  videoDiT,
+} from '../../src/models/dit/dit.js';
 import { ditBlock } from '../../src/models/dit/dit-block.js';
 import { patchify, unpatchify } from '../../src/models/dit/patch.js';
 import { emptyText, type MultiShotText, shotTextPlan } from '../../src/models/dit/text.js';
@@ -206,14 +213,10 @@ describe('VideoDiT', () => {
       const rng = new Rng(8);
       const model = perturb(initVideoDiT(MICRO, rng.fork(1)), 2);
       const text = threeShots(rng.fork(2), MICRO.textDim);
-      const run = () =>
+      const run = (scale: number) =>
         vals(
           sample({
-            velocity: guidedVelocity(
-              velocityFn(model, text),
-              velocityFn(model, emptyText(text, MICRO.textDim)),
-              4,
-            ),
+            velocity: guidedVelocityFn(model, text, scale),
             shape: latentShape,
             sampler: { kind: 'dpm-solver++', order: 2 },
             steps: 3,
@@ -221,9 +224,19 @@ describe('VideoDiT', () => {
             seed: 1,
           }),
         );
-      const a = run();
-      assert.deepEqual(a, run());
+      const a = run(4);
+      assert.deepEqual(a, run(4));
       assert.ok(a.every(Number.isFinite));
+      assert.notDeepEqual(a, run(1), 'guidance changes the sample');
+      // the helper is v_empty + w (v_text - v_empty) with the empty caption of emptyText
+      const x = rng.normal(latentShape);
+      const byHand = guidedVelocity(
+        velocityFn(model, text),
+        velocityFn(model, emptyText(text, MICRO.textDim)),
+        4,
+      )(x, 0.6);
+      const helper = guidedVelocityFn(model, text, 4)(x, 0.6);
+      assert.deepEqual(vals(helper), vals(byHand));
     }));
 
   test('bad inputs get clear errors', () =>

@@ -12,6 +12,7 @@
  */
 import type { GridLayout } from '../../attention/plans.js';
 import { ropeFor, type VisualAttentionConfig } from '../../attention/visual-attention.js';
+import { guidedVelocity } from '../../diffusion/guidance.js';
 import { timestepEmbedding } from '../../nn/embeddings.js';
 import { initLinear, type Linear, linear } from '../../nn/linear.js';
 import { type Mlp, mlp } from '../../nn/mlp.js';
@@ -27,7 +28,7 @@ import {
   visualAttentionOf,
 } from './dit-block.js';
 import { patchGrid, patchify, unpatchify } from './patch.js';
-import { type MultiShotText, shotStarts, shotTextPlan, textRows } from './text.js';
+import { emptyText, type MultiShotText, shotStarts, shotTextPlan, textRows } from './text.js';
 
 export interface VideoDiTParams {
   patchEmbed: Linear; // [dim, C*pt*ph*pw] (Conv3d weight [dim, C, pt, ph, pw], flattened)
@@ -148,4 +149,20 @@ export function embedInputs(model: VideoDiT, input: DiTInput) {
 /** The velocity as a plain function for the samplers: (x_t, t) -> v, conditioning fixed. */
 export function velocityFn(model: VideoDiT, text: MultiShotText): (x: Tensor, t: number) => Tensor {
   return (latents, t) => videoDiT(model, { latents, t, text }).velocity;
+}
+
+/**
+ * Classifier-free guidance with the empty caption: v = v(x | empty) + w (v(x | text) - v(x | empty)).
+ * w = 1 runs the conditional model alone.
+ */
+export function guidedVelocityFn(
+  model: VideoDiT,
+  text: MultiShotText,
+  scale: number,
+): (x: Tensor, t: number) => Tensor {
+  return guidedVelocity(
+    velocityFn(model, text),
+    velocityFn(model, emptyText(text, model.config.textDim)),
+    scale,
+  );
 }
