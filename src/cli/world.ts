@@ -88,6 +88,8 @@ function progress(total: number) {
   return {
     tick(done: number) {
       const now = performance.now();
+      // The first frames include ffmpeg's start-up: too early for a meaningful rate.
+      if (done < total && now - t0 < 500) return;
       const decile = Math.floor((10 * done) / total);
       if (tty ? now - last < 250 && done < total : decile === lastDecile && done < total) return;
       last = now;

@@ -82,7 +82,7 @@ export function cameraAt(framing: Framing, main: Motion, aspect: number, u: numb
       };
     }
     case 'pan':
-      return { cx: framing.x0 + (framing.x1 - framing.x0) * u, cy: 0.5, zoom: framing.zoom };
+      return { cx: framing.x0 + (framing.x1 - framing.x0) * u, cy: framing.cy, zoom: framing.zoom };
   }
 }
 

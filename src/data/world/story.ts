@@ -3,6 +3,7 @@
  * captions. Pure and cheap (no pixels); rendering is in render.ts.
  */
 import { globalCaption, shotCaption } from './caption.js';
+import { meanPosition } from './motion.js';
 import { BACKGROUND_RGB, colourDistance, lightOf, OBJECT_RGB, type RGB, shadeOf } from './palette.js';
 import { makeRand, type Rand } from './rand.js';
 import { splitOf } from './splits.js';
@@ -11,10 +12,12 @@ import type {
   BackgroundColourName,
   Character,
   Framing,
+  FramingKind,
   Motion,
   Shot,
   ShotObject,
   Story,
+  Vec2,
 } from './types.js';
 import { BACKGROUND_COLOURS, BACKGROUND_KINDS, COLOURS, DIRECTIONS, PATTERNS, SHAPES } from './types.js';
 
@@ -104,10 +107,10 @@ export function generateStory(opts: StoryOptions): Story {
       recalls.push({ shot: k, character: main, fromShot: recall.fromShot });
     } else if (!castFull) main = newCharacter(k);
     else throw new Error('world: internal error, no character to show'); // unreachable: see eligible
-    const framing = makeFraming(r, aspect, duration);
+    const framingKind = r.pick(['wide', 'wide', 'close-up', 'pan', 'pan'] as const);
     const ids = [main];
     // A close-up frames its main object only, so a second object would be off-screen.
-    if (framing.kind !== 'close-up' && characters.length < SHAPES.length && r.chance(0.35))
+    if (framingKind !== 'close-up' && characters.length < SHAPES.length && r.chance(0.35))
       ids.push(newCharacter(k));
 
     const mainLeft = r.chance(0.5);
@@ -115,6 +118,13 @@ export function generateStory(opts: StoryOptions): Story {
       const half: [number, number] = (i === 0) === mainLeft ? [0, aspect / 2] : [aspect / 2, aspect];
       return { character: id, motion: makeMotion(r, characters[id].radius, half, aspect, duration) };
     });
+    const framing = makeFraming(
+      r,
+      framingKind,
+      aspect,
+      duration,
+      objects.map((o) => meanPosition(o.motion)),
+    );
     const background = makeBackground(
       r,
       ids.map((id) => OBJECT_RGB[characters[id].colour]),
@@ -213,18 +223,21 @@ function makeMotion(
   }
 }
 
-function makeFraming(r: Rand, aspect: number, duration: number): Framing {
-  const u = r.next();
-  if (u < 0.4) return { kind: 'wide' };
-  if (u < 0.7) return { kind: 'close-up', zoom: r.range(1.6, 2.0) };
+/** A framing of the given kind; a pan slides across the objects' mean positions, so they stay in view. */
+function makeFraming(r: Rand, kind: FramingKind, aspect: number, duration: number, centres: Vec2[]): Framing {
+  if (kind === 'wide') return { kind };
+  if (kind === 'close-up') return { kind, zoom: r.range(1.6, 2.0) };
   const zoom = r.range(1.25, 1.45);
   const half = aspect / (2 * zoom);
+  const cx = centres.reduce((a, c) => a + c[0], 0) / centres.length;
+  const cy = centres.reduce((a, c) => a + c[1], 0) / centres.length;
   // "Slow": at most 0.1 world units a second, never past the world's edge.
   const span = Math.min(aspect - 2 * half, duration * r.range(0.06, 0.1));
-  const a = r.range(half, aspect - half - span);
+  const a = Math.min(aspect - half - span, Math.max(half, cx - span / 2));
+  const y = Math.min(1 - 0.5 / zoom, Math.max(0.5 / zoom, cy));
   return r.chance(0.5)
-    ? { kind: 'pan', zoom, x0: a, x1: a + span }
-    : { kind: 'pan', zoom, x0: a + span, x1: a };
+    ? { kind, zoom, cy: y, x0: a, x1: a + span }
+    : { kind, zoom, cy: y, x0: a + span, x1: a };
 }
 
 /** The tones a background of colour c can show (see background.ts). */

@@ -86,8 +86,8 @@ export type Framing =
   | { kind: 'wide' }
   /** Zoomed in, the camera centre follows the main object (clamped to the world). */
   | { kind: 'close-up'; zoom: number }
-  /** Camera centre slides linearly from x0 to x1 (world units) over the shot. */
-  | { kind: 'pan'; zoom: number; x0: number; x1: number };
+  /** Camera centre slides linearly from (x0, cy) to (x1, cy) (world units) over the shot. */
+  | { kind: 'pan'; zoom: number; cy: number; x0: number; x1: number };
 
 export interface Shot {
   index: number;
