@@ -4,6 +4,8 @@ export const COMMAND_TABLE: Record<
   { about: string; load: () => Promise<{ run(argv: string[]): Promise<void> }> }
 > = {
   demo: { about: 'run the end-to-end demo', load: () => import('./demo.js') },
+  train: { about: 'train a model from a recipe (moga train vae --config configs/vae-small.json)', load: () => import('./train.js') },
+  eval: { about: 'evaluate a committed checkpoint (moga eval vae)', load: () => import('./eval.js') },
   world: {
     about: 'render a synthetic multi-shot story to MP4/PNG with captions and truth',
     load: () => import('./world.js'),
