@@ -38,6 +38,8 @@ export interface CostOptions {
   /** Caption tokens each video token attends to (default `cfg.textLen`). */
   readonly textTokens?: number;
   readonly attention?: AttentionConfig;
+  /** Routed groups split by shot (VisualAttention's `routedPerShot`); default: over the whole clip. */
+  readonly routedPerShot?: boolean;
 }
 
 export interface TokenGrid {
@@ -92,7 +94,7 @@ export function ditParamCount(cfg: DiTConfig): number {
   const lin = (i: number, o: number) => i * o + o;
   const patchIn = c * cfg.patch[0] * cfg.patch[1] * cfg.patch[2];
   const attn = 4 * lin(d, d) + 2 * d; // q, k, v, o + RMSNorm on q and k
-  const router = cfg.attention.branches.includes('routed') ? lin(d, cfg.attention.groups) : 0;
+  const router = cfg.attention.branches.includes('routed') ? d * cfg.attention.groups : 0; // no bias
   const block =
     attn + // self-attention
     attn + // cross-attention
@@ -118,6 +120,7 @@ export function branchPairs(
   grid: TokenGrid,
   att: AttentionConfig,
   shots: readonly number[],
+  routedPerShot = false,
 ): number {
   const n = grid.tokens;
   const perFrame = grid.h * grid.w;
@@ -126,7 +129,8 @@ export function branchPairs(
       return n * n;
     case 'routed':
       // balanced router: M groups of N/M tokens (the balancing loss pushes towards it)
-      return (n * n) / att.groups;
+      if (!routedPerShot) return (n * n) / att.groups;
+      return shots.reduce((s, f) => s + (f * perFrame) ** 2, 0) / att.groups;
     case 'frame':
       return grid.f * perFrame * perFrame;
     case 'window': {
@@ -163,7 +167,10 @@ export function ditCost(cfg: DiTConfig, video: VideoSize, opts: CostOptions = {}
   const patchIn = cfg.latentChannels * cfg.patch[0] * cfg.patch[1] * cfg.patch[2];
 
   // Each branch computes its own attention; the outputs are averaged (MOGA.md §2).
-  const selfPairs = att.branches.reduce((s, b) => s + branchPairs(b, grid, att, shots), 0);
+  const selfPairs = att.branches.reduce(
+    (s, b) => s + branchPairs(b, grid, att, shots, opts.routedPerShot),
+    0,
+  );
   const crossPairs = n * text;
   const attention = cfg.layers * 4 * d * (selfPairs + crossPairs);
 

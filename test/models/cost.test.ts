@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { plans } from '../../src/attention/plans.js';
 import { branchPairs, ditCost, ditParamCount, tokenGrid } from '../../src/models/cost.js';
+import { initVideoDiT } from '../../src/models/dit/dit.js';
 import { DIT_PRESETS, FULL_ATTENTION, MOGA_ATTENTION } from '../../src/models/presets.js';
+import { countParams, disposeParams, type Params } from '../../src/nn/params.js';
+import { Rng } from '../../src/tensor/random.js';
 
 const wan = DIT_PRESETS['wan2.1-1.3b'];
 const video = (seconds: number) => ({ frames: seconds * 16, height: 480, width: 832 });
@@ -56,10 +59,7 @@ describe('cost model', () => {
     const tiny = DIT_PRESETS.tiny;
     const withRouter = ditParamCount(tiny);
     const without = ditParamCount({ ...tiny, attention: FULL_ATTENTION });
-    assert.equal(
-      withRouter - without,
-      tiny.layers * (tiny.dim * tiny.attention.groups + tiny.attention.groups),
-    );
+    assert.equal(withRouter - without, tiny.layers * tiny.dim * tiny.attention.groups); // no router bias
     const v = { frames: 9, height: 64, width: 64 };
     const one = ditCost({ ...tiny, layers: 1 }, v);
     const two = ditCost({ ...tiny, layers: 2 }, v);
@@ -90,6 +90,26 @@ describe('cost model', () => {
     }
     assert.equal(branchPairs('frame', grid, MOGA_ATTENTION, shots), plans.pairs(plans.perFrame(layout)));
     assert.equal(branchPairs('full', grid, MOGA_ATTENTION, shots), plans.pairs(plans.full(210)));
+  });
+
+  it('counts exactly the parameters VideoDiT allocates (tiny, with and without router)', () => {
+    for (const cfg of [DIT_PRESETS.tiny, { ...DIT_PRESETS.tiny, attention: FULL_ATTENTION, layers: 3 }]) {
+      const model = initVideoDiT(cfg, new Rng(1));
+      assert.equal(ditParamCount(cfg), countParams(model.params as unknown as Params));
+      disposeParams(model.params as unknown as Params);
+    }
+  });
+
+  it('counts routed pairs as plans.routed builds them for a balanced router', () => {
+    const grid = { f: 6, h: 2, w: 5, tokens: 60 };
+    const layout = { frames: 6, height: 2, width: 5, shotStarts: [0, 2] };
+    const att = { ...MOGA_ATTENTION, groups: 5 };
+    const ids = Int32Array.from({ length: 60 }, (_, i) => i % 5);
+    assert.equal(branchPairs('routed', grid, att, [6]), plans.pairs(plans.routed(ids, 5)));
+    assert.equal(
+      branchPairs('routed', grid, att, [2, 4], true),
+      plans.pairs(plans.routed(ids, 5, { perShot: layout })),
+    );
   });
 
   it('refuses shots that do not cover the latent frames', () => {
