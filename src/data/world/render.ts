@@ -109,7 +109,6 @@ export function makeRenderer(story: Story, opts: RenderOptions = {}) {
   const H = opts.height ?? story.height;
   if (!Number.isInteger(W) || !Number.isInteger(H) || W < 1 || H < 1)
     throw new Error(`render size must be positive integers, got ${W}x${H}`);
-  const acc = new Float32Array(W * H * 3);
   return {
     width: W,
     height: H,
@@ -117,14 +116,13 @@ export function makeRenderer(story: Story, opts: RenderOptions = {}) {
     render(f: number, out: Uint8Array = new Uint8Array(W * H * 3)): { rgb: Uint8Array; truth: FrameTruth } {
       if (out.length !== W * H * 3) throw new Error(`render: out has ${out.length} bytes, need ${W * H * 3}`);
       const truth = frameTruth(story, f, W, H);
-      renderBackground(truth.background, truth.camera, W, H, acc);
+      renderBackground(truth.background, truth.camera, W, H, out);
       const masks: Float32Array[] = [];
       for (const o of truth.objects) {
         const m = opts.masks ? new Float32Array(W * H) : null;
-        if (o.bbox) drawObject(o, W, acc, m, masks);
+        if (o.bbox) drawObject(o, W, out, m, masks);
         if (m) masks.push(m);
       }
-      for (let i = 0; i < acc.length; i++) out[i] = acc[i] + 0.5; // Uint8Array truncates: round
       if (opts.masks)
         truth.objects.forEach((o, k) => {
           const m8 = new Uint8Array(W * H);
@@ -145,11 +143,11 @@ export function renderFrame(
   return makeRenderer(story, opts).render(f);
 }
 
-/** Composites one object over acc; its coverage goes to mask and occludes the masks behind it. */
+/** Composites one object over out; its coverage goes to mask and occludes the masks behind it. */
 function drawObject(
   o: ObjectTruth,
   W: number,
-  acc: Float32Array,
+  out: Uint8Array,
   mask: Float32Array | null,
   behind: Float32Array[],
 ): void {
@@ -194,9 +192,10 @@ function drawObject(
       }
       const i = py * W + px;
       const j = 3 * i;
-      acc[j] += (r - acc[j]) * a;
-      acc[j + 1] += (g - acc[j + 1]) * a;
-      acc[j + 2] += (b - acc[j + 2]) * a;
+      // + 0.5 and the byte store's truncation round to nearest.
+      out[j] = out[j] + (r - out[j]) * a + 0.5;
+      out[j + 1] = out[j + 1] + (g - out[j + 1]) * a + 0.5;
+      out[j + 2] = out[j + 2] + (b - out[j + 2]) * a + 0.5;
       if (mask) {
         mask[i] = a;
         for (const m of behind) m[i] *= 1 - a;
