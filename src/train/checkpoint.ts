@@ -12,11 +12,11 @@
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { basename } from 'node:path';
-import { namedTensors, type ParamTree, paramsToEntries, loadParamsInto } from '../io/params-file.js';
+import { loadParamsInto, namedTensors, type ParamTree, paramsToEntries } from '../io/params-file.js';
 import {
   readSafetensors,
-  type TensorToWrite,
   serializeSafetensors,
+  type TensorToWrite,
   tempPath,
   writeDurable,
 } from '../io/safetensors.js';

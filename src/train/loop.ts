@@ -7,7 +7,7 @@
  * (its {seed, offset} is saved in every checkpoint). Each micro-step runs inside `tidy`, so memory
  * stays flat whatever the number of steps.
  */
-import { type ParamTree, namedTensors } from '../io/params-file.js';
+import { namedTensors, type ParamTree } from '../io/params-file.js';
 import { gradients } from '../tensor/autodiff.js';
 import { Rng } from '../tensor/random.js';
 import { type Tensor, tidy } from '../tensor/tensor.js';
