@@ -4,7 +4,8 @@ export * from './tensor/index.js';
 export * from './nn/index.js';
 export * from './nn/conv.js';
 export * from './attention/index.js';
-export * from './data/world/index.js';
+// The world's names (Story, Shot, Character...) would clash with the story/ layer's: a namespace.
+export * as world from './data/world/index.js';
 export * from './video/index.js';
 export * from './models/text/tokenizer.js';
 export { VOCAB_V1 } from './models/text/vocab.js';
