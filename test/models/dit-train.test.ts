@@ -98,4 +98,16 @@ test('ditFlowLoss is reproducible from the RNG state; caption dropout 1 trains o
     );
     assert.ok(Math.abs(dropped.loss.item() - empty.loss.item()) < 1e-6);
     assert.notEqual(dropped.loss.item(), a.loss.item());
+    // samples with different shot layouts run in separate groups; the loss stays the batch mean
+    const cut = { shots: [text.shots[0], { frames: 1, caption: rng.normal([2, MICRO.textDim]) }] };
+    const mixed: VideoExample[] = [
+      batch[0],
+      {
+        latents: rng.normal([MICRO.latentChannels, 2, 4, 4]),
+        text: { shots: [{ ...text.shots[0], frames: 1 }, cut.shots[1]] },
+      },
+    ];
+    const r = ditFlowLoss(model, mixed, new Rng(5, 10), opts);
+    assert.ok(Number.isFinite(r.loss.item()) && r.mse > 0);
+    assert.ok(Math.abs(r.loss.item() - (r.mse + r.balance)) < 1e-5);
   }));

@@ -11,6 +11,7 @@ import {
   type VideoDiT,
   velocityFn,
   videoDiT,
+  videoDiTBatch,
 } from '../../src/models/dit/dit.js';
 import { ditBlock } from '../../src/models/dit/dit-block.js';
 import { patchify, unpatchify } from '../../src/models/dit/patch.js';
@@ -154,8 +155,8 @@ describe('VideoDiT', () => {
       assert.equal(out.balanceLosses.length, MICRO.layers, 'one balancing loss per routed layer');
       for (const b of out.balanceLosses) assert.ok(b.item() > 0 && Number.isFinite(b.item()));
       // a block alone, on random input, returns its input exactly
-      const x = rng.normal([4 * 2 * 3, MICRO.dim]);
-      const { ctx } = embedInputs(model, { latents: rng.normal(latentShape), t: 0.4, text });
+      const x = rng.normal([1, 4 * 2 * 3, MICRO.dim]);
+      const { ctx } = embedInputs(model, [{ latents: rng.normal(latentShape), t: 0.4, text }]);
       const y = ditBlock(model.params.blocks[0], ctx, x).x;
       assert.deepEqual(vals(y), vals(x));
     }));
@@ -237,6 +238,29 @@ describe('VideoDiT', () => {
       )(x, 0.6);
       const helper = guidedVelocityFn(model, text, 4)(x, 0.6);
       assert.deepEqual(vals(helper), vals(byHand));
+    }));
+
+  test('a batch equals its samples run one by one (different times and captions, shared layout)', () =>
+    tidy(() => {
+      const rng = new Rng(12);
+      const model = perturb(initVideoDiT(MICRO, rng.fork(1)), 4);
+      const inputs = [0.2, 0.5, 0.9].map((t, i) => ({
+        latents: rng.normal(latentShape),
+        t,
+        text: i === 1 ? { shots: threeShots(rng, MICRO.textDim).shots } : threeShots(rng, MICRO.textDim),
+      }));
+      const batch = videoDiTBatch(model, inputs);
+      inputs.forEach((inp, b) => {
+        const one = vals(videoDiT(model, inp).velocity);
+        const got = vals(batch.velocities[b]);
+        const err = Math.max(...one.map((v, i) => Math.abs(v - got[i])));
+        assert.ok(err < 1e-4, `sample ${b}: max difference ${err}`);
+      });
+      const other = {
+        ...inputs[0],
+        text: { shots: [{ frames: 4, caption: rng.normal([2, MICRO.textDim]) }] },
+      };
+      assert.throws(() => videoDiTBatch(model, [inputs[0], other]), /batch sample 1 has latent grid\/shots/);
     }));
 
   test('bad inputs get clear errors', () =>

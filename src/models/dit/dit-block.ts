@@ -92,22 +92,22 @@ export interface BlockContext {
   readonly attention: VisualAttentionConfig;
   readonly layout: GridLayout; // the token grid with shot starts
   readonly rope: { cos: Tensor; sin: Tensor }; // [N, headDim/2], shared by all blocks
-  readonly timeMod: Tensor; // [6, dim], the projected time embedding
-  readonly text: Tensor; // [Lt, dim], embedded caption rows
-  readonly textPlan: AttentionPlan;
+  readonly timeMod: Tensor; // [B, 6, dim], the projected time embedding of each sample
+  readonly text: Tensor; // [Lt, dim], embedded caption rows of all samples, sample-major
+  readonly textPlan: AttentionPlan; // rows of the batch [B*N] -> rows of `text`
 }
 
-/** x [N, dim] -> { x [N, dim], the router's balancing loss if the routed branch is on }. */
+/** x [B, N, dim] -> { x [B, N, dim], the router's balancing loss if the routed branch is on }. */
 export function ditBlock(
   p: DiTBlockParams,
   ctx: BlockContext,
   x: Tensor,
 ): { x: Tensor; balanceLoss?: Tensor } {
   const { eps } = ctx.config;
-  const e = add(p.modulation, ctx.timeMod); // (6, dim)
+  const e = add(p.modulation, ctx.timeMod); // (B, 6, dim)
   const [shift1, scale1, gate1, shift2, scale2, gate2] = [0, 1, 2, 3, 4, 5].map((i) =>
-    sliceAxis(e, 0, i, i + 1),
-  ); // (1, dim)
+    sliceAxis(e, 1, i, i + 1),
+  ); // (B, 1, dim), broadcast over the tokens
 
   // 1. modulated visual self-attention (MoGA + STGA)
   const h1 = modulate(layerNorm(x, undefined, undefined, eps), shift1, scale1);
@@ -127,15 +127,15 @@ function modulate(h: Tensor, shift: Tensor, scale: Tensor): Tensor {
   return add(mul(h, add(scale, 1)), shift);
 }
 
-/** x [N, dim] (queries), ctx.text [Lt, dim] (keys/values) -> [N, dim]. No rotary: text has no grid. */
+/** x [B, N, dim] (queries), ctx.text [Lt, dim] (keys/values) -> [B, N, dim]. No rotary: text has no grid. */
 function crossAttention(p: CrossAttentionParams, ctx: BlockContext, x: Tensor): Tensor {
   const { dim, heads } = ctx.config;
   const hd = dim / heads;
-  const [n] = x.shape;
+  const n = x.shape[0] * x.shape[1];
   const [lt] = ctx.text.shape;
-  const q = reshape(applyRmsNorm(p.normQ, linear(p.q, x)), [n, heads, hd]); // (N, h, hd)
+  const q = reshape(applyRmsNorm(p.normQ, linear(p.q, x)), [n, heads, hd]); // (B*N, h, hd)
   const k = reshape(applyRmsNorm(p.normK, linear(p.k, ctx.text)), [lt, heads, hd]); // (Lt, h, hd)
   const v = reshape(linear(p.v, ctx.text), [lt, heads, hd]); // (Lt, h, hd)
-  const o = groupedAttention(q, k, v, ctx.textPlan, { trusted: true }); // (N, h, hd)
-  return linear(p.o, reshape(o, [n, dim]));
+  const o = groupedAttention(q, k, v, ctx.textPlan, { trusted: true }); // (B*N, h, hd)
+  return linear(p.o, reshape(o, [...x.shape])); // (B, N, dim)
 }

@@ -2,21 +2,25 @@
  * VideoDiT: the Wan2.1 video diffusion transformer with MoGA visual attention.
  *
  *   latents [C, F, H, W] --patchify (1x2x2)--> tokens [N, C*pt*ph*pw] --linear--> x [N, dim]
- *   t --sinusoid(1000 t)--> MLP (SiLU) --> temb [1, dim] --SiLU, linear--> timeMod [6, dim]
+ *   t --sinusoid(1000 t)--> MLP (SiLU) --> temb [dim] --SiLU, linear--> timeMod [6, dim]
  *   captions (per shot + global) --MLP (GELU)--> text [Lt, dim]
  *   x --blocks (self-attn, cross-attn, FFN; AdaLN from timeMod)--> x
  *   x --LN, modulate by (head table + temb), linear--> [N, pt*ph*pw*C] --unpatchify--> v [C, F, H, W]
  *
+ * A batch of B samples runs as x [B, N, dim] when the samples share the latent size and the shot
+ * layout (captions may differ: the cross-attention plan is per sample); `videoDiT` is B = 1.
+ *
  * Parameters are a plain tree (checkpoint names follow it); the model object holds the frozen
  * config and the attention configuration resolved once at construction.
  */
+import { batchPlans } from '../../attention/plan.js';
 import type { GridLayout } from '../../attention/plans.js';
 import { ropeFor, type VisualAttentionConfig } from '../../attention/visual-attention.js';
 import { guidedVelocity } from '../../diffusion/guidance.js';
 import { timestepEmbedding } from '../../nn/embeddings.js';
 import { initLinear, type Linear, linear } from '../../nn/linear.js';
 import { type Mlp, mlp } from '../../nn/mlp.js';
-import { add, layerNorm, mul, reshape, silu, sliceAxis } from '../../tensor/ops.js';
+import { add, concat, layerNorm, mul, reshape, silu, sliceAxis } from '../../tensor/ops.js';
 import type { Rng } from '../../tensor/random.js';
 import { fromArray, type Tensor } from '../../tensor/tensor.js';
 import type { DiTConfig } from '../presets.js';
@@ -85,9 +89,21 @@ export function initVideoDiT(config: DiTConfig, rng: Rng): VideoDiT {
 
 /** The velocity v(x_t, t | text) for one sample, and the routers' balancing losses. */
 export function videoDiT(model: VideoDiT, input: DiTInput): DiTOutput {
+  const out = videoDiTBatch(model, [input]);
+  return { velocity: out.velocities[0], balanceLosses: out.balanceLosses };
+}
+
+export interface DiTBatchOutput {
+  readonly velocities: Tensor[]; // B x [C, F, H, W]
+  /** One per routed block, over the whole batch's tokens. */
+  readonly balanceLosses: Tensor[];
+}
+
+/** B samples in one pass; they must share the latent size and the shot layout. */
+export function videoDiTBatch(model: VideoDiT, inputs: readonly DiTInput[]): DiTBatchOutput {
   const { config: c, params: p } = model;
-  const { tokens: x0, ctx, temb, grid } = embedInputs(model, input);
-  let x = x0;
+  const { tokens, ctx, temb, grid } = embedInputs(model, inputs);
+  let x = tokens; // (B, N, dim)
   const balanceLosses: Tensor[] = [];
   for (const bp of p.blocks) {
     const r = ditBlock(bp, ctx, x);
@@ -96,19 +112,78 @@ export function videoDiT(model: VideoDiT, input: DiTInput): DiTOutput {
   }
 
   // output head: LN, modulate by (table + temb) as Wan does, project to patch values
-  const e = add(p.head.modulation, temb); // (2, dim)
-  const [shift, scale] = [sliceAxis(e, 0, 0, 1), sliceAxis(e, 0, 1, 2)];
+  const B = inputs.length;
+  const e = add(p.head.modulation, reshape(temb, [B, 1, c.dim])); // (B, 2, dim)
+  const [shift, scale] = [sliceAxis(e, 1, 0, 1), sliceAxis(e, 1, 1, 2)]; // (B, 1, dim)
   const h = add(mul(layerNorm(x, undefined, undefined, c.eps), add(scale, 1)), shift);
-  const out = linear(p.head.proj, h); // (N, pt*ph*pw*C)
-  return { velocity: unpatchify(out, c.latentChannels, grid, c.patch), balanceLosses };
+  const out = linear(p.head.proj, h); // (B, N, pt*ph*pw*C)
+  const n = out.shape[1];
+  const velocities = inputs.map((_, b) =>
+    unpatchify(reshape(sliceAxis(out, 0, b, b + 1), [n, out.shape[2]]), c.latentChannels, grid, c.patch),
+  );
+  return { velocities, balanceLosses };
 }
 
 /**
- * The input side of the model: patch tokens [N, dim], the time embedding [1, dim] and the context
- * every block shares (layout, rotary tables, time modulation, embedded text and its plan).
+ * The input side of the model: patch tokens [B, N, dim], the time embeddings [B, dim] and the
+ * context every block shares (layout, rotary tables, time modulation, embedded text and its plan).
  */
-export function embedInputs(model: VideoDiT, input: DiTInput) {
+export function embedInputs(model: VideoDiT, inputs: readonly DiTInput[]) {
   const { config: c, params: p } = model;
+  if (inputs.length === 0) throw new Error('VideoDiT: empty batch');
+  const first = layoutOf(c, inputs[0]);
+  inputs.forEach((inp, b) => {
+    const l = b === 0 ? first : layoutOf(c, inp);
+    if (JSON.stringify(l.layout) !== JSON.stringify(first.layout))
+      throw new Error(
+        `VideoDiT: batch sample ${b} has latent grid/shots ${JSON.stringify(l.layout)} but sample 0 has ${JSON.stringify(first.layout)}; a batch must share them (run such samples separately)`,
+      );
+  });
+  const { layout } = first;
+  const grid = { frames: layout.frames, height: layout.height, width: layout.width };
+  const perFrame = grid.height * grid.width;
+  const n = grid.frames * perFrame;
+  const B = inputs.length;
+
+  const patches = concat(
+    inputs.map((inp) => reshape(patchify(inp.latents, c.patch), [1, n, -1])),
+    0,
+  ); // (B, N, C*pt*ph*pw)
+  const tokens = linear(p.patchEmbed, patches); // (B, N, dim)
+  const sinus = timestepEmbedding(
+    Float32Array.from(inputs, (inp) => 1000 * inp.t),
+    c.freqDim,
+  ); // (B, freqDim), Wan's 0..1000 scale
+  const temb = linear(p.timeEmbed.fc2, silu(linear(p.timeEmbed.fc1, sinus))); // (B, dim)
+  const timeMod = reshape(linear(p.timeProj, silu(temb)), [B, 6, c.dim]); // (B, 6, dim)
+  const tokenStarts = layout.shotStarts!.map((f) => f * perFrame);
+  const ctx: BlockContext = {
+    config: c,
+    attention: model.attention,
+    layout,
+    rope: ropeFor(layout, c.dim / c.heads),
+    timeMod,
+    text: mlp(
+      p.textEmbed,
+      concat(
+        inputs.map((inp) => textRows(inp.text)),
+        0,
+      ),
+    ), // (Lt, dim), sample-major
+    textPlan: batchPlans(
+      inputs.map(({ text }) => {
+        const lens = text.shots.map((s) => s.caption.shape[0]);
+        const globalLen = text.global?.shape[0] ?? 0;
+        const plan = shotTextPlan(tokenStarts, n, lens, globalLen);
+        return { plan, qRows: n, kvRows: globalLen + lens.reduce((a, v) => a + v, 0) };
+      }),
+    ),
+  };
+  return { tokens, temb, ctx, grid };
+}
+
+/** The token grid and shot starts of one input, validated against the config. */
+function layoutOf(c: DiTConfig, input: DiTInput): { layout: GridLayout } {
   const { latents, t, text } = input;
   if (!(t >= 0 && t <= 1)) throw new Error(`VideoDiT: t must be in [0, 1], got ${t}`);
   const grid = patchGrid(latents.shape, c.patch);
@@ -121,29 +196,7 @@ export function embedInputs(model: VideoDiT, input: DiTInput) {
   const bad = starts.find((s) => s % pt);
   if (bad !== undefined)
     throw new Error(`VideoDiT: shot starting at latent frame ${bad} does not align with patch ${pt}`);
-  const layout: GridLayout = { ...grid, shotStarts: starts.map((s) => s / pt) };
-  const perFrame = grid.height * grid.width;
-  const n = grid.frames * perFrame;
-
-  const tokens = linear(p.patchEmbed, patchify(latents, c.patch)); // (N, dim)
-  const sinus = timestepEmbedding(Float32Array.of(1000 * t), c.freqDim); // (1, freqDim), Wan's 0..1000 scale
-  const temb = linear(p.timeEmbed.fc2, silu(linear(p.timeEmbed.fc1, sinus))); // (1, dim)
-  const timeMod = reshape(linear(p.timeProj, silu(temb)), [6, c.dim]); // (6, dim)
-  const ctx: BlockContext = {
-    config: c,
-    attention: model.attention,
-    layout,
-    rope: ropeFor(layout, c.dim / c.heads),
-    timeMod,
-    text: mlp(p.textEmbed, textRows(text)), // (Lt, dim)
-    textPlan: shotTextPlan(
-      layout.shotStarts!.map((f) => f * perFrame),
-      n,
-      text.shots.map((s) => s.caption.shape[0]),
-      text.global?.shape[0] ?? 0,
-    ),
-  };
-  return { tokens, temb, ctx, grid };
+  return { layout: { ...grid, shotStarts: starts.map((s) => s / pt) } };
 }
 
 /** The velocity as a plain function for the samplers: (x_t, t) -> v, conditioning fixed. */

@@ -1,6 +1,7 @@
 /**
  * The training objective of VideoDiT on a batch: rectified flow (src/diffusion) with the routers'
- * balancing losses. Randomness comes from one `Rng` in a fixed order (all times, then per sample
+ * balancing losses. Samples sharing a latent size and shot layout run as one batched forward.
+ * Randomness comes from one `Rng` in a fixed order (all times, then per sample
  * its noise, then its caption-dropout draw), so a step is reproducible from the RNG state alone,
  * which is what exact resume needs.
  */
@@ -8,7 +9,7 @@ import { flowLoss, noisedExample, sampleT, type TimeSampling } from '../../diffu
 import { add, mul } from '../../tensor/ops.js';
 import type { Rng } from '../../tensor/random.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { type VideoDiT, videoDiT } from './dit.js';
+import { type VideoDiT, videoDiTBatch } from './dit.js';
 import { dropText, type MultiShotText } from './text.js';
 
 export interface VideoExample {
@@ -38,21 +39,43 @@ export function ditFlowLoss(
   opts: FlowLossOptions,
 ): FlowLossResult {
   if (batch.length === 0) throw new Error('ditFlowLoss: empty batch');
-  const ts = sampleT(rng, batch.length, opts.sampling);
-  let total: Tensor | undefined;
-  let mse = 0;
-  let balance = 0;
-  batch.forEach((ex, i) => {
+  const B = batch.length;
+  const ts = sampleT(rng, B, opts.sampling);
+  const prepared = batch.map((ex, i) => {
     const e = rng.normal(ex.latents.shape);
     const { xt, target } = noisedExample(ex.latents, e, ts[i]);
     const text = opts.captionDropout
       ? dropText(ex.text, model.config.textDim, rng, opts.captionDropout)
       : ex.text;
-    const out = videoDiT(model, { latents: xt, t: ts[i], text });
-    const l = flowLoss(out.velocity, target, out.balanceLosses);
-    mse += l.mse.item() / batch.length;
-    balance += (l.loss.item() - l.mse.item()) / batch.length;
-    total = total ? add(total, l.loss) : l.loss;
+    return { input: { latents: xt, t: ts[i], text }, target };
   });
-  return { loss: mul(total!, 1 / batch.length), mse, balance, t: ts };
+  // samples with the same latent size and shot layout run as one batched forward
+  const groups = new Map<string, number[]>();
+  prepared.forEach(({ input }, i) => {
+    const key = `${input.latents.shape}|${input.text.shots.map((s) => s.frames)}`;
+    groups.set(key, [...(groups.get(key) ?? []), i]);
+  });
+  let total: Tensor | undefined;
+  let mse = 0;
+  let balance = 0;
+  const acc = (t: Tensor) => {
+    total = total ? add(total, t) : t;
+  };
+  for (const idx of groups.values()) {
+    const out = videoDiTBatch(
+      model,
+      idx.map((i) => prepared[i].input),
+    );
+    idx.forEach((i, j) => {
+      const l = flowLoss(out.velocities[j], prepared[i].target);
+      mse += l.mse.item() / B;
+      acc(mul(l.mse, 1 / B));
+    });
+    // a group's balancing loss covers its tokens: weight it by the group's share of the batch
+    for (const b of out.balanceLosses) {
+      balance += (b.item() * idx.length) / B;
+      acc(mul(b, idx.length / B));
+    }
+  }
+  return { loss: total!, mse, balance, t: ts };
 }
