@@ -9,7 +9,20 @@
  * an error naming the tensor and the problem, never an out-of-range read: offsets must lie inside
  * the data, not overlap, and together cover it exactly (as the reference implementation demands).
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fstatSync,
+  fsyncSync,
+  openSync,
+  readSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { endianness } from 'node:os';
+
+/** On little-endian hosts (all current Node targets) 4-byte data is copied, not decoded. */
+const HOST_LE = endianness() === 'LE';
 
 export type SafeDType = 'F32' | 'F16' | 'BF16' | 'I32';
 
@@ -54,18 +67,25 @@ interface Entry {
   end: number;
 }
 
-/** Parses and validates the header; returns entries sorted by offset and the data start. */
-function parseHeader(bytes: Uint8Array, source: string) {
+/** The header length from the first 8 bytes, checked against the file size. */
+function headerLength(first8: Uint8Array, fileSize: number, source: string): number {
   const fail = (m: string) => new SafetensorsError(source, m);
-  if (bytes.length < 8) throw fail(`file is ${bytes.length} bytes, too short for the 8-byte header length`);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const n = dv.getBigUint64(0, true);
-  if (n > BigInt(bytes.length - 8))
-    throw fail(
-      `header length ${n} goes beyond the end of the file (${bytes.length - 8} bytes after the length)`,
-    );
+  if (fileSize < 8 || first8.length < 8)
+    throw fail(`file is ${fileSize} bytes, too short for the 8-byte header length`);
+  const n = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
+  if (n > BigInt(fileSize - 8))
+    throw fail(`header length ${n} goes beyond the end of the file (${fileSize - 8} bytes after the length)`);
   if (n > BigInt(MAX_HEADER)) throw fail(`header length ${n} exceeds the ${MAX_HEADER}-byte limit`);
-  const hlen = Number(n);
+  return Number(n);
+}
+
+/**
+ * Parses and validates the header; returns entries sorted by offset and the data start.
+ * `bytes` holds at least the length and the header; `fileSize` is the whole file's size.
+ */
+function parseHeader(bytes: Uint8Array, source: string, fileSize = bytes.length) {
+  const fail = (m: string) => new SafetensorsError(source, m);
+  const hlen = headerLength(bytes, fileSize, source);
   let json: unknown;
   try {
     json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + hlen)));
@@ -74,7 +94,7 @@ function parseHeader(bytes: Uint8Array, source: string) {
   }
   if (!json || typeof json !== 'object' || Array.isArray(json)) throw fail('header is not a JSON object');
   const dataStart = 8 + hlen;
-  const dataLen = bytes.length - dataStart;
+  const dataLen = fileSize - dataStart;
   const metadata: Record<string, string> = {};
   const entries: Entry[] = [];
   for (const [name, v] of Object.entries(json as Record<string, unknown>)) {
@@ -177,9 +197,15 @@ export function f32ToBf16(v: number): number {
   return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
 }
 
+/** Decodes one tensor's bytes (exactly its data_offsets span). */
 function decode(bytes: Uint8Array, e: Entry): Float32Array | Int32Array {
   const n = (e.end - e.begin) / ELEM_BYTES[e.dtype];
-  const dv = new DataView(bytes.buffer, bytes.byteOffset + e.begin, e.end - e.begin);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, e.end - e.begin);
+  if (HOST_LE && (e.dtype === 'I32' || e.dtype === 'F32')) {
+    const out = e.dtype === 'I32' ? new Int32Array(n) : new Float32Array(n);
+    new Uint8Array(out.buffer).set(bytes.subarray(0, n * 4));
+    return out;
+  }
   if (e.dtype === 'I32') {
     const out = new Int32Array(n);
     for (let i = 0; i < n; i++) out[i] = dv.getInt32(i * 4, true);
@@ -200,7 +226,8 @@ export function parseSafetensors(bytes: Uint8Array, source = '<buffer>'): SafeFi
   const { entries, metadata, dataStart } = parseHeader(bytes, source);
   const data = bytes.subarray(dataStart);
   const tensors = new Map<string, SafeTensor>();
-  for (const e of entries) tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: decode(data, e) });
+  for (const e of entries)
+    tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: decode(data.subarray(e.begin, e.end), e) });
   return { tensors, metadata };
 }
 
@@ -267,14 +294,46 @@ export function serializeSafetensors(
 }
 
 /** Reads and validates a safetensors file. */
+/**
+ * Reads and validates a safetensors file: the header first (checked against the file size), then
+ * each tensor's bytes at its offset, so files beyond Node's 2 GB buffer limit load too.
+ */
 export function readSafetensors(path: string): SafeFile {
-  let bytes: Uint8Array;
+  let fd: number;
   try {
-    bytes = readFileSync(path);
+    fd = openSync(path, 'r');
   } catch (e) {
     throw new SafetensorsError(path, `cannot read (${(e as Error).message})`);
   }
-  return parseSafetensors(bytes, path);
+  try {
+    const size = fstatSync(fd).size;
+    const first8 = readAt(fd, 0, Math.min(8, size));
+    const hlen = headerLength(first8, size, path);
+    const { entries, metadata, dataStart } = parseHeader(readAt(fd, 0, 8 + hlen), path, size);
+    const tensors = new Map<string, SafeTensor>();
+    for (const e of entries)
+      tensors.set(e.name, {
+        dtype: e.dtype,
+        shape: e.shape,
+        data: decode(readAt(fd, dataStart + e.begin, e.end - e.begin), e),
+      });
+    return { tensors, metadata };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Exactly `length` bytes at `position` (the header checks guarantee they exist). */
+function readAt(fd: number, position: number, length: number): Uint8Array {
+  const buf = new Uint8Array(length);
+  let got = 0;
+  while (got < length) {
+    const n = readSync(fd, buf, got, length - got, position + got);
+    if (n === 0)
+      throw new Error(`unexpected end of file at byte ${position + got} (file changed while reading?)`);
+    got += n;
+  }
+  return buf;
 }
 
 /** Names, dtypes and shapes only (the data is validated but not decoded). */

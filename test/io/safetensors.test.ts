@@ -207,6 +207,14 @@ describe('safetensors', () => {
             return true;
           },
         );
+        // the same error through the file reader, which reads the header and tensors at offsets
+        const path = join(dir, 'corrupt.safetensors');
+        writeFileSync(path, bytes);
+        assert.throws(
+          () => readSafetensors(path),
+          (e: Error) => e.message.startsWith(`safetensors ${path}: `) && re.test(e.message),
+        );
+        rmSync(path);
       });
 
     it('names the file when reading from disk', () => {
