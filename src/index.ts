@@ -16,3 +16,4 @@ export * from './train/index.js';
 export * from './models/presets.js';
 export * from './models/cost.js';
 export * from './models/text/encoder.js';
+export * from './pipeline/index.js';

@@ -1,0 +1,189 @@
+/**
+ * generate(story, model): the product path, one explicit loop per stage.
+ *
+ *   captions --text encoder--> per-shot + global embeddings
+ *   shot layout --> latent grid [C, 1 + (F-1)/4, H/8, W/8] with shot starts (MoGA/STGA plans and
+ *                   the per-shot cross-attention plan are built from it inside the DiT)
+ *   noise --sampler (rectified flow, CFG)--> latent
+ *   latent --codec, chunk by chunk (causal cache)--> frames --> onFrame (e.g. the MP4 writer)
+ *
+ * Memory stays flat in the length of the video apart from the latent itself: frames leave as
+ * soon as they are decoded unless `collect` asks to keep them.
+ */
+
+import { sample } from '../diffusion/sample.js';
+import type { SamplerConfig } from '../diffusion/sampler.js';
+import { guidedVelocityFn } from '../models/dit/dit.js';
+import type { MultiShotText } from '../models/dit/text.js';
+import type { Story } from '../story/story.js';
+import { sliceAxis } from '../tensor/ops.js';
+import { noGrad, type Tensor, tidy } from '../tensor/tensor.js';
+import { type LatentLayout, latentLayout } from './layout.js';
+import type { MogaModel } from './model.js';
+import { type ProgressEvent, stageTracker } from './progress.js';
+import { encodeShots } from './story-text.js';
+
+export interface GenerateOptions {
+  /** Sampler steps (default: the model's). */
+  readonly steps?: number;
+  /** Seed of the starting noise (default: the story's). */
+  readonly seed?: number;
+  /** Classifier-free guidance scale (default: the model's; 1 = one DiT pass per step). */
+  readonly guidance?: number;
+  readonly shift?: number;
+  readonly sampler?: SamplerConfig;
+  /** Latent frames per decode chunk after the first (default 4 = 16 video frames). */
+  readonly decodeChunk?: number;
+  readonly onProgress?: (e: ProgressEvent) => void;
+  /** Each frame (RGB bytes, H*W*3) as soon as it is decoded; awaited, so a slow sink applies back-pressure. */
+  readonly onFrame?: (rgb: Uint8Array, index: number) => void | Promise<void>;
+  /** Keep the frames in the result (default: true when there is no onFrame). */
+  readonly collect?: boolean;
+}
+
+export interface GenerateResult {
+  readonly frames: number;
+  readonly width: number;
+  readonly height: number;
+  readonly fps: number;
+  readonly layout: LatentLayout;
+  readonly steps: number;
+  readonly seed: number;
+  readonly guidance: number;
+  readonly codec: MogaModel['codec']['kind'];
+  /** Wall-clock seconds per stage. */
+  readonly seconds: { text: number; sample: number; decode: number; total: number };
+  /** The frames, when collected. */
+  readonly video?: Uint8Array[];
+}
+
+export async function generate(
+  story: Story,
+  model: MogaModel,
+  opts: GenerateOptions = {},
+): Promise<GenerateResult> {
+  const t0 = performance.now();
+  const s = model.config.sampling;
+  const steps = opts.steps ?? s.steps;
+  const seed = opts.seed ?? story.seed;
+  const guidance = opts.guidance ?? s.guidance;
+  if (!Number.isInteger(steps) || steps < 1)
+    throw new Error(`generate: steps must be a positive integer, got ${steps}`);
+  if (!(guidance >= 0)) throw new Error(`generate: guidance must be >= 0, got ${guidance}`);
+  const chunk = opts.decodeChunk ?? 4;
+  if (!Number.isInteger(chunk) || chunk < 1)
+    throw new Error(`generate: decodeChunk must be a positive integer, got ${chunk}`);
+  const { codec } = model;
+  const patch = model.config.dit.patch;
+  const layout = latentLayout(story, codec);
+  if (layout.height % patch[1] || layout.width % patch[2])
+    throw new Error(
+      `generate: latent ${layout.width}x${layout.height} is not divisible by the DiT patch ${patch[2]}x${patch[1]}; use a size that is a multiple of ${codec.space * patch[1]}`,
+    );
+
+  // 1. captions
+  const textTrack = stageTracker('text', 1, 'passes', opts.onProgress);
+  const text: MultiShotText = noGrad(() =>
+    tidy(() =>
+      encodeShots(
+        model.captions,
+        story.shots.map((x) => x.caption),
+        layout.shotFrames,
+        story.global,
+      ),
+    ),
+  );
+  textTrack(1);
+  const t1 = performance.now();
+
+  // 2. sample the latent
+  const shape = [codec.channels, layout.latentFrames, layout.height, layout.width];
+  const sampleTrack = stageTracker('sample', steps, 'steps', opts.onProgress);
+  sampleTrack(0);
+  const latent = noGrad(() =>
+    sample({
+      velocity: guidedVelocityFn(model.dit, text, guidance),
+      shape,
+      sampler: opts.sampler ?? s.sampler,
+      steps,
+      shift: opts.shift ?? s.shift,
+      seed,
+      onStep: (info) => sampleTrack(info.step + 1),
+    }),
+  );
+  disposeText(text);
+  const t2 = performance.now();
+
+  // 3. decode chunk by chunk and hand frames on
+  const collect = opts.collect ?? !opts.onFrame;
+  const video: Uint8Array[] | undefined = collect ? [] : undefined;
+  const decodeTrack = stageTracker('decode', layout.frames, 'frames', opts.onProgress);
+  decodeTrack(0);
+  const dec = codec.decoder();
+  let written = 0;
+  try {
+    for (let a = 0; a < layout.latentFrames && written < layout.frames; ) {
+      const b = Math.min(layout.latentFrames, a === 0 ? 1 + chunk : a + chunk);
+      const frames = noGrad(() => tidy(() => dec.push(sliceAxis(latent, 1, a, b)))); // (3, f, H, W)
+      const rgbs = toRgbFrames(frames);
+      frames.dispose();
+      for (const rgb of rgbs) {
+        if (written >= layout.frames) break;
+        await opts.onFrame?.(rgb, written);
+        video?.push(rgb);
+        written++;
+      }
+      decodeTrack(written);
+      a = b;
+    }
+  } finally {
+    dec.close();
+    latent.dispose();
+  }
+  if (written !== layout.frames)
+    throw new Error(`generate: decoded ${written} frames but the story has ${layout.frames}`);
+  const t3 = performance.now();
+  return {
+    frames: written,
+    width: story.width,
+    height: story.height,
+    fps: story.fps,
+    layout,
+    steps,
+    seed,
+    guidance,
+    codec: codec.kind,
+    seconds: {
+      text: (t1 - t0) / 1000,
+      sample: (t2 - t1) / 1000,
+      decode: (t3 - t2) / 1000,
+      total: (t3 - t0) / 1000,
+    },
+    ...(video ? { video } : {}),
+  };
+}
+
+function disposeText(t: MultiShotText): void {
+  for (const s of t.shots) s.caption.dispose();
+  t.global?.dispose();
+}
+
+/** [3, F, H, W] in [-1, 1] -> F RGB byte frames (clamped, rounded). */
+export function toRgbFrames(video: Tensor): Uint8Array[] {
+  const [c, F, H, W] = video.shape;
+  if (video.rank !== 4 || c !== 3)
+    throw new Error(`toRgbFrames: expected [3, F, H, W], got [${video.shape}]`);
+  const x = video.dataSync() as Float32Array;
+  const P = H * W;
+  return Array.from({ length: F }, (_, f) => {
+    const out = new Uint8Array(P * 3);
+    for (let ch = 0; ch < 3; ch++) {
+      const o = (ch * F + f) * P;
+      for (let i = 0; i < P; i++) {
+        const v = x[o + i];
+        out[3 * i + ch] = Math.round(Math.max(-1, Math.min(1, v)) * 127.5 + 127.5);
+      }
+    }
+    return out;
+  });
+}
