@@ -25,7 +25,7 @@ export interface AttentionExports {
 /** Below this many q.k pairs (times heads) the call stays on the calling thread. */
 const SPLIT_MIN_PAIRS = 1 << 14;
 /** Query rows per tile in the kernel (ranges are cut at multiples of it). */
-const BQ = 32;
+const BQ = 48;
 
 type Item = [seg: number, h: number, qa: number, qb: number, cost: number];
 
