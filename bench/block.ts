@@ -23,7 +23,7 @@ interface Block {
   params: Tensor[];
 }
 
-function makeBlock(be: Backend, L: number, D: number): Block {
+export function makeBlock(be: Backend, L: number, D: number): Block {
   const rng = new Rng(7);
   const t = (shape: number[], std: number, mean = 0) => {
     const a = rng.normalArray(shape.reduce((p, q) => p * q, 1));
@@ -47,7 +47,7 @@ function makeBlock(be: Backend, L: number, D: number): Block {
 }
 
 /** Forward and backward; everything it creates is freed by the caller's tidy. */
-function step({ x, params }: Block, H: number): void {
+export function step({ x, params }: Block, H: number): void {
   const [ln1w, ln1b, wqkv, wo, ln2w, ln2b, w1, b1, w2, b2] = params;
   const [L, D] = x.shape;
   const hd = D / H;

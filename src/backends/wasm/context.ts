@@ -25,6 +25,12 @@ export interface KernelExports {
   rmsNorm(...args: number[]): void;
   rmsNormBackward(...args: number[]): void;
   addInto(dst: number, src: number, n: number): void;
+  fill32(y: number, n: number, bits: number): void;
+  copyBytes(dst: number, src: number, bytes: number): void;
+  /** conv.ts: (x, col, Ci, T, H, W, KT, KH, KW, Ho, Wo, st, sh, sw, pt, ph, pw, r0, r1) */
+  convIm2col(...args: number[]): void;
+  /** conv.ts: (col, dx, ...the same geometry) adds the adjoint of im2col into dx. */
+  convCol2im(...args: number[]): void;
 }
 
 export interface WasmCtx {

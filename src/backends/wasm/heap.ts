@@ -31,7 +31,15 @@ export function sizeClass(bytes: number): number {
   return Math.ceil(bytes / step) * step;
 }
 
-export function createHeap(memory: WasmMemory, base: number): Heap {
+/**
+ * `zero(ptr, bytes)` clears a recycled block; pass the kernel module's bulk-memory fill (a typed-array
+ * fill on shared memory goes element by element in V8, about 20x slower than memset).
+ */
+export function createHeap(
+  memory: WasmMemory,
+  base: number,
+  zero: (ptr: number, bytes: number) => void = (p, n) => new Uint8Array(memory.buffer, p, n).fill(0),
+): Heap {
   let top = Math.ceil(base / ALIGN) * ALIGN;
   const start = top;
   const freeLists = new Map<number, number[]>();
@@ -73,8 +81,7 @@ export function createHeap(memory: WasmMemory, base: number): Heap {
         ptr = top;
         top += cls;
       } else {
-        refresh();
-        new Uint8Array(memory.buffer, ptr, bytes).fill(0);
+        zero(ptr, bytes);
       }
       blocks.set(ptr, { cls, bytes, internal });
       if (!internal) live += bytes;

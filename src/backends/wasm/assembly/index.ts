@@ -1,9 +1,10 @@
 // The WebAssembly kernel module: every export is a kernel over raw byte offsets into the one shared
 // memory (which the JS side allocates); kernels keep no state, so any thread may run any of them.
 export { attentionBackward, attentionForward, attentionWorkBytes } from './attention';
+export { convCol2im, convIm2col } from './conv';
 export { binary, unary } from './elementwise';
 export { gemm, gemmBatched, gemmWorkBytes } from './gemm';
-export { gatherRows, scatterAddRows, stridedCopy } from './movement';
+export { copyBytes, fill32, gatherRows, scatterAddRows, stridedCopy } from './movement';
 export { addInto, layerNorm, layerNormBackward, rmsNorm, rmsNormBackward } from './norms';
 export { reduce } from './reduce';
 

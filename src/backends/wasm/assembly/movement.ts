@@ -83,3 +83,20 @@ export function scatterAddRows(src: usize, idx: usize, y: usize, m: i32, w: i32,
     }
   }
 }
+
+/** n 4-byte elements at y set to the bit pattern `bits` (typed-array fill on shared memory is slow in V8). */
+export function fill32(y: usize, n: i32, bits: u32): void {
+  if (bits == 0) {
+    memory.fill(y, 0, <usize>n << 2);
+    return;
+  }
+  const v = i32x4.splat(bits);
+  let j = 0;
+  for (; j + 4 <= n; j += 4) v128.store(y + (<usize>j << 2), v);
+  for (; j < n; j++) store<u32>(y + (<usize>j << 2), bits);
+}
+
+/** memmove of `bytes` bytes. */
+export function copyBytes(dst: usize, src: usize, bytes: usize): void {
+  memory.copy(dst, src, bytes);
+}

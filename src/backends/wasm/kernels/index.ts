@@ -1,6 +1,7 @@
 /** The wasm kernel table: ops listed here run in WebAssembly; the rest run `ref` on views of the heap. */
 import type { OpName } from '../../../tensor/op-spec.js';
 import type { WasmKernel } from '../context.js';
+import { conv3d, conv3dBackwardInput, conv3dBackwardWeight } from './conv.js';
 import { binary, unary } from './elementwise.js';
 import { groupedAttention, groupedAttentionBackward } from './grouped-attention.js';
 import { gatherRows, scatterAddRows } from './indexing.js';
@@ -48,4 +49,7 @@ export const WASM_KERNELS: { [K in OpName]?: WasmKernel<K> } = {
   rmsNormBackward,
   groupedAttention,
   groupedAttentionBackward,
+  conv3d,
+  conv3dBackwardInput,
+  conv3dBackwardWeight,
 };

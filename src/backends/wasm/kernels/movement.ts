@@ -70,8 +70,8 @@ export const broadcastTo: WasmKernel<'broadcastTo'> = (ctx, [x], [y]) => {
 
 export const pad: WasmKernel<'pad'> = (ctx, [x], [y], p) => {
   const n = sizeOf(y.shape);
-  const view = y.dtype === 'int32' ? ctx.heap.i32() : ctx.heap.f32();
-  view.fill(p.value, ptrOf(y) / 4, ptrOf(y) / 4 + n);
+  const bits = y.dtype === 'int32' ? p.value | 0 : new Int32Array(Float32Array.of(p.value).buffer)[0];
+  ctx.k.fill32(ptrOf(y), n, bits);
   const s = stridesOf(y.shape);
   const base = p.pads.reduce((acc, [before], i) => acc + before * s[i], 0);
   stridedCopy(ctx, ptrOf(x), ptrOf(y) + 4 * base, x.shape, stridesOf(x.shape), s);
@@ -89,7 +89,6 @@ export const concat: WasmKernel<'concat'> = (ctx, ins, [y], p) => {
 };
 
 export const reshape: WasmKernel<'reshape'> = (ctx, [x], [y]) => {
-  const n = sizeOf(y.shape);
-  ctx.heap.i32().copyWithin(ptrOf(y) / 4, ptrOf(x) / 4, ptrOf(x) / 4 + n);
+  ctx.k.copyBytes(ptrOf(y), ptrOf(x), 4 * sizeOf(y.shape));
   return true;
 };
