@@ -16,7 +16,7 @@
 import { batchPlans } from '../../attention/plan.js';
 import type { GridLayout } from '../../attention/plans.js';
 import { ropeFor, type VisualAttentionConfig } from '../../attention/visual-attention.js';
-import { guidedVelocity } from '../../diffusion/guidance.js';
+import { guide } from '../../diffusion/guidance.js';
 import { timestepEmbedding } from '../../nn/embeddings.js';
 import { initLinear, type Linear, linear } from '../../nn/linear.js';
 import { type Mlp, mlp } from '../../nn/mlp.js';
@@ -206,16 +206,21 @@ export function velocityFn(model: VideoDiT, text: MultiShotText): (x: Tensor, t:
 
 /**
  * Classifier-free guidance with the empty caption: v = v(x | empty) + w (v(x | text) - v(x | empty)).
- * w = 1 runs the conditional model alone.
+ * Both branches run as one batch of two (emptyText keeps the shot layout). w = 1 runs only the
+ * conditional model.
  */
 export function guidedVelocityFn(
   model: VideoDiT,
   text: MultiShotText,
   scale: number,
 ): (x: Tensor, t: number) => Tensor {
-  return guidedVelocity(
-    velocityFn(model, text),
-    velocityFn(model, emptyText(text, model.config.textDim)),
-    scale,
-  );
+  if (scale === 1) return velocityFn(model, text);
+  const empty = emptyText(text, model.config.textDim);
+  return (latents, t) => {
+    const [cond, uncond] = videoDiTBatch(model, [
+      { latents, t, text },
+      { latents, t, text: empty },
+    ]).velocities;
+    return guide(cond, uncond, scale);
+  };
 }
