@@ -1,14 +1,15 @@
 // Packed, register-tiled SGEMM (the BLIS loop nest): C[m, n] = op(A)[m, k] . op(B)[k, n].
 // Operands are addressed by element strides, so transposes cost nothing here: element (i, p) of
 // op(A) is at a + 4 * (i * ars + p * acs). Blocks: B panel KC x NC (L2/L3), A block MC x KC (L2),
-// one MR x NR tile of C in registers (4 x 8 floats = 8 v128 accumulators; x64 has 16 xmm).
+// one MR x NR tile of C in registers (6 x 8 floats = 12 v128 accumulators: enough independent FMA
+// chains to cover the FMA latency; x64 has 16 xmm, V8 keeps one as scratch).
 import { fma } from './simd';
 
-const MR: i32 = 4;
+const MR: i32 = 6;
 const NR: i32 = 8;
-const KC: i32 = 256;
-const MC: i32 = 128;
-const NC: i32 = 512;
+const KC: i32 = 384;
+const MC: i32 = 72;
+const NC: i32 = 1024;
 
 /** Bytes of scratch one thread needs for `gemm`: packed A block, packed B panel, one C tile. */
 export function gemmWorkBytes(): i32 {
@@ -21,10 +22,7 @@ function packA(dst: usize, a: usize, rs: i32, cs: i32, mc: i32, kc: i32): void {
     const rows = min(MR, mc - i0);
     const panel = dst + (<usize>(i0 * kc) << 2);
     const src = a + (<usize>(i0 * rs) << 2);
-    if (rows == MR && rs == 1) {
-      // op(A) column-major (transA): the MR values of one p are contiguous.
-      for (let p = 0; p < kc; p++) v128.store(panel + (<usize>(p * MR) << 2), v128.load(src + (<usize>(p * cs) << 2)));
-    } else if (rows == MR) {
+    if (rows == MR) {
       const s1 = <usize>rs << 2;
       const st = <usize>cs << 2;
       let q = src;
@@ -34,6 +32,8 @@ function packA(dst: usize, a: usize, rs: i32, cs: i32, mc: i32, kc: i32): void {
         store<f32>(d, load<f32>(q + s1), 4);
         store<f32>(d, load<f32>(q + 2 * s1), 8);
         store<f32>(d, load<f32>(q + 3 * s1), 12);
+        store<f32>(d, load<f32>(q + 4 * s1), 16);
+        store<f32>(d, load<f32>(q + 5 * s1), 20);
         q += st;
       }
     } else {
@@ -80,6 +80,8 @@ function tile(ap: usize, bp: usize, kc: i32, c: usize, ldc: i32, rows: i32, cols
   let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
   let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
   let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  let c40 = f32x4.splat(0), c41 = f32x4.splat(0);
+  let c50 = f32x4.splat(0), c51 = f32x4.splat(0);
   let b0: v128, b1: v128, a: v128;
   let p = 0;
   for (; p < kc; p++) {
@@ -97,7 +99,13 @@ function tile(ap: usize, bp: usize, kc: i32, c: usize, ldc: i32, rows: i32, cols
     a = v128.load32_splat(ap, 12);
     c30 = fma(a, b0, c30);
     c31 = fma(a, b1, c31);
-    ap += 16;
+    a = v128.load32_splat(ap, 16);
+    c40 = fma(a, b0, c40);
+    c41 = fma(a, b1, c41);
+    a = v128.load32_splat(ap, 20);
+    c50 = fma(a, b0, c50);
+    c51 = fma(a, b1, c51);
+    ap += 24;
     bp += 32;
   }
   const ld = <usize>ldc << 2;
@@ -115,6 +123,12 @@ function tile(ap: usize, bp: usize, kc: i32, c: usize, ldc: i32, rows: i32, cols
       q += ld;
       v128.store(q, f32x4.add(v128.load(q), c30));
       v128.store(q, f32x4.add(v128.load(q, 16), c31), 16);
+      q += ld;
+      v128.store(q, f32x4.add(v128.load(q), c40));
+      v128.store(q, f32x4.add(v128.load(q, 16), c41), 16);
+      q += ld;
+      v128.store(q, f32x4.add(v128.load(q), c50));
+      v128.store(q, f32x4.add(v128.load(q, 16), c51), 16);
     } else {
       v128.store(q, c00);
       v128.store(q, c01, 16);
@@ -127,6 +141,12 @@ function tile(ap: usize, bp: usize, kc: i32, c: usize, ldc: i32, rows: i32, cols
       q += ld;
       v128.store(q, c30);
       v128.store(q, c31, 16);
+      q += ld;
+      v128.store(q, c40);
+      v128.store(q, c41, 16);
+      q += ld;
+      v128.store(q, c50);
+      v128.store(q, c51, 16);
     }
     return;
   }
@@ -138,6 +158,10 @@ function tile(ap: usize, bp: usize, kc: i32, c: usize, ldc: i32, rows: i32, cols
   v128.store(tmp, c21, 80);
   v128.store(tmp, c30, 96);
   v128.store(tmp, c31, 112);
+  v128.store(tmp, c40, 128);
+  v128.store(tmp, c41, 144);
+  v128.store(tmp, c50, 160);
+  v128.store(tmp, c51, 176);
   for (let r = 0; r < rows; r++)
     for (let j = 0; j < cols; j++) {
       const q = c + (<usize>(r * ldc + j) << 2);

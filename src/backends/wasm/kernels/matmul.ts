@@ -2,7 +2,7 @@
  * Batched GEMM with transposes and broadcast batch dims. Transposes become element strides of the
  * stored operands (the kernel packs from any strides). Large products are split across the pool:
  * by batch when there are enough matrices, else by row panels of C (column panels when C is wide
- * and short), in multiples of the 4 x 8 register tile.
+ * and short), in multiples of the 6 x 8 register tile.
  */
 import { broadcastShapes, sizeOf, stridesOf } from '../../../tensor/shape.js';
 import { ptrOf, type WasmCtx, type WasmKernel } from '../context.js';
@@ -103,7 +103,7 @@ function runGemm(
       w[t],
     ]);
   } else if (m >= n || m >= 4 * T * 8) {
-    jobs = ranges(m, T, 4).map(([s, e], t) => [
+    jobs = ranges(m, T, 6).map(([s, e], t) => [
       nb,
       table,
       e - s,
