@@ -231,11 +231,17 @@ export function parseSafetensors(bytes: Uint8Array, source = '<buffer>'): SafeFi
   return { tensors, metadata };
 }
 
-/** Encodes tensors (in the given order) and string metadata as a safetensors file. */
-export function serializeSafetensors(
-  tensors: Iterable<[string, TensorToWrite]> | Record<string, TensorToWrite>,
-  metadata: Record<string, string> = {},
-): Uint8Array {
+type Tensors = Iterable<[string, TensorToWrite]> | Record<string, TensorToWrite>;
+
+interface WritePlan {
+  /** The 8-byte length followed by the space-padded JSON header. */
+  readonly head: Uint8Array;
+  readonly items: { name: string; t: TensorToWrite; dtype: SafeDType }[];
+  readonly dataBytes: number;
+}
+
+/** Validates what to write and lays out the header (offsets in the given order). */
+function planWrite(tensors: Tensors, metadata: Record<string, string>): WritePlan {
   const list =
     Symbol.iterator in tensors
       ? [...(tensors as Iterable<[string, TensorToWrite]>)]
@@ -248,7 +254,7 @@ export function serializeSafetensors(
     header.__metadata__ = metadata;
   }
   let at = 0;
-  const plan: { t: TensorToWrite; dtype: SafeDType; begin: number }[] = [];
+  const items: WritePlan['items'] = [];
   for (const [name, t] of list) {
     if (name === '__metadata__')
       throw new Error("safetensors: '__metadata__' is reserved and cannot name a tensor");
@@ -267,28 +273,43 @@ export function serializeSafetensors(
       );
     const bytes = elems * ELEM_BYTES[dtype];
     header[name] = { dtype, shape: [...t.shape], data_offsets: [at, at + bytes] };
-    plan.push({ t, dtype, begin: at });
+    items.push({ name, t, dtype });
     at += bytes;
   }
-  let json = JSON.stringify(header);
+  const json = new TextEncoder().encode(JSON.stringify(header));
   // pad with spaces so the data buffer starts 8-byte aligned (as the reference writer does)
-  const raw = new TextEncoder().encode(json);
-  const padded = Math.ceil((8 + raw.length) / 8) * 8 - 8;
-  json += ' '.repeat(padded - raw.length);
-  const hbytes = new TextEncoder().encode(json);
-  const out = new Uint8Array(8 + hbytes.length + at);
+  const hlen = Math.ceil((8 + json.length) / 8) * 8 - 8;
+  const head = new Uint8Array(8 + hlen).fill(0x20);
+  new DataView(head.buffer).setBigUint64(0, BigInt(hlen), true);
+  head.set(json, 8);
+  return { head, items, dataBytes: at };
+}
+
+/** One tensor's bytes in the file's little-endian layout. */
+function encodeTensor(t: TensorToWrite, dtype: SafeDType): Uint8Array {
+  const d = t.data;
+  const n = d.length;
+  if (HOST_LE && (dtype === 'F32' || dtype === 'I32'))
+    return new Uint8Array(d.buffer, d.byteOffset, n * 4).slice();
+  const out = new Uint8Array(n * ELEM_BYTES[dtype]);
   const dv = new DataView(out.buffer);
-  dv.setBigUint64(0, BigInt(hbytes.length), true);
-  out.set(hbytes, 8);
-  const base = 8 + hbytes.length;
-  for (const { t, dtype, begin } of plan) {
-    const o = base + begin;
-    const d = t.data;
-    const n = d.length;
-    if (dtype === 'F32') for (let i = 0; i < n; i++) dv.setFloat32(o + i * 4, d[i], true);
-    else if (dtype === 'I32') for (let i = 0; i < n; i++) dv.setInt32(o + i * 4, d[i], true);
-    else if (dtype === 'F16') for (let i = 0; i < n; i++) dv.setUint16(o + i * 2, f32ToF16(d[i]), true);
-    else for (let i = 0; i < n; i++) dv.setUint16(o + i * 2, f32ToBf16(d[i]), true);
+  if (dtype === 'F32') for (let i = 0; i < n; i++) dv.setFloat32(i * 4, d[i], true);
+  else if (dtype === 'I32') for (let i = 0; i < n; i++) dv.setInt32(i * 4, d[i], true);
+  else if (dtype === 'F16') for (let i = 0; i < n; i++) dv.setUint16(i * 2, f32ToF16(d[i]), true);
+  else for (let i = 0; i < n; i++) dv.setUint16(i * 2, f32ToBf16(d[i]), true);
+  return out;
+}
+
+/** Encodes tensors (in the given order) and string metadata as a safetensors file in memory. */
+export function serializeSafetensors(tensors: Tensors, metadata: Record<string, string> = {}): Uint8Array {
+  const plan = planWrite(tensors, metadata);
+  const out = new Uint8Array(plan.head.length + plan.dataBytes);
+  out.set(plan.head, 0);
+  let at = plan.head.length;
+  for (const { t, dtype } of plan.items) {
+    const b = encodeTensor(t, dtype);
+    out.set(b, at);
+    at += b.length;
   }
   return out;
 }
@@ -356,13 +377,24 @@ export function writeFileAtomic(path: string, bytes: Uint8Array | string): void 
   renameSync(tmp, path);
 }
 
-/** Writes and fsyncs a file (no rename); removes it again if the write fails. */
-export function writeDurable(path: string, bytes: Uint8Array | string): void {
+/**
+ * Writes and fsyncs a file (no rename); removes it again if the write fails. Chunks may be
+ * functions, called one at a time, so only one chunk is in memory at once.
+ */
+export function writeDurable(
+  path: string,
+  bytes: Uint8Array | string | (Uint8Array | (() => Uint8Array))[],
+): void {
   const fd = openSync(path, 'w');
   try {
-    const buf = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
-    let off = 0;
-    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    const chunks = Array.isArray(bytes)
+      ? bytes
+      : [typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes];
+    for (const c of chunks) {
+      const buf = typeof c === 'function' ? c() : c;
+      let off = 0;
+      while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    }
     fsyncSync(fd);
   } catch (e) {
     closeSync(fd);
@@ -374,11 +406,27 @@ export function writeDurable(path: string, bytes: Uint8Array | string): void {
   closeSync(fd);
 }
 
-/** Serialises and writes a safetensors file atomically (temp name + rename). */
+/**
+ * Writes a safetensors file, streamed tensor by tensor (so a file beyond Node's 2 GB buffer limit
+ * can be written) and fsynced; atomically (temp name + rename) unless `atomic` is false (for files
+ * inside a directory that is itself swapped in atomically, like a checkpoint).
+ */
 export function writeSafetensors(
   path: string,
-  tensors: Iterable<[string, TensorToWrite]> | Record<string, TensorToWrite>,
+  tensors: Tensors,
   metadata: Record<string, string> = {},
+  opts: { atomic?: boolean } = {},
 ): void {
-  writeFileAtomic(path, serializeSafetensors(tensors, metadata));
+  const plan = planWrite(tensors, metadata);
+  const atomic = opts.atomic ?? true;
+  const target = atomic ? tempPath(path) : path;
+  writeDurable(target, [
+    plan.head,
+    ...plan.items.map(
+      ({ t, dtype }) =>
+        () =>
+          encodeTensor(t, dtype),
+    ),
+  ]);
+  if (atomic) renameSync(target, path);
 }

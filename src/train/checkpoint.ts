@@ -15,10 +15,10 @@ import { basename } from 'node:path';
 import { loadParamsInto, namedTensors, type ParamTree, paramsToEntries } from '../io/params-file.js';
 import {
   readSafetensors,
-  serializeSafetensors,
   type TensorToWrite,
   tempPath,
   writeDurable,
+  writeSafetensors,
 } from '../io/safetensors.js';
 import type { AdamWConfig, AdamWState } from './adamw.js';
 
@@ -68,17 +68,14 @@ export function saveCheckpoint(
   const prev = `${dir}.prev`;
   mkdirSync(tmp);
   try {
-    writeDurable(
-      `${tmp}/model.safetensors`,
-      serializeSafetensors(paramsToEntries(params), { step: String(state.step) }),
-    );
+    // plain writes inside the temp directory: the directory swap below is the atomic step
+    const plain = { atomic: false };
+    const step = { step: String(state.step) };
+    writeSafetensors(`${tmp}/model.safetensors`, paramsToEntries(params), step, plain);
     if (state.ema)
-      writeDurable(
-        `${tmp}/ema.safetensors`,
-        serializeSafetensors(hostEntries(params, state.ema, ''), { step: String(state.step) }),
-      );
+      writeSafetensors(`${tmp}/ema.safetensors`, hostEntries(params, state.ema, ''), step, plain);
     const moments = [...hostEntries(params, state.opt.m, 'm.'), ...hostEntries(params, state.opt.v, 'v.')];
-    writeDurable(`${tmp}/optimizer.safetensors`, serializeSafetensors(moments, { t: String(state.opt.t) }));
+    writeSafetensors(`${tmp}/optimizer.safetensors`, moments, { t: String(state.opt.t) }, plain);
     const json: StateJson = {
       format: CHECKPOINT_FORMAT,
       version: CHECKPOINT_VERSION,

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -62,6 +62,20 @@ describe('safetensors', () => {
     const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
     assert.deepEqual(header, { x: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } });
     assert.deepEqual([...bytes.subarray(8 + n)], [0, 0, 0x80, 0x3f, 0, 0, 0, 0x40]);
+  });
+
+  it('streams to disk exactly the bytes it serialises in memory', () => {
+    const t = {
+      a: { shape: [3], data: Float32Array.from([1, 2, 3]), dtype: 'BF16' as const },
+      b: { shape: [1], data: Int32Array.from([9]) },
+      c: { shape: [2], data: Float32Array.from([0.1, 0.2]), dtype: 'F16' as const },
+    };
+    const path = join(dir, 'stream.safetensors');
+    writeSafetensors(path, t, { k: 'v' });
+    assert.deepEqual(new Uint8Array(readFileSync(path)), serializeSafetensors(t, { k: 'v' }));
+    writeSafetensors(path, t, {}, { atomic: false });
+    assert.deepEqual(new Uint8Array(readFileSync(path)), serializeSafetensors(t));
+    rmSync(path);
   });
 
   it('rounds to nearest even when narrowing to F16 and BF16', () => {
