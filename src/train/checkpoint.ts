@@ -8,10 +8,11 @@
  * Atomicity: everything is written (and fsynced) into a fresh sibling directory `<dir>.tmp-*`,
  * then swapped in with renames: `<dir>` -> `<dir>.prev`, tmp -> `<dir>`, remove `<dir>.prev`.
  * A crash at any point leaves a complete checkpoint: `<dir>` if the swap finished, else the
- * previous one, which `loadCheckpoint` finds at `<dir>.prev` when `<dir>` is missing.
+ * previous one, which `loadCheckpoint` finds at `<dir>.prev` when `<dir>` is missing. Temp
+ * directories left by crashed saves are removed by the next successful one.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { basename } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { loadParamsInto, namedTensors, type ParamTree, paramsToEntries } from '../io/params-file.js';
 import {
   readSafetensors,
@@ -104,6 +105,10 @@ export function saveCheckpoint(
   }
   renameSync(tmp, dir);
   rmSync(prev, { recursive: true, force: true });
+  // temp directories of saves that crashed before their swap are garbage now
+  const stem = `${basename(dir)}.tmp-`;
+  for (const f of readdirSync(dirname(dir) || '.'))
+    if (f.startsWith(stem)) rmSync(join(dirname(dir), f), { recursive: true, force: true });
 }
 
 /** The directory holding the latest complete checkpoint for `dir`, or null when there is none. */

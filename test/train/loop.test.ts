@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -193,10 +193,12 @@ describe('checkpoint atomicity', () => {
     const p = initMlp2(8);
     trainLoop(options(p, 4, { checkpoint: { dir: ck } }));
     renameSync(ck, `${ck}.prev`); // the state right after `<dir>` -> `<dir>.prev`
+    mkdirSync(`${ck}.tmp-1-0`); // and the half-written temp directory of that crashed save
     const q = initMlp2(9);
     const r = trainLoop(options(q, 6, { checkpoint: { dir: ck, resume: true } }));
     assert.equal(r.resumedFrom, 4);
     assert.ok(existsSync(ck) && !existsSync(`${ck}.prev`), 'next save replaced .prev');
+    assert.ok(!existsSync(`${ck}.tmp-1-0`), 'and removed the stale temp directory');
     assert.equal(JSON.parse(readFileSync(join(ck, 'state.json'), 'utf8')).step, 6);
     assert.deepEqual(
       [...readSafetensors(join(ck, 'model.safetensors')).tensors.keys()],
