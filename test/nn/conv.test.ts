@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { REF_KERNELS } from '../../src/backends/ref/kernels/index.js';
 import { causalConv3d, conv2d, conv3d, initConv3d } from '../../src/nn/conv.js';
 import type { ConvParams } from '../../src/tensor/op-spec.js';
@@ -105,3 +105,34 @@ describe('conv3d', () => {
     });
   });
 });
+
+// wasm kernels (im2col + packed GEMM) against the ref oracle, forward and both backward kernels,
+// on one and two threads (the two-thread run splits the GEMM by column panels).
+describe('conv3d on wasm matches ref', async () => {
+  const { createWasmBackend } = await import('../../src/backends/wasm/index.js');
+  const { compareWithRef } = await import('../backends/conformance.js');
+  const { apply } = await import('../../src/tensor/tensor.js');
+  for (const threads of [1, 2]) {
+    const be = createWasmBackend({ threads });
+    if (typeof be === 'string') {
+      it.skip(`wasm unavailable: ${be}`, () => {});
+      continue;
+    }
+    after(() => be.dispose());
+    const big: (typeof CASES)[number] = { name: 'large (split GEMM)', xs: [1, 16, 3, 24, 40], ws: [24, 16, 3, 3, 3], p: { stride: [1, 1, 1], padding: [[2, 0], [1, 1], [1, 1]] } };
+    for (const c of [...CASES, big]) {
+      it(`${threads} thread(s): ${c.name}`, () => {
+        const mk = (s: Shape, seed: number) => fromArray(Float32Array.from(randData(s, seed)), s);
+        const ys = OP_SPEC_OUT(c.xs, c.ws, c.p);
+        compareWithRef(be, () => apply('conv3d', [mk(c.xs, 1), mk(c.ws, 2)], c.p), 1e-4, 1e-4, 'conv3d');
+        compareWithRef(be, () => apply('conv3dBackwardInput', [mk(ys, 3), mk(c.ws, 2)], { ...c.p, inputShape: [...c.xs] }), 1e-4, 1e-4, 'dx');
+        compareWithRef(be, () => apply('conv3dBackwardWeight', [mk(ys, 3), mk(c.xs, 1)], { ...c.p, kernelShape: [...c.ws] }), 1e-4, 1e-4, 'dw');
+        assert.deepEqual(Object.keys(be.refFallbacks()).filter((k) => k.startsWith('conv')), [], 'conv ran through the ref fallback');
+      });
+    }
+  }
+});
+
+function OP_SPEC_OUT(xs: Shape, ws: Shape, p: ConvParams): Shape {
+  return naiveConv(new Float64Array(sizeOf(xs)), xs, new Float64Array(sizeOf(ws)), ws, p).shape;
+}

@@ -84,9 +84,10 @@ export function groupNorm(p: GroupNorm, x: Tensor, groups: number, eps = 1e-6): 
   const [B, C, T, H, W] = x.shape;
   const xt = permute(x, [0, 2, 1, 3, 4]); // (B, T, C, H, W)
   const rows = reshape(xt, [B * T * groups, (C / groups) * H * W]);
-  const n = reshape(layerNorm(rows, undefined, undefined, eps), [B, T, C, H, W]);
-  const y = add(mul(n, reshape(p.weight, [C, 1, 1])), reshape(p.bias, [C, 1, 1]));
-  return permute(y, [0, 2, 1, 3, 4]); // (B, C, T, H, W)
+  const n = permute(reshape(layerNorm(rows, undefined, undefined, eps), [B, T, C, H, W]), [0, 2, 1, 3, 4]); // (B, C, T, H, W)
+  // The affine in (B, C, T, H, W) layout: [C, 1, 1, 1] is a leading-run broadcast, which the fast
+  // backends handle directly (in (B, T, C, H, W) it would be a middle broadcast).
+  return add(mul(n, reshape(p.weight, [C, 1, 1, 1])), reshape(p.bias, [C, 1, 1, 1]));
 }
 
 export interface ResBlock {
