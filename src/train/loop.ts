@@ -8,6 +8,7 @@
  * stays flat whatever the number of steps.
  */
 import { namedTensors, type ParamTree } from '../io/params-file.js';
+import { writeFileAtomic } from '../io/safetensors.js';
 import { gradients } from '../tensor/autodiff.js';
 import { Rng } from '../tensor/random.js';
 import { type Tensor, tidy } from '../tensor/tensor.js';
@@ -56,6 +57,8 @@ export interface TrainLoopOptions<B> {
   /** Where progress lines go (default: stderr). */
   readonly log?: (line: string) => void;
   readonly onStep?: (info: ProgressInfo) => void;
+  /** Writes a JSON summary of the run here at the end (atomically): timing, losses, settings. */
+  readonly reportFile?: string;
 }
 
 export interface TrainResult {
@@ -205,16 +208,21 @@ export function trainLoop<B>(o: TrainLoopOptions<B>): TrainResult {
       saveCheckpoint(ck.dir, o.params, state, hyper, config);
   }
   const seconds = (performance.now() - t0) / 1000;
-  if (mode === 'json')
-    log(
-      JSON.stringify({
-        event: 'done',
-        step: state.step,
-        steps: o.steps,
-        seconds,
-        finalLoss: losses.at(-1) ?? null,
-        resumedFrom,
-      }),
+  const summary = {
+    event: 'done',
+    step: state.step,
+    steps: o.steps,
+    resumedFrom,
+    seconds,
+    stepsPerSecond: (state.step - resumedFrom) / Math.max(seconds, 1e-9),
+    firstLoss: losses[0] ?? null,
+    finalLoss: losses.at(-1) ?? null,
+  };
+  if (mode === 'json') log(JSON.stringify(summary));
+  if (o.reportFile)
+    writeFileAtomic(
+      o.reportFile,
+      `${JSON.stringify({ ...summary, hyper, seed: state.rng.seed, losses }, null, 2)}\n`,
     );
   return { step: state.step, losses, state, hyper, seconds, resumedFrom };
 }

@@ -143,7 +143,19 @@ describe('trainLoop', () => {
 
   it('reports progress as JSON lines', () => {
     const lines: string[] = [];
-    trainLoop({ ...options(initMlp2(2), 3), progress: 'json', progressEvery: 0, log: (l) => lines.push(l) });
+    const reportFile = join(dir, 'report.json');
+    trainLoop({
+      ...options(initMlp2(2), 3),
+      progress: 'json',
+      progressEvery: 0,
+      log: (l) => lines.push(l),
+      reportFile,
+    });
+    const report = JSON.parse(readFileSync(reportFile, 'utf8'));
+    assert.equal(report.step, 3);
+    assert.equal(report.losses.length, 3);
+    assert.equal(report.hyper.adamw.lr, 0.02);
+    assert.equal(report.finalLoss, report.losses[2]);
     const events = lines.map((l) => JSON.parse(l));
     assert.deepEqual(
       events.map((e) => e.event),
