@@ -14,6 +14,7 @@ export interface KernelExports {
   heapBase(): number;
   gemmWorkBytes(): number;
   gemmBatched(...args: number[]): void;
+  gemmChunks(...args: number[]): void;
   unary(op: number, x: number, y: number, n: number): void;
   binary(op: number, a: number, b: number, y: number, n: number, mode: number, inner: number): void;
   reduce(op: number, x: number, y: number, outer: number, mid: number, inner: number): void;

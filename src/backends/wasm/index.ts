@@ -37,6 +37,7 @@ export interface WasmBackend extends Backend {
 
 const KERNEL_NAMES = [
   'gemmBatched',
+  'gemmChunks',
   'unary',
   'binary',
   'reduce',

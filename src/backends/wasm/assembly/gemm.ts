@@ -225,3 +225,30 @@ export function gemmBatched(
     );
   }
 }
+
+/**
+ * Work-sharing form of gemmBatched for the thread pool: the `chunks` jobs (matrix t, rows
+ * [r0, r0 + chunkRows)) are taken from a shared atomic counter, so a thread that the OS
+ * deschedules (a busy 2-core CI machine) leaves its share to the others instead of stalling them.
+ */
+export function gemmChunks(
+  counter: usize, chunks: i32, chunkRows: i32, perMatrix: i32, offs: usize,
+  m: i32, n: i32, k: i32,
+  a: usize, ars: i32, acs: i32,
+  b: usize, brs: i32, bcs: i32,
+  c: usize, ldc: i32, work: usize,
+): void {
+  while (true) {
+    const i = atomic.add<i32>(counter, 1);
+    if (i >= chunks) return;
+    const t = i / perMatrix;
+    const r0 = (i % perMatrix) * chunkRows;
+    const o = offs + (<usize>(t * 12));
+    gemm(
+      min(chunkRows, m - r0), n, k,
+      a + (<usize>(load<i32>(o) + r0 * ars) << 2), ars, acs,
+      b + (<usize>load<i32>(o, 4) << 2), brs, bcs,
+      c + (<usize>(load<i32>(o, 8) + r0 * ldc) << 2), ldc, work,
+    );
+  }
+}

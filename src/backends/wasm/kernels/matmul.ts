@@ -1,8 +1,8 @@
 /**
  * Batched GEMM with transposes and broadcast batch dims. Transposes become element strides of the
- * stored operands (the kernel packs from any strides). Large products are split across the pool:
- * by batch when there are enough matrices, else by row panels of C (column panels when C is wide
- * and short), in multiples of the 6 x 8 register tile.
+ * stored operands (the kernel packs from any strides). Large products are split across the pool
+ * into chunks (whole matrices, or row panels of C in multiples of the 6-row register tile) that
+ * threads take from a shared counter; C that is wide and short is split by column panels instead.
  */
 import { broadcastShapes, sizeOf, stridesOf } from '../../../tensor/shape.js';
 import { ptrOf, type WasmCtx, type WasmKernel } from '../context.js';
@@ -84,58 +84,24 @@ function runGemm(
     ctx.k.gemmBatched(nb, table, m, n, k, a, ars, acs, b, brs, bcs, c, n, w[0]);
     return;
   }
-  let jobs: number[][];
-  if (nb >= T) {
-    jobs = ranges(nb, T, 1).map(([s, e], t) => [
-      e - s,
-      table + 12 * s,
-      m,
-      n,
-      k,
-      a,
-      ars,
-      acs,
-      b,
-      brs,
-      bcs,
-      c,
-      n,
-      w[t],
-    ]);
-  } else if (m >= n || m >= 4 * T * 8) {
-    jobs = ranges(m, T, 6).map(([s, e], t) => [
-      nb,
-      table,
-      e - s,
-      n,
-      k,
-      a + 4 * s * ars,
-      ars,
-      acs,
-      b,
-      brs,
-      bcs,
-      c + 4 * s * n,
-      n,
-      w[t],
-    ]);
-  } else {
-    jobs = ranges(n, T, 8).map(([s, e], t) => [
-      nb,
-      table,
-      m,
-      e - s,
-      k,
-      a,
-      ars,
-      acs,
-      b + 4 * s * bcs,
-      brs,
-      bcs,
-      c + 4 * s,
-      n,
-      w[t],
-    ]);
+  if (nb >= T || m >= n || m >= 4 * T * 8) {
+    // About 4 chunks per thread: enough to rebalance, few enough that packing B per chunk stays cheap.
+    const perMatrix = nb >= 4 * T ? 1 : Math.max(1, Math.min(Math.ceil(m / 48), Math.ceil((4 * T) / nb)));
+    const chunkRows = Math.ceil(m / perMatrix / 6) * 6;
+    const per = Math.ceil(m / chunkRows);
+    const counter = ctx.heap.alloc(4, true);
+    try {
+      const args = [counter, nb * per, chunkRows, per, table, m, n, k, a, ars, acs, b, brs, bcs, c, n];
+      ctx.pool.run(
+        'gemmChunks',
+        w.map((work) => [...args, work]),
+      );
+    } finally {
+      ctx.heap.free(counter);
+    }
+    return;
   }
+  // Wide and short C: static column panels (a multiple of the 8-column tile each).
+  const jobs = ranges(n, T, 8).map(([s, e], t) => [nb, table, m, e - s, k, a, ars, acs, b + 4 * s * bcs, brs, bcs, c + 4 * s, n, w[t]]);
   ctx.pool.run('gemmBatched', jobs);
 }
