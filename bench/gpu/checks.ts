@@ -1,0 +1,215 @@
+/**
+ * Every CUDA kernel against a CPU reference on fresh random inputs: relative L2 error within
+ * 1e-2 for bf16 paths and 1e-4 for fp32, NaN fails, unwritten/unplanned rows must be zero.
+ */
+import { attentionBackward, attentionForward, type AttnDType } from '../../src/backends/cuda/attention.js';
+import { createCudaBackend } from '../../src/backends/cuda/backend.js';
+import type { DevPtr } from '../../src/backends/cuda/driver-types.js';
+import { type CudaContext, grid1d } from '../../src/backends/cuda/kernels.js';
+import { buildPlanOnGpu, downloadPlan, freePlan, type HostPlan, uploadPlan } from '../../src/backends/cuda/plan.js';
+import type { TensorRef } from '../../src/backends/backend.js';
+import { REF_KERNELS } from '../../src/backends/ref/kernels/index.js';
+import type { RefKernel } from '../../src/backends/ref/view.js';
+import { BINARY_OPS, type OpName, type OpParams, UNARY_OPS } from '../../src/tensor/op-spec.js';
+import { sizeOf } from '../../src/tensor/shape.js';
+import { type Dims, fromBf16, makeRandom, randomPlan, refBackward, refForward, relL2, roundBf16, toBf16, uniform } from './reference.js';
+
+export interface Check {
+  name: string;
+  err: number;
+  tol: number;
+  pass: boolean;
+}
+
+type Arr = Float32Array | Int32Array | Uint16Array;
+const up = (ctx: CudaContext, a: Arr): DevPtr => {
+  const p = ctx.temp(Math.max(4, a.byteLength));
+  ctx.driver.upload(p, a);
+  return p;
+};
+const down = <T extends Arr>(ctx: CudaContext, p: DevPtr, a: T): T => {
+  ctx.driver.download(a, p);
+  return a;
+};
+
+export function runChecks(ctx: CudaContext, seed: number, log: (s: string) => void): Check[] {
+  const rand = makeRandom(seed);
+  const out: Check[] = [];
+  const add = (name: string, err: number, tol: number) => {
+    const c = { name, err, tol, pass: err <= tol };
+    out.push(c);
+    log(`${c.pass ? 'PASS' : 'FAIL'}  ${name.padEnd(48)} rel.L2 ${err.toExponential(2)} (tol ${tol.toExponential(0)})`);
+  };
+  const guard = (name: string, f: () => void) => {
+    try {
+      f();
+    } catch (e) {
+      add(`${name}: ${(e as Error).message}`, Number.POSITIVE_INFINITY, 0);
+    }
+  };
+
+  const irregular: [number, number][] = [[70, 90], [1, 1], [0, 5], [12, 0], [64, 64], [65, 130], [30, 7], [3, 200]];
+  const attention = (dtype: AttnDType, d: number, warps: 4 | 8, sizes: [number, number][], qScale: number, bwd: boolean) => {
+    const s: Dims = { nq: 300, nk: 260, h: 2, d };
+    if (sizes.length === 1) {
+      s.nq = sizes[0][0];
+      s.nk = sizes[0][1];
+    }
+    const plan = randomPlan(rand, s.nq, s.nk, sizes);
+    const bf = dtype === 'bfloat16';
+    const gen = (n: number, sc: number) => (bf ? roundBf16(uniform(rand, n, sc)) : uniform(rand, n, sc));
+    const q = gen(s.nq * s.h * d, qScale);
+    const k = gen(s.nk * s.h * d, 1);
+    const v = gen(s.nk * s.h * d, 1);
+    const dO = gen(s.nq * s.h * d, 1);
+    const put = (a: Float32Array) => up(ctx, bf ? toBf16(a) : a);
+    const shape = { nq: s.nq, nk: s.nk, heads: s.h, dim: d, dtype };
+    const dp = uploadPlan(ctx, plan, s.nq, s.nk);
+    const t = { q: put(q), k: put(k), v: put(v), o: ctx.temp(s.nq * s.h * d * 4), lse: ctx.temp(s.nq * s.h * 4) };
+    ctx.driver.memset(t.o, 0xff, s.nq * s.h * d * 4); // poison: every element must be written
+    attentionForward(ctx, shape, t, dp, { warps });
+    ctx.driver.sync();
+    const n = s.nq * s.h * d;
+    const o = bf ? fromBf16(down(ctx, t.o, new Uint16Array(n))) : down(ctx, t.o, new Float32Array(n));
+    const lse = down(ctx, t.lse, new Float32Array(s.nq * s.h));
+    const ref = refForward(q, k, v, s, plan);
+    const tol = bf ? 1e-2 : 1e-4;
+    const tag = `${dtype} d${d}${bf ? ` w${warps}` : ''} S=${sizes.length}`;
+    add(`attention fwd o   ${tag}`, relL2(o, ref.o), tol);
+    const finite = (i: number) => Number.isFinite(ref.lse[i]);
+    const infOk = Array.from(ref.lse).every((x, i) => Number.isFinite(x) || lse[i] === x);
+    add(`attention fwd lse ${tag}`, infOk ? relL2(lse, ref.lse, finite) : Number.POSITIVE_INFINITY, tol);
+    if (bwd) {
+      const g = { ...t, dO: put(dO), dq: ctx.temp(n * 4), dk: ctx.temp(s.nk * s.h * d * 4), dv: ctx.temp(s.nk * s.h * d * 4) };
+      attentionBackward(ctx, shape, g, dp);
+      ctx.driver.sync();
+      const rb = refBackward(q, k, v, dO, s, plan);
+      add(`attention bwd dq  ${tag}`, relL2(down(ctx, g.dq, new Float32Array(n)), rb.dq), tol);
+      add(`attention bwd dk  ${tag}`, relL2(down(ctx, g.dk, new Float32Array(s.nk * s.h * d)), rb.dk), tol);
+      add(`attention bwd dv  ${tag}`, relL2(down(ctx, g.dv, new Float32Array(s.nk * s.h * d)), rb.dv), tol);
+      for (const p of [g.dO, g.dq, g.dk, g.dv]) ctx.release(p);
+    }
+    for (const p of Object.values(t)) ctx.release(p);
+    freePlan(ctx, dp);
+  };
+  guard('attention bf16 d128 w4', () => attention('bfloat16', 128, 4, irregular, 1, true));
+  guard('attention bf16 d128 w8', () => attention('bfloat16', 128, 8, irregular, 1, false));
+  guard('attention bf16 d64 w4', () => attention('bfloat16', 64, 4, irregular, 1, true));
+  guard('attention bf16 d64 w8', () => attention('bfloat16', 64, 8, irregular, 1, false));
+  guard('attention bf16 d128 one segment', () => attention('bfloat16', 128, 4, [[700, 1100]], 4, true));
+  guard('attention f32 d128', () => attention('float32', 128, 4, irregular, 1, true));
+  guard('attention f32 d40', () => attention('float32', 40, 4, irregular, 2, true));
+
+  guard('plan', () => {
+    const n = 20000;
+    const m = 7;
+    const logits = uniform(rand, n * m);
+    const dl = up(ctx, logits);
+    const plan = buildPlanOnGpu(ctx, dl, n, m);
+    const got = downloadPlan(ctx, plan);
+    const groups: number[][] = Array.from({ length: m }, () => []);
+    for (let i = 0; i < n; i++) {
+      let b = 0;
+      for (let j = 1; j < m; j++) if (logits[i * m + j] > logits[i * m + b]) b = j;
+      groups[b].push(i);
+    }
+    let bad = 0;
+    groups.forEach((g, j) => {
+      if (got.qOffsets[j + 1] - got.qOffsets[j] !== g.length) bad++;
+      const mine = Array.from(got.qIndex.subarray(got.qOffsets[j], got.qOffsets[j + 1])).sort((a, b) => a - b);
+      if (mine.some((x, i) => x !== g[i])) bad++;
+    });
+    add('plan: argmax + counting sort (mismatched groups)', bad, 0);
+    freePlan(ctx, plan);
+    ctx.release(dl);
+  });
+
+  // Backend ops against the reference kernels (fp32).
+  const be = createCudaBackend(ctx);
+  const opCheck = <K extends OpName>(op: K, ins: { data: Float32Array | Int32Array; shape: number[] }[], outShapes: [number[], 'float32' | 'int32'][], p: OpParams[K], tol = 1e-4) => {
+    guard(`op ${op}`, () => {
+      const refs: TensorRef[] = ins.map((x) => {
+        const st = be.alloc(x.data instanceof Int32Array ? 'int32' : 'float32', x.data.length);
+        be.write(st, x.data);
+        return { storage: st, shape: x.shape, dtype: x.data instanceof Int32Array ? 'int32' : 'float32' };
+      });
+      const outs: TensorRef[] = outShapes.map(([shape, dtype]) => ({ storage: be.alloc(dtype, sizeOf(shape)), shape, dtype }));
+      const before = be.fallbacks.get(op) ?? 0;
+      be.run(op, refs, outs, p);
+      const views = outShapes.map(([shape, dtype]) => ({ data: dtype === 'int32' ? new Int32Array(sizeOf(shape)) : new Float32Array(sizeOf(shape)), shape }));
+      (REF_KERNELS[op] as RefKernel<K>)(ins, views, p);
+      let err = 0;
+      outs.forEach((t, i) => {
+        err = Math.max(err, relL2(be.readSync(t.storage, t.dtype, sizeOf(t.shape)), views[i].data));
+      });
+      const fell = (be.fallbacks.get(op) ?? 0) > before ? ' (ref fallback)' : '';
+      add(`op ${op} ${ins.map((x) => `[${x.shape}]`).join('')}${fell}`, err, tol);
+      for (const t of [...refs, ...outs]) be.free(t.storage);
+    });
+  };
+  const F = (shape: number[], sc = 1, off = 0) => ({ data: uniform(rand, sizeOf(shape), sc).map((x) => x + off), shape });
+  for (const op of UNARY_OPS) opCheck(op, [F([37, 129], 2, op === 'log' || op === 'sqrt' || op === 'rsqrt' ? 2.5 : 0)], [[[37, 129], 'float32']], {});
+  for (const op of BINARY_OPS) opCheck(op, [F([4, 1, 33], 1, op === 'pow' ? 2 : 0), F([3, 1], 1, op === 'pow' ? 0 : 0)], [[[4, 3, 33], 'float32']], {});
+  opCheck('where', [F([5, 1]), F([5, 6]), F([6])], [[[5, 6], 'float32']], {});
+  opCheck('sum', [F([6, 7, 300])], [[[6], 'float32']], { axes: [1, 2], keepDims: false });
+  opCheck('max', [F([9, 1000])], [[[9, 1], 'float32']], { axes: [-1], keepDims: true });
+  opCheck('rmsNorm', [F([50, 96]), F([96])], [[[50, 96], 'float32'], [[50], 'float32']], { eps: 1e-6 });
+  opCheck('layerNorm', [F([50, 96], 1, 3), F([96]), F([96])], [[[50, 96], 'float32'], [[50], 'float32'], [[50], 'float32']], { eps: 1e-5 });
+  const idx = { data: Int32Array.from({ length: 40 }, () => Math.floor(rand() * 30)), shape: [40] };
+  opCheck('gatherRows', [F([30, 3, 5]), idx], [[[40, 3, 5], 'float32']], {});
+  opCheck('scatterAddRows', [F([40, 15]), idx], [[[30, 15], 'float32']], { rows: 30 });
+  for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]])
+    opCheck('matmul', [F(ta ? [3, 70, 65] : [3, 65, 70]), F(tb ? [1, 90, 70] : [70, 90])], [[[3, 65, 90], 'float32']], { transA: ta, transB: tb });
+  opCheck('reshape', [F([4, 6])], [[[6, 4], 'float32']], { shape: [6, 4] });
+  opCheck('permute', [F([4, 6, 2])], [[[2, 4, 6], 'float32']], { perm: [2, 0, 1] });
+
+  // Kernels without a primitive op: softmax, rotary, casts, random fill.
+  guard('softmax/rotary/casts', () => {
+    const rows = 20, cols = 333;
+    const x = uniform(rand, rows * cols, 5);
+    const px = up(ctx, x), py = ctx.temp(x.byteLength);
+    ctx.launch('rows', 'softmax_rows', { grid: [rows, 1, 1], block: [256, 1, 1], shared: 0 }, [{ ptr: px }, { ptr: py }, { i32: cols }]);
+    const y = down(ctx, py, new Float32Array(rows * cols));
+    const ref = new Float64Array(rows * cols);
+    for (let r = 0; r < rows; r++) {
+      const row = x.subarray(r * cols, (r + 1) * cols);
+      const m = Math.max(...row);
+      let s = 0;
+      for (let j = 0; j < cols; j++) s += Math.exp(row[j] - m);
+      for (let j = 0; j < cols; j++) ref[r * cols + j] = Math.exp(row[j] - m) / s;
+    }
+    add('kernel softmax_rows', relL2(y, ref), 1e-4);
+    const n = 33, H = 3, D = 16;
+    const xr = uniform(rand, n * H * D), cs = uniform(rand, (n * D) / 2), sn = uniform(rand, (n * D) / 2);
+    const pr = up(ctx, xr), pc = up(ctx, cs), ps = up(ctx, sn), po = ctx.temp(xr.byteLength);
+    ctx.launch('rows', 'rotary_f32', { grid: [n, 1, 1], block: [256, 1, 1], shared: 0 }, [{ ptr: pr }, { ptr: pc }, { ptr: ps }, { ptr: po }, { i32: H }, { i32: D }]);
+    const ro = down(ctx, po, new Float32Array(n * H * D));
+    const rr = new Float64Array(n * H * D);
+    for (let t = 0; t < n; t++)
+      for (let h = 0; h < H; h++)
+        for (let j = 0; j < D / 2; j++) {
+          const o = (t * H + h) * D + 2 * j, c = cs[t * (D / 2) + j], s = sn[t * (D / 2) + j];
+          rr[o] = xr[o] * c - xr[o + 1] * s;
+          rr[o + 1] = xr[o] * s + xr[o + 1] * c;
+        }
+    add('kernel rotary_f32', relL2(ro, rr), 1e-5);
+    const m = 1000;
+    const a = uniform(rand, m, 3);
+    const pa = up(ctx, a), pb = ctx.temp(m * 2), pf = ctx.temp(m * 4);
+    ctx.launch('elementwise', 'cast_f32_bf16', grid1d(m), [{ ptr: pa }, { ptr: pb }, { i64: m }]);
+    ctx.launch('elementwise', 'cast_bf16_f32', grid1d(m), [{ ptr: pb }, { ptr: pf }, { i64: m }]);
+    const bits = down(ctx, pb, new Uint16Array(m));
+    const host = toBf16(a);
+    add('kernel cast_f32_bf16 (bits differing)', bits.reduce((c, b, i) => c + (b !== host[i] ? 1 : 0), 0), 0);
+    add('kernel cast_bf16_f32', relL2(down(ctx, pf, new Float32Array(m)), fromBf16(host)), 0);
+    ctx.launch('elementwise', 'fill_uniform_f32', grid1d(m), [{ ptr: pf }, { i64: m }, { i64: seed }, { f32: 1 }]);
+    const fr = down(ctx, pf, new Float32Array(m));
+    const mean = fr.reduce((s, x) => s + x, 0) / m;
+    const bad = fr.some((x) => !(x >= -1 && x < 1)) || Math.abs(mean) > 0.1 || new Set(fr).size < m * 0.99;
+    add('kernel fill_uniform_f32 (range, mean, distinct)', bad ? 1 : 0, 0);
+    for (const p of [px, py, pr, pc, ps, po, pa, pb, pf]) ctx.release(p);
+  });
+  return out;
+}
+
+export type { HostPlan };
