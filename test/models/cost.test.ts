@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { plans } from '../../src/attention/plans.js';
 import { branchPairs, ditCost, ditParamCount, tokenGrid } from '../../src/models/cost.js';
 import { initVideoDiT } from '../../src/models/dit/dit.js';
-import { DIT_PRESETS, FULL_ATTENTION, MOGA_ATTENTION } from '../../src/models/presets.js';
+import { DIT_PRESETS, ditPreset, FULL_ATTENTION, MOGA_ATTENTION } from '../../src/models/presets.js';
 import { countParams, disposeParams, type Params } from '../../src/nn/params.js';
 import { Rng } from '../../src/tensor/random.js';
 
@@ -110,6 +110,21 @@ describe('cost model', () => {
       branchPairs('routed', grid, att, [2, 4], true),
       plans.pairs(plans.routed(ids, 5, { perShot: layout })),
     );
+  });
+
+  it('presets are frozen plain data, looked up by name with a clear error', () => {
+    assert.ok(Object.isFrozen(DIT_PRESETS.tiny) && Object.isFrozen(DIT_PRESETS.tiny.attention));
+    assert.throws(() => {
+      (DIT_PRESETS.tiny as { layers: number }).layers = 9;
+    }, TypeError);
+    assert.equal(ditPreset('wan2.1-14b').dim, 5120);
+    assert.throws(
+      () => ditPreset('wan2.2'),
+      /unknown DiT preset 'wan2.2' \(known: tiny, small, wan2.1-1.3b, wan2.1-14b\)/,
+    );
+    const four = { ...DIT_PRESETS.tiny, layers: 4 };
+    assert.equal(four.layers, 4);
+    assert.equal(DIT_PRESETS.tiny.layers, 2);
   });
 
   it('refuses shots that do not cover the latent frames', () => {
