@@ -1,5 +1,6 @@
 /** moga: minute-long multi-shot video generation with Mixture-of-Groups Attention. */
 export * from './backends/index.js';
+export { createWasmBackend, type WasmBackend, type WasmOptions } from './backends/wasm/index.js';
 export * from './tensor/index.js';
 export * from './nn/index.js';
 export * from './nn/conv.js';
@@ -17,3 +18,4 @@ export * from './models/presets.js';
 export * from './models/cost.js';
 export * from './models/text/encoder.js';
 export * from './pipeline/index.js';
+export * as cuda from './backends/cuda/index.js';
