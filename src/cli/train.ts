@@ -3,6 +3,7 @@
  * Add a line per model to TRAINERS.
  */
 const TRAINERS: Record<string, { about: string; load: () => Promise<{ run(argv: string[]): Promise<void> }> }> = {
+  dit: { about: 'train the video DiT + text encoder on world-clip latents (--config configs/dit-tiny.json)', load: () => import('./train-dit.js') },
   vae: { about: 'train the causal video VAE from a JSON recipe (--config configs/vae-small.json)', load: () => import('./train-vae.js') },
 };
 

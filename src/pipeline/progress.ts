@@ -1,6 +1,6 @@
 /** Progress of a long pipeline run: stage, step of steps, rate and ETA, as data and as a bar. */
 
-export type Stage = 'load' | 'text' | 'sample' | 'decode' | 'encode' | 'train';
+export type Stage = 'load' | 'text' | 'sample' | 'decode' | 'encode' | 'train' | 'render';
 
 export interface ProgressEvent {
   readonly stage: Stage;

@@ -4,52 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DIT_PRESETS } from '../../src/models/presets.js';
-import { textEncoderConfig } from '../../src/models/text/encoder.js';
-import { makeTokenizer } from '../../src/models/text/tokenizer.js';
 import { generate } from '../../src/pipeline/generate.js';
 import { latentLayout } from '../../src/pipeline/layout.js';
-import { initModel, type ModelConfig } from '../../src/pipeline/model.js';
+import { initModel } from '../../src/pipeline/model.js';
 import { poolCodec } from '../../src/pipeline/pool-codec.js';
 import { parseStory } from '../../src/story/story.js';
 import { sliceAxis } from '../../src/tensor/ops.js';
 import { fromArray } from '../../src/tensor/tensor.js';
-
-export function microConfig(): ModelConfig {
-  const dit = {
-    ...DIT_PRESETS.tiny,
-    dim: 32,
-    heads: 2,
-    ffnDim: 64,
-    layers: 1,
-    textDim: 16,
-    freqDim: 32,
-    attention: { ...DIT_PRESETS.tiny.attention, groups: 2 },
-  };
-  const tok = makeTokenizer(undefined, 48);
-  return {
-    format: 'moga-model',
-    version: 1,
-    dit,
-    text: textEncoderConfig(tok, dit.textDim, { dim: 16, layers: 1, heads: 2, ffnDim: 32 }),
-    vocab: 'v1',
-    codec: { kind: 'pool' },
-    sampling: { steps: 2, shift: 1, sampler: { kind: 'euler' }, guidance: 2 },
-  };
-}
-
-export const TWO_SHOTS = {
-  title: 'two shots',
-  fps: 24,
-  width: 64,
-  height: 32,
-  seed: 5,
-  global: 'a story in 2 shots with a red circle',
-  shots: [
-    { caption: 'a red circle drifts right across a blue wall, wide shot', seconds: 0.5 },
-    { caption: 'the circle returns and rests on a pink floor, close-up', seconds: 0.5 },
-  ],
-};
+import { microConfig, TWO_SHOTS } from './helpers.js';
 
 test('latent layout of a minute and of a short 2-shot story', () => {
   const minute = parseStory({

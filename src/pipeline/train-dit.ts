@@ -1,0 +1,320 @@
+/**
+ * Training the DiT (and the text encoder, jointly) with rectified flow on latents of synthetic
+ * world clips. The recipe is plain JSON (configs/dit-*.json); `moga train dit --config` runs it.
+ *
+ *   1. clips (world-clips.ts) -> latents through the codec, once, cached on disk by codec and
+ *      clip spec (the VAE is the slow part on a CPU; training reads the cache);
+ *   2. trainLoop (src/train): AdamW, warm-up, clipping, EMA, atomic checkpoints in `work`, exact
+ *      resume; run in segments of `checkpointEvery` steps so `maxMinutes` can stop it cleanly;
+ *   3. the EMA weights go to `out` as a model directory (model.ts) with the recipe and the command.
+ */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import type { TimeSampling } from '../diffusion/rectified-flow.js';
+import { namedTensors } from '../io/params-file.js';
+import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
+import { ditFlowLoss, type VideoExample } from '../models/dit/flow-loss.js';
+import { type DiTConfig, ditPreset } from '../models/presets.js';
+import { type TextEncoderConfig, textEncoderConfig } from '../models/text/encoder.js';
+import { makeTokenizer } from '../models/text/tokenizer.js';
+import { VOCAB_V1 } from '../models/text/vocab.js';
+import { Rng } from '../tensor/random.js';
+import { fromArray } from '../tensor/tensor.js';
+import { findCheckpoint, readStateJson } from '../train/checkpoint.js';
+import { trainLoop } from '../train/loop.js';
+import { crc32 } from '../video/png.js';
+import type { LatentCodec } from './codec.js';
+import {
+  type CodecSpec,
+  initModel,
+  type ModelConfig,
+  openCodec,
+  type SamplingDefaults,
+  saveModel,
+} from './model.js';
+import { formatDuration } from './progress.js';
+import { encodeShots } from './story-text.js';
+import { type ClipSpec, worldClip } from './world-clips.js';
+
+export interface DitRecipe {
+  /** DiT preset name plus overrides (spread over the preset). */
+  readonly dit: { readonly preset: string } & Partial<DiTConfig>;
+  /** Text encoder sizes; textDim follows the DiT. */
+  readonly text: Partial<Omit<TextEncoderConfig, 'textDim' | 'vocabSize'>> & { readonly maxLength: number };
+  /** Codec the latents come from; a VAE path is relative to the working directory. */
+  readonly codec: CodecSpec;
+  readonly data: ClipSpec & { readonly clips: number };
+  readonly seed: number;
+  readonly steps: number;
+  /** Clips per optimizer step. */
+  readonly batch: number;
+  readonly lr: number;
+  readonly warmup: number;
+  readonly weightDecay: number;
+  readonly clipNorm: number;
+  readonly emaDecay: number;
+  readonly captionDropout: number;
+  readonly timeSampling: TimeSampling;
+  readonly maxMinutes: number;
+  readonly checkpointEvery: number;
+  /** Latent cache root, resumable checkpoints, and the model directory written at the end. */
+  readonly cache: string;
+  readonly work: string;
+  readonly out: string;
+  /** Sampling defaults stored with the model. */
+  readonly generation: SamplingDefaults;
+}
+
+export function checkDitRecipe(r: DitRecipe): void {
+  const need = (ok: boolean, m: string) => {
+    if (!ok) throw new Error(`dit recipe: ${m}`);
+  };
+  need(!!r && typeof r === 'object', 'expected a JSON object');
+  need(typeof r.dit?.preset === 'string', 'dit.preset must name a DiT preset (tiny, small, ...)');
+  ditPreset(r.dit.preset);
+  need(
+    Number.isInteger(r.text?.maxLength) && r.text.maxLength >= 2,
+    'text.maxLength must be an integer >= 2',
+  );
+  need(
+    r.codec?.kind === 'pool' || (r.codec?.kind === 'vae' && typeof r.codec.path === 'string'),
+    'codec must be {"kind":"vae","path":...} or {"kind":"pool"}',
+  );
+  for (const k of ['steps', 'batch', 'checkpointEvery'] as const)
+    need(Number.isInteger(r[k]) && r[k] > 0, `${k} must be a positive integer, got ${r[k]}`);
+  const d = r.data;
+  need(!!d && Number.isInteger(d.clips) && d.clips > 0, 'data.clips must be a positive integer');
+  need(
+    Number.isInteger(d.frames) && (d.frames - 1) % 4 === 0 && d.frames > 1,
+    `data.frames must be 1 + 4k, got ${d?.frames}`,
+  );
+  need(
+    d.width % 16 === 0 && d.height % 16 === 0 && d.width > 0 && d.height > 0,
+    'data.width and data.height must be multiples of 16',
+  );
+  need(
+    d.minSeconds * d.fps + 1 >= d.frames && d.maxSeconds >= d.minSeconds,
+    'data.minSeconds must give stories at least data.frames long',
+  );
+  need(r.lr > 0 && r.maxMinutes > 0, 'lr and maxMinutes must be > 0');
+  need(r.emaDecay >= 0 && r.emaDecay < 1, 'emaDecay must be in [0, 1)');
+  need(r.captionDropout >= 0 && r.captionDropout <= 1, 'captionDropout must be in [0, 1]');
+  need(
+    typeof r.cache === 'string' && typeof r.work === 'string' && typeof r.out === 'string',
+    'cache, work and out must be paths',
+  );
+  need(
+    Number.isInteger(r.generation?.steps) && r.generation.steps > 0,
+    'generation.steps must be a positive integer',
+  );
+}
+
+export function modelConfigOf(r: DitRecipe, outDir: string): ModelConfig {
+  const { preset, ...over } = r.dit;
+  const dit: DiTConfig = { ...ditPreset(preset), ...over };
+  const tok = makeTokenizer(VOCAB_V1, r.text.maxLength);
+  const { maxLength: _, ...textOver } = r.text;
+  const codec: CodecSpec =
+    r.codec.kind === 'vae'
+      ? { kind: 'vae', path: relative(resolve(outDir), resolve(r.codec.path)) }
+      : r.codec;
+  return {
+    format: 'moga-model',
+    version: 1,
+    dit,
+    text: textEncoderConfig(tok, dit.textDim, textOver),
+    vocab: 'v1',
+    codec,
+    sampling: r.generation,
+  };
+}
+
+interface CachedClip {
+  latent: Float32Array;
+  shape: number[];
+  captions: string[];
+  shotFrames: number[];
+  global?: string;
+}
+
+/** A folder name that changes whenever the codec or the clip spec does. */
+function cacheDir(r: DitRecipe): string {
+  const d = r.data;
+  const codecKey =
+    r.codec.kind === 'pool'
+      ? 'pool'
+      : `vae-${(crc32(new Uint8Array(readFileSync(r.codec.path))) >>> 0).toString(16)}`;
+  return join(
+    r.cache,
+    `${codecKey}-${d.width}x${d.height}x${d.frames}-${d.fps}fps-${d.minSeconds}-${d.maxSeconds}-g${d.globalProb}`,
+  );
+}
+
+/** Encodes (or reads back) the latents of clips 0..n-1. */
+export function cachedLatents(r: DitRecipe, codec: LatentCodec, log: (s: string) => void): CachedClip[] {
+  const dir = cacheDir(r);
+  mkdirSync(dir, { recursive: true });
+  const out: CachedClip[] = [];
+  const t0 = performance.now();
+  let encoded = 0;
+  let lastLog = 0;
+  for (let i = 0; i < r.data.clips; i++) {
+    const path = join(dir, `clip-${i}.safetensors`);
+    if (existsSync(path)) {
+      const f = readSafetensors(path);
+      const t = f.tensors.get('latent')!;
+      const meta = JSON.parse(f.metadata.clip);
+      out.push({ latent: t.data as Float32Array, shape: [...t.shape], ...meta });
+      continue;
+    }
+    const clip = worldClip(i, r.data, codec.time);
+    const x = fromArray(clip.video, [3, r.data.frames, r.data.height, r.data.width]);
+    const z = codec.encode(x);
+    x.dispose();
+    const latent = z.dataSync() as Float32Array;
+    const shape = [...z.shape];
+    z.dispose();
+    const meta = {
+      captions: clip.captions,
+      shotFrames: clip.shotFrames,
+      ...(clip.global ? { global: clip.global } : {}),
+    };
+    writeSafetensors(path, [['latent', { shape, data: latent, dtype: 'F32' }]], {
+      clip: JSON.stringify(meta),
+    });
+    out.push({ latent, shape, ...meta });
+    encoded++;
+    const now = performance.now();
+    if (now - lastLog > 5000 || i === r.data.clips - 1) {
+      const rate = encoded / ((now - t0) / 1000);
+      log(
+        `encode  ${i + 1}/${r.data.clips} clips  ${rate.toFixed(2)} clips/s  ETA ${formatDuration((r.data.clips - i - 1) / rate)}`,
+      );
+      lastLog = now;
+    }
+  }
+  if (encoded === 0) log(`latents: ${out.length} clips read from ${dir}`);
+  return out;
+}
+
+export interface TrainDitResult {
+  readonly step: number;
+  readonly minutes: number;
+  readonly finalLoss: number | null;
+  readonly out: string;
+}
+
+/** Runs (or resumes) a recipe; `command` is recorded in the model's config.json. */
+export function trainDit(
+  r: DitRecipe,
+  opts: { resume?: boolean; command?: string; log?: (s: string) => void } = {},
+): TrainDitResult {
+  checkDitRecipe(r);
+  const log = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
+  const config = modelConfigOf(r, r.out);
+  const codec = openCodec(r.codec, process.cwd());
+  const model = initModel(config, r.seed, codec);
+  const clips = cachedLatents(r, codec, log);
+  const params = { dit: model.dit.params, text: model.text };
+  const batchRng = (step: number) => makeIndexStream(r.seed, step);
+  const nextBatch = (step: number) => {
+    const pick = batchRng(step);
+    return Array.from({ length: r.batch }, () => clips[pick() % clips.length]);
+  };
+  const lossFn = (batch: CachedClip[], _step: number, rng: Rng) => {
+    const examples: VideoExample[] = batch.map((c) => ({
+      latents: fromArray(c.latent, c.shape),
+      text: encodeShots(model.captions, c.captions, c.shotFrames, c.global),
+    }));
+    const res = ditFlowLoss(model.dit, examples, rng, {
+      sampling: r.timeSampling,
+      captionDropout: r.captionDropout,
+    });
+    lastMse = res.mse;
+    return res.loss;
+  };
+  let lastMse = Number.NaN;
+  const t0 = performance.now();
+  const resume = opts.resume ?? false;
+  let step = resume && findCheckpoint(r.work) ? readStateJson(r.work).step : 0;
+  const startStep = step;
+  if (!resume && findCheckpoint(r.work))
+    throw new Error(
+      `train dit: ${r.work} already holds a checkpoint; pass --resume to continue it or remove it`,
+    );
+  let finalLoss: number | null = null;
+  let ema: Map<string, Float32Array> | null = null;
+  let lastLog = 0;
+  let mseAvg = Number.NaN;
+  while (step < r.steps) {
+    const minutes = (performance.now() - t0) / 60000;
+    if (minutes >= r.maxMinutes) {
+      log(`time limit of ${r.maxMinutes} min reached at step ${step}`);
+      break;
+    }
+    const target = Math.min(r.steps, step + r.checkpointEvery);
+    const res = trainLoop({
+      params,
+      lossFn,
+      nextBatch,
+      steps: target,
+      adamw: { lr: r.lr, weightDecay: r.weightDecay },
+      warmupSteps: r.warmup,
+      maxGradNorm: r.clipNorm,
+      emaDecay: r.emaDecay,
+      seed: r.seed,
+      checkpoint: { dir: r.work, every: r.checkpointEvery, config: { recipe: r }, resume: true },
+      progress: 'none',
+      onStep: (info) => {
+        finalLoss = info.loss;
+        mseAvg = Number.isNaN(mseAvg) ? lastMse : 0.98 * mseAvg + 0.02 * lastMse;
+        const now = performance.now();
+        if (now - lastLog > 5000 || info.step === r.steps) {
+          const secs = (now - t0) / 1000;
+          const rate = (info.step - startStep) / secs;
+          const left = Math.min((r.steps - info.step) / rate, r.maxMinutes * 60 - secs);
+          log(
+            `train   step ${info.step}/${r.steps}  loss ${info.loss.toFixed(4)}  mse(avg) ${mseAvg.toFixed(4)}  |g| ${info.gradNorm.toFixed(3)}  ${rate.toFixed(2)} steps/s  ETA ${formatDuration(left)}`,
+          );
+          lastLog = now;
+        }
+      },
+    });
+    step = res.step;
+    ema = res.state.ema;
+  }
+  // export the EMA weights
+  if (ema)
+    for (const [name, t] of namedTensors(params)) {
+      const v = ema.get(name);
+      if (v) t.backend.write(t.storage, v);
+    }
+  const minutes = (performance.now() - t0) / 60000;
+  saveModel(r.out, {
+    config: {
+      ...config,
+      training: {
+        command: opts.command ?? null,
+        recipe: r,
+        steps: step,
+        minutes: Math.round(minutes * 10) / 10,
+        finalLoss,
+        emaMse: mseAvg,
+        weights: ema ? 'EMA' : 'last',
+        finishedAt: new Date().toISOString(),
+      },
+    },
+    dit: model.dit,
+    text: model.text,
+  });
+  log(`saved ${r.out} (step ${step}, ${minutes.toFixed(1)} min)`);
+  return { step, minutes, finalLoss, out: r.out };
+}
+
+/** Deterministic clip picks for a step: a function of (seed, step) only, as exact resume needs. */
+function makeIndexStream(seed: number, step: number): () => number {
+  const rng = new Rng(seed + 1000003, step * 64);
+  const u = rng.uniformArray(64);
+  let i = 0;
+  return () => Math.floor(u[i++ % 64] * 2 ** 31);
+}
