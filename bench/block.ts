@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- block [--seq 256] [--dim 256] [--heads 4] [--repeats 3] [--json FILE]`: one
+ * `npm run bench -- block [--seq 256] [--dim 256] [--heads 4] [--threads N] [--repeats 3] [--json FILE]`: one
  * forward+backward step of a pre-norm transformer block (layerNorm, QKV projection, softmax
  * attention per head, output projection, layerNorm, GELU MLP 4x, residuals, mean-square loss,
  * gradients of every parameter) on `ref` and on `wasm`, interleaved; prints the speedup.
@@ -70,7 +70,8 @@ export default async function block(argv: string[]): Promise<void> {
   const repeats = arg(argv, '--repeats', 3);
   if (D % H !== 0) throw new Error(`--dim ${D} is not a multiple of --heads ${H}`);
   console.log(`block: ${machine()}`);
-  const wasm = createWasmBackend();
+  const threads = arg(argv, '--threads', 0);
+  const wasm = createWasmBackend(threads > 0 ? { threads } : {});
   if (typeof wasm === 'string') throw new Error(`wasm backend unavailable: ${wasm}`);
   const ref = createRefBackend();
   const blocks = [makeBlock(ref, L, D), makeBlock(wasm, L, D)];

@@ -2,7 +2,9 @@
  * `npm run bench -- gemm [--sizes 256,512] [--repeats N] [--json FILE]`: single-precision GEMM
  * GFLOP/s (2 m n k / time) at n^3 for the wasm backend with 1 and 2 threads, ref at 256 only, and
  * OpenBLAS cblas_sgemm (2 threads) measured in the same run when the library is present, with the
- * ratio wasm / OpenBLAS. Variants are interleaved (A B C A B C ...) and medians reported.
+ * ratio wasm / OpenBLAS. Variants are interleaved (A B C A B C ...) and medians reported. The
+ * process CPU time per run (all threads) is printed beside: on a shared machine it shows how much
+ * of the wall time the run actually had the cores.
  */
 
 import type { Backend } from '../src/backends/backend.js';
@@ -15,6 +17,7 @@ import { loadBlas } from './lib/blas.js';
 import {
   machine,
   maybeWriteJson,
+  median,
   printTable,
   type Row,
   timeInterleaved,
@@ -70,7 +73,17 @@ export default async function gemm(argv: string[]): Promise<void> {
     }
     // Bigger products get fewer repeats; every variant is warmed up once.
     const reps = n >= 2048 ? Math.min(repeats, 3) : repeats;
-    const ms = await timeInterleaved(variants, reps, 1);
+    const cpu = variants.map(() => [] as number[]);
+    const timed = variants.map((v, i) => ({
+      name: v.name,
+      fn: async () => {
+        const c0 = process.cpuUsage();
+        await v.fn();
+        const c = process.cpuUsage(c0);
+        cpu[i].push((c.user + c.system) / 1000);
+      },
+    }));
+    const ms = await timeInterleaved(timed, reps, 1);
     const blasMs = typeof blas === 'string' ? undefined : ms[ms.length - 1];
     variants.forEach((v, i) => {
       const gflops = (2 * n ** 3) / (ms[i] * 1e6);
@@ -78,6 +91,7 @@ export default async function gemm(argv: string[]): Promise<void> {
         size: `${n}^3`,
         variant: v.name,
         'median ms': ms[i],
+        'cpu ms': median(cpu[i].slice(1)),
         'GFLOP/s': gflops,
         '% of OpenBLAS': blasMs === undefined ? '-' : `${((100 * blasMs) / ms[i]).toFixed(1)}%`,
       });
