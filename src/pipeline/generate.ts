@@ -124,7 +124,10 @@ export async function generate(
   try {
     for (let a = 0; a < layout.latentFrames && written < layout.frames; ) {
       const b = Math.min(layout.latentFrames, a === 0 ? 1 + chunk : a + chunk);
-      const frames = noGrad(() => tidy(() => dec.push(sliceAxis(latent, 1, a, b)))); // (3, f, H, W)
+      // not inside tidy: the decoder's causal cache must outlive this chunk (the codec scopes its own work)
+      const z = sliceAxis(latent, 1, a, b);
+      const frames = noGrad(() => dec.push(z)); // (3, f, H, W)
+      z.dispose();
       const rgbs = toRgbFrames(frames);
       frames.dispose();
       for (const rgb of rgbs) {
