@@ -141,17 +141,18 @@ describe('groupedAttention gradients', () => {
     // Sizes large enough for the multi-threaded paths: query ranges of one giant segment split
     // across threads, disjoint routed groups, and STGA plans whose key rows repeat across segments.
     const L = { frames: 6, height: 6, width: 8, shotStarts: [0, 2, 3] };
-    const cases: [string, AttentionPlan, number][] = [
-      ['full', plans.full(301), 301],
-      ['routed', plans.routed(routedIds(288, 3, 11), 3), 288],
-      ['windows', plans.windows(L, { window: [2, 2], temporalGroup: 2 }), 288],
+    const cases: [string, AttentionPlan, number, number][] = [
+      ['full', plans.full(301), 301, 2],
+      ['full, one head: queries split across threads in the backward', plans.full(301), 301, 1],
+      ['routed', plans.routed(routedIds(288, 3, 11), 3), 288, 2],
+      ['windows', plans.windows(L, { window: [2, 2], temporalGroup: 2 }), 288, 2],
     ];
-    for (const [what, plan, n] of cases)
+    for (const [what, plan, n, H] of cases)
       test(`forward and backward on ${name} equal ref (${what}, N ${n})`, {
         skip: typeof be === 'string' ? be : false,
       }, () => {
         const ref = backends[0][1] as Backend;
-        const [H, D] = [2, 64];
+        const D = 64;
         const data = [
           randArray(n * H * D, 1, 2),
           randArray(n * H * D, 2, 2),

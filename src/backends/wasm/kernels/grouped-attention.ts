@@ -8,7 +8,9 @@
  * - backward: one item per (segment, head), because dK/dV of a segment accumulate in the item's
  *   scratch before being added to the output. When key rows repeat across segments (STGA's
  *   adjacent-shot frames) two segments may add to the same rows, so items are then dealt by head
- *   (heads never share memory); otherwise any thread may take any item.
+ *   (heads never share memory); otherwise any thread may take any item. With fewer pairs than
+ *   threads (dense attention), each pair's queries are split across threads instead, each thread
+ *   writing dK/dV partials that are summed afterwards.
  */
 
 import type { GroupedAttentionParams } from '../../../tensor/op-spec.js';
@@ -25,7 +27,7 @@ export interface AttentionExports {
 /** Below this many q.k pairs (times heads) the call stays on the calling thread. */
 const SPLIT_MIN_PAIRS = 1 << 14;
 /** Query rows per tile in the kernel (ranges are cut at multiples of it). */
-const BQ = 48;
+const BQ = 64;
 
 type Item = [seg: number, h: number, qa: number, qb: number, cost: number];
 
@@ -172,6 +174,9 @@ export const groupedAttention: WasmKernel<'groupedAttention'> = (ctx, [q, kk, v]
   return true;
 };
 
+/** Most scratch the split backward may take for per-thread dK/dV partials. */
+const PARTIAL_MAX_BYTES = 256 * 2 ** 20;
+
 export const groupedAttentionBackward: WasmKernel<'groupedAttentionBackward'> = (
   ctx,
   [dOut, q, kk, v, out, lse],
@@ -197,29 +202,93 @@ export const groupedAttentionBackward: WasmKernel<'groupedAttentionBackward'> = 
   }
   if (items.length === 0) return true;
   const T = total < SPLIT_MIN_PAIRS ? 1 : ctx.pool.threads;
-  let disjoint = true;
-  const seen = new Uint8Array(nk);
-  for (const r of p.kvIndex) {
-    if (seen[r]) {
-      disjoint = false;
-      break;
-    }
-    seen[r] = 1;
-  }
+  const ptrs = [dOut, q, kk, v, out, lse, dq, dk, dv].map(ptrOf);
   const up = upload(ctx, p);
-  const works: number[] = [];
+  const blocks: number[] = [];
+  const scratch = (bytes: number) => {
+    blocks.push(ctx.heap.alloc(bytes, true));
+    return blocks[blocks.length - 1];
+  };
   try {
+    // Few (segment, head) pairs for many threads (dense attention): cut each pair's queries into G
+    // ranges, one per thread, each writing its dK/dV to a private partial summed afterwards.
+    const G = Math.min(
+      Math.floor(T / items.length),
+      Math.floor(PARTIAL_MAX_BYTES / (items.length * 8 * maxKv * D)),
+    );
+    if (G >= 2) {
+      const parts: { it: Item; ptr: number }[] = [];
+      for (const it of items) {
+        const chunk = Math.ceil((it[3] - it[2]) / G / BQ) * BQ;
+        for (let a = it[2]; a < it[3]; a += chunk)
+          parts.push({ it: [it[0], it[1], a, Math.min(it[3], a + chunk), 0], ptr: 0 });
+      }
+      const starts = itemsBlock(
+        parts.map((x) => [x.it]),
+        up.put,
+      );
+      const bytes = k(ctx).attentionWorkBytes(maxKv, D);
+      const jobs = parts.map((x, t) => {
+        const nkv = p.kvOffsets[x.it[0] + 1] - p.kvOffsets[x.it[0]];
+        x.ptr = scratch(8 * nkv * D);
+        return [
+          starts[t],
+          1,
+          up.qIndex,
+          up.kvIndex,
+          up.kvOffsets,
+          H,
+          D,
+          p.scale,
+          ...ptrs,
+          scratch(bytes),
+          x.ptr,
+        ];
+      });
+      ctx.pool.run('attentionBackward', jobs);
+      const fa = ctx.heap.f32();
+      for (const { it, ptr } of parts) {
+        const [k0, k1] = [p.kvOffsets[it[0]], p.kvOffsets[it[0] + 1]];
+        const nkv = k1 - k0;
+        for (let j = 0; j < nkv; j++) {
+          const e = (p.kvIndex[k0 + j] * H + it[1]) * D;
+          const src = ptr / 4 + j * D;
+          for (let d = 0; d < D; d++) {
+            fa[ptrs[7] / 4 + e + d] += fa[src + d];
+            fa[ptrs[8] / 4 + e + d] += fa[src + nkv * D + d];
+          }
+        }
+      }
+      return true;
+    }
+    let disjoint = true;
+    const seen = new Uint8Array(nk);
+    for (const r of p.kvIndex) {
+      if (seen[r]) {
+        disjoint = false;
+        break;
+      }
+      seen[r] = 1;
+    }
     const lists = deal(items, T, disjoint ? undefined : (it) => it[1] % T);
     const starts = itemsBlock(lists, up.put);
     const bytes = k(ctx).attentionWorkBytes(maxKv, D);
-    const ptrs = [dOut, q, kk, v, out, lse, dq, dk, dv].map(ptrOf);
-    const jobs = lists.map((l, t) => {
-      works.push(ctx.heap.alloc(bytes, true));
-      return [starts[t], l.length, up.qIndex, up.kvIndex, up.kvOffsets, H, D, p.scale, ...ptrs, works[t]];
-    });
+    const jobs = lists.map((l, t) => [
+      starts[t],
+      l.length,
+      up.qIndex,
+      up.kvIndex,
+      up.kvOffsets,
+      H,
+      D,
+      p.scale,
+      ...ptrs,
+      scratch(bytes),
+      0,
+    ]);
     ctx.pool.run('attentionBackward', jobs);
   } finally {
-    for (const w of works) ctx.heap.free(w);
+    for (const b of blocks) ctx.heap.free(b);
     up.release();
   }
   return true;
