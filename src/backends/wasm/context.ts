@@ -42,6 +42,10 @@ export interface WasmCtx {
   readonly gemmWork: readonly number[];
   /** 512 bytes of scratch for small argument arrays (shapes, strides) of calling-thread kernels. */
   readonly argBlock: number;
+  /** 16 bytes for work-sharing kernels (claim word + done count); never freed, as late workers may read it. */
+  readonly sharedCtl: number;
+  /** A new generation number for a work-sharing job. */
+  nextGen(): number;
 }
 
 /** A wasm kernel: returns false when this case has no wasm path (the backend then runs `ref`). */

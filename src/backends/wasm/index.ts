@@ -74,7 +74,9 @@ export function createWasmBackend(opts: WasmOptions = {}): WasmBackend | string 
   const gemmWork = Array.from({ length: threads }, () => heap.alloc(k.gemmWorkBytes(), true));
   const argBlock = heap.alloc(512, true);
   const pool = createPool(loaded.module, memory, instance.exports, KERNEL_NAMES, threads);
-  const ctx: WasmCtx = { k, heap, pool, gemmWork, argBlock };
+  const sharedCtl = heap.alloc(16, true);
+  let gen = 0;
+  const ctx: WasmCtx = { k, heap, pool, gemmWork, argBlock, sharedCtl, nextGen: () => ++gen };
   const fallbacks: Record<string, number> = {};
 
   const view = (t: TensorRef): View => {

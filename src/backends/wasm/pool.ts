@@ -56,6 +56,18 @@ export interface Pool {
    * returns when all are done. Fewer lists than threads leave the rest idle.
    */
   run(name: string, argLists: readonly (readonly number[])[]): void;
+  /**
+   * Work-sharing run: export `name` gets `argsFor(0)` on the calling thread and `argsFor(i)` on each
+   * worker i that is idle now (a worker still waking up for an earlier shared job is skipped).
+   * Returns once the int32 cell at byte offset `doneAt` of the memory reaches `target`; the kernel
+   * counts finished work there, so the caller never waits for a worker that took none.
+   */
+  runShared(
+    name: string,
+    argsFor: (thread: number) => readonly number[],
+    doneAt: number,
+    target: number,
+  ): void;
   dispose(): void;
 }
 
@@ -101,31 +113,58 @@ export function createPool(
     checked = true;
   };
 
+  const idle = (s: Slot) => Atomics.load(s.ctrl, DONE) === s.seq;
+  const waitIdle = (s: Slot) => {
+    while (!idle(s)) Atomics.wait(s.ctrl, DONE, s.seq - 1, 1000);
+  };
+  const failed = (s: Slot) => idle(s) && s.ctrl[ERROR] !== 0;
+  // A slot's arguments are written only while it is idle: a worker never reads half-written ones.
+  const dispatch = (s: Slot, id: number, a: readonly number[]) => {
+    if (a.length > MAX_ARGS) throw new Error(`wasm pool: ${a.length} arguments (max ${MAX_ARGS})`);
+    s.args.set(a);
+    s.ctrl[FN] = id;
+    s.ctrl[NARGS] = a.length;
+    Atomics.store(s.ctrl, SEQ, ++s.seq);
+    Atomics.notify(s.ctrl, SEQ);
+  };
+  const lookup = (name: string): [number, (...a: number[]) => void] => {
+    if (disposed) throw new Error('wasm pool: used after dispose()');
+    const fn = main[name] as (...a: number[]) => void;
+    const id = index.get(name);
+    if (id === undefined || !fn) throw new Error(`wasm pool: no kernel export '${name}'`);
+    if (slots.length > 0 && !checked) awaitReady();
+    return [id, fn];
+  };
+
   return {
     threads,
     run(name, argLists) {
-      if (disposed) throw new Error('wasm pool: used after dispose()');
-      const fn = main[name] as (...a: number[]) => void;
-      const id = index.get(name);
-      if (id === undefined || !fn) throw new Error(`wasm pool: no kernel export '${name}'`);
-      if (argLists.length > 1 && !checked) awaitReady();
+      const [id, fn] = lookup(name);
       const used = slots.slice(0, argLists.length - 1);
       used.forEach((s, i) => {
-        const a = argLists[i + 1];
-        if (a.length > MAX_ARGS) throw new Error(`wasm pool: ${a.length} arguments (max ${MAX_ARGS})`);
-        s.args.set(a);
-        s.ctrl[FN] = id;
-        s.ctrl[NARGS] = a.length;
-        Atomics.store(s.ctrl, SEQ, ++s.seq);
-        Atomics.notify(s.ctrl, SEQ);
+        waitIdle(s);
+        dispatch(s, id, argLists[i + 1]);
       });
       if (argLists.length > 0) fn(...argLists[0]);
-      let failed = false;
-      for (const s of used) {
-        while (Atomics.load(s.ctrl, DONE) !== s.seq) Atomics.wait(s.ctrl, DONE, s.seq - 1, 1000);
-        if (s.ctrl[ERROR]) failed = true;
+      for (const s of used) waitIdle(s);
+      if (used.some(failed)) throw new Error(`wasm kernel '${name}' failed on a worker thread`);
+    },
+    runShared(name, argsFor, doneAt, target) {
+      const [id, fn] = lookup(name);
+      const used: Slot[] = [];
+      slots.forEach((s, i) => {
+        if (!idle(s)) return;
+        dispatch(s, id, argsFor(i + 1));
+        used.push(s);
+      });
+      fn(...argsFor(0));
+      // Kernels never grow the memory, so this view stays valid while we wait.
+      const cells = new Int32Array(memory.buffer);
+      const at = doneAt / 4;
+      for (let d = Atomics.load(cells, at); d < target; d = Atomics.load(cells, at)) {
+        if (used.some(failed)) throw new Error(`wasm kernel '${name}' failed on a worker thread`);
+        Atomics.wait(cells, at, d, 20);
       }
-      if (failed) throw new Error(`wasm kernel '${name}' failed on a worker thread`);
     },
     dispose() {
       if (disposed) return;

@@ -228,19 +228,25 @@ export function gemmBatched(
 
 /**
  * Work-sharing form of gemmBatched for the thread pool: the `chunks` jobs (matrix t, rows
- * [r0, r0 + chunkRows)) are taken from a shared atomic counter, so a thread that the OS
- * deschedules (a busy 2-core CI machine) leaves its share to the others instead of stalling them.
+ * [r0, r0 + chunkRows)) are claimed from a shared counter, so a thread that the OS deschedules (a
+ * busy 2-core CI machine) leaves its share to the others instead of stalling them, and the caller
+ * waits only for chunks that were actually claimed. `ctl` holds an i64 claim word (job generation
+ * in the high half, next chunk in the low half) and an i32 count of finished chunks at ctl + 8.
+ * A worker that wakes up late for an old job sees another generation and returns untouched.
  */
 export function gemmChunks(
-  counter: usize, chunks: i32, chunkRows: i32, perMatrix: i32, offs: usize,
+  ctl: usize, gen: i32, chunks: i32, chunkRows: i32, perMatrix: i32, offs: usize,
   m: i32, n: i32, k: i32,
   a: usize, ars: i32, acs: i32,
   b: usize, brs: i32, bcs: i32,
   c: usize, ldc: i32, work: usize,
 ): void {
   while (true) {
-    const i = atomic.add<i32>(counter, 1);
+    const old = atomic.load<i64>(ctl);
+    if (<i32>(old >>> 32) != gen) return;
+    const i = <i32>(old & 0xffffffff);
     if (i >= chunks) return;
+    if (atomic.cmpxchg<i64>(ctl, old, old + 1) != old) continue;
     const t = i / perMatrix;
     const r0 = (i % perMatrix) * chunkRows;
     const o = offs + (<usize>(t * 12));
@@ -250,5 +256,7 @@ export function gemmChunks(
       b + (<usize>load<i32>(o, 4) << 2), brs, bcs,
       c + (<usize>(load<i32>(o, 8) + r0 * ldc) << 2), ldc, work,
     );
+    atomic.add<i32>(ctl + 8, 1);
+    atomic.notify(ctl + 8, 1);
   }
 }
