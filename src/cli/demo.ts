@@ -7,7 +7,8 @@
  * ground truth from the synthetic world instead -- the story file was made from a world story --
  * so the command always produces a real MP4, labelled for what it is.
  */
-import { writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -56,6 +57,7 @@ export async function run(argv: string[]): Promise<void> {
   say(
     `moga demo: "${story.title}": ${story.shots.length} shots, ${frames} frames (${(frames - 1) / story.fps} s at ${story.fps} fps), ${story.width}x${story.height}`,
   );
+  if (!values.backend) ensureWasmBuild(say);
   const backend = await chooseBackend(values.backend);
   say(`backend: ${backend}`);
 
@@ -85,6 +87,23 @@ export async function run(argv: string[]): Promise<void> {
   say(
     `\ndemo: wrote ${out} -- ${label}, ${report.frames} frames, ${story.width}x${story.height} @ ${story.fps} fps`,
   );
+}
+
+/**
+ * A fresh checkout has no build/ (it is not committed): build the WebAssembly kernels once, since
+ * the reference backend alone would take hours for a minute of video.
+ */
+function ensureWasmBuild(say: (s: string) => void): void {
+  if (existsSync(join(ROOT, 'build', 'wasm', 'kernels.wasm'))) return;
+  say('building the WebAssembly kernels once (npm run build) ...');
+  const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], {
+    cwd: ROOT,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  if (!existsSync(join(ROOT, 'build', 'wasm', 'kernels.wasm')))
+    say(
+      `the build did not produce build/wasm (exit ${r.status}); continuing on the reference backend (slow)`,
+    );
 }
 
 /** The world story behind a story file, rendered frame by frame into an MP4. */
