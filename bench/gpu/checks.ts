@@ -152,7 +152,7 @@ export function runChecks(ctx: CudaContext, seed: number, log: (s: string) => vo
   for (const op of BINARY_OPS) opCheck(op, [F([4, 1, 33], 1, op === 'pow' ? 2 : 0), F([3, 1], 1, op === 'pow' ? 0 : 0)], [[[4, 3, 33], 'float32']], {});
   opCheck('where', [F([5, 1]), F([5, 6]), F([6])], [[[5, 6], 'float32']], {});
   opCheck('sum', [F([6, 7, 300])], [[[6], 'float32']], { axes: [1, 2], keepDims: false });
-  opCheck('max', [F([9, 1000])], [[[9, 1], 'float32']], { axes: [-1], keepDims: true });
+  opCheck('max', [F([9, 1000])], [[[9, 1], 'float32']], { axes: [1], keepDims: true });
   opCheck('rmsNorm', [F([50, 96]), F([96])], [[[50, 96], 'float32'], [[50], 'float32']], { eps: 1e-6 });
   opCheck('layerNorm', [F([50, 96], 1, 3), F([96]), F([96])], [[[50, 96], 'float32'], [[50], 'float32'], [[50], 'float32']], { eps: 1e-5 });
   const idx = { data: Int32Array.from({ length: 40 }, () => Math.floor(rand() * 30)), shape: [40] };
