@@ -8,7 +8,7 @@
 import { type Conv3d, initConv3d } from '../../nn/conv.js';
 import { Rng } from '../../tensor/random.js';
 import { add, div, exp, maximum, mul, neg, reshape, silu, split, sub } from '../../tensor/ops.js';
-import { full, type Tensor } from '../../tensor/tensor.js';
+import { fromArray, full, type Tensor } from '../../tensor/tensor.js';
 import { checkVaeConfig, type VaeConfig, vaeFactors } from './config.js';
 import {
   type CacheOut,
@@ -62,6 +62,12 @@ export function initVideoVAE(config: VaeConfig, seed = 0): VideoVAE {
     normOut: initGroupNorm(ch[L - 1]),
     convOut: initConv3d(rng, ch[L - 1], 2 * zc, 3),
   };
+  // Start the posterior narrow (sigma = e^-3): with sigma ~ 1 at init the encoder first has to
+  // inflate its means far above the noise, which slows and destabilises short CPU training runs.
+  const bias = new Float32Array(2 * zc);
+  bias.fill(-6, zc);
+  encoder.convOut.bias?.dispose();
+  encoder.convOut.bias = fromArray(bias, [2 * zc]);
   const decoder: VaeDecoder = {
     convIn: initConv3d(rng, zc, ch[L - 1], 3),
     levels: ch.map((c, i) => ({
