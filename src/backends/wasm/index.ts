@@ -22,6 +22,8 @@ export interface WasmOptions {
   threads?: number;
   /** false forces the plain-SIMD build even where relaxed SIMD validates. */
   relaxed?: boolean;
+  /** Folder holding kernels.wasm / kernels-relaxed.wasm (default: the package's build/wasm). */
+  dir?: string;
 }
 
 export interface WasmBackend extends Backend {
@@ -58,7 +60,7 @@ export function createWasmBackend(opts: WasmOptions = {}): WasmBackend | string 
   const threads = opts.threads ?? os.availableParallelism();
   if (!Number.isInteger(threads) || threads < 1)
     throw new Error(`wasm backend: threads must be an integer >= 1, got ${threads}`);
-  const loaded = loadKernelModule({ relaxed: opts.relaxed });
+  const loaded = loadKernelModule({ relaxed: opts.relaxed, dir: opts.dir });
   if (typeof loaded === 'string') return loaded;
   const memory = new WA!.Memory({ initial: 64, maximum: 65536, shared: true });
   const instance = new WA!.Instance(loaded.module, {

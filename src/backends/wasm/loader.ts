@@ -26,11 +26,15 @@ function buildDir(): string | undefined {
   return undefined;
 }
 
-/** The compiled module, or a string saying why there is none. `relaxed: false` forces plain SIMD. */
-export function loadKernelModule(opts: { relaxed?: boolean } = {}): LoadedModule | string {
+/**
+ * The compiled module, or a string saying why there is none. `relaxed: false` forces plain SIMD;
+ * `dir` overrides where the .wasm files are looked for (default: build/wasm of this package).
+ */
+export function loadKernelModule(opts: { relaxed?: boolean; dir?: string } = {}): LoadedModule | string {
   if (!WA) return 'this runtime has no WebAssembly';
-  const dir = buildDir();
-  if (!dir) return 'build/wasm/kernels.wasm not found (run npm run build)';
+  const dir = opts.dir ?? buildDir();
+  if (!dir || !existsSync(join(dir, 'kernels.wasm')))
+    return `${dir ? join(dir, 'kernels.wasm') : 'build/wasm/kernels.wasm'} not found (run npm run build)`;
   try {
     v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
   } catch {

@@ -140,6 +140,8 @@ export function createPool(
     threads,
     run(name, argLists) {
       const [id, fn] = lookup(name);
+      if (argLists.length > threads)
+        throw new Error(`wasm pool: ${argLists.length} jobs for ${threads} threads`);
       const used = slots.slice(0, argLists.length - 1);
       used.forEach((s, i) => {
         waitIdle(s);

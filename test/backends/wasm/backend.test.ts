@@ -96,6 +96,12 @@ describe('wasm backend', { skip }, () => {
     });
   });
 
+  it('reports a missing build as a reason, not an exception', () => {
+    const r = createWasmBackend({ dir: '/nonexistent/build/wasm' });
+    assert.equal(typeof r, 'string');
+    assert.match(r as string, /kernels\.wasm not found \(run npm run build\)/);
+  });
+
   it('rejects a bad thread count and writes past a block', () => {
     assert.throws(() => createWasmBackend({ threads: 0 }), /threads must be an integer >= 1, got 0/);
     const b = make({ threads: 1 })!;
