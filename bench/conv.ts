@@ -5,8 +5,8 @@
  */
 import type { Backend } from '../src/backends/backend.js';
 import { createRefBackend } from '../src/backends/ref/index.js';
-import { createWasmBackend } from '../src/backends/wasm/index.js';
 import { useBackend } from '../src/backends/registry.js';
+import { createWasmBackend } from '../src/backends/wasm/index.js';
 import type { ConvParams } from '../src/tensor/op-spec.js';
 import { Rng } from '../src/tensor/random.js';
 import { apply, tidy } from '../src/tensor/tensor.js';
@@ -19,9 +19,45 @@ function arg(argv: string[], name: string): string | undefined {
 
 // Shapes of the small VAE on a 64x64, 9-frame training crop (level 0 block, level 1 block, level 0 up-conv).
 const SHAPES: { name: string; x: number[]; w: number[]; p: ConvParams }[] = [
-  { name: 'L0 block 32->32 k1x3x3', x: [1, 32, 9, 32, 32], w: [32, 32, 1, 3, 3], p: { stride: [1, 1, 1], padding: [[0, 0], [1, 1], [1, 1]] } },
-  { name: 'L1 block 48->48 k3x3x3', x: [1, 48, 7, 16, 16], w: [48, 48, 3, 3, 3], p: { stride: [1, 1, 1], padding: [[0, 0], [1, 1], [1, 1]] } },
-  { name: 'down 32->48 k3 s2', x: [1, 32, 11, 32, 32], w: [48, 32, 3, 3, 3], p: { stride: [2, 2, 2], padding: [[0, 0], [0, 1], [0, 1]] } },
+  {
+    name: 'L0 block 32->32 k1x3x3',
+    x: [1, 32, 9, 32, 32],
+    w: [32, 32, 1, 3, 3],
+    p: {
+      stride: [1, 1, 1],
+      padding: [
+        [0, 0],
+        [1, 1],
+        [1, 1],
+      ],
+    },
+  },
+  {
+    name: 'L1 block 48->48 k3x3x3',
+    x: [1, 48, 7, 16, 16],
+    w: [48, 48, 3, 3, 3],
+    p: {
+      stride: [1, 1, 1],
+      padding: [
+        [0, 0],
+        [1, 1],
+        [1, 1],
+      ],
+    },
+  },
+  {
+    name: 'down 32->48 k3 s2',
+    x: [1, 32, 11, 32, 32],
+    w: [48, 32, 3, 3, 3],
+    p: {
+      stride: [2, 2, 2],
+      padding: [
+        [0, 0],
+        [0, 1],
+        [0, 1],
+      ],
+    },
+  },
 ];
 
 export default async function conv(argv: string[]): Promise<void> {

@@ -19,20 +19,33 @@ export async function run(argv: string[]): Promise<void> {
     },
   });
   if (values.help) {
-    console.log('usage: moga eval vae [--checkpoint file] [--clips 4] [--frames 17] [--width 224] [--height 128] [--chunk 2] [--backend wasm|ref]');
+    console.log(
+      'usage: moga eval vae [--checkpoint file] [--clips 4] [--frames 17] [--width 224] [--height 128] [--chunk 2] [--backend wasm|ref]',
+    );
     return;
   }
   const int = (k: 'clips' | 'frames' | 'width' | 'height' | 'chunk') => {
     const n = Number(values[k]);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`eval vae: --${k} must be a positive integer, got '${values[k]}'`);
+    if (!Number.isInteger(n) || n < 1)
+      throw new Error(`eval vae: --${k} must be a positive integer, got '${values[k]}'`);
     return n;
   };
-  const o = { clips: int('clips'), frames: int('frames'), width: int('width'), height: int('height'), chunk: int('chunk') };
+  const o = {
+    clips: int('clips'),
+    frames: int('frames'),
+    width: int('width'),
+    height: int('height'),
+    chunk: int('chunk'),
+  };
   if ((o.frames - 1) % 4 !== 0) throw new Error(`eval vae: --frames must be 1 + 4k, got ${o.frames}`);
   const be = await setBackend(values.backend!);
   const { vae, info } = loadVae(values.checkpoint!);
-  console.log(`checkpoint ${values.checkpoint} (step ${info.step ?? '?'}), backend ${be.name}, ${o.clips} held-out test clips of ${o.frames} frames at ${o.width}x${o.height}`);
+  console.log(
+    `checkpoint ${values.checkpoint} (step ${info.step ?? '?'}), backend ${be.name}, ${o.clips} held-out test clips of ${o.frames} frames at ${o.width}x${o.height}`,
+  );
   const t0 = Date.now();
   const r = evaluateVae(vae, o);
-  console.log(`mean PSNR ${r.mean.toFixed(2)} dB over ${o.clips} clips (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  console.log(
+    `mean PSNR ${r.mean.toFixed(2)} dB over ${o.clips} clips (${((Date.now() - t0) / 1000).toFixed(1)} s)`,
+  );
 }

@@ -1,9 +1,13 @@
 /**
  * `moga eval <model> [options]`: one evaluation per model, loaded lazily. Add a line per model.
  */
-const EVALS: Record<string, { about: string; load: () => Promise<{ run(argv: string[]): Promise<void> }> }> = {
-  vae: { about: 'PSNR of the committed VAE checkpoint on held-out world clips at 224x128', load: () => import('./eval-vae.js') },
-};
+const EVALS: Record<string, { about: string; load: () => Promise<{ run(argv: string[]): Promise<void> }> }> =
+  {
+    vae: {
+      about: 'PSNR of the committed VAE checkpoint on held-out world clips at 224x128',
+      load: () => import('./eval-vae.js'),
+    },
+  };
 
 export async function run(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;

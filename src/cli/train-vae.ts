@@ -19,7 +19,9 @@ export async function run(argv: string[]): Promise<void> {
     },
   });
   if (values.help || !values.config) {
-    console.log('usage: moga train vae --config <recipe.json> [--steps N] [--max-minutes M] [--out file] [--work dir] [--resume] [--backend wasm|ref]');
+    console.log(
+      'usage: moga train vae --config <recipe.json> [--steps N] [--max-minutes M] [--out file] [--work dir] [--resume] [--backend wasm|ref]',
+    );
     if (!values.help) throw new Error('train vae: --config is required');
     return;
   }

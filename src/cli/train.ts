@@ -2,9 +2,18 @@
  * `moga train <model> [options]`: one subcommand per trainable model, loaded lazily.
  * Add a line per model to TRAINERS.
  */
-const TRAINERS: Record<string, { about: string; load: () => Promise<{ run(argv: string[]): Promise<void> }> }> = {
-  dit: { about: 'train the video DiT + text encoder on world-clip latents (--config configs/dit-tiny.json)', load: () => import('./train-dit.js') },
-  vae: { about: 'train the causal video VAE from a JSON recipe (--config configs/vae-small.json)', load: () => import('./train-vae.js') },
+const TRAINERS: Record<
+  string,
+  { about: string; load: () => Promise<{ run(argv: string[]): Promise<void> }> }
+> = {
+  dit: {
+    about: 'train the video DiT + text encoder on world-clip latents (--config configs/dit-tiny.json)',
+    load: () => import('./train-dit.js'),
+  },
+  vae: {
+    about: 'train the causal video VAE from a JSON recipe (--config configs/vae-small.json)',
+    load: () => import('./train-vae.js'),
+  },
 };
 
 export async function run(argv: string[]): Promise<void> {

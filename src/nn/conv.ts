@@ -3,8 +3,9 @@
  * load as they are). Conv2d is Conv3d with kernel depth 1. `causalConv3d` pads time only on the past
  * side, so output frame t never sees input frames after t.
  */
-import type { Rng } from '../tensor/random.js';
+
 import { add, reshape } from '../tensor/ops.js';
+import type { Rng } from '../tensor/random.js';
 import { apply, full, type Tensor } from '../tensor/tensor.js';
 
 export type Triple = [number, number, number];
@@ -33,7 +34,10 @@ export function initConv3d(
   const k = triple(kernel);
   const shape = [cout, cin, ...k];
   const fan = cin * k[0] * k[1] * k[2];
-  const weight = opts.std !== undefined ? rng.normal(shape, opts.std) : rng.uniform(shape, -1 / Math.sqrt(fan), 1 / Math.sqrt(fan));
+  const weight =
+    opts.std !== undefined
+      ? rng.normal(shape, opts.std)
+      : rng.uniform(shape, -1 / Math.sqrt(fan), 1 / Math.sqrt(fan));
   return opts.bias === false ? { weight } : { weight, bias: full([cout], 0) };
 }
 
@@ -41,7 +45,14 @@ export function initConv3d(
 export function conv3d(x: Tensor, w: Tensor, opts: ConvOptions = {}): Tensor {
   const stride = triple(opts.stride ?? 1);
   const pd = opts.padding ?? 0;
-  const padding: [number, number][] = typeof pd === 'number' ? [[pd, pd], [pd, pd], [pd, pd]] : pd;
+  const padding: [number, number][] =
+    typeof pd === 'number'
+      ? [
+          [pd, pd],
+          [pd, pd],
+          [pd, pd],
+        ]
+      : pd;
   return apply('conv3d', [x, w], { stride: [...stride], padding })[0];
 }
 
@@ -56,7 +67,11 @@ export function applyConv3d(p: Conv3d, x: Tensor, opts: ConvOptions = {}): Tenso
  * ((K - 1) / 2 before, K / 2 after) unless `spatialPadding` gives (before, after) explicitly
  * (e.g. (0, 1) for a stride-2 kernel-3 downsampler on even sizes, as Wan's VAE does).
  */
-export function causalConv3d(p: Conv3d, x: Tensor, opts: { stride?: number | Triple; spatialPadding?: [number, number] } = {}): Tensor {
+export function causalConv3d(
+  p: Conv3d,
+  x: Tensor,
+  opts: { stride?: number | Triple; spatialPadding?: [number, number] } = {},
+): Tensor {
   const [, , kt, kh, kw] = p.weight.shape;
   const sp = opts.spatialPadding;
   return applyConv3d(p, x, {
@@ -66,13 +81,24 @@ export function causalConv3d(p: Conv3d, x: Tensor, opts: { stride?: number | Tri
 }
 
 /** 2D convolution on images x [B, Ci, H, W] with weight [Co, Ci, KH, KW] (Conv3d of depth 1). */
-export function conv2d(x: Tensor, w: Tensor, opts: { stride?: number | [number, number]; padding?: number | [number, number][] } = {}): Tensor {
+export function conv2d(
+  x: Tensor,
+  w: Tensor,
+  opts: { stride?: number | [number, number]; padding?: number | [number, number][] } = {},
+): Tensor {
   const [B, C, H, W] = x.shape;
   const [Co, Ci, KH, KW] = w.shape;
   const s = opts.stride ?? 1;
   const stride: Triple = typeof s === 'number' ? [1, s, s] : [1, s[0], s[1]];
   const pd = opts.padding ?? 0;
-  const padding: [number, number][] = typeof pd === 'number' ? [[0, 0], [pd, pd], [pd, pd]] : [[0, 0], ...pd];
+  const padding: [number, number][] =
+    typeof pd === 'number'
+      ? [
+          [0, 0],
+          [pd, pd],
+          [pd, pd],
+        ]
+      : [[0, 0], ...pd];
   const y = conv3d(reshape(x, [B, C, 1, H, W]), reshape(w, [Co, Ci, 1, KH, KW]), { stride, padding });
   return reshape(y, [B, Co, y.shape[3], y.shape[4]]);
 }

@@ -9,10 +9,18 @@ import { fromArray, tidy } from '../../src/tensor/tensor.js';
 import { checkOpGrad, f, randData } from '../helpers/gradcheck.js';
 
 /** The definition, one output element at a time (no shared loop structure with the kernel). */
-function naiveConv(x: Float64Array, xs: Shape, w: Float64Array, ws: Shape, p: ConvParams): { y: Float64Array; shape: Shape } {
+function naiveConv(
+  x: Float64Array,
+  xs: Shape,
+  w: Float64Array,
+  ws: Shape,
+  p: ConvParams,
+): { y: Float64Array; shape: Shape } {
   const [B, Ci, T, H, W] = xs;
   const [Co, , KT, KH, KW] = ws;
-  const o = [T, H, W].map((n, i) => Math.floor((n + p.padding[i][0] + p.padding[i][1] - ws[2 + i]) / p.stride[i]) + 1);
+  const o = [T, H, W].map(
+    (n, i) => Math.floor((n + p.padding[i][0] + p.padding[i][1] - ws[2 + i]) / p.stride[i]) + 1,
+  );
   const shape = [B, Co, ...o];
   const y = new Float64Array(sizeOf(shape));
   let at = 0;
@@ -30,7 +38,9 @@ function naiveConv(x: Float64Array, xs: Shape, w: Float64Array, ws: Shape, p: Co
                     const hi = h * p.stride[1] + c - p.padding[1][0];
                     const wi = q * p.stride[2] + d - p.padding[2][0];
                     if (ti < 0 || ti >= T || hi < 0 || hi >= H || wi < 0 || wi >= W) continue;
-                    s += x[(((b * Ci + ci) * T + ti) * H + hi) * W + wi] * w[((((co * Ci + ci) * KT + a) * KH + c) * KW) + d];
+                    s +=
+                      x[(((b * Ci + ci) * T + ti) * H + hi) * W + wi] *
+                      w[(((co * Ci + ci) * KT + a) * KH + c) * KW + d];
                   }
             y[at++] = s;
           }
@@ -38,10 +48,58 @@ function naiveConv(x: Float64Array, xs: Shape, w: Float64Array, ws: Shape, p: Co
 }
 
 const CASES: { name: string; xs: Shape; ws: Shape; p: ConvParams }[] = [
-  { name: 'same 3x3x3', xs: [1, 2, 3, 4, 5], ws: [3, 2, 3, 3, 3], p: { stride: [1, 1, 1], padding: [[1, 1], [1, 1], [1, 1]] } },
-  { name: 'causal time', xs: [2, 2, 4, 3, 3], ws: [2, 2, 3, 3, 3], p: { stride: [1, 1, 1], padding: [[2, 0], [1, 1], [1, 1]] } },
-  { name: 'stride 2 all axes', xs: [1, 3, 5, 6, 6], ws: [2, 3, 3, 3, 3], p: { stride: [2, 2, 2], padding: [[2, 0], [0, 1], [0, 1]] } },
-  { name: 'asymmetric kernel, no pad', xs: [1, 2, 3, 5, 4], ws: [2, 2, 1, 2, 3], p: { stride: [1, 2, 1], padding: [[0, 0], [0, 0], [0, 0]] } },
+  {
+    name: 'same 3x3x3',
+    xs: [1, 2, 3, 4, 5],
+    ws: [3, 2, 3, 3, 3],
+    p: {
+      stride: [1, 1, 1],
+      padding: [
+        [1, 1],
+        [1, 1],
+        [1, 1],
+      ],
+    },
+  },
+  {
+    name: 'causal time',
+    xs: [2, 2, 4, 3, 3],
+    ws: [2, 2, 3, 3, 3],
+    p: {
+      stride: [1, 1, 1],
+      padding: [
+        [2, 0],
+        [1, 1],
+        [1, 1],
+      ],
+    },
+  },
+  {
+    name: 'stride 2 all axes',
+    xs: [1, 3, 5, 6, 6],
+    ws: [2, 3, 3, 3, 3],
+    p: {
+      stride: [2, 2, 2],
+      padding: [
+        [2, 0],
+        [0, 1],
+        [0, 1],
+      ],
+    },
+  },
+  {
+    name: 'asymmetric kernel, no pad',
+    xs: [1, 2, 3, 5, 4],
+    ws: [2, 2, 1, 2, 3],
+    p: {
+      stride: [1, 2, 1],
+      padding: [
+        [0, 0],
+        [0, 0],
+        [0, 0],
+      ],
+    },
+  },
 ];
 
 describe('conv3d', () => {
@@ -51,8 +109,16 @@ describe('conv3d', () => {
       const w = randData(c.ws, 2);
       const want = naiveConv(x, c.xs, w, c.ws, c.p);
       const y = new Float64Array(want.y.length);
-      REF_KERNELS.conv3d([{ data: x, shape: c.xs }, { data: w, shape: c.ws }] as never, [{ data: y, shape: want.shape }] as never, c.p);
-      for (let i = 0; i < y.length; i++) assert.ok(Math.abs(y[i] - want.y[i]) < 1e-12, `y[${i}] ${y[i]} vs ${want.y[i]}`);
+      REF_KERNELS.conv3d(
+        [
+          { data: x, shape: c.xs },
+          { data: w, shape: c.ws },
+        ] as never,
+        [{ data: y, shape: want.shape }] as never,
+        c.p,
+      );
+      for (let i = 0; i < y.length; i++)
+        assert.ok(Math.abs(y[i] - want.y[i]) < 1e-12, `y[${i}] ${y[i]} vs ${want.y[i]}`);
     });
     it(`gradients pass finite differences: ${c.name}`, () => {
       checkOpGrad('conv3d', [f(c.xs, 3), f(c.ws, 4)], c.p);
@@ -72,7 +138,8 @@ describe('conv3d', () => {
       for (let co = 0; co < 3; co++)
         for (let t = 0; t < 6; t++) {
           let diff = 0;
-          for (let i = 0; i < plane; i++) diff = Math.max(diff, Math.abs(ya[(co * 6 + t) * plane + i] - yb[(co * 6 + t) * plane + i]));
+          for (let i = 0; i < plane; i++)
+            diff = Math.max(diff, Math.abs(ya[(co * 6 + t) * plane + i] - yb[(co * 6 + t) * plane + i]));
           if (t < 4) assert.equal(diff, 0, `frame ${t} changed`);
           else assert.ok(diff > 0, `frame ${t} should depend on frame 4`);
         }
@@ -85,10 +152,20 @@ describe('conv3d', () => {
       const w = fromArray(Float32Array.from(randData([4, 3, 3, 3], 2)), [4, 3, 3, 3]);
       const y = conv2d(x, w, { stride: 2, padding: 1 });
       assert.deepEqual(y.shape, [2, 4, 3, 3]);
-      const want = naiveConv(randData([2, 3, 5, 6], 1), [2, 3, 1, 5, 6], randData([4, 3, 3, 3], 2), [4, 3, 1, 3, 3], {
-        stride: [1, 2, 2],
-        padding: [[0, 0], [1, 1], [1, 1]],
-      });
+      const want = naiveConv(
+        randData([2, 3, 5, 6], 1),
+        [2, 3, 1, 5, 6],
+        randData([4, 3, 3, 3], 2),
+        [4, 3, 1, 3, 3],
+        {
+          stride: [1, 2, 2],
+          padding: [
+            [0, 0],
+            [1, 1],
+            [1, 1],
+          ],
+        },
+      );
       const got = y.dataSync();
       for (let i = 0; i < got.length; i++) assert.ok(Math.abs(got[i] - want.y[i]) < 1e-4);
     });
@@ -119,15 +196,43 @@ describe('conv3d on wasm matches ref', async () => {
       continue;
     }
     after(() => be.dispose());
-    const big: (typeof CASES)[number] = { name: 'large (split GEMM)', xs: [1, 16, 3, 24, 40], ws: [24, 16, 3, 3, 3], p: { stride: [1, 1, 1], padding: [[2, 0], [1, 1], [1, 1]] } };
+    const big: (typeof CASES)[number] = {
+      name: 'large (split GEMM)',
+      xs: [1, 16, 3, 24, 40],
+      ws: [24, 16, 3, 3, 3],
+      p: {
+        stride: [1, 1, 1],
+        padding: [
+          [2, 0],
+          [1, 1],
+          [1, 1],
+        ],
+      },
+    };
     for (const c of [...CASES, big]) {
       it(`${threads} thread(s): ${c.name}`, () => {
         const mk = (s: Shape, seed: number) => fromArray(Float32Array.from(randData(s, seed)), s);
         const ys = OP_SPEC_OUT(c.xs, c.ws, c.p);
         compareWithRef(be, () => apply('conv3d', [mk(c.xs, 1), mk(c.ws, 2)], c.p), 1e-4, 1e-4, 'conv3d');
-        compareWithRef(be, () => apply('conv3dBackwardInput', [mk(ys, 3), mk(c.ws, 2)], { ...c.p, inputShape: [...c.xs] }), 1e-4, 1e-4, 'dx');
-        compareWithRef(be, () => apply('conv3dBackwardWeight', [mk(ys, 3), mk(c.xs, 1)], { ...c.p, kernelShape: [...c.ws] }), 1e-4, 1e-4, 'dw');
-        assert.deepEqual(Object.keys(be.refFallbacks()).filter((k) => k.startsWith('conv')), [], 'conv ran through the ref fallback');
+        compareWithRef(
+          be,
+          () => apply('conv3dBackwardInput', [mk(ys, 3), mk(c.ws, 2)], { ...c.p, inputShape: [...c.xs] }),
+          1e-4,
+          1e-4,
+          'dx',
+        );
+        compareWithRef(
+          be,
+          () => apply('conv3dBackwardWeight', [mk(ys, 3), mk(c.xs, 1)], { ...c.p, kernelShape: [...c.ws] }),
+          1e-4,
+          1e-4,
+          'dw',
+        );
+        assert.deepEqual(
+          Object.keys(be.refFallbacks()).filter((k) => k.startsWith('conv')),
+          [],
+          'conv ran through the ref fallback',
+        );
       });
     }
   }

@@ -13,7 +13,11 @@ function tree(vae: VideoVAE) {
   return { ...vae.params, latent_stats: vae.latentStats };
 }
 
-export function saveVae(path: string, vae: VideoVAE, opts: { dtype?: SafeDType; info?: Record<string, unknown> } = {}): void {
+export function saveVae(
+  path: string,
+  vae: VideoVAE,
+  opts: { dtype?: SafeDType; info?: Record<string, unknown> } = {},
+): void {
   writeSafetensors(path, paramsToEntries(tree(vae), opts.dtype ?? 'F32'), {
     format: FORMAT,
     config: JSON.stringify(vae.config),
@@ -24,7 +28,8 @@ export function saveVae(path: string, vae: VideoVAE, opts: { dtype?: SafeDType; 
 /** Reads a checkpoint written by `saveVae`; the config comes from its metadata. */
 export function loadVae(path: string): { vae: VideoVAE; info: Record<string, unknown> } {
   const file = readSafetensors(path);
-  if (file.metadata.format !== FORMAT) throw new Error(`${path} is not a VAE checkpoint (metadata format '${file.metadata.format}')`);
+  if (file.metadata.format !== FORMAT)
+    throw new Error(`${path} is not a VAE checkpoint (metadata format '${file.metadata.format}')`);
   const config = JSON.parse(file.metadata.config) as VaeConfig;
   const vae = initVideoVAE(config);
   loadParamsInto(tree(vae), file, { source: path });

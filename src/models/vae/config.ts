@@ -64,10 +64,15 @@ export function checkVaeConfig(c: VaeConfig): void {
   if (!posInt(c.patch)) bad(`patch must be a positive integer, got ${c.patch}`);
   if (!Array.isArray(c.channels) || c.channels.length < 1 || !c.channels.every(posInt))
     bad(`channels must be a non-empty list of positive integers, got ${JSON.stringify(c.channels)}`);
-  if (!Array.isArray(c.blockTimeKernel) || c.blockTimeKernel.length !== c.channels.length || !c.blockTimeKernel.every(posInt))
+  if (
+    !Array.isArray(c.blockTimeKernel) ||
+    c.blockTimeKernel.length !== c.channels.length ||
+    !c.blockTimeKernel.every(posInt)
+  )
     bad(`blockTimeKernel needs one positive kernel size per level (${c.channels.length})`);
   if (!Number.isInteger(c.blocks) || c.blocks < 0) bad(`blocks must be an integer >= 0, got ${c.blocks}`);
-  if (!Number.isInteger(c.upTimeKernel) || c.upTimeKernel < 2) bad(`upTimeKernel must be an integer >= 2, got ${c.upTimeKernel}`);
+  if (!Number.isInteger(c.upTimeKernel) || c.upTimeKernel < 2)
+    bad(`upTimeKernel must be an integer >= 2, got ${c.upTimeKernel}`);
   if (!posInt(c.groups) || c.channels.some((ch) => ch % c.groups !== 0))
     bad(`groups (${c.groups}) must divide every level width ${JSON.stringify(c.channels)}`);
 }

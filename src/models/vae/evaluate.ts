@@ -2,11 +2,12 @@
  * Held-out evaluation: clips of test-split world stories at full size, encoded and decoded chunk by
  * chunk (the streaming path the pipeline uses), reconstruction quantised to bytes, PSNR per clip.
  */
-import { fromArray, noGrad, tidy } from '../../tensor/tensor.js';
+
 import { sliceAxis } from '../../tensor/ops.js';
+import { fromArray, noGrad, tidy } from '../../tensor/tensor.js';
 import { worldClip } from './data.js';
-import { psnr8, toBytes } from './loss.js';
 import { disposeStreamState, newStreamState } from './layers.js';
+import { psnr8, toBytes } from './loss.js';
 import { decode, encode, type VideoVAE } from './vae.js';
 
 export interface EvalOptions {
@@ -25,7 +26,14 @@ export interface ClipScore {
 }
 
 /** Reconstructs `x` [1, 3, F, H, W] chunk by chunk; returns the video as [3, F, H, W] values. */
-export function reconstructStreaming(vae: VideoVAE, data: Float32Array, F: number, H: number, W: number, chunk: number): Float32Array {
+export function reconstructStreaming(
+  vae: VideoVAE,
+  data: Float32Array,
+  F: number,
+  H: number,
+  W: number,
+  chunk: number,
+): Float32Array {
   return noGrad(() => {
     const x = fromArray(data, [1, 3, F, H, W]);
     const out = new Float32Array(data.length);
@@ -48,7 +56,8 @@ export function reconstructStreaming(vae: VideoVAE, data: Float32Array, F: numbe
       const y = r.y.dataSync();
       const f = r.y.shape[2];
       const plane = H * W;
-      for (let c = 0; c < 3; c++) out.set(y.subarray(c * f * plane, (c + 1) * f * plane), (c * F + written) * plane);
+      for (let c = 0; c < 3; c++)
+        out.set(y.subarray(c * f * plane, (c + 1) * f * plane), (c * F + written) * plane);
       r.y.dispose();
       written += f;
       at = end;
@@ -60,7 +69,11 @@ export function reconstructStreaming(vae: VideoVAE, data: Float32Array, F: numbe
   });
 }
 
-export function evaluateVae(vae: VideoVAE, o: EvalOptions, log: (s: string) => void = console.log): { mean: number; clips: ClipScore[] } {
+export function evaluateVae(
+  vae: VideoVAE,
+  o: EvalOptions,
+  log: (s: string) => void = console.log,
+): { mean: number; clips: ClipScore[] } {
   const clips: ClipScore[] = [];
   for (let i = 0; i < o.clips; i++) {
     const start = 37 * i;
@@ -68,7 +81,9 @@ export function evaluateVae(vae: VideoVAE, o: EvalOptions, log: (s: string) => v
     const y = reconstructStreaming(vae, data, o.frames, o.height, o.width, o.chunk);
     const p = psnr8(toBytes(data), toBytes(y));
     clips.push({ story: i, start, psnr: p });
-    log(`clip ${i + 1}/${o.clips} (test story ${i}, frames ${start}..${start + o.frames - 1}): PSNR ${p.toFixed(2)} dB`);
+    log(
+      `clip ${i + 1}/${o.clips} (test story ${i}, frames ${start}..${start + o.frames - 1}): PSNR ${p.toFixed(2)} dB`,
+    );
   }
   // Mean of per-clip PSNR (each clip has the same number of pixels).
   const mean = clips.reduce((s, c) => s + c.psnr, 0) / clips.length;

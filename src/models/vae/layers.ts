@@ -4,7 +4,6 @@
  * processed chunk by chunk gives the same result as one pass.
  */
 import { applyConv3d, type Conv3d, initConv3d, type Triple } from '../../nn/conv.js';
-import type { Rng } from '../../tensor/random.js';
 import {
   add,
   broadcastTo,
@@ -17,6 +16,7 @@ import {
   silu,
   sliceAxis,
 } from '../../tensor/ops.js';
+import type { Rng } from '../../tensor/random.js';
 import { full, type Tensor } from '../../tensor/tensor.js';
 
 /**
@@ -56,12 +56,24 @@ export function streamConv(
 ): Tensor {
   const [, , kt, kh, kw] = p.weight.shape;
   const prev = state?.caches[name];
-  const xin = prev ? concat([prev, x], 2) : kt > 1 ? pad(x, [[0, 0], [0, 0], [kt - 1, 0], [0, 0], [0, 0]]) : x;
+  const xin = prev
+    ? concat([prev, x], 2)
+    : kt > 1
+      ? pad(x, [
+          [0, 0],
+          [0, 0],
+          [kt - 1, 0],
+          [0, 0],
+          [0, 0],
+        ])
+      : x;
   const L = xin.shape[2];
-  if (L < kt) throw new Error(`${name}: ${L} frames in window, the causal kernel needs ${kt} (chunk too short)`);
+  if (L < kt)
+    throw new Error(`${name}: ${L} frames in window, the causal kernel needs ${kt} (chunk too short)`);
   const n = Math.floor((L - kt) / stride[0]) + 1;
   if (cacheOut) cacheOut[name] = sliceAxis(xin, 2, n * stride[0], L);
-  const sp = (k: number, s: number): [number, number] => (s === 2 ? [(k - 2) >> 1, k >> 1] : [(k - 1) >> 1, k >> 1]);
+  const sp = (k: number, s: number): [number, number] =>
+    s === 2 ? [(k - 2) >> 1, k >> 1] : [(k - 1) >> 1, k >> 1];
   return applyConv3d(p, xin, { stride, padding: [[0, 0], sp(kh, stride[1]), sp(kw, stride[2])] });
 }
 
@@ -112,7 +124,14 @@ export function initResBlock(rng: Rng, cin: number, cout: number, kt: number): R
 }
 
 /** x [B, Ci, T, H, W] -> [B, Co, T, H, W] */
-export function resBlock(p: ResBlock, x: Tensor, groups: number, name: string, state: StreamState | undefined, out: CacheOut): Tensor {
+export function resBlock(
+  p: ResBlock,
+  x: Tensor,
+  groups: number,
+  name: string,
+  state: StreamState | undefined,
+  out: CacheOut,
+): Tensor {
   let h = streamConv(p.conv1, silu(groupNorm(p.norm1, x, groups)), `${name}.conv1`, state, out);
   h = streamConv(p.conv2, silu(groupNorm(p.norm2, h, groups)), `${name}.conv2`, state, out);
   return add(p.skip ? applyConv3d(p.skip, x) : x, h);

@@ -1,6 +1,7 @@
 /** The VAE objective (reconstruction + KL) and PSNR. */
-import type { Rng } from '../../tensor/random.js';
+
 import { abs, add, exp, mean, mul, sliceAxis, sub } from '../../tensor/ops.js';
+import type { Rng } from '../../tensor/random.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { decode, encode, samplePosterior, type VideoVAE } from './vae.js';
 

@@ -12,7 +12,7 @@ import { fromArray, noGrad, tidy } from '../../tensor/tensor.js';
 import { adamwUpdate, initAdamW } from '../../train/adamw.js';
 import { clipGlobalNorm } from '../../train/schedule.js';
 import { loadVae, saveVae } from './checkpoint.js';
-import { checkVaeConfig, VAE_PRESETS, type VaeConfig, vaePresetOrConfig } from './config.js';
+import { checkVaeConfig, type VAE_PRESETS, type VaeConfig, vaePresetOrConfig } from './config.js';
 import { randomCrop, worldClip } from './data.js';
 import { type VaeLossWeights, vaeLoss } from './loss.js';
 import { encode, initVideoVAE, type VideoVAE } from './vae.js';
@@ -56,7 +56,10 @@ export function checkRecipe(r: VaeRecipe): void {
     need(Number.isInteger(r[k]) && r[k] > 0, `${k} must be a positive integer, got ${r[k]}`);
   need((r.frames - 1) % 4 === 0, `frames must be 1 + 4k, got ${r.frames}`);
   need(r.lr > 0 && r.maxMinutes > 0, 'lr and maxMinutes must be > 0');
-  need(r.crop[0] % 8 === 0 && r.crop[1] % 8 === 0 && r.crop[0] <= r.size[0] && r.crop[1] <= r.size[1], `crop ${r.crop} must be multiples of 8 within size ${r.size}`);
+  need(
+    r.crop[0] % 8 === 0 && r.crop[1] % 8 === 0 && r.crop[0] <= r.size[0] && r.crop[1] <= r.size[1],
+    `crop ${r.crop} must be multiples of 8 within size ${r.size}`,
+  );
   need(typeof r.out === 'string' && typeof r.work === 'string', 'out and work must be paths');
 }
 
@@ -143,7 +146,9 @@ export function computeLatentStats(vae: VideoVAE, r: VaeRecipe): void {
   const spec = { frames: r.frames, width: r.size[0], height: r.size[1] };
   for (let i = 0; i < r.statsClips; i++) {
     const { data } = worldClip('train', 100000 + i, 0, spec);
-    const m = noGrad(() => tidy(() => encode(vae, fromArray(data, [1, 3, spec.frames, spec.height, spec.width])).mean.dataSync()));
+    const m = noGrad(() =>
+      tidy(() => encode(vae, fromArray(data, [1, 3, spec.frames, spec.height, spec.width])).mean.dataSync()),
+    );
     const per = m.length / zc;
     for (let c = 0; c < zc; c++)
       for (let j = 0; j < per; j++) {

@@ -6,8 +6,8 @@
  * flat memory and the same result as one pass. Without a state they run on the whole clip.
  */
 import { type Conv3d, initConv3d } from '../../nn/conv.js';
-import { Rng } from '../../tensor/random.js';
 import { add, div, exp, maximum, mul, neg, reshape, silu, split, sub } from '../../tensor/ops.js';
+import { Rng } from '../../tensor/random.js';
 import { fromArray, full, type Tensor } from '../../tensor/tensor.js';
 import { checkVaeConfig, type VaeConfig, vaeFactors } from './config.js';
 import {
@@ -107,9 +107,11 @@ export function encode(vae: VideoVAE, x: Tensor, state?: StreamState): Posterior
   const { config: c } = vae;
   const e = vae.params.encoder;
   const f = vaeFactors(c);
-  if (x.rank !== 5 || x.shape[1] !== 3) throw new Error(`encode: expected video [B, 3, F, H, W], got [${x.shape}]`);
+  if (x.rank !== 5 || x.shape[1] !== 3)
+    throw new Error(`encode: expected video [B, 3, F, H, W], got [${x.shape}]`);
   const [, , F, H, W] = x.shape;
-  if (H % f.space || W % f.space) throw new Error(`encode: frame size ${W}x${H} must be a multiple of ${f.space}`);
+  if (H % f.space || W % f.space)
+    throw new Error(`encode: frame size ${W}x${H} must be a multiple of ${f.space}`);
   checkChunk(F, f.time, !state || state.frames === 0, 'encode');
   const out: CacheOut = state ? {} : undefined;
   let h = streamConv(e.convIn, patchify(x, c.patch), 'enc.in', state, out);
@@ -127,7 +129,11 @@ export function encode(vae: VideoVAE, x: Tensor, state?: StreamState): Posterior
  * z [B, Z, n, h, w] -> video [B, 3, F, 8h, 8w] with F = 1 + 4 (n - 1) on the first chunk and 4n on
  * later ones. Values are unbounded (clamp to [-1, 1] for display).
  */
-export function decode(vae: VideoVAE, z: Tensor, state?: StreamState): { video: Tensor; state?: StreamState } {
+export function decode(
+  vae: VideoVAE,
+  z: Tensor,
+  state?: StreamState,
+): { video: Tensor; state?: StreamState } {
   const { config: c } = vae;
   const d = vae.params.decoder;
   if (z.rank !== 5 || z.shape[1] !== c.latentChannels)
@@ -144,7 +150,10 @@ export function decode(vae: VideoVAE, z: Tensor, state?: StreamState): { video: 
     lv.blocks.forEach((b, j) => (h = resBlock(b, h, c.groups, `dec.${i}.${j}`, state, out)));
   }
   h = streamConv(d.convOut, silu(groupNorm(d.normOut, h, c.groups)), 'dec.out', state, out);
-  return { video: unpatchify(h, c.patch), state: state && out ? { caches: out, frames: state.frames + n } : undefined };
+  return {
+    video: unpatchify(h, c.patch),
+    state: state && out ? { caches: out, frames: state.frames + n } : undefined,
+  };
 }
 
 /** z = mean + exp(logvar / 2) * eps, eps ~ N(0, 1) (the reparameterisation trick). */

@@ -49,11 +49,19 @@ function chunkOf(z: Float32Array, n: number, t0: number, t1: number): Float32Arr
 }
 
 function wholeDecode(vae: VideoVAE, z: Float32Array, n: number): Float32Array {
-  return noGrad(() => tidy(() => decode(vae, fromArray(z, [1, Z, n, 1, 1])).video.dataSync() as Float32Array));
+  return noGrad(() =>
+    tidy(() => decode(vae, fromArray(z, [1, Z, n, 1, 1])).video.dataSync() as Float32Array),
+  );
 }
 
 /** Decodes `chunk` latent frames at a time; checks each chunk against `want` [3, F, 8, 8] as it goes. */
-function streamDecode(vae: VideoVAE, z: Float32Array, n: number, chunk: number, want: Float32Array | null): number {
+function streamDecode(
+  vae: VideoVAE,
+  z: Float32Array,
+  n: number,
+  chunk: number,
+  want: Float32Array | null,
+): number {
   const F = 1 + 4 * (n - 1);
   const plane = 64;
   let st = newStreamState();
@@ -103,8 +111,14 @@ describe('VideoVAE streaming over a minute of video', () => {
       }
       // Frames: 361 vs 1441. The chunked decode's peak is the same; the whole-clip decode's grows.
       assert.ok(peaks.stream361 <= peaks.stream91 * 1.01, `chunked peak grew: ${JSON.stringify(peaks)}`);
-      assert.ok(peaks.whole361 > 3 * peaks.whole91, `whole-clip peak should grow ~4x: ${JSON.stringify(peaks)}`);
-      assert.ok(peaks.stream361 * 20 < peaks.whole361, `chunked peak should be far below one pass: ${JSON.stringify(peaks)}`);
+      assert.ok(
+        peaks.whole361 > 3 * peaks.whole91,
+        `whole-clip peak should grow ~4x: ${JSON.stringify(peaks)}`,
+      );
+      assert.ok(
+        peaks.stream361 * 20 < peaks.whole361,
+        `chunked peak should be far below one pass: ${JSON.stringify(peaks)}`,
+      );
       console.log(`peak live bytes: ${JSON.stringify(peaks)}`);
     } finally {
       useBackend(createRefBackend());

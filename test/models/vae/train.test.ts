@@ -39,11 +39,17 @@ describe('VAE training recipe', () => {
       const { vae, info } = loadVae(join(dir, 'final', 'vae.safetensors'));
       assert.equal(info.step, 3);
       const std = vae.latentStats.std.dataSync();
-      assert.ok([...std].every((s) => s > 0 && Number.isFinite(s)) && [...std].some((s) => s !== 1), 'latent std measured');
+      assert.ok(
+        [...std].every((s) => s > 0 && Number.isFinite(s)) && [...std].some((s) => s !== 1),
+        'latent std measured',
+      );
       // Resuming continues from the work checkpoint's step.
       const more: string[] = [];
       trainVae({ ...recipe(dir), steps: 4, resume: true }, (l) => more.push(l));
-      assert.ok(more.some((l) => /resumed .* at step 3/.test(l)), more.join('\n'));
+      assert.ok(
+        more.some((l) => /resumed .* at step 3/.test(l)),
+        more.join('\n'),
+      );
       assert.equal(more.filter((l) => l.startsWith('step ')).length, 1);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -52,7 +58,13 @@ describe('VAE training recipe', () => {
 
   it('rejects a bad recipe naming the field', () => {
     assert.throws(() => checkRecipe({ ...recipe('/tmp/x'), frames: 8 }), /frames must be 1 \+ 4k/);
-    assert.throws(() => checkRecipe({ ...recipe('/tmp/x'), crop: [20, 16] }), /crop 20,16 must be multiples of 8/);
-    assert.throws(() => checkRecipe({ ...recipe('/tmp/x'), model: 'huge' as never }), /unknown VAE preset 'huge'/);
+    assert.throws(
+      () => checkRecipe({ ...recipe('/tmp/x'), crop: [20, 16] }),
+      /crop 20,16 must be multiples of 8/,
+    );
+    assert.throws(
+      () => checkRecipe({ ...recipe('/tmp/x'), model: 'huge' as never }),
+      /unknown VAE preset 'huge'/,
+    );
   });
 });

@@ -5,8 +5,14 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadVae, saveVae } from '../../../src/models/vae/checkpoint.js';
 import { VAE_PRESETS, vaeFactors } from '../../../src/models/vae/config.js';
-import { disposeStreamState, newStreamState, type StreamState } from '../../../src/models/vae/layers.js';
-import { decode, denormalizeLatent, encode, initVideoVAE, normalizeLatent } from '../../../src/models/vae/vae.js';
+import { newStreamState, type StreamState } from '../../../src/models/vae/layers.js';
+import {
+  decode,
+  denormalizeLatent,
+  encode,
+  initVideoVAE,
+  normalizeLatent,
+} from '../../../src/models/vae/vae.js';
 import { concat, sliceAxis } from '../../../src/tensor/ops.js';
 import { Rng } from '../../../src/tensor/random.js';
 import { fromArray, noGrad, type Tensor, tidy } from '../../../src/tensor/tensor.js';
@@ -45,12 +51,27 @@ describe('VideoVAE geometry', () => {
     const vae = initVideoVAE(tiny, 1);
     noGrad(() =>
       tidy(() => {
-        assert.throws(() => encode(vae, new Rng(1).normal([1, 3, 8, 16, 16])), /got 8 frames; the first chunk needs 1 \+ k \* 4/);
-        assert.throws(() => encode(vae, new Rng(1).normal([1, 3, 5, 12, 16])), /frame size 16x12 must be a multiple of 8/);
-        assert.throws(() => encode(vae, new Rng(1).normal([1, 4, 5, 16, 16])), /expected video \[B, 3, F, H, W\]/);
-        assert.throws(() => decode(vae, new Rng(1).normal([1, 5, 2, 2, 2])), /expected latent \[B, 4, n, h, w\]/);
+        assert.throws(
+          () => encode(vae, new Rng(1).normal([1, 3, 8, 16, 16])),
+          /got 8 frames; the first chunk needs 1 \+ k \* 4/,
+        );
+        assert.throws(
+          () => encode(vae, new Rng(1).normal([1, 3, 5, 12, 16])),
+          /frame size 16x12 must be a multiple of 8/,
+        );
+        assert.throws(
+          () => encode(vae, new Rng(1).normal([1, 4, 5, 16, 16])),
+          /expected video \[B, 3, F, H, W\]/,
+        );
+        assert.throws(
+          () => decode(vae, new Rng(1).normal([1, 5, 2, 2, 2])),
+          /expected latent \[B, 4, n, h, w\]/,
+        );
         const st = encode(vae, new Rng(1).normal([1, 3, 1, 8, 8]), newStreamState()).state!;
-        assert.throws(() => encode(vae, new Rng(1).normal([1, 3, 5, 8, 8]), st), /following chunks need k \* 4/);
+        assert.throws(
+          () => encode(vae, new Rng(1).normal([1, 3, 5, 8, 8]), st),
+          /following chunks need k \* 4/,
+        );
       }),
     );
     assert.throws(() => initVideoVAE({ ...tiny, groups: 3 }), /groups \(3\) must divide/);
@@ -61,7 +82,10 @@ describe('VideoVAE geometry', () => {
     noGrad(() =>
       tidy(() => {
         const a = new Rng(4).normal([1, 3, 9, 16, 16]);
-        const bump = fromArray(new Float32Array(3 * 9 * 256).map((_, i) => (Math.floor(i / 256) % 9 >= 5 ? 1 : 0)), [1, 3, 9, 16, 16]);
+        const bump = fromArray(
+          new Float32Array(3 * 9 * 256).map((_, i) => (Math.floor(i / 256) % 9 >= 5 ? 1 : 0)),
+          [1, 3, 9, 16, 16],
+        );
         const za = encode(vae, a).mean;
         const zb = encode(vae, concat([sliceAxis(a, 2, 0, 5), sliceAxis(bump, 2, 5, 9)], 2)).mean; // frames 5.. replaced
         assert.equal(maxDiff(frames(za, 0, 2), frames(zb, 0, 2)), 0, 'latents 0..1 cover frames 0..4 only');
@@ -69,7 +93,11 @@ describe('VideoVAE geometry', () => {
         const zc = concat([sliceAxis(za, 2, 0, 2), new Rng(5).normal([1, 4, 1, 2, 2])], 2);
         const ya = decode(vae, za).video;
         const yc = decode(vae, zc).video;
-        assert.equal(maxDiff(frames(ya, 0, 5), frames(yc, 0, 5)), 0, 'frames 0..4 come from latents 0..1 only');
+        assert.equal(
+          maxDiff(frames(ya, 0, 5), frames(yc, 0, 5)),
+          0,
+          'frames 0..4 come from latents 0..1 only',
+        );
         assert.ok(maxDiff(frames(ya, 5, 9), frames(yc, 5, 9)) > 0);
       }),
     );
@@ -97,7 +125,12 @@ describe('VideoVAE streaming', () => {
         const whole = encode(vae, x).mean;
         let st: StreamState = newStreamState();
         const parts: Tensor[] = [];
-        for (const [a, b] of [[0, 1], [1, 9], [9, 13], [13, 17]]) {
+        for (const [a, b] of [
+          [0, 1],
+          [1, 9],
+          [9, 13],
+          [13, 17],
+        ]) {
           const r = encode(vae, sliceAxis(x, 2, a, b), st);
           parts.push(r.mean);
           st = r.state!;
@@ -106,17 +139,23 @@ describe('VideoVAE streaming', () => {
         const y = decode(vae, whole).video;
         let ds: StreamState = newStreamState();
         const outs: Tensor[] = [];
-        for (const [a, b] of [[0, 2], [2, 3], [3, 5]]) {
+        for (const [a, b] of [
+          [0, 2],
+          [2, 3],
+          [3, 5],
+        ]) {
           const r = decode(vae, sliceAxis(whole, 2, a, b), ds);
           outs.push(r.video);
           ds = r.state!;
         }
-        assert.deepEqual(outs.map((o) => o.shape[2]), [5, 4, 8]);
+        assert.deepEqual(
+          outs.map((o) => o.shape[2]),
+          [5, 4, 8],
+        );
         assert.ok(maxDiff(concat(outs, 2).dataSync(), y.dataSync()) <= 1e-5);
       }),
     );
   });
-
 });
 
 describe('VideoVAE checkpoint', () => {
@@ -137,7 +176,9 @@ describe('VideoVAE checkpoint', () => {
         }),
       );
       saveVae(join(dir, 'h.safetensors'), vae, { dtype: 'F16' });
-      assert.ok(maxDiff(loadVae(join(dir, 'h.safetensors')).vae.latentStats.std.dataSync(), [1, 2, 3, 4]) === 0);
+      assert.ok(
+        maxDiff(loadVae(join(dir, 'h.safetensors')).vae.latentStats.std.dataSync(), [1, 2, 3, 4]) === 0,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -37,16 +37,33 @@ export function convOutSize(n: number, k: number, s: number, pad: readonly [numb
   return Math.floor(span / s) + 1;
 }
 
-export function convGeom(xs: Shape, ws: Shape, stride: readonly number[], padding: readonly (readonly [number, number])[]): ConvGeom {
+export function convGeom(
+  xs: Shape,
+  ws: Shape,
+  stride: readonly number[],
+  padding: readonly (readonly [number, number])[],
+): ConvGeom {
   const [B, Ci, T, H, W] = xs;
   const [Co, , KT, KH, KW] = ws;
   return {
-    B, Ci, Co, T, H, W, KT, KH, KW,
+    B,
+    Ci,
+    Co,
+    T,
+    H,
+    W,
+    KT,
+    KH,
+    KW,
     To: convOutSize(T, KT, stride[0], padding[0]),
     Ho: convOutSize(H, KH, stride[1], padding[1]),
     Wo: convOutSize(W, KW, stride[2], padding[2]),
-    st: stride[0], sh: stride[1], sw: stride[2],
-    pt: padding[0][0], ph: padding[1][0], pw: padding[2][0],
+    st: stride[0],
+    sh: stride[1],
+    sw: stride[2],
+    pt: padding[0][0],
+    ph: padding[1][0],
+    pw: padding[2][0],
   };
 }
 
@@ -204,7 +221,11 @@ export const conv3dBackwardInput: RefKernel<'conv3dBackwardInput'> = ([dy, w], [
 };
 
 /** (dy, x) -> dw: dw[co, k] = sum over positions of dy[co, j] col[k, j]. */
-export const conv3dBackwardWeight: RefKernel<'conv3dBackwardWeight'> = ([dy, x], [dw], { stride, padding }) => {
+export const conv3dBackwardWeight: RefKernel<'conv3dBackwardWeight'> = (
+  [dy, x],
+  [dw],
+  { stride, padding },
+) => {
   const g = convGeom(x.shape, dw.shape, stride, padding);
   const K = g.Ci * g.KT * g.KH * g.KW;
   const yp = g.To * g.Ho * g.Wo;
