@@ -19,3 +19,5 @@ export * from './models/cost.js';
 export * from './models/text/encoder.js';
 export * from './pipeline/index.js';
 export * as cuda from './backends/cuda/index.js';
+// The VAE's encode/decode would clash with other layers' names: a namespace.
+export * as vae from './models/vae/index.js';
