@@ -2,17 +2,36 @@
  * Every CUDA kernel against a CPU reference on fresh random inputs: relative L2 error within
  * 1e-2 for bf16 paths and 1e-4 for fp32, NaN fails, unwritten/unplanned rows must be zero.
  */
-import { attentionBackward, attentionForward, type AttnDType } from '../../src/backends/cuda/attention.js';
+
+import type { TensorRef } from '../../src/backends/backend.js';
+import { type AttnDType, attentionBackward, attentionForward } from '../../src/backends/cuda/attention.js';
 import { createCudaBackend } from '../../src/backends/cuda/backend.js';
 import type { DevPtr } from '../../src/backends/cuda/driver-types.js';
 import { type CudaContext, grid1d } from '../../src/backends/cuda/kernels.js';
-import { buildPlanOnGpu, downloadPlan, freePlan, type HostPlan, uploadPlan } from '../../src/backends/cuda/plan.js';
-import type { TensorRef } from '../../src/backends/backend.js';
+import { gemmPath } from '../../src/backends/cuda/ops.js';
+import {
+  buildPlanOnGpu,
+  downloadPlan,
+  freePlan,
+  type HostPlan,
+  uploadPlan,
+} from '../../src/backends/cuda/plan.js';
 import { REF_KERNELS } from '../../src/backends/ref/kernels/index.js';
 import type { RefKernel } from '../../src/backends/ref/view.js';
 import { BINARY_OPS, type OpName, type OpParams, UNARY_OPS } from '../../src/tensor/op-spec.js';
 import { sizeOf } from '../../src/tensor/shape.js';
-import { type Dims, fromBf16, makeRandom, randomPlan, refBackward, refForward, relL2, roundBf16, toBf16, uniform } from './reference.js';
+import {
+  type Dims,
+  fromBf16,
+  makeRandom,
+  randomPlan,
+  refBackward,
+  refForward,
+  relL2,
+  roundBf16,
+  toBf16,
+  uniform,
+} from './reference.js';
 
 export interface Check {
   name: string;
@@ -38,7 +57,9 @@ export function runChecks(ctx: CudaContext, seed: number, log: (s: string) => vo
   const add = (name: string, err: number, tol: number) => {
     const c = { name, err, tol, pass: err <= tol };
     out.push(c);
-    log(`${c.pass ? 'PASS' : 'FAIL'}  ${name.padEnd(48)} rel.L2 ${err.toExponential(2)} (tol ${tol.toExponential(0)})`);
+    log(
+      `${c.pass ? 'PASS' : 'FAIL'}  ${name.padEnd(48)} rel.L2 ${err.toExponential(2)} (tol ${tol.toExponential(0)})`,
+    );
   };
   const guard = (name: string, f: () => void) => {
     try {
@@ -48,8 +69,24 @@ export function runChecks(ctx: CudaContext, seed: number, log: (s: string) => vo
     }
   };
 
-  const irregular: [number, number][] = [[70, 90], [1, 1], [0, 5], [12, 0], [64, 64], [65, 130], [30, 7], [3, 200]];
-  const attention = (dtype: AttnDType, d: number, warps: 4 | 8, sizes: [number, number][], qScale: number, bwd: boolean) => {
+  const irregular: [number, number][] = [
+    [70, 90],
+    [1, 1],
+    [0, 5],
+    [12, 0],
+    [64, 64],
+    [65, 130],
+    [30, 7],
+    [3, 200],
+  ];
+  const attention = (
+    dtype: AttnDType,
+    d: number,
+    warps: 4 | 8,
+    sizes: [number, number][],
+    qScale: number,
+    bwd: boolean,
+  ) => {
     const s: Dims = { nq: 300, nk: 260, h: 2, d };
     if (sizes.length === 1) {
       s.nq = sizes[0][0];
@@ -65,7 +102,13 @@ export function runChecks(ctx: CudaContext, seed: number, log: (s: string) => vo
     const put = (a: Float32Array) => up(ctx, bf ? toBf16(a) : a);
     const shape = { nq: s.nq, nk: s.nk, heads: s.h, dim: d, dtype };
     const dp = uploadPlan(ctx, plan, s.nq, s.nk);
-    const t = { q: put(q), k: put(k), v: put(v), o: ctx.temp(s.nq * s.h * d * 4), lse: ctx.temp(s.nq * s.h * 4) };
+    const t = {
+      q: put(q),
+      k: put(k),
+      v: put(v),
+      o: ctx.temp(s.nq * s.h * d * 4),
+      lse: ctx.temp(s.nq * s.h * 4),
+    };
     ctx.driver.memset(t.o, 0xff, s.nq * s.h * d * 4); // poison: every element must be written
     attentionForward(ctx, shape, t, dp, { warps });
     ctx.driver.sync();
@@ -80,7 +123,13 @@ export function runChecks(ctx: CudaContext, seed: number, log: (s: string) => vo
     const infOk = Array.from(ref.lse).every((x, i) => Number.isFinite(x) || lse[i] === x);
     add(`attention fwd lse ${tag}`, infOk ? relL2(lse, ref.lse, finite) : Number.POSITIVE_INFINITY, tol);
     if (bwd) {
-      const g = { ...t, dO: put(dO), dq: ctx.temp(n * 4), dk: ctx.temp(s.nk * s.h * d * 4), dv: ctx.temp(s.nk * s.h * d * 4) };
+      const g = {
+        ...t,
+        dO: put(dO),
+        dq: ctx.temp(n * 4),
+        dk: ctx.temp(s.nk * s.h * d * 4),
+        dv: ctx.temp(s.nk * s.h * d * 4),
+      };
       attentionBackward(ctx, shape, g, dp);
       ctx.driver.sync();
       const rb = refBackward(q, k, v, dO, s, plan);
@@ -116,7 +165,9 @@ export function runChecks(ctx: CudaContext, seed: number, log: (s: string) => vo
     let bad = 0;
     groups.forEach((g, j) => {
       if (got.qOffsets[j + 1] - got.qOffsets[j] !== g.length) bad++;
-      const mine = Array.from(got.qIndex.subarray(got.qOffsets[j], got.qOffsets[j + 1])).sort((a, b) => a - b);
+      const mine = Array.from(got.qIndex.subarray(got.qOffsets[j], got.qOffsets[j + 1])).sort(
+        (a, b) => a - b,
+      );
       if (mine.some((x, i) => x !== g[i])) bad++;
     });
     add('plan: argmax + counting sort (mismatched groups)', bad, 0);
@@ -125,50 +176,158 @@ export function runChecks(ctx: CudaContext, seed: number, log: (s: string) => vo
   });
 
   // Backend ops against the reference kernels (fp32).
-  const be = createCudaBackend(ctx);
-  const opCheck = <K extends OpName>(op: K, ins: { data: Float32Array | Int32Array; shape: number[] }[], outShapes: [number[], 'float32' | 'int32'][], p: OpParams[K], tol = 1e-4) => {
+  const bf16Backend = createCudaBackend(ctx);
+  const exactBackend = createCudaBackend(ctx, { attention: 'float32' });
+  const opCheck = <K extends OpName>(
+    op: K,
+    ins: { data: Float32Array | Int32Array; shape: number[] }[],
+    outShapes: [number[], 'float32' | 'int32'][],
+    p: OpParams[K],
+    tol = 1e-4,
+    be = exactBackend,
+    label = '',
+  ) => {
     guard(`op ${op}`, () => {
       const refs: TensorRef[] = ins.map((x) => {
         const st = be.alloc(x.data instanceof Int32Array ? 'int32' : 'float32', x.data.length);
         be.write(st, x.data);
         return { storage: st, shape: x.shape, dtype: x.data instanceof Int32Array ? 'int32' : 'float32' };
       });
-      const outs: TensorRef[] = outShapes.map(([shape, dtype]) => ({ storage: be.alloc(dtype, sizeOf(shape)), shape, dtype }));
+      const outs: TensorRef[] = outShapes.map(([shape, dtype]) => ({
+        storage: be.alloc(dtype, sizeOf(shape)),
+        shape,
+        dtype,
+      }));
       const before = be.fallbacks.get(op) ?? 0;
       be.run(op, refs, outs, p);
-      const views = outShapes.map(([shape, dtype]) => ({ data: dtype === 'int32' ? new Int32Array(sizeOf(shape)) : new Float32Array(sizeOf(shape)), shape }));
+      const views = outShapes.map(([shape, dtype]) => ({
+        data: dtype === 'int32' ? new Int32Array(sizeOf(shape)) : new Float32Array(sizeOf(shape)),
+        shape,
+      }));
       (REF_KERNELS[op] as RefKernel<K>)(ins, views, p);
       let err = 0;
       outs.forEach((t, i) => {
         err = Math.max(err, relL2(be.readSync(t.storage, t.dtype, sizeOf(t.shape)), views[i].data));
       });
       const fell = (be.fallbacks.get(op) ?? 0) > before ? ' (ref fallback)' : '';
-      add(`op ${op} ${ins.map((x) => `[${x.shape}]`).join('')}${fell}`, err, tol);
+      add(`op ${op}${label} ${ins.map((x) => `[${x.shape}]`).join('')}${fell}`, err, tol);
       for (const t of [...refs, ...outs]) be.free(t.storage);
     });
   };
-  const F = (shape: number[], sc = 1, off = 0) => ({ data: uniform(rand, sizeOf(shape), sc).map((x) => x + off), shape });
-  for (const op of UNARY_OPS) opCheck(op, [F([37, 129], 2, op === 'log' || op === 'sqrt' || op === 'rsqrt' ? 2.5 : 0)], [[[37, 129], 'float32']], {});
-  for (const op of BINARY_OPS) opCheck(op, [F([4, 1, 33], 1, op === 'pow' ? 2 : 0), F([3, 1], 1, op === 'pow' ? 0 : 0)], [[[4, 3, 33], 'float32']], {});
+  const F = (shape: number[], sc = 1, off = 0) => ({
+    data: uniform(rand, sizeOf(shape), sc).map((x) => x + off),
+    shape,
+  });
+  for (const op of UNARY_OPS)
+    opCheck(
+      op,
+      [F([37, 129], 2, op === 'log' || op === 'sqrt' || op === 'rsqrt' ? 2.5 : 0)],
+      [[[37, 129], 'float32']],
+      {},
+    );
+  for (const op of BINARY_OPS)
+    opCheck(
+      op,
+      [F([4, 1, 33], 1, op === 'pow' ? 2 : 0), F([3, 1], 1, op === 'pow' ? 0 : 0)],
+      [[[4, 3, 33], 'float32']],
+      {},
+    );
   opCheck('where', [F([5, 1]), F([5, 6]), F([6])], [[[5, 6], 'float32']], {});
   opCheck('sum', [F([6, 7, 300])], [[[6], 'float32']], { axes: [1, 2], keepDims: false });
   opCheck('max', [F([9, 1000])], [[[9, 1], 'float32']], { axes: [1], keepDims: true });
-  opCheck('rmsNorm', [F([50, 96]), F([96])], [[[50, 96], 'float32'], [[50], 'float32']], { eps: 1e-6 });
-  opCheck('layerNorm', [F([50, 96], 1, 3), F([96]), F([96])], [[[50, 96], 'float32'], [[50], 'float32'], [[50], 'float32']], { eps: 1e-5 });
+  opCheck(
+    'rmsNorm',
+    [F([50, 96]), F([96])],
+    [
+      [[50, 96], 'float32'],
+      [[50], 'float32'],
+    ],
+    { eps: 1e-6 },
+  );
+  opCheck(
+    'layerNorm',
+    [F([50, 96], 1, 3), F([96]), F([96])],
+    [
+      [[50, 96], 'float32'],
+      [[50], 'float32'],
+      [[50], 'float32'],
+    ],
+    { eps: 1e-5 },
+  );
   const idx = { data: Int32Array.from({ length: 40 }, () => Math.floor(rand() * 30)), shape: [40] };
   opCheck('gatherRows', [F([30, 3, 5]), idx], [[[40, 3, 5], 'float32']], {});
   opCheck('scatterAddRows', [F([40, 15]), idx], [[[30, 15], 'float32']], { rows: 30 });
-  for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]])
-    opCheck('matmul', [F(ta ? [3, 70, 65] : [3, 65, 70]), F(tb ? [1, 90, 70] : [70, 90])], [[[3, 65, 90], 'float32']], { transA: ta, transB: tb });
   opCheck('reshape', [F([4, 6])], [[[6, 4], 'float32']], { shape: [6, 4] });
   opCheck('permute', [F([4, 6, 2])], [[[2, 4, 6], 'float32']], { perm: [2, 0, 1] });
+  // the attention primitive ops (fp32 tensors): bf16 tensor cores by default, exact fp32 on request
+  {
+    const [nq, nk, h] = [300, 260, 2];
+    const hp = randomPlan(rand, nq, nk, irregular);
+    for (const d of [128, 64, 40]) {
+      const p = { ...hp, scale: 0.7 / Math.sqrt(d) };
+      const ins = [F([nq, h, d], 2), F([nk, h, d]), F([nk, h, d])];
+      const outs: [number[], 'float32'][] = [
+        [[nq, h, d], 'float32'],
+        [[nq, h], 'float32'],
+      ];
+      const grads: [number[], 'float32'][] = [
+        [[nq, h, d], 'float32'],
+        [[nk, h, d], 'float32'],
+        [[nk, h, d], 'float32'],
+      ];
+      const fwd = REF_KERNELS.groupedAttention;
+      const o = { data: new Float32Array(nq * h * d), shape: [nq, h, d] };
+      const l = { data: new Float32Array(nq * h), shape: [nq, h] };
+      fwd(ins, [o, l], p);
+      const bwdIns = [F([nq, h, d]), ...ins, o, l];
+      for (const [be, tol, label] of [
+        [bf16Backend, 1e-2, ' (bf16)'],
+        [exactBackend, 1e-4, ' (fp32)'],
+      ] as const) {
+        if (d === 40 && be === bf16Backend) continue; // d=40 has no tensor-core kernel: same fp32 path
+        opCheck('groupedAttention', ins, outs, p, tol, be, `${label} d${d}`);
+        opCheck('groupedAttentionBackward', bwdIns, grads, p, tol, be, `${label} d${d}`);
+      }
+    }
+  }
+  guard('gemm_f32 kernel', () => {
+    const [m, n, k] = [65, 90, 70];
+    const a = uniform(rand, m * k),
+      b = uniform(rand, k * n);
+    const pa = up(ctx, a),
+      pb = up(ctx, b),
+      pc = ctx.temp(m * n * 4);
+    ctx.launch('gemm', 'gemm_f32', { grid: [2, 2, 1], block: [256, 1, 1], shared: 0 }, [
+      { ptr: pa },
+      { ptr: pb },
+      { ptr: pc },
+      { i32: m },
+      { i32: n },
+      { i32: k },
+      { i32: 0 },
+      { i32: 0 },
+      { i64: 0 },
+      { i64: 0 },
+    ]);
+    const ref = new Float64Array(m * n);
+    for (let i = 0; i < m; i++)
+      for (let j = 0; j < n; j++) for (let t = 0; t < k; t++) ref[i * n + j] += a[i * k + t] * b[t * n + j];
+    add('kernel gemm_f32 (own fallback GEMM)', relL2(down(ctx, pc, new Float32Array(m * n)), ref), 1e-5);
+    for (const p of [pa, pb, pc]) ctx.release(p);
+  });
 
   // Kernels without a primitive op: softmax, rotary, casts, random fill.
   guard('softmax/rotary/casts', () => {
-    const rows = 20, cols = 333;
+    const rows = 20,
+      cols = 333;
     const x = uniform(rand, rows * cols, 5);
-    const px = up(ctx, x), py = ctx.temp(x.byteLength);
-    ctx.launch('rows', 'softmax_rows', { grid: [rows, 1, 1], block: [256, 1, 1], shared: 0 }, [{ ptr: px }, { ptr: py }, { i32: cols }]);
+    const px = up(ctx, x),
+      py = ctx.temp(x.byteLength);
+    ctx.launch('rows', 'softmax_rows', { grid: [rows, 1, 1], block: [256, 1, 1], shared: 0 }, [
+      { ptr: px },
+      { ptr: py },
+      { i32: cols },
+    ]);
     const y = down(ctx, py, new Float32Array(rows * cols));
     const ref = new Float64Array(rows * cols);
     for (let r = 0; r < rows; r++) {
@@ -179,35 +338,81 @@ export function runChecks(ctx: CudaContext, seed: number, log: (s: string) => vo
       for (let j = 0; j < cols; j++) ref[r * cols + j] = Math.exp(row[j] - m) / s;
     }
     add('kernel softmax_rows', relL2(y, ref), 1e-4);
-    const n = 33, H = 3, D = 16;
-    const xr = uniform(rand, n * H * D), cs = uniform(rand, (n * D) / 2), sn = uniform(rand, (n * D) / 2);
-    const pr = up(ctx, xr), pc = up(ctx, cs), ps = up(ctx, sn), po = ctx.temp(xr.byteLength);
-    ctx.launch('rows', 'rotary_f32', { grid: [n, 1, 1], block: [256, 1, 1], shared: 0 }, [{ ptr: pr }, { ptr: pc }, { ptr: ps }, { ptr: po }, { i32: H }, { i32: D }]);
+    const n = 33,
+      H = 3,
+      D = 16;
+    const xr = uniform(rand, n * H * D),
+      cs = uniform(rand, (n * D) / 2),
+      sn = uniform(rand, (n * D) / 2);
+    const pr = up(ctx, xr),
+      pc = up(ctx, cs),
+      ps = up(ctx, sn),
+      po = ctx.temp(xr.byteLength);
+    ctx.launch('rows', 'rotary_f32', { grid: [n, 1, 1], block: [256, 1, 1], shared: 0 }, [
+      { ptr: pr },
+      { ptr: pc },
+      { ptr: ps },
+      { ptr: po },
+      { i32: H },
+      { i32: D },
+    ]);
     const ro = down(ctx, po, new Float32Array(n * H * D));
     const rr = new Float64Array(n * H * D);
     for (let t = 0; t < n; t++)
       for (let h = 0; h < H; h++)
         for (let j = 0; j < D / 2; j++) {
-          const o = (t * H + h) * D + 2 * j, c = cs[t * (D / 2) + j], s = sn[t * (D / 2) + j];
+          const o = (t * H + h) * D + 2 * j,
+            c = cs[t * (D / 2) + j],
+            s = sn[t * (D / 2) + j];
           rr[o] = xr[o] * c - xr[o + 1] * s;
           rr[o + 1] = xr[o] * s + xr[o + 1] * c;
         }
     add('kernel rotary_f32', relL2(ro, rr), 1e-5);
     const m = 1000;
     const a = uniform(rand, m, 3);
-    const pa = up(ctx, a), pb = ctx.temp(m * 2), pf = ctx.temp(m * 4);
+    const pa = up(ctx, a),
+      pb = ctx.temp(m * 2),
+      pf = ctx.temp(m * 4);
     ctx.launch('elementwise', 'cast_f32_bf16', grid1d(m), [{ ptr: pa }, { ptr: pb }, { i64: m }]);
     ctx.launch('elementwise', 'cast_bf16_f32', grid1d(m), [{ ptr: pb }, { ptr: pf }, { i64: m }]);
     const bits = down(ctx, pb, new Uint16Array(m));
     const host = toBf16(a);
-    add('kernel cast_f32_bf16 (bits differing)', bits.reduce((c, b, i) => c + (b !== host[i] ? 1 : 0), 0), 0);
+    add(
+      'kernel cast_f32_bf16 (bits differing)',
+      bits.reduce((c, b, i) => c + (b !== host[i] ? 1 : 0), 0),
+      0,
+    );
     add('kernel cast_bf16_f32', relL2(down(ctx, pf, new Float32Array(m)), fromBf16(host)), 0);
-    ctx.launch('elementwise', 'fill_uniform_f32', grid1d(m), [{ ptr: pf }, { i64: m }, { i64: seed }, { f32: 1 }]);
+    ctx.launch('elementwise', 'fill_uniform_f32', grid1d(m), [
+      { ptr: pf },
+      { i64: m },
+      { i64: seed },
+      { f32: 1 },
+    ]);
     const fr = down(ctx, pf, new Float32Array(m));
     const mean = fr.reduce((s, x) => s + x, 0) / m;
     const bad = fr.some((x) => !(x >= -1 && x < 1)) || Math.abs(mean) > 0.1 || new Set(fr).size < m * 0.99;
     add('kernel fill_uniform_f32 (range, mean, distinct)', bad ? 1 : 0, 0);
     for (const p of [px, py, pr, pc, ps, po, pa, pb, pf]) ctx.release(p);
+  });
+  // last: the matmul op goes through cuBLASLt over the FFI when it is found (a bad binding would
+  // crash the process, so everything else has been reported by now)
+  log(`matmul op path: ${gemmPath(ctx)}`);
+  for (const [ta, tb] of [
+    [false, false],
+    [true, false],
+    [false, true],
+    [true, true],
+  ])
+    opCheck(
+      'matmul',
+      [F(ta ? [3, 70, 65] : [3, 65, 70]), F(tb ? [1, 90, 70] : [70, 90])],
+      [[[3, 65, 90], 'float32']],
+      { transA: ta, transB: tb },
+    );
+  opCheck('matmul', [F([2, 3, 129, 17]), F([17, 33])], [[[2, 3, 129, 33], 'float32']], {
+    transA: false,
+    transB: false,
   });
   return out;
 }

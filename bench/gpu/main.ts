@@ -6,6 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openCudaDriver } from '../../src/backends/cuda/driver.js';
+import { attachCublasLt } from '../../src/backends/cuda/index.js';
 import { createCudaContext, findKernelDir } from '../../src/backends/cuda/kernels.js';
 import { runChecks } from './checks.js';
 import { runTiming } from './timing.js';
@@ -25,17 +26,25 @@ if (typeof driver === 'string') {
 const dir = findKernelDir();
 if (!dir) throw new Error('no build/cuda/*.fatbin: run `node scripts/build.mjs cuda`');
 const ctx = createCudaContext(driver, dir);
+if (!process.env.BENCH_NO_CUBLAS) attachCublasLt(ctx);
 const info = driver.info();
-log(`device: ${info.name}, ${info.multiprocessors} SMs, cc ${info.computeCapability.join('.')}, CUDA driver API ${info.driverVersion}`);
+log(
+  `device: ${info.name}, ${info.multiprocessors} SMs, cc ${info.computeCapability.join('.')}, CUDA driver API ${info.driverVersion}`,
+);
 const seed = Number(process.env.BENCH_SEED ?? Date.now() % 1e9);
 log(`checks (seed ${seed}):`);
 const t0 = Date.now();
 const checks = runChecks(ctx, seed, log);
-log(`checks: ${checks.filter((c) => c.pass).length}/${checks.length} pass (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+log(
+  `checks: ${checks.filter((c) => c.pass).length}/${checks.length} pass (${((Date.now() - t0) / 1000).toFixed(1)} s)`,
+);
 const n = Number(process.env.BENCH_N ?? 578000);
 const budgetS = Number(process.env.BENCH_BUDGET_S ?? 150);
 const save = (timing: unknown[]) => {
-  writeFileSync(join(out, 'moga.json'), JSON.stringify({ info, seed, n, h: 12, d: 128, checks, timing }, null, 1));
+  writeFileSync(
+    join(out, 'moga.json'),
+    JSON.stringify({ info, seed, n, h: 12, d: 128, checks, timing }, null, 1),
+  );
   writeFileSync(join(out, 'moga.log'), `${lines.join('\n')}\n`);
 };
 save([]);

@@ -48,7 +48,7 @@ export function relL2(got: ArrayLike<number>, ref: ArrayLike<number>, keep?: (i:
   let den = 0;
   for (let i = 0; i < ref.length; i++) {
     if (Number.isNaN(got[i])) return Number.POSITIVE_INFINITY;
-    if (keep && !keep(i)) continue;
+    if ((keep && !keep(i)) || got[i] === ref[i]) continue; // equal entries (also +-Infinity) add nothing
     num += (got[i] - ref[i]) ** 2;
     den += ref[i] ** 2;
   }
@@ -96,11 +96,11 @@ export interface Dims {
   d: number;
 }
 
-/** Forward in float64: o [nq,h,d] (0 for unplanned rows), lse [nq,h] (0 unplanned, -inf no keys). */
+/** Forward in float64: o [nq,h,d] (0 for unplanned rows), lse [nq,h] (-inf for unplanned rows and rows without keys). */
 export function refForward(q: Float32Array, k: Float32Array, v: Float32Array, s: Dims, p: HostPlan) {
   const { h: H, d: D } = s;
   const o = new Float64Array(s.nq * H * D);
-  const lse = new Float64Array(s.nq * H);
+  const lse = new Float64Array(s.nq * H).fill(Number.NEGATIVE_INFINITY);
   const scale = 1 / Math.sqrt(D);
   for (let g = 0; g + 1 < p.qOffsets.length; g++) {
     const kv = p.kvIndex.subarray(p.kvOffsets[g], p.kvOffsets[g + 1]);
@@ -133,7 +133,14 @@ export function refForward(q: Float32Array, k: Float32Array, v: Float32Array, s:
 }
 
 /** Backward in float64 from the reference forward's o and lse. */
-export function refBackward(q: Float32Array, k: Float32Array, v: Float32Array, dO: Float32Array, s: Dims, p: HostPlan) {
+export function refBackward(
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  dO: Float32Array,
+  s: Dims,
+  p: HostPlan,
+) {
   const { h: H, d: D } = s;
   const { o, lse } = refForward(q, k, v, s, p);
   const dq = new Float64Array(s.nq * H * D);

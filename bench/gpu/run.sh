@@ -21,6 +21,9 @@ if [ -z "$NODE" ] && [ -f .device/node.xz ]; then xz -dc .device/node.xz > /tmp/
 if command -v nvcc >/dev/null && [ -z "${SKIP_BUILD:-}" ]; then "$NODE" scripts/build.mjs cuda || exit 1; fi
 SMI=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -1)
 echo "nvidia-smi: $SMI"
+# cuBLASLt for the matmul op: the toolkit's, or the one PyTorch's wheels carry
+CUBLAS_DIR=$(python3 -c "import nvidia.cublas as c, os; print(os.path.join(list(c.__path__)[0], 'lib'))" 2>/dev/null)
+export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:-}:/usr/local/cuda/lib64:${CUBLAS_DIR}"
 export MOGA_CUDA_KERNELS=${MOGA_CUDA_KERNELS:-$PWD/build/cuda} OUT
 BENCH=.device/bench.mjs; [ -f "$BENCH" ] || BENCH="--import tsx bench/gpu/main.ts"
 timeout "${NODE_TIMEOUT_S:-240}" "$NODE" $BENCH 2>&1 | tee "$OUT/moga-stdout.log"

@@ -37,10 +37,19 @@ export function runTiming(
   const { n, h, d: dim } = o;
   const elems = n * h * dim;
   const fill = (p: DevPtr, count: number, seed: number, bf: boolean) =>
-    ctx.launch('elementwise', bf ? 'fill_uniform_bf16' : 'fill_uniform_f32', grid1d(Math.min(count, 65535 * 256)), [
-      { ptr: p }, { i64: count }, { i64: seed }, { f32: 1 },
-    ]);
-  const t = { q: d.alloc(elems * 2), k: d.alloc(elems * 2), v: d.alloc(elems * 2), o: d.alloc(elems * 2), lse: d.alloc(n * h * 4) };
+    ctx.launch(
+      'elementwise',
+      bf ? 'fill_uniform_bf16' : 'fill_uniform_f32',
+      grid1d(Math.min(count, 65535 * 256)),
+      [{ ptr: p }, { i64: count }, { i64: seed }, { f32: 1 }],
+    );
+  const t = {
+    q: d.alloc(elems * 2),
+    k: d.alloc(elems * 2),
+    v: d.alloc(elems * 2),
+    o: d.alloc(elems * 2),
+    lse: d.alloc(n * h * 4),
+  };
   fill(t.q, elems, o.seed + 1, true);
   fill(t.k, elems, o.seed + 2, true);
   fill(t.v, elems, o.seed + 3, true);
@@ -77,9 +86,18 @@ export function runTiming(
     buf.set(offsets, 1);
     buf.set(index, m + 2);
     writeFileSync(join(o.planDir, `plan-${m}.bin`), buf);
-    const row: TimingRow = { m, groupMin: Math.min(...sizes), groupMax: Math.max(...sizes), flops, planMs: median(planTimes), fwdMs: {} };
+    const row: TimingRow = {
+      m,
+      groupMin: Math.min(...sizes),
+      groupMax: Math.max(...sizes),
+      flops,
+      planMs: median(planTimes),
+      fwdMs: {},
+    };
     for (const warps of [4, 8] as const) {
-      const tflops = rows.length ? Math.min(...rows.flatMap((r) => Object.values(r.fwdMs).map((ms) => r.flops / ms / 1e9))) : 0;
+      const tflops = rows.length
+        ? Math.min(...rows.flatMap((r) => Object.values(r.fwdMs).map((ms) => r.flops / ms / 1e9)))
+        : 0;
       const predictS = tflops ? flops / (tflops * 1e12) : 0;
       if (predictS * 2 > left()) {
         log(`skip fwd M=${m} w${warps}: predicted ${predictS.toFixed(1)} s, ${left().toFixed(0)} s left`);
@@ -88,14 +106,24 @@ export function runTiming(
       const reps = predictS > 3 ? 1 : 3;
       attentionForward(ctx, shape, t, plan, { warps }); // warm-up (and the tile offsets)
       d.sync();
-      const times = Array.from({ length: reps }, () => time(() => attentionForward(ctx, shape, t, plan, { warps })));
+      const times = Array.from({ length: reps }, () =>
+        time(() => attentionForward(ctx, shape, t, plan, { warps })),
+      );
       row.fwdMs[`w${warps}`] = median(times);
-      log(`fwd  M=${m} w${warps}: ${median(times).toFixed(2)} ms  ${(flops / median(times) / 1e9).toFixed(1)} TFLOP/s  (${reps} reps; plan ${row.planMs.toFixed(2)} ms; groups ${row.groupMin}..${row.groupMax})`);
+      log(
+        `fwd  M=${m} w${warps}: ${median(times).toFixed(2)} ms  ${(flops / median(times) / 1e9).toFixed(1)} TFLOP/s  (${reps} reps; plan ${row.planMs.toFixed(2)} ms; groups ${row.groupMin}..${row.groupMax})`,
+      );
     }
     rows.push(row);
   }
   // backward: dO random, dq/dk/dv fp32
-  const g = { ...t, dO: d.alloc(elems * 2), dq: d.alloc(elems * 4), dk: d.alloc(elems * 4), dv: d.alloc(elems * 4) };
+  const g = {
+    ...t,
+    dO: d.alloc(elems * 2),
+    dq: d.alloc(elems * 4),
+    dk: d.alloc(elems * 4),
+    dv: d.alloc(elems * 4),
+  };
   fill(g.dO, elems, o.seed + 4, true);
   for (const row of rows) {
     const plan = plans.get(row.m)!;
@@ -106,8 +134,12 @@ export function runTiming(
     }
     attentionForward(ctx, shape, t, plan, { warps: 4 });
     const reps = fwd > 1500 ? 1 : 2;
-    row.bwdMs = median(Array.from({ length: reps }, () => time(() => attentionBackward(ctx, shape, g, plan))));
-    log(`bwd  M=${row.m}: ${row.bwdMs.toFixed(2)} ms  ${((2.5 * row.flops) / row.bwdMs / 1e9).toFixed(1)} TFLOP/s (2.5x fwd FLOPs)`);
+    row.bwdMs = median(
+      Array.from({ length: reps }, () => time(() => attentionBackward(ctx, shape, g, plan))),
+    );
+    log(
+      `bwd  M=${row.m}: ${row.bwdMs.toFixed(2)} ms  ${((2.5 * row.flops) / row.bwdMs / 1e9).toFixed(1)} TFLOP/s (2.5x fwd FLOPs)`,
+    );
   }
   for (const plan of plans.values()) freePlan(ctx, plan);
   for (const p of Object.values(g)) d.free(p);

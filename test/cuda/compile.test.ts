@@ -11,7 +11,10 @@ import { KERNEL_SRC } from './helpers.js';
 
 const hasNvcc = spawnSync('sh', ['-c', 'command -v nvcc'], { stdio: 'ignore' }).status === 0;
 
-it('every CUDA source compiles for sm_90a', { skip: hasNvcc ? false : 'nvcc not found: CUDA sources not compiled here', timeout: 600_000 }, () => {
+it('every CUDA source compiles for sm_90a', {
+  skip: hasNvcc ? false : 'nvcc not found: CUDA sources not compiled here',
+  timeout: 600_000,
+}, () => {
   const r = spawnSync(process.execPath, ['scripts/build.mjs', 'cuda'], { encoding: 'utf8' });
   assert.equal(r.status, 0, `nvcc failed:\n${r.stdout}\n${r.stderr}`);
   for (const f of readdirSync(KERNEL_SRC).filter((x) => x.endsWith('.cu'))) {

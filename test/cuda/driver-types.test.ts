@@ -5,7 +5,14 @@ import { checkLaunch, packArgs } from '../../src/backends/cuda/driver-types.js';
 describe('cuda kernel arguments', () => {
   it('packs with C alignment: 4-byte scalars, 8-byte pointers and structs', () => {
     const s = new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
-    const { block, offsets } = packArgs([{ i32: -3 }, { ptr: 0x7f0012345600 }, { f32: 1.5 }, { i64: 2 ** 40 }, { i32: 7 }, { bytes: s }]);
+    const { block, offsets } = packArgs([
+      { i32: -3 },
+      { ptr: 0x7f0012345600 },
+      { f32: 1.5 },
+      { i64: 2 ** 40 },
+      { i32: 7 },
+      { bytes: s },
+    ]);
     assert.deepEqual(offsets, [0, 8, 16, 24, 32, 40]);
     const v = new DataView(block.buffer);
     assert.equal(v.getInt32(0, true), -3);

@@ -6,10 +6,16 @@ import { openCudaDriver } from '../../src/backends/cuda/driver.js';
 import { availableBackends } from '../../src/backends/index.js';
 import { mockContext } from './helpers.js';
 
-const driverPresent = ['/usr/lib/x86_64-linux-gnu/libcuda.so.1', '/usr/lib64/libcuda.so.1', '/usr/local/nvidia/lib64/libcuda.so.1'].some(existsSync);
+const driverPresent = [
+  '/usr/lib/x86_64-linux-gnu/libcuda.so.1',
+  '/usr/lib64/libcuda.so.1',
+  '/usr/local/nvidia/lib64/libcuda.so.1',
+].some(existsSync);
 
 describe('cuda fallback', () => {
-  it('says why there is no CUDA backend and keeps the CPU ones', { skip: driverPresent && 'an NVIDIA driver is installed here' }, async () => {
+  it('says why there is no CUDA backend and keeps the CPU ones', {
+    skip: driverPresent && 'an NVIDIA driver is installed here',
+  }, async () => {
     const d = openCudaDriver();
     assert.equal(typeof d, 'string');
     assert.match(d as string, /no NVIDIA driver/);
@@ -25,7 +31,12 @@ describe('cuda fallback', () => {
     const x = be.alloc('float32', 6);
     be.write(x, Float32Array.from([0, 1, 2, 3, 4, 5]));
     const y = be.alloc('float32', 6);
-    be.run('permute', [{ storage: x, shape: [2, 3], dtype: 'float32' }], [{ storage: y, shape: [3, 2], dtype: 'float32' }], { perm: [1, 0] });
+    be.run(
+      'permute',
+      [{ storage: x, shape: [2, 3], dtype: 'float32' }],
+      [{ storage: y, shape: [3, 2], dtype: 'float32' }],
+      { perm: [1, 0] },
+    );
     assert.deepEqual([...be.readSync(y, 'float32', 6)], [0, 3, 1, 4, 2, 5]);
     assert.equal(be.fallbacks.get('permute'), 1);
     assert.equal(driver.launches.length, 0, 'no kernel was launched for the fallback');
@@ -41,7 +52,13 @@ describe('cuda fallback', () => {
     const x = be.alloc('float32', 5);
     const y = be.alloc('float32', 5);
     assert.throws(
-      () => be.run('neg', [{ storage: x, shape: [5], dtype: 'float32' }], [{ storage: y, shape: [5], dtype: 'float32' }], {}),
+      () =>
+        be.run(
+          'neg',
+          [{ storage: x, shape: [5], dtype: 'float32' }],
+          [{ storage: y, shape: [5], dtype: 'float32' }],
+          {},
+        ),
       /kernel unary_f32 is not emulated/,
     );
     const l = driver.launches.at(-1);

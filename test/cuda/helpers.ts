@@ -5,7 +5,15 @@ import { MOCK_KERNELS } from '../../src/backends/cuda/mock-kernels.js';
 import { readSignatures } from '../../src/backends/cuda/signatures.js';
 
 export const KERNEL_SRC = 'src/backends/cuda/kernels';
-export const MODULES = ['attention_fwd', 'attention_bwd', 'attention_f32', 'plan', 'elementwise', 'rows', 'gemm'];
+export const MODULES = [
+  'attention_fwd',
+  'attention_bwd',
+  'attention_f32',
+  'plan',
+  'elementwise',
+  'rows',
+  'gemm',
+];
 
 export function mockContext(): { ctx: CudaContext; driver: MockDriver } {
   const driver = createMockDriver(readSignatures(KERNEL_SRC), MOCK_KERNELS);

@@ -22,7 +22,15 @@ const plan = (q: number[], qo: number[], kv: number[], ko: number[]): HostPlan =
 });
 
 /** fp64 attention of one plan on host arrays, [n,h,d] token-major. */
-function reference(q: Float32Array, k: Float32Array, v: Float32Array, h: number, d: number, p: HostPlan, nq: number) {
+function reference(
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  h: number,
+  d: number,
+  p: HostPlan,
+  nq: number,
+) {
   const o = new Float64Array(nq * h * d);
   for (let s = 0; s + 1 < p.qOffsets.length; s++)
     for (let a = p.qOffsets[s]; a < p.qOffsets[s + 1]; a++)
@@ -49,10 +57,19 @@ describe('cuda plans (mock driver)', () => {
     const good = plan([2, 0], [0, 1, 2], [1, 1, 0], [0, 2, 3]);
     validatePlan(good, 3, 2);
     assert.throws(() => validatePlan(plan([0], [1, 1], [0], [0, 1]), 3, 2), /qOffsets must start with 0/);
-    assert.throws(() => validatePlan(plan([0, 1], [0, 2, 1], [0], [0, 1, 1]), 3, 2), /decreases at segment 1/);
-    assert.throws(() => validatePlan(plan([5], [0, 1], [0], [0, 1]), 3, 2), /qIndex\[0\] = 5 is outside \[0, 3\)/);
+    assert.throws(
+      () => validatePlan(plan([0, 1], [0, 2, 1], [0], [0, 1, 1]), 3, 2),
+      /decreases at segment 1/,
+    );
+    assert.throws(
+      () => validatePlan(plan([5], [0, 1], [0], [0, 1]), 3, 2),
+      /qIndex\[0\] = 5 is outside \[0, 3\)/,
+    );
     assert.throws(() => validatePlan(plan([0], [0, 1], [0], [0, 2]), 3, 2), /ends at 2 but kvIndex has 1/);
-    assert.throws(() => validatePlan(plan([0], [0, 1], [0], [0, 0, 1]), 3, 2), /1 query segments but 2 key segments/);
+    assert.throws(
+      () => validatePlan(plan([0], [0, 1], [0], [0, 0, 1]), 3, 2),
+      /1 query segments but 2 key segments/,
+    );
   });
 
   it('uploads a plan and computes per-segment tile offsets', () => {
@@ -90,8 +107,14 @@ describe('cuda plans (mock driver)', () => {
       const s = got.qOffsets.findLastIndex((o) => o <= got.qIndex.indexOf(i));
       assert.equal(s, b, `token ${i} is in its argmax group`);
     }
-    assert.deepEqual([...got.qOffsets].slice(1).map((o, j) => o - got.qOffsets[j]), counts);
-    assert.deepEqual([...got.qIndex].sort((a, b) => a - b), Array.from({ length: n }, (_, i) => i));
+    assert.deepEqual(
+      [...got.qOffsets].slice(1).map((o, j) => o - got.qOffsets[j]),
+      counts,
+    );
+    assert.deepEqual(
+      [...got.qIndex].sort((a, b) => a - b),
+      Array.from({ length: n }, (_, i) => i),
+    );
     freePlan(ctx, dp);
     ctx.release(dl);
     assert.equal(driver.liveAllocations(), 0);
@@ -103,7 +126,12 @@ describe('cuda plans (mock driver)', () => {
       const [nq, nk, h, d] = [300, 200, 2, 64];
       // segments: 150 queries (3 tiles at 64 rows), an empty one, 1 query, 40 queries with no keys
       const qIdx = Array.from({ length: 191 }, (_, i) => (i * 7) % nq);
-      const p = plan(qIdx, [0, 150, 150, 151, 191], [...Array(120).keys(), 5, ...Array(3).keys()], [0, 120, 121, 124, 124]);
+      const p = plan(
+        qIdx,
+        [0, 150, 150, 151, 191],
+        [...Array(120).keys(), 5, ...Array(3).keys()],
+        [0, 120, 121, 124, 124],
+      );
       const q = Float32Array.from(fromBf16Bits(toBf16Bits(randoms(1, nq * h * d, 2))));
       const k = Float32Array.from(fromBf16Bits(toBf16Bits(randoms(2, nk * h * d))));
       const v = Float32Array.from(fromBf16Bits(toBf16Bits(randoms(3, nk * h * d))));
@@ -132,7 +160,8 @@ describe('cuda plans (mock driver)', () => {
       assert.ok(Math.sqrt(num / den) < 1e-2, `relative error ${Math.sqrt(num / den)}`);
       const planned = new Set(qIdx.slice(0, 151));
       for (let r = 0; r < nq; r++)
-        if (!planned.has(r)) for (let e = 0; e < h * d; e++) assert.equal(got[r * h * d + e], 0, `row ${r} has no keys: zero`);
+        if (!planned.has(r))
+          for (let e = 0; e < h * d; e++) assert.equal(got[r * h * d + e], 0, `row ${r} has no keys: zero`);
       assert.equal(driver.mem.f32(t.lse + 4 * (qIdx[160] * h), 1)[0], Number.NEGATIVE_INFINITY);
     });
 
@@ -140,6 +169,9 @@ describe('cuda plans (mock driver)', () => {
     const { ctx } = mockContext();
     const dp = uploadPlan(ctx, plan([0], [0, 1], [0], [0, 1]), 1, 1);
     const t = { q: 0, k: 0, v: 0, o: ctx.temp(4 * 96), lse: ctx.temp(4) };
-    assert.throws(() => attentionForward(ctx, { nq: 1, nk: 1, heads: 1, dim: 96, dtype: 'bfloat16' }, t, dp), /head dim 64 or 128/);
+    assert.throws(
+      () => attentionForward(ctx, { nq: 1, nk: 1, heads: 1, dim: 96, dtype: 'bfloat16' }, t, dp),
+      /head dim 64 or 128/,
+    );
   });
 });

@@ -15,13 +15,19 @@ describe('cuda kernel signatures', () => {
     assert.ok(sigs.length >= 20);
   });
   it('parses parameter kinds', () => {
-    const [s] = parseSignatures('m', 'extern "C" __global__ void __launch_bounds__(256) k(const float* __restrict__ a, int n, float x, long long m, unsigned long long seed, S s) {}');
+    const [s] = parseSignatures(
+      'm',
+      'extern "C" __global__ void __launch_bounds__(256) k(const float* __restrict__ a, int n, float x, long long m, unsigned long long seed, S s) {}',
+    );
     assert.deepEqual(s.params, ['ptr', 'i32', 'f32', 'i64', 'i64', 'bytes']);
   });
   it('rejects launches whose arguments do not match', () => {
     const sigs = parseSignatures('m', 'extern "C" __global__ void k(float* a, int n) {}');
     checkArgs(sigs, 'm', 'k', [{ ptr: 1 }, { i32: 2 }]);
-    assert.throws(() => checkArgs(sigs, 'm', 'k', [{ ptr: 1 }]), /takes \(ptr, i32\) but was launched with \(ptr\)/);
+    assert.throws(
+      () => checkArgs(sigs, 'm', 'k', [{ ptr: 1 }]),
+      /takes \(ptr, i32\) but was launched with \(ptr\)/,
+    );
     assert.throws(() => checkArgs(sigs, 'm', 'k', [{ ptr: 1 }, { f32: 2 }]), /takes/);
     assert.throws(() => checkArgs(sigs, 'm', 'nope', []), /no kernel m.nope/);
   });

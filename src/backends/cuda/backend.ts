@@ -2,12 +2,14 @@
  * The CUDA backend: storage in device memory, ops from ops.ts on the device, every other op (or
  * case) through the reference kernel on downloaded copies (correct, slow; counted in `fallbacks`).
  */
-import type { Backend, Storage, TensorRef } from '../backend.js';
-import { REF_KERNELS } from '../ref/kernels/index.js';
-import type { RefKernel, View } from '../ref/view.js';
+
 import { BYTES, type DType, makeArray, type TypedArray } from '../../tensor/dtype.js';
 import type { OpName, OpParams } from '../../tensor/op-spec.js';
 import { sizeOf } from '../../tensor/shape.js';
+import type { Backend, Storage, TensorRef } from '../backend.js';
+import { REF_KERNELS } from '../ref/kernels/index.js';
+import type { RefKernel, View } from '../ref/view.js';
+import type { CudaOpOptions } from './attention-op.js';
 import type { DevPtr } from './driver-types.js';
 import type { CudaContext } from './kernels.js';
 import { CUDA_OPS, ptrOf } from './ops.js';
@@ -22,7 +24,7 @@ export interface CudaBackend extends Backend {
   readonly fallbacks: Map<string, number>;
 }
 
-export function createCudaBackend(ctx: CudaContext): CudaBackend {
+export function createCudaBackend(ctx: CudaContext, options: CudaOpOptions = {}): CudaBackend {
   const d = ctx.driver;
   let live = 0;
   const fallbacks = new Map<string, number>();
@@ -31,7 +33,10 @@ export function createCudaBackend(ctx: CudaContext): CudaBackend {
     d.download(a, (s as CudaStorage).ptr);
     return a;
   };
-  const viewOf = (t: TensorRef): View => ({ data: read(t.storage, t.dtype, sizeOf(t.shape)), shape: t.shape });
+  const viewOf = (t: TensorRef): View => ({
+    data: read(t.storage, t.dtype, sizeOf(t.shape)),
+    shape: t.shape,
+  });
   return {
     name: 'cuda',
     ctx,
@@ -55,7 +60,7 @@ export function createCudaBackend(ctx: CudaContext): CudaBackend {
     readSync: read,
     run<K extends OpName>(op: K, ins: readonly TensorRef[], outs: readonly TensorRef[], params: OpParams[K]) {
       const k = CUDA_OPS[op];
-      if (k?.(ctx, ins, outs, params)) return;
+      if (k?.(ctx, ins, outs, params, options)) return;
       fallbacks.set(op, (fallbacks.get(op) ?? 0) + 1);
       const outViews = outs.map((t) => ({ data: makeArray(t.dtype, sizeOf(t.shape)), shape: t.shape }));
       (REF_KERNELS[op] as RefKernel<K>)(ins.map(viewOf), outViews, params);

@@ -53,6 +53,8 @@ export interface Driver {
   copy(dst: DevPtr, src: DevPtr, bytes: number): void;
   /** Sets `bytes` bytes to `value` (stream-ordered). */
   memset(dst: DevPtr, value: number, bytes: number): void;
+  /** Sets `count` 32-bit words to the bit pattern `bits` (stream-ordered). */
+  memset32(dst: DevPtr, bits: number, count: number): void;
   /** Loads a fatbin/cubin/PTX image under a name. */
   loadModule(name: string, image: Uint8Array): void;
   fn(module: string, name: string): CuFunction;
@@ -108,8 +110,11 @@ export function checkLaunch(f: CuFunction, cfg: LaunchConfig): void {
   const [gx, gy, gz] = cfg.grid;
   const [bx, by, bz] = cfg.block;
   const bad = (what: string) => new Error(`launch of ${f.module}.${f.name}: ${what}`);
-  for (const v of [...cfg.grid, ...cfg.block]) if (!Number.isInteger(v) || v < 1) throw bad(`dimension ${v} is not a positive integer`);
-  if (gx > 2 ** 31 - 1 || gy > 65535 || gz > 65535) throw bad(`grid ${cfg.grid.join('x')} exceeds the limits`);
+  for (const v of [...cfg.grid, ...cfg.block])
+    if (!Number.isInteger(v) || v < 1) throw bad(`dimension ${v} is not a positive integer`);
+  if (gx > 2 ** 31 - 1 || gy > 65535 || gz > 65535)
+    throw bad(`grid ${cfg.grid.join('x')} exceeds the limits`);
   if (bx * by * bz > 1024) throw bad(`block ${cfg.block.join('x')} has more than 1024 threads`);
-  if (cfg.shared < 0 || cfg.shared > 227 * 1024) throw bad(`${cfg.shared} bytes of shared memory is out of range`);
+  if (cfg.shared < 0 || cfg.shared > 227 * 1024)
+    throw bad(`${cfg.shared} bytes of shared memory is out of range`);
 }

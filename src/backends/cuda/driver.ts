@@ -5,10 +5,10 @@
  */
 import { createRequire } from 'node:module';
 import {
-  checkLaunch,
   type CuFunction,
-  type DevPtr,
+  checkLaunch,
   type DeviceInfo,
+  type DevPtr,
   type Driver,
   type EventMark,
   type KernelArg,
@@ -61,6 +61,7 @@ export function openCudaDriver(): Driver | string {
     dtoh: f('int cuMemcpyDtoH_v2(_Out_ void *dst, uint64_t src, size_t bytes)'),
     memset: f('int cuMemsetD8_v2(uint64_t dst, uint8_t value, size_t n)'),
     dtod: f('int cuMemcpyDtoD_v2(uint64_t dst, uint64_t src, size_t bytes)'),
+    memset32: f('int cuMemsetD32_v2(uint64_t dst, uint32_t value, size_t n)'),
     load: f('int cuModuleLoadData(_Out_ void **mod, const void *image)'),
     getFn: f('int cuModuleGetFunction(_Out_ void **fn, void *mod, const char *name)'),
     setAttr: f('int cuFuncSetAttribute(void *fn, int attr, int value)'),
@@ -143,6 +144,9 @@ export function openCudaDriver(): Driver | string {
     copy(dst: DevPtr, src: DevPtr, bytes: number) {
       if (bytes > 0) check(api.dtod(dst, src, bytes), 'cuMemcpyDtoD');
     },
+    memset32(dst: DevPtr, bits: number, count: number) {
+      if (count > 0) check(api.memset32(dst, bits >>> 0, count), 'cuMemsetD32');
+    },
     memset(dst: DevPtr, value: number, bytes: number) {
       if (bytes > 0) check(api.memset(dst, value, bytes), 'cuMemsetD8');
     },
@@ -168,7 +172,8 @@ export function openCudaDriver(): Driver | string {
       const h = handles.get(f);
       if (!h) throw new Error(`kernel ${f.module}.${f.name} was not looked up on this driver`);
       const { block, offsets } = packArgs(args);
-      if (block.length > MAX_ARG_BYTES || offsets.length > MAX_ARGS) throw new Error(`too many kernel arguments for ${f.name}`);
+      if (block.length > MAX_ARG_BYTES || offsets.length > MAX_ARGS)
+        throw new Error(`too many kernel arguments for ${f.name}`);
       argBytes.set(block);
       offsets.forEach((o, i) => {
         ptrs[i] = argAddr + BigInt(o);

@@ -5,10 +5,15 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { BlasGemm } from './cublaslt.js';
 import type { CuFunction, DevPtr, Driver, KernelArg, LaunchConfig } from './driver-types.js';
 
 export interface CudaContext {
   readonly driver: Driver;
+  /** cuBLASLt when found (see cublaslt.ts); the matmul op uses the gemm_f32 kernel otherwise. */
+  gemm?: BlasGemm;
+  /** Why there is no `gemm`, when there is none. */
+  gemmMissing?: string;
   /** The kernel `name` of module `module` (file name without .fatbin). */
   kernel(module: string, name: string, sharedBytes?: number): CuFunction;
   launch(module: string, name: string, cfg: LaunchConfig, args: readonly KernelArg[]): void;
@@ -26,7 +31,9 @@ export function findKernelDir(): string | undefined {
     resolve(here, '../../../../build/cuda'),
     resolve('build/cuda'),
   ];
-  return candidates.find((d) => d !== undefined && existsSync(d) && readdirSync(d).some((f) => f.endsWith('.fatbin')));
+  return candidates.find(
+    (d) => d !== undefined && existsSync(d) && readdirSync(d).some((f) => f.endsWith('.fatbin')),
+  );
 }
 
 /** Loads every fatbin of `dir` (or the images given) into the driver. */

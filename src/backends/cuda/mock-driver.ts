@@ -6,8 +6,8 @@
  * plan upload and plan building are testable without a GPU.
  */
 import {
-  checkLaunch,
   type CuFunction,
+  checkLaunch,
   type DevPtr,
   type Driver,
   type KernelArg,
@@ -52,7 +52,10 @@ function decode(args: readonly KernelArg[]): number[] {
   });
 }
 
-export function createMockDriver(signatures: readonly KernelSignature[], kernels: Record<string, MockKernel>): MockDriver {
+export function createMockDriver(
+  signatures: readonly KernelSignature[],
+  kernels: Record<string, MockKernel>,
+): MockDriver {
   const allocs = new Map<number, ArrayBuffer>();
   let next = 0x10000;
   const find = (p: DevPtr, bytes: number): [ArrayBuffer, number] => {
@@ -78,7 +81,13 @@ export function createMockDriver(signatures: readonly KernelSignature[], kernels
     launches,
     mem,
     liveAllocations: () => allocs.size,
-    info: () => ({ name: 'mock', driverVersion: 0, multiprocessors: 1, computeCapability: [9, 0], totalMemory: 1 << 30 }),
+    info: () => ({
+      name: 'mock',
+      driverVersion: 0,
+      multiprocessors: 1,
+      computeCapability: [9, 0],
+      totalMemory: 1 << 30,
+    }),
     alloc(bytes) {
       const p = next;
       allocs.set(p, new ArrayBuffer(Math.max(1, bytes)));
@@ -92,12 +101,14 @@ export function createMockDriver(signatures: readonly KernelSignature[], kernels
     download: (dst, src) => asBytes(dst).set(bytesView(src, dst.byteLength)),
     copy: (dst, src, n) => bytesView(dst, n).set(bytesView(src, n)),
     memset: (dst, value, n) => bytesView(dst, n).fill(value),
+    memset32: (dst, bits, n) => new Uint32Array(...find(dst, n * 4), n).fill(bits >>> 0),
     loadModule(name) {
       modules.add(name);
     },
     fn(module, name) {
       if (!modules.has(module)) throw new Error(`CUDA module '${module}' is not loaded`);
-      if (!signatures.some((s) => s.module === module && s.name.test(name))) throw new Error(`no kernel ${module}.${name}`);
+      if (!signatures.some((s) => s.module === module && s.name.test(name)))
+        throw new Error(`no kernel ${module}.${name}`);
       return { module, name };
     },
     setSharedLimit(f, bytes) {
@@ -107,7 +118,9 @@ export function createMockDriver(signatures: readonly KernelSignature[], kernels
       checkLaunch(f, cfg);
       checkArgs(signatures, f.module, f.name, args);
       launches.push({ f, cfg, args });
-      const k = kernels[f.name] ?? Object.entries(kernels).find(([n]) => n.endsWith('*') && f.name.startsWith(n.slice(0, -1)))?.[1];
+      const k =
+        kernels[f.name] ??
+        Object.entries(kernels).find(([n]) => n.endsWith('*') && f.name.startsWith(n.slice(0, -1)))?.[1];
       if (!k) throw new Error(`mock: kernel ${f.name} is not emulated`);
       k(mem, decode(args), cfg);
     },

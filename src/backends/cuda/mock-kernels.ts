@@ -20,7 +20,7 @@ function segmentOf(offsets: Int32Array, S: number, p: number): number {
 /** One query row of one head in float64: writes o row and lse. */
 function attendRow(
   read: (p: number, n: number, row: number, h: number) => Float64Array,
-  a: { q: number; k: number; v: number; H: number; D: number; nk: number },
+  a: { q: number; k: number; v: number; D: number; scale: number },
   g: number,
   h: number,
   kv: Int32Array,
@@ -31,7 +31,7 @@ function attendRow(
     const k = read(a.k, D, j, h);
     let s = 0;
     for (let e = 0; e < D; e++) s += q[e] * k[e];
-    return s / Math.sqrt(D);
+    return s * a.scale;
   });
   const m = Math.max(...sc);
   const o = new Float64Array(D);
@@ -53,6 +53,8 @@ const planArrays = (mem: MockMemory, qi: number, qo: number, ki: number, ko: num
 };
 
 export const MOCK_KERNELS: Record<string, MockKernel> = {
+  cast_f32_bf16: (mem, [x, y, n]) => mem.u16(y, n).set(toBf16Bits(mem.f32(x, n))),
+  cast_bf16_f32: (mem, [x, y, n]) => mem.f32(y, n).set(fromBf16Bits(mem.u16(x, n))),
   route_argmax: (mem, [logits, groups, n, m]) => {
     const x = mem.f32(logits, n * m);
     const g = mem.i32(groups, n);
@@ -68,7 +70,8 @@ export const MOCK_KERNELS: Record<string, MockKernel> = {
     for (let i = 0; i < n; i++) c[g[i] >= 0 && g[i] < m ? g[i] : m]++;
   },
   scan_tiles: (mem, [inp, out, S, rows, mode], cfg) => {
-    if (cfg.block[0] !== 1024 || cfg.grid[0] !== 1) throw new Error('scan_tiles runs as one block of 1024 threads');
+    if (cfg.block[0] !== 1024 || cfg.grid[0] !== 1)
+      throw new Error('scan_tiles runs as one block of 1024 threads');
     const x = mem.i32(inp, S + 1);
     const y = mem.i32(out, S + 1);
     y[0] = 0;
@@ -84,10 +87,11 @@ export const MOCK_KERNELS: Record<string, MockKernel> = {
     const idx = mem.i32(index, n);
     for (let i = 0; i < n; i++) if (g[i] >= 0 && g[i] < m) idx[o[g[i]] + c[g[i]]++] = i;
   },
-  attn_fwd_f32: (mem, [q, k, v, o, lse, qi, qo, ki, ko, S, H, D], cfg) => {
+  attn_fwd_f32: (mem, [q, k, v, o, lse, qi, qo, ki, ko, S, H, D, scale], cfg) => {
     const p = planArrays(mem, qi, qo, ki, ko, S);
     const warps = cfg.block[0] / 32;
-    const read = (base: number, n: number, row: number, h: number) => Float64Array.from(mem.f32(base + ((row * H + h) * D) * 4, n));
+    const read = (base: number, n: number, row: number, h: number) =>
+      Float64Array.from(mem.f32(base + (row * H + h) * D * 4, n));
     for (let bx = 0; bx < cfg.grid[0]; bx++)
       for (let w = 0; w < warps; w++) {
         const pos = bx * warps + w;
@@ -95,14 +99,20 @@ export const MOCK_KERNELS: Record<string, MockKernel> = {
         const s = segmentOf(p.qOffsets, S, pos);
         const g = p.qIndex[pos];
         for (let h = 0; h < cfg.grid[1]; h++) {
-          const r = attendRow(read, { q, k, v, H, D, nk: 0 }, g, h, p.kvIndex.subarray(p.kvOffsets[s], p.kvOffsets[s + 1]));
+          const r = attendRow(
+            read,
+            { q, k, v, D, scale },
+            g,
+            h,
+            p.kvIndex.subarray(p.kvOffsets[s], p.kvOffsets[s + 1]),
+          );
           mem.f32(o + (g * H + h) * D * 4, D).set(r.o);
           mem.f32(lse + (g * H + h) * 4, 1)[0] = r.lse;
         }
       }
   },
   // attn_fwd_bf16_w{W}_d{D}: block (tile, head) owns 16*W query rows of the tile's segment
-  'attn_fwd_bf16_*': (mem, [q, k, v, o, lse, qi, qo, ki, ko, tiles, S, H], cfg) => {
+  'attn_fwd_bf16_*': (mem, [q, k, v, o, lse, qi, qo, ki, ko, tiles, S, H, scaleLog2], cfg) => {
     const rows = cfg.block[0] / 2; // 16 rows per warp of 32 threads
     const D = cfg.shared / 2 / (rows + 128); // shared = (rows + 2*64) * D * 2
     const p = planArrays(mem, qi, qo, ki, ko, S);
@@ -117,7 +127,13 @@ export const MOCK_KERNELS: Record<string, MockKernel> = {
       for (let h = 0; h < cfg.grid[1]; h++)
         for (let r = 0; r < qlen; r++) {
           const g = p.qIndex[q0 + r];
-          const res = attendRow(read, { q, k, v, H, D, nk: 0 }, g, h, p.kvIndex.subarray(p.kvOffsets[s], p.kvOffsets[s + 1]));
+          const res = attendRow(
+            read,
+            { q, k, v, D, scale: scaleLog2 / Math.LOG2E },
+            g,
+            h,
+            p.kvIndex.subarray(p.kvOffsets[s], p.kvOffsets[s + 1]),
+          );
           mem.u16(o + (g * H + h) * D * 2, D).set(toBf16Bits(Float32Array.from(res.o)));
           mem.f32(lse + (g * H + h) * 4, 1)[0] = res.lse;
         }

@@ -36,14 +36,19 @@ export function validatePlan(p: HostPlan, nq: number, nk: number): void {
     for (let s = 1; s < offsets.length; s++)
       if (offsets[s] < offsets[s - 1]) throw new Error(`plan ${name}Offsets decreases at segment ${s - 1}`);
     if (offsets[offsets.length - 1] !== index.length)
-      throw new Error(`plan ${name}Offsets ends at ${offsets[offsets.length - 1]} but ${name}Index has ${index.length} entries`);
+      throw new Error(
+        `plan ${name}Offsets ends at ${offsets[offsets.length - 1]} but ${name}Index has ${index.length} entries`,
+      );
     for (let i = 0; i < index.length; i++)
-      if (index[i] < 0 || index[i] >= rows) throw new Error(`plan ${name}Index[${i}] = ${index[i]} is outside [0, ${rows})`);
+      if (index[i] < 0 || index[i] >= rows)
+        throw new Error(`plan ${name}Index[${i}] = ${index[i]} is outside [0, ${rows})`);
   };
   side('q', p.qIndex, p.qOffsets, nq);
   side('kv', p.kvIndex, p.kvOffsets, nk);
   if (p.qOffsets.length !== p.kvOffsets.length)
-    throw new Error(`plan has ${p.qOffsets.length - 1} query segments but ${p.kvOffsets.length - 1} key segments`);
+    throw new Error(
+      `plan has ${p.qOffsets.length - 1} query segments but ${p.kvOffsets.length - 1} key segments`,
+    );
 }
 
 function uploadInts(ctx: CudaContext, a: Int32Array): DevPtr {

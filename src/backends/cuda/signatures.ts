@@ -31,8 +31,15 @@ export function parseSignatures(module: string, source: string): KernelSignature
   const out: KernelSignature[] = [];
   for (const m of text.matchAll(re)) {
     // `a_w##W##_d##D`: the upper-case pieces are macro parameters, matched as wildcards
-    const pattern = m[1].split('##').map((s) => (/^[A-Z][A-Z0-9_]*$/.test(s) ? '\\w+' : s)).join('');
-    const params = m[2].split(',').map((s) => s.trim()).filter(Boolean).map(kindOf);
+    const pattern = m[1]
+      .split('##')
+      .map((s) => (/^[A-Z][A-Z0-9_]*$/.test(s) ? '\\w+' : s))
+      .join('');
+    const params = m[2]
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
+      .map(kindOf);
     out.push({ module, name: new RegExp(`^${pattern}$`), params });
   }
   return out;
@@ -49,10 +56,17 @@ export function argKind(a: KernelArg): ArgKind {
 }
 
 /** Throws when the arguments do not match the kernel's declared parameters. */
-export function checkArgs(sigs: readonly KernelSignature[], module: string, name: string, args: readonly KernelArg[]): void {
+export function checkArgs(
+  sigs: readonly KernelSignature[],
+  module: string,
+  name: string,
+  args: readonly KernelArg[],
+): void {
   const sig = sigs.find((s) => s.module === module && s.name.test(name));
   if (!sig) throw new Error(`no kernel ${module}.${name} in the CUDA sources`);
   const got = args.map(argKind);
   if (got.length !== sig.params.length || got.some((k, i) => k !== sig.params[i]))
-    throw new Error(`${module}.${name} takes (${sig.params.join(', ')}) but was launched with (${got.join(', ')})`);
+    throw new Error(
+      `${module}.${name} takes (${sig.params.join(', ')}) but was launched with (${got.join(', ')})`,
+    );
 }
