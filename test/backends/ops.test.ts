@@ -232,6 +232,15 @@ forEachBackend((name, backend) => {
   it('matmul large enough to split across threads (rows, batches, columns)', () => {
     const b = backend();
     compareWithRef(b, () => o.matmul(rn([129, 257], 1), rn([257, 131], 2)), 1e-4, 2e-4, `${name} rows split`);
+    // k > KC (384) and n > NC (1024): several blocks of the shared pre-packed B, padded last panel.
+    for (const transB of [false, true])
+      compareWithRef(
+        b,
+        () => o.matmul(rn([70, 400], 1), rn(transB ? [1030, 400] : [400, 1030], 2), { transB }),
+        1e-4,
+        2e-4,
+        `${name} rows split, blocked B ${transB}`,
+      );
     compareWithRef(
       b,
       () => o.matmul(rn([4, 65, 64], 1), rn([4, 64, 66], 2), { transB: false }),

@@ -15,6 +15,7 @@ export interface KernelExports {
   gemmWorkBytes(): number;
   gemmBatched(...args: number[]): void;
   gemmChunks(...args: number[]): void;
+  packBFull(dst: number, b: number, brs: number, bcs: number, k: number, n: number): void;
   unary(op: number, x: number, y: number, n: number): void;
   binary(op: number, a: number, b: number, y: number, n: number, mode: number, inner: number): void;
   reduce(op: number, x: number, y: number, outer: number, mid: number, inner: number): void;

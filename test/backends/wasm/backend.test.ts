@@ -77,6 +77,21 @@ describe('wasm backend', { skip }, () => {
       }
   });
 
+  it('split products are bit-identical to one thread, over many back-to-back jobs (pool protocol)', () => {
+    const one = make({ threads: 1 })!;
+    const two = make({ threads: 2 })!;
+    // 1.2M multiply-adds: just above the split threshold, so wake-ups and claims race often.
+    const f = () => [
+      o.matmul(rn([130, 70], 1), rn([70, 130], 2)),
+      o.matmul(rn([3, 60, 70], 3), rn([70, 90], 4)),
+    ];
+    const want = onBackend(one, f);
+    for (let i = 0; i < 150; i++) {
+      const got = onBackend(two, f);
+      got.forEach((g, j) => assert.deepEqual(g, want[j], `job ${i}, output ${j}`));
+    }
+  });
+
   it('keeps liveBytes and the heap flat over 1000 forward+backward steps in tidy', () => {
     const b = make({ threads: 2 })!;
     onBackend(b, () => {

@@ -177,18 +177,45 @@ export function gemm(
   b: usize, brs: i32, bcs: i32,
   c: usize, ldc: i32, work: usize,
 ): void {
+  gemmCore(m, n, k, a, ars, acs, b, brs, bcs, c, ldc, work, 0);
+}
+
+/**
+ * op(B)[k, n] packed once, in the order gemmCore reads it: column block jc (NC wide) at jc * k,
+ * within it row block pc at pc * ncPadded (NR-padded width). Threads that split the rows of one
+ * product share this copy instead of each packing B again. Size: k * roundUp(n, NR) floats.
+ */
+export function packBFull(dst: usize, b: usize, brs: i32, bcs: i32, k: i32, n: i32): void {
+  for (let jc = 0; jc < n; jc += NC) {
+    const nc = min(NC, n - jc);
+    const ncPad = (nc + NR - 1) / NR * NR;
+    for (let pc = 0; pc < k; pc += KC)
+      packB(dst + (<usize>(jc * k + pc * ncPad) << 2), b + (<usize>(pc * brs + jc * bcs) << 2), brs, bcs, min(KC, k - pc), nc);
+  }
+}
+
+// The loop nest; `prepacked` (non-zero) is a packBFull copy of op(B), else B is packed per block.
+function gemmCore(
+  m: i32, n: i32, k: i32,
+  a: usize, ars: i32, acs: i32,
+  b: usize, brs: i32, bcs: i32,
+  c: usize, ldc: i32, work: usize, prepacked: usize,
+): void {
   if (k == 0) {
     for (let i = 0; i < m; i++) memory.fill(c + (<usize>(i * ldc) << 2), 0, <usize>n << 2);
     return;
   }
   const ap = work;
-  const bpk = work + (<usize>(MC * KC) << 2);
-  const tmp = bpk + (<usize>(KC * NC) << 2);
+  const own = work + (<usize>(MC * KC) << 2);
+  const tmp = own + (<usize>(KC * NC) << 2);
   for (let jc = 0; jc < n; jc += NC) {
     const nc = min(NC, n - jc);
+    const ncPad = (nc + NR - 1) / NR * NR;
     for (let pc = 0; pc < k; pc += KC) {
       const kc = min(KC, k - pc);
-      packB(bpk, b + (<usize>(pc * brs + jc * bcs) << 2), brs, bcs, kc, nc);
+      let bpk = own;
+      if (prepacked) bpk = prepacked + (<usize>(jc * k + pc * ncPad) << 2);
+      else packB(bpk, b + (<usize>(pc * brs + jc * bcs) << 2), brs, bcs, kc, nc);
       for (let ic = 0; ic < m; ic += MC) {
         const mc = min(MC, m - ic);
         packA(ap, a + (<usize>(ic * ars + pc * acs) << 2), ars, acs, mc, kc);
@@ -233,13 +260,14 @@ export function gemmBatched(
  * waits only for chunks that were actually claimed. `ctl` holds an i64 claim word (job generation
  * in the high half, next chunk in the low half) and an i32 count of finished chunks at ctl + 8.
  * A worker that wakes up late for an old job sees another generation and returns untouched.
+ * `bp` is a packBFull copy of the (single) B when the chunks split one product, else 0.
  */
 export function gemmChunks(
   ctl: usize, gen: i32, chunks: i32, chunkRows: i32, perMatrix: i32, offs: usize,
   m: i32, n: i32, k: i32,
   a: usize, ars: i32, acs: i32,
   b: usize, brs: i32, bcs: i32,
-  c: usize, ldc: i32, work: usize,
+  c: usize, ldc: i32, bp: usize, work: usize,
 ): void {
   while (true) {
     const old = atomic.load<i64>(ctl);
@@ -250,11 +278,11 @@ export function gemmChunks(
     const t = i / perMatrix;
     const r0 = (i % perMatrix) * chunkRows;
     const o = offs + (<usize>(t * 12));
-    gemm(
+    gemmCore(
       min(chunkRows, m - r0), n, k,
       a + (<usize>(load<i32>(o) + r0 * ars) << 2), ars, acs,
       b + (<usize>load<i32>(o, 4) << 2), brs, bcs,
-      c + (<usize>(load<i32>(o, 8) + r0 * ldc) << 2), ldc, work,
+      c + (<usize>(load<i32>(o, 8) + r0 * ldc) << 2), ldc, work, bp,
     );
     atomic.add<i32>(ctl + 8, 1);
     atomic.notify(ctl + 8, 1);

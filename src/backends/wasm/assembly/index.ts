@@ -3,7 +3,7 @@
 export { attentionBackward, attentionForward, attentionWorkBytes } from './attention';
 export { convCol2im, convIm2col } from './conv';
 export { binary, unary } from './elementwise';
-export { gemm, gemmBatched, gemmChunks, gemmWorkBytes } from './gemm';
+export { gemm, gemmBatched, gemmChunks, gemmWorkBytes, packBFull } from './gemm';
 export { copyBytes, fill32, gatherRows, scatterAddRows, stridedCopy } from './movement';
 export { addInto, layerNorm, layerNormBackward, rmsNorm, rmsNormBackward } from './norms';
 export { reduce } from './reduce';

@@ -85,20 +85,31 @@ function runGemm(
     return;
   }
   if (nb >= T || m >= n || m >= 4 * T * 8) {
-    // About 2 chunks per thread, at least 96 rows each: enough to rebalance, and few enough that
-    // each chunk packing its own copy of B stays cheap (at 1024^3, 4 chunks cost ~10% more CPU than 1).
-    const perMatrix = nb >= 2 * T ? 1 : Math.max(1, Math.min(Math.ceil(m / 96), Math.ceil((2 * T) / nb)));
+    // One product split by rows: B is packed once here and shared, so chunks can be small (about 4
+    // per thread, for balance). Many products: whole matrices, or about 2 row chunks per thread
+    // of at least 96 rows (each chunk then packs its own B: at 1024^3, 4 chunks cost ~10% more CPU).
+    const shareB = nb === 1;
+    const want = shareB ? 4 * T : 2 * T;
+    const minRows = shareB ? 48 : 96;
+    const perMatrix = nb >= want ? 1 : Math.max(1, Math.min(Math.ceil(m / minRows), Math.ceil(want / nb)));
     const chunkRows = Math.ceil(m / perMatrix / 6) * 6;
     const per = Math.ceil(m / chunkRows);
-    const ctl = ctx.sharedCtl;
-    const gen = (ctx.nextGen() & 0x7fffffff) | 0;
-    const i32 = ctx.heap.i32();
-    // Claim word (generation, next chunk = 0), then the finished-chunk count: before any dispatch.
-    Atomics.store(i32, ctl / 4 + 1, gen);
-    Atomics.store(i32, ctl / 4, 0);
-    Atomics.store(i32, ctl / 4 + 2, 0);
-    const args = [ctl, gen, nb * per, chunkRows, per, table, m, n, k, a, ars, acs, b, brs, bcs, c, n];
-    ctx.pool.runShared('gemmChunks', (t) => [...args, w[t]], ctl + 8, nb * per);
+    const bp = shareB && per > 1 ? ctx.heap.alloc(4 * k * Math.ceil(n / 8) * 8, true) : 0;
+    try {
+      if (bp) ctx.k.packBFull(bp, b, brs, bcs, k, n);
+      const ctl = ctx.sharedCtl;
+      const gen = (ctx.nextGen() & 0x7fffffff) | 0;
+      const i32 = ctx.heap.i32();
+      // Claim word (generation, next chunk = 0), then the finished-chunk count: before any dispatch.
+      Atomics.store(i32, ctl / 4 + 1, gen);
+      Atomics.store(i32, ctl / 4, 0);
+      Atomics.store(i32, ctl / 4 + 2, 0);
+      const args = [ctl, gen, nb * per, chunkRows, per, table, m, n, k, a, ars, acs, b, brs, bcs, c, n, bp];
+      ctx.pool.runShared('gemmChunks', (t) => [...args, w[t]], ctl + 8, nb * per);
+    } finally {
+      // Safe to free: every claimed chunk has finished, and late workers stop at the generation check.
+      if (bp) ctx.heap.free(bp);
+    }
     return;
   }
   // Wide and short C: static column panels (a multiple of the 8-column tile each).
