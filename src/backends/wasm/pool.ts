@@ -159,7 +159,13 @@ export function createPool(
         dispatch(s, id, argsFor(i + 1));
         used.push(s);
       });
-      fn(...argsFor(0));
+      try {
+        fn(...argsFor(0));
+      } catch (e) {
+        // Workers may still be inside claimed chunks: let them finish before the caller frees buffers.
+        for (const s of used) waitIdle(s);
+        throw e;
+      }
       // Kernels never grow the memory, so this view stays valid while we wait.
       const cells = new Int32Array(memory.buffer);
       const at = doneAt / 4;
