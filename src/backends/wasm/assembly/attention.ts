@@ -9,11 +9,14 @@
 // keys: S = (scale*Q).K^T by a 4x8 register tile, online softmax (running max m, sum l), O += P.V
 // by a 4x8 register tile that also applies the rescale. Padding: D rounds up to DP (multiple of 8)
 // with zeros, keys to a multiple of 8 with zero rows (their scores are masked to -inf).
-// Backward (FlashAttention-2): per item (a whole segment), for each query tile and key tile,
-// recompute P = exp(S - lse), dP = dO.V^T, dS = P*(dP - delta), delta = rowsum(dO*O);
+// Backward (FlashAttention-2): per item, for each query tile and key tile, recompute
+// P = exp(S - lse), dP = dO.V^T, dS = P*(dP - delta), delta = rowsum(dO*O);
 // dV += P^T.dO, dK += dS^T.(scale*Q), dQ += dS.K (times scale at the end).
-// Register tiles are 4x8 (8 accumulators): on an Intel Xeon, V8's x64 code ran 6x8 tiles (12
-// accumulators, 16 xmm registers) about 20% slower (23.4 vs 19.5 GFLOP/s on one thread).
+// P and dS are also written in a "PT" layout [row / 4][key][row % 4] for the P.V and dS.K tiles.
+// Choices measured on one thread of an Intel Xeon (bench numbers in bench/results/): 4x8 register
+// tiles (8 accumulators) beat 6x8 (12 accumulators; x64 has 16 xmm registers) by about 20%;
+// 64x64 query x key tiles were at least as fast as 32x64, 48x64, 48x128 and 96x64; unrolling the
+// Q.K^T loop by two was slower (-5%); the PT layout +2% (within noise, kept: fewer address adds).
 import { fma, hmax, hsum, vexp } from './simd';
 
 const BQ: i32 = 64; // query rows per tile (multiple of 4)
@@ -36,7 +39,7 @@ export function attentionWorkBytes(maxKv: i32, d: i32): i32 {
   const dp = pad8(d);
   const nkp = pad8(maxKv);
   // backward is the larger: Kp, Kr, Vp, dK, dV + Qp, Qr, dOp, dOr, dQ + S, dS + lse, delta
-  return (5 * nkp * dp + 5 * BQ * dp + 2 * BQ * BK + 2 * BQ) * 4 + 64;
+  return (5 * nkp * dp + 5 * BQ * dp + 3 * BQ * BK + 2 * BQ) * 4 + 64;
 }
 
 // Gathers rows kvIndex[k0..k1) of x (head h) into 8-key panels dst[panel][d][8], zero-padded.
@@ -79,6 +82,17 @@ function packQ(dst: usize, rowsDst: usize, x: usize, qIndex: usize, i0: i32, n: 
       if (rowsDst) store<f32>(f32At(rowsDst, i * dp + d), val);
     }
   }
+}
+
+// Writes 4 values of row i, keys j..j+3, into the PT layout [i / 4][key][i % 4] (row stride BK).
+// @ts-ignore: decorator
+@inline
+function interleave(dst: usize, i: i32, j: i32, x: v128): void {
+  const t = f32At(dst, (i >> 2) * BK * 4 + j * 4 + (i & 3));
+  store<f32>(t, f32x4.extract_lane(x, 0));
+  store<f32>(t, f32x4.extract_lane(x, 1), 16);
+  store<f32>(t, f32x4.extract_lane(x, 2), 32);
+  store<f32>(t, f32x4.extract_lane(x, 3), 48);
 }
 
 // S[4 rows, 8 keys] = A[block][d][4] . B[panel][d][8] over dp; S row stride BK.
@@ -125,8 +139,8 @@ function scores(a: usize, b: usize, blocks: i32, panels: i32, dp: i32, s: usize)
       dot4x8(f32At(a, rb * dp * 4), f32At(b, p * dp * 8), dp, f32At(s, rb * 4 * BK + p * 8));
 }
 
-// C[4 rows, dp] = C * corr[row] + P[4 rows, nk] . V[nk, dp] (P row stride BK, V/C row stride dp).
-// With corr == 0 the old C is ignored (first use of a fresh accumulator).
+// C[4 rows, dp] = C * corr[row] + P[4 rows, nk] . V[nk, dp]; P in the PT layout (so the four
+// broadcasts of a key use immediate offsets), V/C row stride dp. corr == 0 drops the old C.
 function accumulate(c: usize, p: usize, v: usize, nk: i32, dp: i32, corr: usize, rows: i32): void {
   for (let rb = 0; rb < rows; rb += 4) {
     const pr = f32At(p, rb * BK);
@@ -136,7 +150,6 @@ function accumulate(c: usize, p: usize, v: usize, nk: i32, dp: i32, corr: usize,
     const k2 = v128.load32_splat(f32At(corr, rb + 2));
     const k3 = v128.load32_splat(f32At(corr, rb + 3));
     const ld: usize = <usize>dp << 2;
-    const lp: usize = <usize>BK << 2;
     for (let d = 0; d < dp; d += 8) {
       const cd = f32At(cr, d);
       let c00 = f32x4.mul(v128.load(cd), k0), c01 = f32x4.mul(v128.load(cd, 16), k0);
@@ -151,17 +164,17 @@ function accumulate(c: usize, p: usize, v: usize, nk: i32, dp: i32, corr: usize,
         let x = v128.load32_splat(pp);
         c00 = fma(x, b0, c00);
         c01 = fma(x, b1, c01);
-        x = v128.load32_splat(pp + lp);
+        x = v128.load32_splat(pp, 4);
         c10 = fma(x, b0, c10);
         c11 = fma(x, b1, c11);
-        x = v128.load32_splat(pp + 2 * lp);
+        x = v128.load32_splat(pp, 8);
         c20 = fma(x, b0, c20);
         c21 = fma(x, b1, c21);
-        x = v128.load32_splat(pp + 3 * lp);
+        x = v128.load32_splat(pp, 12);
         c30 = fma(x, b0, c30);
         c31 = fma(x, b1, c31);
         vp += ld;
-        pp += 4;
+        pp += 16;
       }
       v128.store(cd, c00);
       v128.store(cd, c01, 16);
@@ -241,6 +254,7 @@ export function attentionForward(
   const m = f32At(s, BQ * BK);
   const l = f32At(m, BQ);
   const corr = f32At(l, BQ);
+  const pt = f32At(corr, BQ); // P as 4-row interleaved blocks [block][key][4] (PT layout)
   let lastSeg = -1;
   let lastH = -1;
   for (let t = 0; t < nItems; t++) {
@@ -286,6 +300,7 @@ export function attentionForward(
           for (let j = 0; j < nk8; j += 4) {
             const e = vexp(f32x4.sub(v128.load(f32At(sr, j)), mn));
             v128.store(f32At(sr, j), e);
+            interleave(pt, i, j, e);
             sv = f32x4.add(sv, e);
           }
           const c: f32 = mOld == -Infinity ? 0 : Mathf.exp(mOld - mNew);
@@ -293,7 +308,7 @@ export function attentionForward(
           store<f32>(f32At(l, i), load<f32>(f32At(l, i)) * c + hsum(sv));
           store<f32>(f32At(m, i), mNew);
         }
-        accumulate(o, s, f32At(vr, j0 * dp), nkt, dp, corr, rows);
+        accumulate(o, pt, f32At(vr, j0 * dp), nkt, dp, corr, rows);
       }
       for (let i = 0; i < nq; i++) {
         const r = load<i32>(f32At(qIndex, i0 + i));
@@ -345,6 +360,7 @@ export function attentionBackward(
   const ds = f32At(s, BQ * BK);
   const ls = f32At(ds, BQ * BK);
   const delta = f32At(ls, BQ);
+  const dsT = f32At(delta, BQ); // dS in the PT layout, for dQ += dS K
   for (let t = 0; t < nItems; t++) {
     const it = f32At(items, 4 * t);
     const seg = load<i32>(it);
@@ -394,13 +410,15 @@ export function attentionBackward(
           for (let j = 0; j < nk8; j += 4) {
             const p = vexp(f32x4.sub(v128.load(f32At(sr, j)), L));
             v128.store(f32At(sr, j), p);
-            v128.store(f32At(dr, j), f32x4.mul(p, f32x4.sub(v128.load(f32At(dr, j)), dl)));
+            const g = f32x4.mul(p, f32x4.sub(v128.load(f32At(dr, j)), dl));
+            v128.store(f32At(dr, j), g);
+            interleave(dsT, i, j, g);
           }
         }
         const nk4 = (nkt + 3) & ~3;
         accumulateT(f32At(gv, j0 * dp), s, or, nq, nk4, dp); // dV += P^T dO
         accumulateT(f32At(gk, j0 * dp), ds, qr, nq, nk4, dp); // dK += dS^T (scale q)
-        accumulateAdd(gq, ds, f32At(kr, j0 * dp), nkt, dp, rows); // dQ += dS K
+        accumulateAdd(gq, dsT, f32At(kr, j0 * dp), nkt, dp, rows); // dQ += dS K
       }
       for (let i = 0; i < nq; i++) {
         const r = load<i32>(f32At(qIndex, i0 + i));
@@ -428,10 +446,9 @@ export function attentionBackward(
   }
 }
 
-// C[4 rows, dp] += A[4 rows, nk] . B[nk, dp] (A row stride BK, B/C row stride dp).
+// C[4 rows, dp] += A[4 rows, nk] . B[nk, dp]; A in the PT layout, B/C row stride dp.
 function accumulateAdd(c: usize, a: usize, b: usize, nk: i32, dp: i32, rows: i32): void {
   const ld: usize = <usize>dp << 2;
-  const la: usize = <usize>BK << 2;
   for (let rb = 0; rb < rows; rb += 4) {
     const ar = f32At(a, rb * BK);
     const cr = f32At(c, rb * dp);
@@ -449,17 +466,17 @@ function accumulateAdd(c: usize, a: usize, b: usize, nk: i32, dp: i32, rows: i32
         let x = v128.load32_splat(ap);
         c00 = fma(x, b0, c00);
         c01 = fma(x, b1, c01);
-        x = v128.load32_splat(ap + la);
+        x = v128.load32_splat(ap, 4);
         c10 = fma(x, b0, c10);
         c11 = fma(x, b1, c11);
-        x = v128.load32_splat(ap + 2 * la);
+        x = v128.load32_splat(ap, 8);
         c20 = fma(x, b0, c20);
         c21 = fma(x, b1, c21);
-        x = v128.load32_splat(ap + 3 * la);
+        x = v128.load32_splat(ap, 12);
         c30 = fma(x, b0, c30);
         c31 = fma(x, b1, c31);
         bp += ld;
-        ap += 4;
+        ap += 16;
       }
       v128.store(cd, c00);
       v128.store(cd, c01, 16);
