@@ -185,6 +185,61 @@ forEachBackend((name, backend) => {
     compareWithRef(b, () => o.where(o.greater(rn([3, 17], 1), 0), rn([17], 2), -1), 0, 0, `${name} where`);
   });
 
+  it('where, argmax and cast, including edge values', () => {
+    const b = backend();
+    const cond = () => fromArray([0, -0, 1, Number.NaN, -2, 0.5, 0, 3, 1e-30], [3, 3]);
+    compareWithRef(b, () => o.where(cond(), rn([3, 3], 1), rn([3, 3], 2)), 0, 0, `${name} where full`);
+    compareWithRef(b, () => o.where(cond(), 7, rn([3, 3], 2)), 0, 0, `${name} where scalar a`);
+    compareWithRef(b, () => o.where(cond(), rn([3, 3], 1), -1), 0, 0, `${name} where scalar b`);
+    compareWithRef(
+      b,
+      () => o.where(o.greater(rn([129], 3), 0), rn([129], 1), rn([1], 2)),
+      0,
+      0,
+      `${name} where 129`,
+    );
+    const ints = () => fromArray(Int32Array.from([5, -7, 0, 2147483647, -2147483648, 1, 2, 3, 4]), [3, 3]);
+    compareWithRef(
+      b,
+      () => o.where(cond(), ints(), o.cast(fromArray([9], [1]), 'int32')),
+      0,
+      0,
+      `${name} where int32`,
+    );
+    compareWithRef(
+      b,
+      () => o.where(o.cast(ints(), 'int32'), rn([3, 3], 1), 0),
+      0,
+      0,
+      `${name} where int32 cond`,
+    );
+    const x = [0, -0, 1.9, -1.9, 2.5, -2.5, 3e9, -3e9, 2 ** 40 + 3 * 2 ** 20, 2 ** 60, 1e38, -1e38];
+    compareWithRef(
+      b,
+      () => o.cast(fromArray([...x, Number.NaN, Infinity, -Infinity], [15]), 'int32'),
+      0,
+      0,
+      `${name} cast f32 -> i32`,
+    );
+    compareWithRef(b, () => o.cast(ints(), 'float32'), 0, 0, `${name} cast i32 -> f32`);
+    for (const axis of [0, 1, 2])
+      for (const ties of [false, true])
+        compareWithRef(
+          b,
+          () => o.argmax(ties ? o.sign(rn([3, 17, 5], 4)) : rn([3, 17, 5], 4), axis),
+          0,
+          0,
+          `${name} argmax ${axis}`,
+        );
+    compareWithRef(
+      b,
+      () => o.argmax(fromArray([1, 3, 3, Number.NaN, 2, 3], [6])),
+      0,
+      0,
+      `${name} argmax ties/NaN`,
+    );
+  });
+
   it('matmul: sizes 1, 3, 17, 129, all transpose combinations, batch broadcast', () => {
     const b = backend();
     const dims: [number, number, number][] = [

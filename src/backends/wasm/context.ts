@@ -29,6 +29,10 @@ export interface KernelExports {
   addInto(dst: number, src: number, n: number): void;
   fill32(y: number, n: number, bits: number): void;
   copyBytes(dst: number, src: number, bytes: number): void;
+  where(c: number, a: number, as: number, b: number, bs: number, y: number, n: number): void;
+  argmax(x: number, y: number, outer: number, n: number, inner: number): void;
+  castF32I32(x: number, y: number, n: number): void;
+  castI32F32(x: number, y: number, n: number): void;
   /** conv.ts: (x, col, Ci, T, H, W, KT, KH, KW, Ho, Wo, st, sh, sw, pt, ph, pw, r0, r1) */
   convIm2col(...args: number[]): void;
   /** conv.ts: (col, dx, ...the same geometry) adds the adjoint of im2col into dx. */

@@ -51,6 +51,10 @@ const KERNEL_NAMES = [
   'rmsNorm',
   'rmsNormBackward',
   'addInto',
+  'where',
+  'argmax',
+  'castF32I32',
+  'castI32F32',
   'attentionForward',
   'attentionBackward',
 ];

@@ -58,6 +58,10 @@ describe('wasm backend', { skip }, () => {
   it('runs the hot ops of a forward+backward step without falling back to ref', () => {
     const b = make({ threads: 2 })!;
     onBackend(b, () => step(1, makeParams()));
+    onBackend(b, () => {
+      const x = rn([5, 7], 2);
+      return [o.where(o.greater(x, 0), x, 0), o.argmax(x), o.cast(o.cast(x, 'int32'), 'float32'), o.transpose(x)];
+    });
     assert.deepEqual(b.refFallbacks(), {});
   });
 

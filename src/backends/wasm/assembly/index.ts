@@ -7,6 +7,7 @@ export { gemm, gemmBatched, gemmChunks, gemmWorkBytes, packBFull } from './gemm'
 export { copyBytes, fill32, gatherRows, scatterAddRows, stridedCopy } from './movement';
 export { addInto, layerNorm, layerNormBackward, rmsNorm, rmsNormBackward } from './norms';
 export { reduce } from './reduce';
+export { argmax, castF32I32, castI32F32, where } from './select';
 
 /** First byte after the module's static data: the JS allocator starts here. */
 export function heapBase(): usize {

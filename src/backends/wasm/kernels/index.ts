@@ -9,6 +9,7 @@ import { matmul } from './matmul.js';
 import { broadcastTo, concat, pad, permute, reshape, slice } from './movement.js';
 import { layerNorm, layerNormBackward, rmsNorm, rmsNormBackward } from './norms.js';
 import { reduce } from './reduce.js';
+import { argmax, cast, where } from './select.js';
 
 export const WASM_KERNELS: { [K in OpName]?: WasmKernel<K> } = {
   neg: unary('neg'),
@@ -32,8 +33,11 @@ export const WASM_KERNELS: { [K in OpName]?: WasmKernel<K> } = {
   maximum: binary('maximum'),
   greater: binary('greater'),
   equal: binary('equal'),
+  where,
   sum: reduce('sum'),
   max: reduce('max'),
+  argmax,
+  cast,
   reshape,
   permute,
   broadcastTo,
