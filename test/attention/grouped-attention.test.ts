@@ -61,7 +61,7 @@ for (const [name, be] of backends) {
   const skip = typeof be === 'string' ? be : false;
   const B = be as Backend;
   describe(`groupedAttention == dense masked attention (${name})`, { skip }, () => {
-    for (const D of [8, 64, 128])
+    for (const D of [8, 64, 128, 12, 2])
       test(`full, N prime (37), D ${D}`, () => {
         check(B, plans.full(37), 37, 37, 2, D);
       });

@@ -123,6 +123,15 @@ describe('VisualAttention', () => {
     assert.ok(relErr(a, b) < 1e-6, `${relErr(a, b)}`);
   });
 
+  test('routed per shot with M = 1 equals attention within each shot', () => {
+    const x = fromArray(randArray(L * 16, 5), [L, 16]);
+    const a = run({ ...base, branches: ['routed'], numGroups: 1, routedPerShot: true }, x);
+    const shots = { ...base, branches: ['window'] as const, window: [1, 1] as const, adjacentFrames: 0 };
+    const b = run(shots, x);
+    assert.ok(relErr(a, b) < 1e-6, `${relErr(a, b)}`);
+    assert.ok(relErr(a, run({ ...base, branches: ['full'] }, x)) > 1e-3, 'shots must not see each other');
+  });
+
   test('branches are averaged: window == frame when windows are whole frames and groups are one frame', () => {
     const x = fromArray(randArray(L * 16, 4), [L, 16]);
     const cfg = { ...base, window: [1, 1] as const, temporalGroup: 1, adjacentFrames: 0 };

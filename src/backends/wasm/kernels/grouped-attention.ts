@@ -117,6 +117,7 @@ function zeroUncovered(ctx: WasmCtx, p: GroupedAttentionParams, t: TensorRef, ro
 export const groupedAttention: WasmKernel<'groupedAttention'> = (ctx, [q, kk, v], [out, lse], p) => {
   const [nq, H, D] = q.shape;
   const nk = kk.shape[0];
+  if (q.dtype !== 'float32' || kk.dtype !== 'float32' || v.dtype !== 'float32') return false;
   if (sizeOf(q.shape) === 0) return true;
   const maxKv = checkPlan(p, nq, nk);
   ctx.heap.f32().fill(Number.NEGATIVE_INFINITY, ptrOf(lse) / 4, ptrOf(lse) / 4 + nq * H);
@@ -185,6 +186,7 @@ export const groupedAttentionBackward: WasmKernel<'groupedAttentionBackward'> = 
 ) => {
   const [nq, H, D] = q.shape;
   const nk = kk.shape[0];
+  if ([dOut, q, kk, v].some((t) => t.dtype !== 'float32')) return false;
   if (sizeOf(q.shape) === 0) return true;
   const maxKv = checkPlan(p, nq, nk);
   const f = ctx.heap.f32();
