@@ -68,4 +68,64 @@ describe('groupedAttention op on the CUDA backend (mock driver)', () => {
         else assert.equal(lse[i], ref.lse[i], `lse ${i} is ${ref.lse[i]}`);
       }
     });
+
+  const dOut = randoms(4, nq * h * d);
+  const refGrads = [new Float32Array(nq * h * d), new Float32Array(nk * h * d), new Float32Array(nk * h * d)];
+  REF_KERNELS.groupedAttentionBackward(
+    [
+      { data: dOut, shape: [nq, h, d] },
+      { data: q, shape: [nq, h, d] },
+      { data: k, shape: [nk, h, d] },
+      { data: v, shape: [nk, h, d] },
+      { data: ref.out, shape: [nq, h, d] },
+      { data: ref.lse, shape: [nq, h] },
+    ],
+    refGrads.map((data, i) => ({ data, shape: i === 0 ? [nq, h, d] : [nk, h, d] })),
+    p,
+  );
+  for (const [attention, tol] of [
+    ['bfloat16', 1e-2],
+    ['float32', 1e-5],
+  ] as const)
+    it(`backward matches the reference kernel (${attention})`, () => {
+      const { ctx, driver } = mockContext();
+      const be = createCudaBackend(ctx, { attention });
+      const t = (data: Float32Array, shape: number[]): TensorRef => {
+        const storage = be.alloc('float32', data.length);
+        be.write(storage, data);
+        return { storage, shape, dtype: 'float32' };
+      };
+      const ins = [
+        t(dOut, [nq, h, d]),
+        t(q, [nq, h, d]),
+        t(k, [nk, h, d]),
+        t(v, [nk, h, d]),
+        t(ref.out, [nq, h, d]),
+        t(ref.lse, [nq, h]),
+      ];
+      const outs = [
+        t(new Float32Array(nq * h * d).fill(7), [nq, h, d]),
+        t(new Float32Array(nk * h * d), [nk, h, d]),
+        t(new Float32Array(nk * h * d), [nk, h, d]),
+      ];
+      be.run('groupedAttentionBackward', ins, outs, p);
+      assert.equal(be.fallbacks.size, 0);
+      const bf = attention === 'bfloat16';
+      assert.ok(
+        driver.launches.some((l) => l.f.name === (bf ? 'attn_bwd_dkdv_bf16_w4_d64' : 'attn_bwd_dkdv_f32')),
+      );
+      outs.forEach((o, i) => {
+        const got = be.readSync(o.storage, 'float32', refGrads[i].length);
+        let num = 0;
+        let den = 0;
+        for (let e = 0; e < got.length; e++) {
+          num += (got[e] - refGrads[i][e]) ** 2;
+          den += refGrads[i][e] ** 2;
+        }
+        assert.ok(
+          Math.sqrt(num / den) < tol,
+          `${['dq', 'dk', 'dv'][i]}: relative error ${Math.sqrt(num / den)}`,
+        );
+      });
+    });
 });

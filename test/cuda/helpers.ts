@@ -1,5 +1,6 @@
 /** A mock CUDA context for host-side tests: signatures from the .cu sources, emulated kernels. */
 import { type CudaContext, createCudaContext } from '../../src/backends/cuda/kernels.js';
+import { MOCK_BACKWARD_KERNELS } from '../../src/backends/cuda/mock-backward.js';
 import { createMockDriver, type MockDriver } from '../../src/backends/cuda/mock-driver.js';
 import { MOCK_KERNELS } from '../../src/backends/cuda/mock-kernels.js';
 import { readSignatures } from '../../src/backends/cuda/signatures.js';
@@ -16,7 +17,7 @@ export const MODULES = [
 ];
 
 export function mockContext(): { ctx: CudaContext; driver: MockDriver } {
-  const driver = createMockDriver(readSignatures(KERNEL_SRC), MOCK_KERNELS);
+  const driver = createMockDriver(readSignatures(KERNEL_SRC), { ...MOCK_KERNELS, ...MOCK_BACKWARD_KERNELS });
   const ctx = createCudaContext(driver, Object.fromEntries(MODULES.map((m) => [m, new Uint8Array(0)])));
   return { ctx, driver };
 }

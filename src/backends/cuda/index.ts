@@ -4,10 +4,10 @@
  * registry so CPU-only machines never load the FFI.
  */
 import type { Backend } from '../backend.js';
-import type { Driver } from './driver-types.js';
 import { createCudaBackend } from './backend.js';
 import { type BlasGemm, openCublasLt } from './cublaslt.js';
 import { openCudaDriver } from './driver.js';
+import type { Driver } from './driver-types.js';
 import { type CudaContext, createCudaContext, findKernelDir } from './kernels.js';
 
 export function probeCuda(): Backend | string {
@@ -24,7 +24,10 @@ export function probeCuda(): Backend | string {
  * Uses cuBLASLt for matmul when the library loads and a small self-test product (all transposes,
  * a batch) comes out right; records why not otherwise, and the own gemm_f32 kernel stays in use.
  */
-export function attachCublasLt(ctx: CudaContext, open: (d: Driver) => BlasGemm | string = openCublasLt): void {
+export function attachCublasLt(
+  ctx: CudaContext,
+  open: (d: Driver) => BlasGemm | string = openCublasLt,
+): void {
   const g = open(ctx.driver);
   if (typeof g === 'string') {
     ctx.gemmMissing = g;
@@ -49,7 +52,12 @@ function selfTest(ctx: CudaContext, g: BlasGemm): void {
   try {
     d.upload(pa, a);
     d.upload(pb, b);
-    for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]]) {
+    for (const [transA, transB] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ]) {
       g.matmul({ a: pa, b: pb, c: pc, m, n, k, transA, transB, batch, strideA: m * k, strideB: 0 });
       const c = new Float32Array(batch * m * n);
       d.download(c, pc);
@@ -59,7 +67,8 @@ function selfTest(ctx: CudaContext, g: BlasGemm): void {
             let x = 0;
             for (let t = 0; t < k; t++)
               x += a[s * m * k + (transA ? t * m + i : i * k + t)] * b[transB ? j * k + t : t * n + j];
-            if (c[(s * m + i) * n + j] !== x) throw new Error(`C[${s},${i},${j}] = ${c[(s * m + i) * n + j]}, expected ${x}`);
+            if (c[(s * m + i) * n + j] !== x)
+              throw new Error(`C[${s},${i},${j}] = ${c[(s * m + i) * n + j]}, expected ${x}`);
           }
     }
   } finally {
