@@ -23,14 +23,19 @@ export function hmax(v: v128): f32 {
 /**
  * exp on 4 lanes (Cephes expf: range reduction by ln 2, degree-5 polynomial; about 2 ulp).
  * Inputs above 88.72 give +inf, below -87.33 give 0 (the reference gives denormals there).
+ * pmin/pmax (one instruction each; a NaN input passes through) and the 1.5 * 2^23 rounding trick
+ * keep it short: V8 expands f32x4.min/max and float-to-int conversions into long sequences.
  */
 // @ts-ignore: decorator
 @inline
 export function vexp(x: v128): v128 {
   const hi = f32x4.gt(x, f32x4.splat(88.72283)); // overflow lanes
   const lo = f32x4.lt(x, f32x4.splat(-87.33654)); // underflow lanes
-  let t = f32x4.min(f32x4.max(x, f32x4.splat(-87.33654)), f32x4.splat(88.37626));
-  const n = f32x4.nearest(f32x4.mul(t, f32x4.splat(1.44269504088896341)));
+  let t = f32x4.pmin(f32x4.pmax(x, f32x4.splat(-87.33654)), f32x4.splat(88.37626));
+  // n = round(t / ln 2): adding 1.5 * 2^23 rounds to an integer held in the low mantissa bits.
+  const magic = f32x4.splat(12582912.0);
+  const nm = f32x4.add(f32x4.mul(t, f32x4.splat(1.44269504088896341)), magic);
+  const n = f32x4.sub(nm, magic);
   t = f32x4.sub(t, f32x4.mul(n, f32x4.splat(0.693359375)));
   t = f32x4.sub(t, f32x4.mul(n, f32x4.splat(-2.12194440e-4)));
   let p = f32x4.splat(1.9875691500e-4);
@@ -40,11 +45,12 @@ export function vexp(x: v128): v128 {
   p = fma(p, t, f32x4.splat(1.6666665459e-1));
   p = fma(p, t, f32x4.splat(5.0000001201e-1));
   p = fma(p, f32x4.mul(t, t), f32x4.add(t, f32x4.splat(1)));
-  const e = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  // 2^n: the integer n sits in the low bits of nm; (n + 127) << 23 is its float exponent field.
+  const e = i32x4.shl(i32x4.sub(nm, i32x4.splat(0x4b400000 - 127)), 23);
   let r = f32x4.mul(p, e);
   r = v128.bitselect(f32x4.splat(Infinity), r, hi);
   r = v128.andnot(r, lo);
-  // NaN stays NaN (min/max above propagate it, and neither mask is set for NaN).
+  // NaN stays NaN: pmin/pmax pass it through, and neither mask is set for NaN.
   return r;
 }
 
