@@ -30,6 +30,7 @@ import { loadVae } from '../models/vae/checkpoint.js';
 import { Rng } from '../tensor/random.js';
 import { type LatentCodec, vaeCodec } from './codec.js';
 import { poolCodec } from './pool-codec.js';
+import type { Prediction } from './prediction.js';
 
 export const MODEL_FORMAT = 'moga-model';
 
@@ -52,6 +53,8 @@ export interface ModelConfig {
   readonly vocab: 'v1';
   readonly codec: CodecSpec;
   readonly sampling: SamplingDefaults;
+  /** What the DiT outputs (prediction.ts); absent = 'velocity', as Wan2.1. */
+  readonly prediction?: Prediction;
   /** How the weights were made (free-form, for people). */
   readonly training?: Record<string, unknown>;
 }
@@ -115,6 +118,8 @@ function checkModelConfig(c: ModelConfig, where: string): void {
     bad(`codec must be {"kind": "vae", "path": ...} or {"kind": "pool"}, got ${JSON.stringify(c.codec)}`);
   if (c.codec.kind === 'vae' && typeof c.codec.path !== 'string')
     bad('codec.path must name the VAE checkpoint');
+  if (c.prediction !== undefined && c.prediction !== 'velocity' && c.prediction !== 'data')
+    bad(`prediction must be "velocity" or "data", got ${JSON.stringify(c.prediction)}`);
   const s = c.sampling;
   if (!s || !Number.isInteger(s.steps) || s.steps < 1) bad('sampling.steps must be a positive integer');
   if (!(s.shift > 0) || !(s.guidance >= 0)) bad('sampling.shift must be > 0 and sampling.guidance >= 0');

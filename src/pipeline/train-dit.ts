@@ -13,7 +13,6 @@ import { join, relative, resolve } from 'node:path';
 import type { TimeSampling } from '../diffusion/rectified-flow.js';
 import { namedTensors } from '../io/params-file.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
-import { ditFlowLoss, type VideoExample } from '../models/dit/flow-loss.js';
 import { type DiTConfig, ditPreset } from '../models/presets.js';
 import { type TextEncoderConfig, textEncoderConfig } from '../models/text/encoder.js';
 import { makeTokenizer } from '../models/text/tokenizer.js';
@@ -32,6 +31,7 @@ import {
   type SamplingDefaults,
   saveModel,
 } from './model.js';
+import { type Prediction, predictionLoss } from './prediction.js';
 import { formatDuration } from './progress.js';
 import { encodeShots } from './story-text.js';
 import { type ClipSpec, worldClip } from './world-clips.js';
@@ -53,6 +53,8 @@ export interface DitRecipe {
   readonly weightDecay: number;
   readonly clipNorm: number;
   readonly emaDecay: number;
+  /** What the DiT learns to output (prediction.ts); default 'velocity'. */
+  readonly prediction?: Prediction;
   readonly captionDropout: number;
   readonly timeSampling: TimeSampling;
   readonly maxMinutes: number;
@@ -98,6 +100,10 @@ export function checkDitRecipe(r: DitRecipe): void {
   );
   need(r.lr > 0 && r.maxMinutes > 0, 'lr and maxMinutes must be > 0');
   need(r.emaDecay >= 0 && r.emaDecay < 1, 'emaDecay must be in [0, 1)');
+  need(
+    r.prediction === undefined || r.prediction === 'velocity' || r.prediction === 'data',
+    'prediction must be "velocity" or "data"',
+  );
   need(r.captionDropout >= 0 && r.captionDropout <= 1, 'captionDropout must be in [0, 1]');
   need(
     typeof r.cache === 'string' && typeof r.work === 'string' && typeof r.out === 'string',
@@ -126,6 +132,7 @@ export function modelConfigOf(r: DitRecipe, outDir: string): ModelConfig {
     vocab: 'v1',
     codec,
     sampling: r.generation,
+    prediction: r.prediction ?? 'velocity',
   };
 }
 
@@ -222,11 +229,12 @@ export function trainDit(
     return Array.from({ length: r.batch }, () => clips[pick() % clips.length]);
   };
   const lossFn = (batch: CachedClip[], _step: number, rng: Rng) => {
-    const examples: VideoExample[] = batch.map((c) => ({
+    const examples = batch.map((c) => ({
       latents: fromArray(c.latent, c.shape),
       text: encodeShots(model.captions, c.captions, c.shotFrames, c.global),
     }));
-    const res = ditFlowLoss(model.dit, examples, rng, {
+    const res = predictionLoss(model.dit, examples, rng, {
+      prediction: r.prediction ?? 'velocity',
       sampling: r.timeSampling,
       captionDropout: r.captionDropout,
     });

@@ -39,6 +39,7 @@ test('trainDit: cached latents, resume, and a model directory that generates', a
       weightDecay: 0,
       clipNorm: 1,
       emaDecay: 0.9,
+      prediction: 'data',
       captionDropout: 0.1,
       timeSampling: { kind: 'uniform' },
       maxMinutes: 5,
@@ -68,6 +69,7 @@ test('trainDit: cached latents, resume, and a model directory that generates', a
     const cfg = JSON.parse(readFileSync(join(dir, 'model', 'config.json'), 'utf8'));
     assert.equal(cfg.training.steps, 3);
     assert.equal(cfg.codec.kind, 'pool');
+    assert.equal(cfg.prediction, 'data');
     const model = loadModel(join(dir, 'model'));
     const r = await generate(parseStory(TWO_SHOTS), model, {});
     assert.equal(r.frames, 25);
