@@ -130,6 +130,10 @@ forEachBackend((name, backend) => {
     ])
       compareWithRef(b, () => o.permute(x(), perm), 0, 0, `${name} permute ${perm}`);
     compareWithRef(b, () => o.transpose(rn([129, 17], 6)), 0, 0, `${name} transpose`);
+    // Tiled transposes (both sides >= 8), with ragged tiles and outer batch axes.
+    compareWithRef(b, () => o.permute(rn([3, 40, 33], 6), [0, 2, 1]), 0, 0, `${name} batched transpose`);
+    compareWithRef(b, () => o.permute(rn([2, 3, 20, 24], 6), [1, 0, 3, 2]), 0, 0, `${name} 4-d transpose`);
+    compareWithRef(b, () => o.permute(rn([9, 2, 130], 6), [2, 1, 0]), 0, 0, `${name} reversed`);
     compareWithRef(b, () => o.slice(x(), [1, 2, 0, 1], [3, 15, 4, 2]), 0, 0, `${name} slice`);
     compareWithRef(b, () => o.concat([x(), rn([3, 17, 5, 2], 7)], 2), 0, 0, `${name} concat`);
     compareWithRef(

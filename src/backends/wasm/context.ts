@@ -29,6 +29,7 @@ export interface KernelExports {
   addInto(dst: number, src: number, n: number): void;
   fill32(y: number, n: number, bits: number): void;
   copyBytes(dst: number, src: number, bytes: number): void;
+  transpose2d(x: number, y: number, rows: number, cols: number, sxc: number, syr: number): void;
   where(c: number, a: number, as: number, b: number, bs: number, y: number, n: number): void;
   argmax(x: number, y: number, outer: number, n: number, inner: number): void;
   castF32I32(x: number, y: number, n: number): void;

@@ -4,7 +4,7 @@ export { attentionBackward, attentionForward, attentionWorkBytes } from './atten
 export { convCol2im, convIm2col } from './conv';
 export { binary, unary } from './elementwise';
 export { gemm, gemmBatched, gemmChunks, gemmWorkBytes, packBFull } from './gemm';
-export { copyBytes, fill32, gatherRows, scatterAddRows, stridedCopy } from './movement';
+export { copyBytes, fill32, gatherRows, scatterAddRows, stridedCopy, transpose2d } from './movement';
 export { addInto, layerNorm, layerNormBackward, rmsNorm, rmsNormBackward } from './norms';
 export { reduce } from './reduce';
 export { argmax, castF32I32, castI32F32, where } from './select';

@@ -100,3 +100,45 @@ export function fill32(y: usize, n: i32, bits: u32): void {
 export function copyBytes(dst: usize, src: usize, bytes: usize): void {
   memory.copy(dst, src, bytes);
 }
+
+/**
+ * y[i * syr + j] = x[i + j * sxc] for i < rows, j < cols: a 2-D transpose (x contiguous along i,
+ * y along j), in 16 x 16 tiles of 4 x 4 SIMD transposes (4 loads, 8 shuffles, 4 stores).
+ */
+export function transpose2d(x: usize, y: usize, rows: i32, cols: i32, sxc: i32, syr: i32): void {
+  const T = 16;
+  const xs = <usize>sxc << 2;
+  const ys = <usize>syr << 2;
+  for (let i0 = 0; i0 < rows; i0 += T) {
+    const i1 = min(rows, i0 + T);
+    for (let j0 = 0; j0 < cols; j0 += T) {
+      const j1 = min(cols, j0 + T);
+      let i = i0;
+      for (; i + 4 <= i1; i += 4) {
+        let j = j0;
+        for (; j + 4 <= j1; j += 4) {
+          const p = x + (<usize>i << 2) + <usize>j * xs;
+          const r0 = v128.load(p);
+          const r1 = v128.load(p + xs);
+          const r2 = v128.load(p + 2 * xs);
+          const r3 = v128.load(p + 3 * xs);
+          const t0 = i32x4.shuffle(r0, r1, 0, 4, 1, 5);
+          const t1 = i32x4.shuffle(r0, r1, 2, 6, 3, 7);
+          const t2 = i32x4.shuffle(r2, r3, 0, 4, 1, 5);
+          const t3 = i32x4.shuffle(r2, r3, 2, 6, 3, 7);
+          const q = y + <usize>i * ys + (<usize>j << 2);
+          v128.store(q, i32x4.shuffle(t0, t2, 0, 1, 4, 5));
+          v128.store(q + ys, i32x4.shuffle(t0, t2, 2, 3, 6, 7));
+          v128.store(q + 2 * ys, i32x4.shuffle(t1, t3, 0, 1, 4, 5));
+          v128.store(q + 3 * ys, i32x4.shuffle(t1, t3, 2, 3, 6, 7));
+        }
+        for (; j < j1; j++)
+          for (let r = 0; r < 4; r++)
+            store<u32>(y + <usize>(i + r) * ys + (<usize>j << 2), load<u32>(x + (<usize>(i + r) << 2) + <usize>j * xs));
+      }
+      for (; i < i1; i++)
+        for (let j = j0; j < j1; j++)
+          store<u32>(y + <usize>i * ys + (<usize>j << 2), load<u32>(x + (<usize>i << 2) + <usize>j * xs));
+    }
+  }
+}

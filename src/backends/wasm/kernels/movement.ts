@@ -31,6 +31,18 @@ export function stridedCopy(
   });
   if (dims.length === 0) dims.push([1, 1, 1]);
   const rank = dims.length;
+  // A transpose of the last two axes (x contiguous along the other one) goes tile by tile: the
+  // plain odometer would read x with a large stride and touch a new cache line per element.
+  if (rank >= 2 && rank <= 8) {
+    const [rows, xr, yr] = dims[rank - 2];
+    const [cols, xc, yc] = dims[rank - 1];
+    if (xr === 1 && yc === 1 && xc !== 1 && rows >= 8 && cols >= 8) {
+      forEachOuter(dims.slice(0, -2), (xo, yo) =>
+        ctx.k.transpose2d(x + 4 * xo, y + 4 * yo, rows, cols, xc, yr),
+      );
+      return;
+    }
+  }
   if (rank > MAX_RANK) throw new Error(`wasm stridedCopy: rank ${rank} > ${MAX_RANK}`);
   const i32 = ctx.heap.i32();
   const base = ctx.argBlock / 4;
@@ -41,6 +53,28 @@ export function stridedCopy(
   });
   const at = ctx.argBlock;
   ctx.k.stridedCopy(x, y, rank, at, at + 4 * MAX_RANK, at + 8 * MAX_RANK, at + 12 * MAX_RANK);
+}
+
+/** Calls f(xOffset, yOffset) for every index of the outer axes [size, xStride, yStride][]. */
+function forEachOuter(outer: [number, number, number][], f: (xo: number, yo: number) => void): void {
+  const idx = new Array<number>(outer.length).fill(0);
+  let xo = 0;
+  let yo = 0;
+  for (;;) {
+    f(xo, yo);
+    let a = outer.length - 1;
+    for (; a >= 0; a--) {
+      if (++idx[a] < outer[a][0]) {
+        xo += outer[a][1];
+        yo += outer[a][2];
+        break;
+      }
+      xo -= outer[a][1] * (idx[a] - 1);
+      yo -= outer[a][2] * (idx[a] - 1);
+      idx[a] = 0;
+    }
+    if (a < 0) return;
+  }
 }
 
 export const permute: WasmKernel<'permute'> = (ctx, [x], [y], p) => {
