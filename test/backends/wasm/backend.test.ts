@@ -60,7 +60,12 @@ describe('wasm backend', { skip }, () => {
     onBackend(b, () => step(1, makeParams()));
     onBackend(b, () => {
       const x = rn([5, 7], 2);
-      return [o.where(o.greater(x, 0), x, 0), o.argmax(x), o.cast(o.cast(x, 'int32'), 'float32'), o.transpose(x)];
+      return [
+        o.where(o.greater(x, 0), x, 0),
+        o.argmax(x),
+        o.cast(o.cast(x, 'int32'), 'float32'),
+        o.transpose(x),
+      ];
     });
     assert.deepEqual(b.refFallbacks(), {});
   });
