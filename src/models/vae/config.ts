@@ -19,6 +19,8 @@ export interface VaeConfig {
   readonly blockTimeKernel: readonly number[];
   /** Temporal kernel of the convs after each decoder upsampling (>= 2, so duplicated frames differ). */
   readonly upTimeKernel: number;
+  /** 'channel': layer norm over channels per position (Wan2.1-like); 'group': group norm per frame. */
+  readonly norm: 'channel' | 'group';
   /** Group norm groups (statistics per frame, over each group's channels and the frame). */
   readonly groups: number;
 }
@@ -32,6 +34,7 @@ export const VAE_PRESETS = {
     blocks: 1,
     blockTimeKernel: [1, 3, 3],
     upTimeKernel: 2,
+    norm: 'channel',
     groups: 4,
   },
   /** The bundled model: trains on two CPU cores. */
@@ -42,6 +45,7 @@ export const VAE_PRESETS = {
     blocks: 1,
     blockTimeKernel: [1, 3, 3],
     upTimeKernel: 2,
+    norm: 'channel',
     groups: 8,
   },
 } as const satisfies Record<string, VaeConfig>;
@@ -73,6 +77,8 @@ export function checkVaeConfig(c: VaeConfig): void {
   if (!Number.isInteger(c.blocks) || c.blocks < 0) bad(`blocks must be an integer >= 0, got ${c.blocks}`);
   if (!Number.isInteger(c.upTimeKernel) || c.upTimeKernel < 2)
     bad(`upTimeKernel must be an integer >= 2, got ${c.upTimeKernel}`);
+  if (c.norm !== 'channel' && c.norm !== 'group')
+    bad(`norm must be 'channel' or 'group', got ${JSON.stringify(c.norm)}`);
   if (!posInt(c.groups) || c.channels.some((ch) => ch % c.groups !== 0))
     bad(`groups (${c.groups}) must divide every level width ${JSON.stringify(c.channels)}`);
 }

@@ -102,6 +102,27 @@ export function groupNorm(p: GroupNorm, x: Tensor, groups: number, eps = 1e-6): 
   return add(mul(n, reshape(p.weight, [C, 1, 1, 1])), reshape(p.bias, [C, 1, 1, 1]));
 }
 
+/** Which normalisation the VAE uses: group norm per frame, or layer norm over channels per position. */
+export interface NormSpec {
+  readonly norm: 'group' | 'channel';
+  readonly groups: number;
+}
+
+/**
+ * Layer norm over the channels of each position (as Wan2.1's VAE normalises per position): it keeps
+ * a flat region's absolute colour in the features, which per-frame group norm divides away, and it
+ * does not depend on the frame size (training crops and full frames see the same statistics).
+ * x [B, C, T, H, W] -> same
+ */
+export function channelNorm(p: GroupNorm, x: Tensor, eps = 1e-6): Tensor {
+  const y = layerNorm(permute(x, [0, 2, 3, 4, 1]), p.weight, p.bias, eps); // (B, T, H, W, C)
+  return permute(y, [0, 4, 1, 2, 3]);
+}
+
+export function videoNorm(p: GroupNorm, x: Tensor, n: NormSpec): Tensor {
+  return n.norm === 'channel' ? channelNorm(p, x) : groupNorm(p, x, n.groups);
+}
+
 export interface ResBlock {
   norm1: GroupNorm;
   conv1: Conv3d;
@@ -127,13 +148,13 @@ export function initResBlock(rng: Rng, cin: number, cout: number, kt: number): R
 export function resBlock(
   p: ResBlock,
   x: Tensor,
-  groups: number,
+  norm: NormSpec,
   name: string,
   state: StreamState | undefined,
   out: CacheOut,
 ): Tensor {
-  let h = streamConv(p.conv1, silu(groupNorm(p.norm1, x, groups)), `${name}.conv1`, state, out);
-  h = streamConv(p.conv2, silu(groupNorm(p.norm2, h, groups)), `${name}.conv2`, state, out);
+  let h = streamConv(p.conv1, silu(videoNorm(p.norm1, x, norm)), `${name}.conv1`, state, out);
+  h = streamConv(p.conv2, silu(videoNorm(p.norm2, h, norm)), `${name}.conv2`, state, out);
   return add(p.skip ? applyConv3d(p.skip, x) : x, h);
 }
 

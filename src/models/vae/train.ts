@@ -27,6 +27,8 @@ export interface VaeRecipe {
   warmup: number;
   weightDecay: number;
   clipNorm: number;
+  /** Clips per optimizer step (gradients averaged; processed one at a time). */
+  batch: number;
   /** Frames per training clip (1 + 4k) and the crop taken from 224x128 renders. */
   frames: number;
   crop: [number, number];
@@ -52,7 +54,7 @@ export function checkRecipe(r: VaeRecipe): void {
     if (!ok) throw new Error(`vae recipe: ${m}`);
   };
   checkVaeConfig(vaePresetOrConfig(r.model));
-  for (const k of ['steps', 'frames', 'storyPool', 'checkpointEvery', 'statsClips'] as const)
+  for (const k of ['steps', 'batch', 'frames', 'storyPool', 'checkpointEvery', 'statsClips'] as const)
     need(Number.isInteger(r[k]) && r[k] > 0, `${k} must be a positive integer, got ${r[k]}`);
   need((r.frames - 1) % 4 === 0, `frames must be 1 + 4k, got ${r.frames}`);
   need(r.lr > 0 && r.maxMinutes > 0, 'lr and maxMinutes must be > 0');
@@ -104,16 +106,24 @@ export function trainVae(r: VaeRecipe, log: (line: string) => void = console.log
       break;
     }
     const lr = lrAt(r, step, Math.max(step / r.steps, minutes / r.maxMinutes));
-    const clip = randomCrop(rng, full, { width: r.crop[0], height: r.crop[1] }, r.storyPool);
-    const { vals, grads } = tidy(() => {
-      const x = fromArray(clip, [1, 3, r.frames, r.crop[1], r.crop[0]]);
-      const { loss, parts } = vaeLoss(vae, x, r.loss, rng);
-      const gs = gradients(loss, params);
-      return {
-        vals: [loss.item(), parts.mse.item(), parts.kl.item()],
-        grads: gs.map((g, i) => (g ? (g.dataSync() as Float32Array) : new Float32Array(params[i].size))),
-      };
-    });
+    // Gradients averaged over `batch` clips, one clip at a time (memory of one clip; exact mean).
+    const grads = params.map((p) => new Float32Array(p.size));
+    const vals = [0, 0, 0];
+    for (let k = 0; k < r.batch; k++) {
+      const clip = randomCrop(rng, full, { width: r.crop[0], height: r.crop[1] }, r.storyPool);
+      tidy(() => {
+        const x = fromArray(clip, [1, 3, r.frames, r.crop[1], r.crop[0]]);
+        const { loss, parts } = vaeLoss(vae, x, r.loss, rng);
+        const gs = gradients(loss, params);
+        [loss, parts.mse, parts.kl].forEach((t, i) => (vals[i] += t.item() / r.batch));
+        gs.forEach((g, i) => {
+          if (!g) return;
+          const d = g.dataSync();
+          const acc = grads[i];
+          for (let j = 0; j < acc.length; j++) acc[j] += d[j] / r.batch;
+        });
+      });
+    }
     const norm = clipGlobalNorm(grads, r.clipNorm);
     opt.t++;
     named.forEach(([n, p], i) => {

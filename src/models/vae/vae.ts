@@ -13,7 +13,6 @@ import { checkVaeConfig, type VaeConfig, vaeFactors } from './config.js';
 import {
   type CacheOut,
   type GroupNorm,
-  groupNorm,
   initGroupNorm,
   initResBlock,
   patchify,
@@ -23,6 +22,7 @@ import {
   streamConv,
   unpatchify,
   upsample2x,
+  videoNorm,
 } from './layers.js';
 
 export interface VaeEncoder {
@@ -117,9 +117,9 @@ export function encode(vae: VideoVAE, x: Tensor, state?: StreamState): Posterior
   let h = streamConv(e.convIn, patchify(x, c.patch), 'enc.in', state, out);
   e.levels.forEach((lv, i) => {
     if (lv.down) h = streamConv(lv.down, h, `enc.${i}.down`, state, out, [2, 2, 2]);
-    lv.blocks.forEach((b, j) => (h = resBlock(b, h, c.groups, `enc.${i}.${j}`, state, out)));
+    lv.blocks.forEach((b, j) => (h = resBlock(b, h, c, `enc.${i}.${j}`, state, out)));
   });
-  h = streamConv(e.convOut, silu(groupNorm(e.normOut, h, c.groups)), 'enc.out', state, out);
+  h = streamConv(e.convOut, silu(videoNorm(e.normOut, h, c)), 'enc.out', state, out);
   const [mean, lv] = split(h, [c.latentChannels, c.latentChannels], 1);
   const logvar = neg(maximum(neg(maximum(lv, -30)), -20)); // clamp to [-30, 20]
   return { mean, logvar, state: state && out ? { caches: out, frames: state.frames + F } : undefined };
@@ -147,9 +147,9 @@ export function decode(
   for (let i = L - 1; i >= 0; i--) {
     const lv = d.levels[i];
     if (lv.up) h = streamConv(lv.up, upsample2x(h, start), `dec.${i}.up`, state, out);
-    lv.blocks.forEach((b, j) => (h = resBlock(b, h, c.groups, `dec.${i}.${j}`, state, out)));
+    lv.blocks.forEach((b, j) => (h = resBlock(b, h, c, `dec.${i}.${j}`, state, out)));
   }
-  h = streamConv(d.convOut, silu(groupNorm(d.normOut, h, c.groups)), 'dec.out', state, out);
+  h = streamConv(d.convOut, silu(videoNorm(d.normOut, h, c)), 'dec.out', state, out);
   return {
     video: unpatchify(h, c.patch),
     state: state && out ? { caches: out, frames: state.frames + n } : undefined,

@@ -10,6 +10,7 @@ const recipe = (dir: string): VaeRecipe => ({
   model: 'tiny',
   seed: 1,
   steps: 3,
+  batch: 2,
   lr: 1e-3,
   minLrRatio: 0.1,
   warmup: 1,
