@@ -45,6 +45,23 @@ describe('wasm heap', () => {
     assert.equal(h.liveBytes(), 0);
   });
 
+  it('reuses a free block of the next size classes for a slightly smaller request', () => {
+    const h = newHeap();
+    assert.ok(sizeClass(5000) < sizeClass(5500));
+    const a = h.alloc(5500);
+    h.free(a);
+    const b = h.alloc(5000);
+    assert.equal(b, a, 'the 5632-byte block serves a 5000-byte request');
+    assert.equal(h.liveBytes(), 5000);
+    h.free(b);
+    const c = h.alloc(5500); // and goes back to its own class
+    assert.equal(c, a);
+    h.free(c);
+    const big = h.alloc(100_000);
+    h.free(big);
+    assert.notEqual(h.alloc(20_000), big, 'far smaller requests do not take big blocks');
+  });
+
   it('grows the memory and keeps earlier contents; views follow the growth', () => {
     const h = newHeap();
     const a = h.alloc(40);
