@@ -96,6 +96,29 @@ forEachBackend((name, backend) => {
         );
   });
 
+  it('elementwise ops large enough to be shared with the pool (odd sizes, every broadcast mode)', () => {
+    const b = backend();
+    for (const op of ['exp', 'gelu', 'neg'] as const)
+      compareWithRef(b, () => OPS[op](rn([131075], 1, 3)), 2e-6, 1e-6, `${name} ${op} large`);
+    const pairs: [number[], number[]][] = [
+      [[131075], [131075]],
+      [[1031, 129], [129]],
+      [[129], [1031, 129]],
+      [
+        [1031, 129],
+        [1031, 1],
+      ],
+      [
+        [1031, 1],
+        [1031, 129],
+      ],
+      [[1031, 129], []],
+    ];
+    for (const [sa, sb] of pairs)
+      for (const op of ['sub', 'div'] as const)
+        compareWithRef(b, () => OPS[op](rn(sa, 1), rn(sb, 2)), 2e-6, 1e-6, `${name} ${op} [${sa}] [${sb}]`);
+  });
+
   it('sum and max over every axis set, keepDims', () => {
     const shape = [3, 17, 129];
     const axesSets = [[2], [1], [0], [0, 1], [1, 2], [0, 1, 2], [0, 2]];

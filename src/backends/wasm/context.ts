@@ -15,6 +15,8 @@ export interface KernelExports {
   gemmWorkBytes(): number;
   gemmBatched(...args: number[]): void;
   gemmChunks(...args: number[]): void;
+  unaryChunks(...args: number[]): void;
+  binaryChunks(...args: number[]): void;
   packBFull(dst: number, b: number, brs: number, bcs: number, k: number, n: number): void;
   unary(op: number, x: number, y: number, n: number): void;
   binary(op: number, a: number, b: number, y: number, n: number, mode: number, inner: number): void;

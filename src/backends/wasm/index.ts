@@ -40,6 +40,8 @@ export interface WasmBackend extends Backend {
 const KERNEL_NAMES = [
   'gemmBatched',
   'gemmChunks',
+  'unaryChunks',
+  'binaryChunks',
   'unary',
   'binary',
   'reduce',

@@ -89,13 +89,16 @@ describe('wasm backend', { skip }, () => {
   it('split products are bit-identical to one thread, over many back-to-back jobs (pool protocol)', () => {
     const one = make({ threads: 1 })!;
     const two = make({ threads: 2 })!;
-    // 1.2M multiply-adds: just above the split threshold, so wake-ups and claims race often.
+    // Just above the split thresholds (GEMM 1M multiply-adds, elementwise 128K), so wake-ups and
+    // claims race often.
     const f = () => [
       o.matmul(rn([130, 70], 1), rn([70, 130], 2)),
       o.matmul(rn([3, 60, 70], 3), rn([70, 90], 4)),
+      o.exp(rn([140_001], 5)),
+      o.add(rn([700, 201], 6), rn([201], 7)),
     ];
     const want = onBackend(one, f);
-    for (let i = 0; i < 150; i++) {
+    for (let i = 0; i < 60; i++) {
       const got = onBackend(two, f);
       got.forEach((g, j) => assert.deepEqual(g, want[j], `job ${i}, output ${j}`));
     }

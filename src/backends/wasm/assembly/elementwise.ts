@@ -1,6 +1,7 @@
 // Elementwise kernels on float32: unary ops, and binary ops over the broadcast cases that matter
 // (same shape, one operand repeating with a period = suffix broadcast, one operand constant over
 // runs = prefix broadcast / scalar). Op codes match UNARY_CODES / BINARY_CODES in ../kernels/codes.ts.
+import { claim, finish } from './claim';
 import { vexp, vsigmoid, vtanh } from './simd';
 
 const NEG = 0, EXP = 1, LOG = 2, SQRT = 3, RSQRT = 4, TANH = 5, SIGMOID = 6, SILU = 7, GELU = 8;
@@ -182,5 +183,43 @@ export function binary(op: i32, a: usize, b: usize, y: usize, n: i32, mode: i32,
     case GREATER: binaryLoop(GREATER, a, b, y, n, mode, inner); break;
     case EQUAL: binaryLoop(EQUAL, a, b, y, n, mode, inner); break;
     default: binaryLoop(POW, a, b, y, n, mode, inner);
+  }
+}
+
+/** unary over chunks of `chunk` elements (a multiple of 4), shared by the pool (see claim.ts). */
+export function unaryChunks(ctl: usize, gen: i32, chunks: i32, chunk: i32, op: i32, x: usize, y: usize, n: i32): void {
+  for (let i = claim(ctl, gen, chunks); i >= 0; i = claim(ctl, gen, chunks)) {
+    const s = i * chunk;
+    const o = <usize>s << 2;
+    unary(op, x + o, y + o, min(chunk, n - s));
+    finish(ctl);
+  }
+}
+
+/**
+ * binary over chunks, shared by the pool: mode 0 in chunks of `chunk` elements; the row modes in
+ * chunks of `chunk` rows of `inner` elements (the broadcast operand's offset follows its mode).
+ */
+export function binaryChunks(
+  ctl: usize, gen: i32, chunks: i32, chunk: i32,
+  op: i32, a: usize, b: usize, y: usize, n: i32, mode: i32, inner: i32,
+): void {
+  for (let i = claim(ctl, gen, chunks); i >= 0; i = claim(ctl, gen, chunks)) {
+    if (mode == 0) {
+      const s = i * chunk;
+      const o = <usize>s << 2;
+      binary(op, a + o, b + o, y + o, min(chunk, n - s), 0, inner);
+    } else {
+      const rows = n / inner;
+      const r0 = i * chunk;
+      const r = min(chunk, rows - r0);
+      const full = <usize>(r0 * inner) << 2; // offset of a full operand
+      const held = <usize>r0 << 2; // offset of a prefix-broadcast operand (one value per row)
+      // Suffix-broadcast operands ([inner], repeating) start at 0 in every chunk.
+      const ao: usize = mode == 2 ? 0 : mode == 4 ? held : full;
+      const bo: usize = mode == 1 ? 0 : mode == 3 ? held : full;
+      binary(op, a + ao, b + bo, y + full, r * inner, mode, inner);
+    }
+    finish(ctl);
   }
 }

@@ -3,6 +3,7 @@
 // op(A) is at a + 4 * (i * ars + p * acs). Blocks: B panel KC x NC (L2/L3), A block MC x KC (L2),
 // one MR x NR tile of C in registers (6 x 8 floats = 12 v128 accumulators: enough independent FMA
 // chains to cover the FMA latency; x64 has 16 xmm, V8 keeps one as scratch).
+import { claim, finish } from './claim';
 import { fma } from './simd';
 
 const MR: i32 = 6;
@@ -254,13 +255,9 @@ export function gemmBatched(
 }
 
 /**
- * Work-sharing form of gemmBatched for the thread pool: the `chunks` jobs (matrix t, rows
- * [r0, r0 + chunkRows)) are claimed from a shared counter, so a thread that the OS deschedules (a
- * busy 2-core CI machine) leaves its share to the others instead of stalling them, and the caller
- * waits only for chunks that were actually claimed. `ctl` holds an i64 claim word (job generation
- * in the high half, next chunk in the low half) and an i32 count of finished chunks at ctl + 8.
- * A worker that wakes up late for an old job sees another generation and returns untouched.
- * `bp` is a packBFull copy of the (single) B when the chunks split one product, else 0.
+ * Work-sharing form of gemmBatched for the thread pool (see claim.ts): chunk i is matrix
+ * i / perMatrix, rows [r0, r0 + chunkRows). `bp` is a packBFull copy of the (single) B when the
+ * chunks split one product, else 0.
  */
 export function gemmChunks(
   ctl: usize, gen: i32, chunks: i32, chunkRows: i32, perMatrix: i32, offs: usize,
@@ -269,12 +266,7 @@ export function gemmChunks(
   b: usize, brs: i32, bcs: i32,
   c: usize, ldc: i32, bp: usize, work: usize,
 ): void {
-  while (true) {
-    const old = atomic.load<i64>(ctl);
-    if (<i32>(old >>> 32) != gen) return;
-    const i = <i32>(old & 0xffffffff);
-    if (i >= chunks) return;
-    if (atomic.cmpxchg<i64>(ctl, old, old + 1) != old) continue;
+  for (let i = claim(ctl, gen, chunks); i >= 0; i = claim(ctl, gen, chunks)) {
     const t = i / perMatrix;
     const r0 = (i % perMatrix) * chunkRows;
     const o = offs + (<usize>(t * 12));
@@ -284,7 +276,6 @@ export function gemmChunks(
       b + (<usize>load<i32>(o, 4) << 2), brs, bcs,
       c + (<usize>(load<i32>(o, 8) + r0 * ldc) << 2), ldc, work, bp,
     );
-    atomic.add<i32>(ctl + 8, 1);
-    atomic.notify(ctl + 8, 1);
+    finish(ctl);
   }
 }

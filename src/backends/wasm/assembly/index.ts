@@ -2,7 +2,7 @@
 // memory (which the JS side allocates); kernels keep no state, so any thread may run any of them.
 export { attentionBackward, attentionForward, attentionWorkBytes } from './attention';
 export { convCol2im, convIm2col } from './conv';
-export { binary, unary } from './elementwise';
+export { binary, binaryChunks, unary, unaryChunks } from './elementwise';
 export { gemm, gemmBatched, gemmChunks, gemmWorkBytes, packBFull } from './gemm';
 export { copyBytes, fill32, gatherRows, scatterAddRows, stridedCopy, transpose2d } from './movement';
 export { addInto, layerNorm, layerNormBackward, rmsNorm, rmsNormBackward } from './norms';

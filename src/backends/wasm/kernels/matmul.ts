@@ -6,6 +6,7 @@
  */
 import { broadcastShapes, sizeOf, stridesOf } from '../../../tensor/shape.js';
 import { ptrOf, type WasmCtx, type WasmKernel } from '../context.js';
+import { runChunked } from './shared.js';
 
 /** Below this many multiply-adds a product runs on the calling thread (a worker wake-up is ~20-50 us). */
 export const SPLIT_MIN_MACS = 1 << 20;
@@ -97,15 +98,13 @@ function runGemm(
     const bp = shareB && per > 1 ? ctx.heap.alloc(4 * k * Math.ceil(n / 8) * 8, true) : 0;
     try {
       if (bp) ctx.k.packBFull(bp, b, brs, bcs, k, n);
-      const ctl = ctx.sharedCtl;
-      const gen = (ctx.nextGen() & 0x7fffffff) | 0;
-      const i32 = ctx.heap.i32();
-      // Claim word (generation, next chunk = 0), then the finished-chunk count: before any dispatch.
-      Atomics.store(i32, ctl / 4 + 1, gen);
-      Atomics.store(i32, ctl / 4, 0);
-      Atomics.store(i32, ctl / 4 + 2, 0);
-      const args = [ctl, gen, nb * per, chunkRows, per, table, m, n, k, a, ars, acs, b, brs, bcs, c, n, bp];
-      ctx.pool.runShared('gemmChunks', (t) => [...args, w[t]], ctl + 8, nb * per);
+      runChunked(
+        ctx,
+        'gemmChunks',
+        nb * per,
+        [chunkRows, per, table, m, n, k, a, ars, acs, b, brs, bcs, c, n, bp],
+        (t) => [w[t]],
+      );
     } finally {
       // Safe to free: every claimed chunk has finished, and late workers stop at the generation check.
       if (bp) ctx.heap.free(bp);
