@@ -23,7 +23,7 @@ export interface ConvOptions {
 
 const triple = (v: number | Triple): Triple => (typeof v === 'number' ? [v, v, v] : v);
 
-/** Uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)) like PyTorch, or N(0, std) when given; bias zero. */
+/** Uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)) like PyTorch, or N(0, std) when given; bias as PyTorch. */
 export function initConv3d(
   rng: Rng,
   cin: number,
@@ -38,7 +38,11 @@ export function initConv3d(
     opts.std !== undefined
       ? rng.normal(shape, opts.std)
       : rng.uniform(shape, -1 / Math.sqrt(fan), 1 / Math.sqrt(fan));
-  return opts.bias === false ? { weight } : { weight, bias: full([cout], 0) };
+  // Bias like PyTorch, U(-1/sqrt(fan_in), 1/sqrt(fan_in)), not zero: with zero biases a stack of
+  // convs and norms is invariant to the input's scale, so e.g. a VAE could not tell dark from bright.
+  return opts.bias === false
+    ? { weight }
+    : { weight, bias: rng.uniform([cout], -1 / Math.sqrt(fan), 1 / Math.sqrt(fan)) };
 }
 
 /** The conv3d primitive: x [B, Ci, T, H, W], w [Co, Ci, KT, KH, KW] -> [B, Co, To, Ho, Wo]. */

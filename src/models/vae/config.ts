@@ -21,6 +21,14 @@ export interface VaeConfig {
   readonly upTimeKernel: number;
   /** 'channel': layer norm over channels per position (Wan2.1-like); 'group': group norm per frame. */
   readonly norm: 'channel' | 'group';
+  /**
+   * Normalise before the output convs (encoder -> latent, decoder -> pixels). Off in the presets:
+   * every norm is blind to its input's scale, and the residual stream is the only path that keeps
+   * brightness; a norm at the head throws it away (unless biases learn to restore it, slowly).
+   */
+  readonly headNorm: boolean;
+  /** Parameter-free pool / channel-map shortcuts around every resolution change (DC-AE style). */
+  readonly shortcuts: boolean;
   /** Group norm groups (statistics per frame, over each group's channels and the frame). */
   readonly groups: number;
 }
@@ -35,6 +43,8 @@ export const VAE_PRESETS = {
     blockTimeKernel: [1, 3, 3],
     upTimeKernel: 2,
     norm: 'channel',
+    headNorm: false,
+    shortcuts: true,
     groups: 4,
   },
   /** The bundled model: trains on two CPU cores. */
@@ -46,6 +56,8 @@ export const VAE_PRESETS = {
     blockTimeKernel: [1, 3, 3],
     upTimeKernel: 2,
     norm: 'channel',
+    headNorm: false,
+    shortcuts: true,
     groups: 8,
   },
 } as const satisfies Record<string, VaeConfig>;

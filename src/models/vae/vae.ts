@@ -24,11 +24,12 @@ import {
   upsample2x,
   videoNorm,
 } from './layers.js';
+import { channelMap, pool2x } from './shortcuts.js';
 
 export interface VaeEncoder {
   convIn: Conv3d;
   levels: { blocks: ResBlock[]; down?: Conv3d }[];
-  normOut: GroupNorm;
+  normOut?: GroupNorm; // only with config.headNorm
   convOut: Conv3d; // -> 2 * latentChannels (mean, logvar)
 }
 
@@ -36,7 +37,7 @@ export interface VaeDecoder {
   convIn: Conv3d;
   /** levels[i] runs at level i; `up` (from level i + 1) precedes its blocks. */
   levels: { up?: Conv3d; blocks: ResBlock[] }[];
-  normOut: GroupNorm;
+  normOut?: GroupNorm; // only with config.headNorm
   convOut: Conv3d;
 }
 
@@ -59,7 +60,7 @@ export function initVideoVAE(config: VaeConfig, seed = 0): VideoVAE {
       down: i === 0 ? undefined : initConv3d(rng, ch[i - 1], c, 3),
       blocks: Array.from({ length: blocks }, () => initResBlock(rng, c, c, bk[i])),
     })),
-    normOut: initGroupNorm(ch[L - 1]),
+    normOut: config.headNorm ? initGroupNorm(ch[L - 1]) : undefined,
     convOut: initConv3d(rng, ch[L - 1], 2 * zc, 3),
   };
   // Start the posterior narrow (sigma = e^-3): with sigma ~ 1 at init the encoder first has to
@@ -74,7 +75,7 @@ export function initVideoVAE(config: VaeConfig, seed = 0): VideoVAE {
       up: i === L - 1 ? undefined : initConv3d(rng, ch[i + 1], c, [config.upTimeKernel, 3, 3]),
       blocks: Array.from({ length: blocks }, () => initResBlock(rng, c, c, bk[i])),
     })),
-    normOut: initGroupNorm(ch[0]),
+    normOut: config.headNorm ? initGroupNorm(ch[0]) : undefined,
     convOut: initConv3d(rng, ch[0], pix, [bk[0], 3, 3]),
   };
   return {
@@ -114,13 +115,20 @@ export function encode(vae: VideoVAE, x: Tensor, state?: StreamState): Posterior
     throw new Error(`encode: frame size ${W}x${H} must be a multiple of ${f.space}`);
   checkChunk(F, f.time, !state || state.frames === 0, 'encode');
   const out: CacheOut = state ? {} : undefined;
-  let h = streamConv(e.convIn, patchify(x, c.patch), 'enc.in', state, out);
+  const start = !state || state.frames === 0;
+  const px = patchify(x, c.patch);
+  let h = streamConv(e.convIn, px, 'enc.in', state, out);
+  if (c.shortcuts) h = add(h, channelMap(px, h.shape[1]));
   e.levels.forEach((lv, i) => {
-    if (lv.down) h = streamConv(lv.down, h, `enc.${i}.down`, state, out, [2, 2, 2]);
+    if (lv.down) {
+      const y = streamConv(lv.down, h, `enc.${i}.down`, state, out, [2, 2, 2]);
+      h = c.shortcuts ? add(y, channelMap(pool2x(h, start), y.shape[1])) : y;
+    }
     lv.blocks.forEach((b, j) => (h = resBlock(b, h, c, `enc.${i}.${j}`, state, out)));
   });
-  h = streamConv(e.convOut, silu(videoNorm(e.normOut, h, c)), 'enc.out', state, out);
-  const [mean, lv] = split(h, [c.latentChannels, c.latentChannels], 1);
+  const o = streamConv(e.convOut, silu(e.normOut ? videoNorm(e.normOut, h, c) : h), 'enc.out', state, out);
+  const [m, lv] = split(o, [c.latentChannels, c.latentChannels], 1);
+  const mean = c.shortcuts ? add(m, channelMap(h, c.latentChannels)) : m;
   const logvar = neg(maximum(neg(maximum(lv, -30)), -20)); // clamp to [-30, 20]
   return { mean, logvar, state: state && out ? { caches: out, frames: state.frames + F } : undefined };
 }
@@ -144,12 +152,18 @@ export function decode(
   const out: CacheOut = state ? {} : undefined;
   const L = c.channels.length;
   let h = streamConv(d.convIn, z, 'dec.in', state, out);
+  if (c.shortcuts) h = add(h, channelMap(z, h.shape[1]));
   for (let i = L - 1; i >= 0; i--) {
     const lv = d.levels[i];
-    if (lv.up) h = streamConv(lv.up, upsample2x(h, start), `dec.${i}.up`, state, out);
+    if (lv.up) {
+      const u = upsample2x(h, start);
+      const y = streamConv(lv.up, u, `dec.${i}.up`, state, out);
+      h = c.shortcuts ? add(y, channelMap(u, y.shape[1])) : y;
+    }
     lv.blocks.forEach((b, j) => (h = resBlock(b, h, c, `dec.${i}.${j}`, state, out)));
   }
-  h = streamConv(d.convOut, silu(videoNorm(d.normOut, h, c)), 'dec.out', state, out);
+  const o = streamConv(d.convOut, silu(d.normOut ? videoNorm(d.normOut, h, c) : h), 'dec.out', state, out);
+  h = c.shortcuts ? add(o, channelMap(h, o.shape[1])) : o;
   return {
     video: unpatchify(h, c.patch),
     state: state && out ? { caches: out, frames: state.frames + n } : undefined,
