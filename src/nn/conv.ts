@@ -6,7 +6,7 @@
 
 import { add, reshape } from '../tensor/ops.js';
 import type { Rng } from '../tensor/random.js';
-import { apply, full, type Tensor } from '../tensor/tensor.js';
+import { apply, type Tensor } from '../tensor/tensor.js';
 
 export type Triple = [number, number, number];
 
