@@ -151,8 +151,16 @@ function checkVector(v: Meta, d: number, what: string) {
 }
 
 function checkAttentionShapes(q: Meta, k: Meta, v: Meta) {
-  if (q.shape.length !== 3 || k.shape.length !== 3 || !sameShape(k.shape, v.shape) || q.shape[1] !== k.shape[1] || q.shape[2] !== k.shape[2])
-    throw new Error(`grouped attention needs q [Nq,H,D] and k, v [Nk,H,D], got ${fmt(q.shape)}, ${fmt(k.shape)}, ${fmt(v.shape)}`);
+  if (
+    q.shape.length !== 3 ||
+    k.shape.length !== 3 ||
+    !sameShape(k.shape, v.shape) ||
+    q.shape[1] !== k.shape[1] ||
+    q.shape[2] !== k.shape[2]
+  )
+    throw new Error(
+      `grouped attention needs q [Nq,H,D] and k, v [Nk,H,D], got ${fmt(q.shape)}, ${fmt(k.shape)}, ${fmt(v.shape)}`,
+    );
 }
 
 /** Output shapes and dtypes for every op, validating the inputs. */
@@ -295,7 +303,8 @@ export const OP_SPECS: { [K in OpName]: SpecFn<K> } = {
   },
   groupedAttentionBackward: ([dOut, q, k, v]) => {
     checkAttentionShapes(q, k, v);
-    if (!sameShape(dOut.shape, q.shape)) throw new Error(`groupedAttentionBackward: dOut ${fmt(dOut.shape)} must match q ${fmt(q.shape)}`);
+    if (!sameShape(dOut.shape, q.shape))
+      throw new Error(`groupedAttentionBackward: dOut ${fmt(dOut.shape)} must match q ${fmt(q.shape)}`);
     return [f32(q.shape), f32(k.shape), f32(v.shape)];
   },
 };
@@ -307,15 +316,30 @@ function convOutShape(x: Shape, w: Shape, p: ConvParams): Shape {
   if (w[1] !== x[1]) throw new Error(`conv3d: weight expects ${w[1]} input channels, input has ${x[1]}`);
   if (p.stride.length !== 3 || p.stride.some((s) => !Number.isInteger(s) || s < 1))
     throw new Error(`conv3d stride must be 3 integers >= 1, got ${fmt(p.stride)}`);
-  if (p.padding.length !== 3 || p.padding.some((q) => q.length !== 2 || q.some((v) => !Number.isInteger(v) || v < 0)))
+  if (
+    p.padding.length !== 3 ||
+    p.padding.some((q) => q.length !== 2 || q.some((v) => !Number.isInteger(v) || v < 0))
+  )
     throw new Error('conv3d padding must be 3 (before, after) pairs of integers >= 0');
   const out = [0, 1, 2].map((i) => {
     const span = x[2 + i] + p.padding[i][0] + p.padding[i][1] - w[2 + i];
-    if (span < 0) throw new Error(`conv3d: kernel ${fmt(w.slice(2))} does not fit padded input ${fmt(x.slice(2))}`);
+    if (span < 0)
+      throw new Error(`conv3d: kernel ${fmt(w.slice(2))} does not fit padded input ${fmt(x.slice(2))}`);
     return Math.floor(span / p.stride[i]) + 1;
   });
   return [x[0], w[0], ...out];
 }
 function checkConvGrad(got: Shape, want: Shape) {
   if (!sameShape(got, want)) throw new Error(`conv3d gradient has shape ${fmt(got)}, expected ${fmt(want)}`);
+}
+
+/** One kernel per elementwise op, made by the backend's unary and binary kernel factories. */
+export function elementwiseTable<U, B>(
+  unary: (op: UnaryOp) => U,
+  binary: (op: BinaryOp) => B,
+): Record<UnaryOp, U> & Record<BinaryOp, B> {
+  return Object.fromEntries([
+    ...UNARY_OPS.map((op) => [op, unary(op)]),
+    ...BINARY_OPS.map((op) => [op, binary(op)]),
+  ]) as Record<UnaryOp, U> & Record<BinaryOp, B>;
 }

@@ -1,5 +1,5 @@
 /** The wasm kernel table: ops listed here run in WebAssembly; the rest run `ref` on views of the heap. */
-import type { OpName } from '../../../tensor/op-spec.js';
+import { elementwiseTable, type OpName } from '../../../tensor/op-spec.js';
 import type { WasmKernel } from '../context.js';
 import { conv3d, conv3dBackwardInput, conv3dBackwardWeight } from './conv.js';
 import { binary, unary } from './elementwise.js';
@@ -12,27 +12,7 @@ import { reduce } from './reduce.js';
 import { argmax, cast, where } from './select.js';
 
 export const WASM_KERNELS: { [K in OpName]?: WasmKernel<K> } = {
-  neg: unary('neg'),
-  exp: unary('exp'),
-  log: unary('log'),
-  sqrt: unary('sqrt'),
-  rsqrt: unary('rsqrt'),
-  tanh: unary('tanh'),
-  sigmoid: unary('sigmoid'),
-  silu: unary('silu'),
-  gelu: unary('gelu'),
-  abs: unary('abs'),
-  sign: unary('sign'),
-  sin: unary('sin'),
-  cos: unary('cos'),
-  add: binary('add'),
-  sub: binary('sub'),
-  mul: binary('mul'),
-  div: binary('div'),
-  pow: binary('pow'),
-  maximum: binary('maximum'),
-  greater: binary('greater'),
-  equal: binary('equal'),
+  ...elementwiseTable(unary, binary),
   where,
   sum: reduce('sum'),
   max: reduce('max'),
