@@ -1,4 +1,5 @@
-// The build: WebAssembly kernels (AssemblyScript), CUDA kernels (nvcc, when present), TypeScript.
+// The build: WebAssembly kernels (AssemblyScript), native CPU kernels (a C compiler, when present),
+// CUDA kernels (nvcc, when present), TypeScript.
 // Each step says what it did in one line; a missing optional tool is reported, never fatal.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
@@ -74,6 +75,42 @@ function buildCuda() {
   console.log(`build: cuda  ${sources.length} kernel file(s) -> build/cuda/*.fatbin (${built} rebuilt)`);
 }
 
+// Native CPU kernels: one shared library holding every ISA build of kernels.c (generic, AVX2+FMA,
+// AVX-512 where the compiler has it), chosen at run time from the CPU's features; never
+// -march=native, so the library still runs when the build moves to another x86-64 machine.
+// A library newer than every C source is kept. No compiler: reported, and wasm/ref are used.
+function buildNative() {
+  const dir = 'src/backends/native/c';
+  const out = 'build/native/libmoga.so';
+  const cc = process.env.CC || ['cc', 'gcc', 'clang'].find(has);
+  if (!cc || !has(cc))
+    return console.log('build: native skipped: no C compiler (cc/gcc/clang) found (wasm and ref still work)');
+  const files = readdirSync(dir).map((f) => join(dir, f));
+  const newest = Math.max(...files.map((f) => statSync(f).mtimeMs));
+  if (existsSync(out) && statSync(out).mtimeMs > newest)
+    return console.log(`build: native ${out} (up to date)`);
+  mkdirSync('build/native/obj', { recursive: true });
+  const ok = (args) => spawnSync(cc, args, { stdio: 'ignore' }).status === 0;
+  const base = ['-O3', '-std=gnu11', '-fPIC', '-fno-math-errno', '-Wall', '-c'];
+  const x86 = spawnSync(cc, ['-dumpmachine'], { encoding: 'utf8' }).stdout.startsWith('x86_64');
+  const avx512Flags = ['-mavx512f', '-mavx512dq', '-mavx2', '-mfma'];
+  const variants = [['GENERIC', []]];
+  if (x86) variants.push(['AVX2', ['-mavx2', '-mfma']]);
+  // The compiler may predate AVX-512: probe with an empty compile.
+  const avx512 = x86 && ok([...avx512Flags, '-x', 'c', '-c', '/dev/null', '-o', '/dev/null']);
+  if (avx512) variants.push(['AVX512', avx512Flags]);
+  const objs = [];
+  for (const [isa, flags] of variants) {
+    const o = `build/native/obj/kernels-${isa.toLowerCase()}.o`;
+    run(cc, [...base, ...flags, `-DMOGA_ISA_${isa}`, join(dir, 'kernels.c'), '-o', o]);
+    objs.push(o);
+  }
+  const defs = avx512 ? ['-DMOGA_HAVE_AVX512'] : [];
+  run(cc, [...base, ...defs, join(dir, 'pool.c'), '-o', 'build/native/obj/pool.o']);
+  run(cc, ['-shared', '-o', out, 'build/native/obj/pool.o', ...objs, '-lpthread', '-lm']);
+  console.log(`build: native ${out} (${variants.map((v) => v[0].toLowerCase()).join(', ')})`);
+}
+
 function buildTs() {
   run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', '.']);
   console.log('build: ts    dist/');
@@ -81,5 +118,6 @@ function buildTs() {
 
 const only = process.argv[2];
 if (!only || only === 'wasm') buildWasm();
+if (!only || only === 'native') buildNative();
 if (!only || only === 'cuda') buildCuda();
 if (!only || only === 'ts') buildTs();

@@ -1,0 +1,919 @@
+/*
+ * The native backend's kernels, written once with GCC vector extensions and compiled once per ISA
+ * (scripts/build.mjs): -DMOGA_ISA_GENERIC (SSE2 / NEON width), -DMOGA_ISA_AVX2 (-mavx2 -mfma),
+ * -DMOGA_ISA_AVX512 (-mavx512f). Everything here is static except the one kernel table at the end,
+ * whose name carries the ISA, so the three builds link into one library and pool.c picks one.
+ *
+ * GEMM is BLIS-style: B packed into KC x NR panels, A into MR x KC panels, an MR x NR register tile
+ * accumulated over KC (the micro-kernel), C updated once per KC block. Attention is flash-style and
+ * reuses the same micro-kernel for Q.K^T, P.V and the backward products.
+ * Determinism: every output element is summed in an order fixed by the shapes alone (k blocks in
+ * order; key tiles in order; query tiles in order), never by which thread ran what, so any thread
+ * count gives the same bits.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "moga.h"
+
+#if defined(MOGA_ISA_AVX512)
+#define VW 16
+#define MR 8
+#define NR 32
+#define ISA_NAME "avx512"
+#define TABLE moga_kernels_avx512
+#elif defined(MOGA_ISA_AVX2)
+#define VW 8
+#define MR 6
+#define NR 16
+#define ISA_NAME "avx2"
+#define TABLE moga_kernels_avx2
+#else
+#define VW 4
+#define MR 6
+#define NR 8
+#define ISA_NAME "generic"
+#define TABLE moga_kernels_generic
+#endif
+
+#define NV (NR / VW) /* vectors per tile row */
+#define KC 256       /* k block: an MR x KC panel of A and a KC x NR panel of B stay in L1 */
+#define MC (MR * 16) /* rows of A packed at once (the A block stays in L2) */
+#define BQ (MR * 8)  /* attention: query rows per tile */
+#define BK (NR * 4)  /* attention: keys per tile */
+
+typedef float vf __attribute__((vector_size(VW * 4)));
+typedef float vfu __attribute__((vector_size(VW * 4), aligned(4))); /* unaligned access */
+typedef int vi __attribute__((vector_size(VW * 4)));
+
+static inline int cdiv(int a, int b) { return (a + b - 1) / b; }
+static inline int rup(int a, int b) { return cdiv(a, b) * b; }
+static inline int imin(int a, int b) { return a < b ? a : b; }
+
+/* ---------------------------------------------------------------- micro-kernel */
+
+/* C[MR x NR] (row stride ldc) = (acc ? C : 0) + A . B, where a is packed [kc][MR] and b [kc][NR]. */
+static inline void ukernel(int kc, const float *restrict a, const float *restrict b, float *restrict c,
+                           int ldc, int acc) {
+  vf s[MR][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) s[i][v] = (vf){0};
+  for (int p = 0; p < kc; p++) {
+    vf bv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) bv[v] = *(const vf *)(b + p * NR + v * VW);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++) {
+      float ai = a[p * MR + i];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; v++) s[i][v] += ai * bv[v];
+    }
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) {
+      vfu *dst = (vfu *)(c + i * ldc + v * VW);
+      *dst = acc ? *dst + s[i][v] : s[i][v];
+    }
+}
+
+/* The micro-kernel on a partial tile (mr <= MR rows, nr <= NR columns of C). */
+static void ukernel_edge(int kc, const float *a, const float *b, float *c, int ldc, int acc, int mr, int nr) {
+  float t[MR * NR] __attribute__((aligned(64)));
+  ukernel(kc, a, b, t, NR, 0);
+  for (int i = 0; i < mr; i++)
+    for (int j = 0; j < nr; j++) c[i * ldc + j] = acc ? c[i * ldc + j] + t[i * NR + j] : t[i * NR + j];
+}
+
+/* ---------------------------------------------------------------- GEMM */
+
+/* A(i, p) = a[i*ars + p*acs]; rows [i0, i0+mc), k [p0, p0+kc) -> dst[ir][p][MR], zero-padded rows. */
+static void pack_a(float *dst, const float *a, int ars, int acs, int i0, int mc, int p0, int kc) {
+  for (int ir = 0; ir < mc; ir += MR) {
+    int mr = imin(MR, mc - ir);
+    for (int p = 0; p < kc; p++) {
+      const float *src = a + (size_t)(i0 + ir) * ars + (size_t)(p0 + p) * acs;
+      int i = 0;
+      for (; i < mr; i++) dst[p * MR + i] = src[(size_t)i * ars];
+      for (; i < MR; i++) dst[p * MR + i] = 0;
+    }
+    dst += (size_t)kc * MR;
+  }
+}
+
+/* B(p, j) = b[p*brs + j*bcs]; k [p0, p0+kc), columns [j0, j0+nc) -> dst[jr][p][NR], zero-padded. */
+static void pack_b(float *dst, const float *b, int brs, int bcs, int p0, int kc, int j0, int nc) {
+  for (int jr = 0; jr < nc; jr += NR) {
+    int nr = imin(NR, nc - jr);
+    for (int p = 0; p < kc; p++) {
+      const float *src = b + (size_t)(p0 + p) * brs + (size_t)(j0 + jr) * bcs;
+      int j = 0;
+      if (bcs == 1)
+        for (; j < nr; j++) dst[p * NR + j] = src[j];
+      else
+        for (; j < nr; j++) dst[p * NR + j] = src[(size_t)j * bcs];
+      for (; j < NR; j++) dst[p * NR + j] = 0;
+    }
+    dst += (size_t)kc * NR;
+  }
+}
+
+/* Floats of a whole packed B (all k blocks, n padded to NR); block kb starts at kb*KC*np. */
+static size_t packed_b_size(int k, int n) { return (size_t)k * rup(n, NR); }
+
+static void pack_b_all(float *dst, const float *b, int brs, int bcs, int k, int n) {
+  int np = rup(n, NR);
+  for (int p0 = 0; p0 < k; p0 += KC) pack_b(dst + (size_t)p0 * np, b, brs, bcs, p0, imin(KC, k - p0), 0, n);
+}
+
+/* C rows [i0, i1), columns [j0, j1) (j0 a multiple of NR) from a whole packed B (bp) and A. */
+static void gemm_tile(int i0, int i1, int j0, int j1, int n, int k, const float *a, int ars, int acs,
+                      const float *bp, float *c, int thread) {
+  (void)thread;
+  int np = rup(n, NR);
+  float *ap = moga_scratch(0, (size_t)MC * KC);
+  for (int p0 = 0; p0 < k; p0 += KC) {
+    int kc = imin(KC, k - p0);
+    const float *bblock = bp + (size_t)p0 * np;
+    for (int ic = i0; ic < i1; ic += MC) {
+      int mc = imin(MC, i1 - ic);
+      pack_a(ap, a, ars, acs, ic, mc, p0, kc);
+      for (int jr = j0; jr < j1; jr += NR) {
+        int nr = imin(NR, j1 - jr);
+        const float *bpan = bblock + (size_t)(jr / NR) * kc * NR;
+        for (int ir = 0; ir < mc; ir += MR) {
+          int mr = imin(MR, mc - ir);
+          float *ct = c + (size_t)(ic + ir) * n + jr;
+          const float *apan = ap + (size_t)ir * kc;
+          if (mr == MR && nr == NR) ukernel(kc, apan, bpan, ct, n, p0 > 0);
+          else ukernel_edge(kc, apan, bpan, ct, n, p0 > 0, mr, nr);
+        }
+      }
+    }
+  }
+}
+
+typedef struct {
+  int nb, m, n, k, ars, acs, brs, bcs;
+  const int *offs; /* per batch: A offset, B offset, C offset (elements) */
+  const float *a, *b;
+  float *c;
+  const float *bp; /* shared packed B (one matrix), or NULL: each task packs its own */
+  int rowChunk, colChunk, rowTasks, colTasks;
+} gemm_job;
+
+static void gemm_task(void *vctx, int task, int thread) {
+  gemm_job *g = vctx;
+  int t = task / (g->rowTasks * g->colTasks);
+  int r = task % (g->rowTasks * g->colTasks);
+  int i0 = (r / g->colTasks) * g->rowChunk, j0 = (r % g->colTasks) * g->colChunk;
+  int i1 = imin(g->m, i0 + g->rowChunk), j1 = imin(g->n, j0 + g->colChunk);
+  const float *a = g->a + g->offs[3 * t], *b = g->b + g->offs[3 * t + 1];
+  float *c = g->c + g->offs[3 * t + 2];
+  const float *bp = g->bp;
+  if (!bp) {
+    float *own = moga_scratch(1, packed_b_size(g->k, g->n));
+    pack_b_all(own, b, g->brs, g->bcs, g->k, g->n);
+    bp = own;
+  }
+  gemm_tile(i0, i1, j0, j1, g->n, g->k, a, g->ars, g->acs, bp, c, thread);
+}
+
+typedef struct {
+  const float *b;
+  int brs, bcs, k, n;
+  float *dst;
+} packb_job;
+
+/* One task per k block of the shared B. */
+static void packb_task(void *vctx, int kb, int thread) {
+  (void)thread;
+  packb_job *p = vctx;
+  int p0 = kb * KC;
+  pack_b(p->dst + (size_t)p0 * rup(p->n, NR), p->b, p->brs, p->bcs, p0, imin(KC, p->k - p0), 0, p->n);
+}
+
+/*
+ * nb products C_t [m, n] = op(A_t) [m, k] . op(B_t) [k, n]; op(A)(i, p) at a[offs[3t] + i*ars + p*acs],
+ * op(B)(p, j) at b[offs[3t+1] + p*brs + j*bcs], C_t at c + offs[3t+2] with row stride n.
+ */
+static void gemm(int nb, const int *offs, int m, int n, int k, const float *a, int ars, int acs,
+                 const float *b, int brs, int bcs, float *c) {
+  if (nb <= 0 || m <= 0 || n <= 0) return;
+  if (k <= 0) {
+    for (int t = 0; t < nb; t++) memset(c + offs[3 * t + 2], 0, sizeof(float) * (size_t)m * n);
+    return;
+  }
+  int T = moga_threads();
+  double macs = (double)nb * m * n * k;
+  gemm_job g = {nb, m, n, k, ars, acs, brs, bcs, offs, a, b, c, NULL, m, rup(n, NR), 1, 1};
+  int serial = T <= 1 || macs < (1 << 20);
+  float *shared = NULL;
+  if (!serial && nb < 2 * T) {
+    /* Few products: cut each into row (and, for short C, column) chunks, about 4 per thread. */
+    int want = cdiv(4 * T, nb);
+    g.rowChunk = rup(cdiv(m, want), MR);
+    if (g.rowChunk < MC && m >= MC) g.rowChunk = MC; /* keep A blocks full when m allows */
+    g.rowTasks = cdiv(m, g.rowChunk);
+    if (g.rowTasks < want) {
+      g.colChunk = rup(cdiv(n, cdiv(want, g.rowTasks)), NR);
+      g.colTasks = cdiv(n, g.colChunk);
+    }
+    /* One product split into chunks: pack its B once, shared by every chunk. */
+    if (nb == 1 && g.rowTasks * g.colTasks > 1) {
+      shared = aligned_alloc(64, ((packed_b_size(k, n) * 4 + 63) & ~(size_t)63));
+      if (shared) {
+        packb_job pj = {b + offs[1], brs, bcs, k, n, shared};
+        moga_parallel(cdiv(k, KC), packb_task, &pj);
+        g.bp = shared;
+      }
+    }
+  }
+  int ntasks = nb * g.rowTasks * g.colTasks;
+  if (serial)
+    for (int t = 0; t < ntasks; t++) gemm_task(&g, t, 0);
+  else
+    moga_parallel(ntasks, gemm_task, &g);
+  free(shared);
+}
+
+/* ---------------------------------------------------------------- exp */
+
+static inline vf vsel(vi m, vf a, vf b) { return (vf)((m & (vi)a) | (~m & (vi)b)); }
+
+/* exp on VW lanes (Cephes expf: range reduction by ln 2, degree-5 polynomial, ~2 ulp). Above 88.72
+ * gives +inf, below -87.34 gives 0 (so exp(-inf) = 0, which masked scores rely on); NaN stays NaN. */
+static inline vf vexp(vf x) {
+  vi hi = x > 88.72283f;
+  vi lo = x < -87.33654f;
+  vf t = vsel(lo, (vf){0} - 87.33654f, x);
+  t = vsel(t > 88.37626f, (vf){0} + 88.37626f, t);
+  /* n = round(t / ln 2): adding 1.5 * 2^23 rounds to an integer held in the low mantissa bits. */
+  const float magic = 12582912.0f;
+  vf nm = t * 1.44269504088896341f + magic;
+  vf nn = nm - magic;
+  t = t - nn * 0.693359375f;
+  t = t - nn * -2.12194440e-4f;
+  vf p = (vf){0} + 1.9875691500e-4f;
+  p = p * t + 1.3981999507e-3f;
+  p = p * t + 8.3334519073e-3f;
+  p = p * t + 4.1665795894e-2f;
+  p = p * t + 1.6666665459e-1f;
+  p = p * t + 5.0000001201e-1f;
+  p = p * (t * t) + (t + 1.0f);
+  vi e = ((vi)nm - (0x4b400000 - 127)) << 23;
+  vf r = p * (vf)e;
+  r = vsel(hi, (vf){0} + INFINITY, r);
+  return vsel(lo, (vf){0}, r);
+}
+
+/* ---------------------------------------------------------------- attention */
+
+/* Rows kvIndex[k0..k0+nk) of x (head h) -> panels dst[jr][d][NR] (B of S = Q.K^T), zero-padded keys. */
+static void pack_keys_b(float *dst, const float *x, const int *idx, int nk, int H, int h, int D) {
+  int nkp = rup(nk, NR);
+  memset(dst, 0, sizeof(float) * (size_t)nkp * D);
+  for (int j = 0; j < nk; j++) {
+    const float *src = x + ((size_t)idx[j] * H + h) * D;
+    float *col = dst + (size_t)(j / NR) * D * NR + (j % NR);
+    for (int d = 0; d < D; d++) col[d * NR] = src[d];
+  }
+}
+
+/* Rows idx[0..nr) of x (head h) as B of (something . X): dst[dpanel][row][NR] over D padded to DP;
+ * `rows` (>= nr) rows are laid out per panel, extra rows zero. */
+static void pack_rows_b(float *dst, const float *x, const int *idx, int nr, int rows, int H, int h, int D,
+                        float mul) {
+  int dp = rup(D, NR);
+  memset(dst, 0, sizeof(float) * (size_t)dp * rows);
+  for (int j = 0; j < nr; j++) {
+    const float *src = x + ((size_t)idx[j] * H + h) * D;
+    for (int d = 0; d < D; d++) dst[(size_t)(d / NR) * rows * NR + j * NR + (d % NR)] = src[d] * mul;
+  }
+}
+
+/* Rows idx[0..n) of x (head h), scaled, -> A panels dst[ir][d][MR] for BQ rows (zero-padded). */
+static void pack_rows_a(float *dst, const float *x, const int *idx, int n, int H, int h, int D, float mul) {
+  memset(dst, 0, sizeof(float) * (size_t)BQ * D);
+  for (int i = 0; i < n; i++) {
+    const float *src = x + ((size_t)idx[i] * H + h) * D;
+    float *col = dst + (size_t)(i / MR) * D * MR + (i % MR);
+    for (int d = 0; d < D; d++) col[d * MR] = src[d] * mul;
+  }
+}
+
+/* S [BQ x BK] (row stride BK) = A panels (rows of `blocks` MR-blocks, depth D) . B key panels from jr0. */
+static void tile_product(const float *a, const float *b, int blocks, int panels, int D, float *s, int lds) {
+  for (int ir = 0; ir < blocks; ir++)
+    for (int jr = 0; jr < panels; jr++)
+      ukernel(D, a + (size_t)ir * D * MR, b + (size_t)jr * D * NR, s + (size_t)ir * MR * lds + jr * NR, lds, 0);
+}
+
+typedef struct {
+  const int *qi, *qo, *ki, *ko;
+  int H, D, nk, kvLen;
+  float scale;
+  const float *q, *k, *v, *dO, *o, *lse;
+  float *out, *lseOut, *dq, *dk, *dv, *part; /* part: dK/dV partials [kv position][H][D] x 2, or NULL */
+  int *items;                                /* 4 ints per task: seg, h, start, end */
+} attn_job;
+
+/* Forward item: queries qIndex[qa..qb) of segment `seg`, head h, against all its keys. */
+static void attn_fwd_task(void *vctx, int task, int thread) {
+  (void)thread;
+  attn_job *J = vctx;
+  int seg = J->items[4 * task], h = J->items[4 * task + 1], qa = J->items[4 * task + 2], qb = J->items[4 * task + 3];
+  int H = J->H, D = J->D, dp = rup(D, NR);
+  int k0 = J->ko[seg], nkv = J->ko[seg + 1] - k0, nkp = rup(nkv, NR);
+  const int *kidx = J->ki + k0;
+  float *kp = moga_scratch(0, (size_t)nkp * D);       /* K panels [jr][d][NR] */
+  float *vp = moga_scratch(1, (size_t)dp * nkp);      /* V panels [dpanel][j][NR] */
+  float *qa_ = moga_scratch(2, (size_t)BQ * D);       /* Q tile [ir][d][MR], scaled */
+  float *s = moga_scratch(3, (size_t)BQ * BK);        /* scores [i][j] */
+  float *pp = moga_scratch(4, (size_t)BQ * BK);       /* P as A panels [ir][j][MR] */
+  float *acc = moga_scratch(5, (size_t)BQ * dp);      /* O accumulator [i][dp] */
+  float *ml = moga_scratch(6, 2 * BQ);                /* running max, running sum */
+  if (!kp || !vp || !qa_ || !s || !pp || !acc || !ml) abort();
+  pack_keys_b(kp, J->k, kidx, nkv, H, h, D);
+  pack_rows_b(vp, J->v, kidx, nkv, nkp, H, h, D, 1.0f);
+  for (int i0 = qa; i0 < qb; i0 += BQ) {
+    int nq = imin(BQ, qb - i0), blocks = cdiv(nq, MR);
+    pack_rows_a(qa_, J->q, J->qi + i0, nq, H, h, D, J->scale);
+    memset(acc, 0, sizeof(float) * (size_t)BQ * dp);
+    for (int i = 0; i < BQ; i++) ml[i] = -INFINITY, ml[BQ + i] = 0;
+    memset(pp, 0, sizeof(float) * (size_t)BQ * BK); /* padded rows stay zero */
+    for (int j0 = 0; j0 < nkv; j0 += BK) {
+      int nk = imin(BK, nkv - j0), nkt = rup(nk, NR);
+      tile_product(qa_, kp + (size_t)j0 * D, blocks, nkt / NR, D, s, BK);
+      for (int i = 0; i < nq; i++) {
+        float *row = s + (size_t)i * BK;
+        float mx = ml[i];
+        for (int j = 0; j < nk; j++) mx = row[j] > mx ? row[j] : mx;
+        for (int j = nk; j < nkt; j++) row[j] = -INFINITY; /* padded keys */
+        /* Online softmax: rescale what was accumulated under the old maximum. */
+        float corr = expf(ml[i] - mx), sum = 0;
+        ml[i] = mx;
+        float *pcol = pp + (size_t)(i / MR) * BK * MR + (i % MR);
+        for (int j = 0; j < nkt; j += VW) {
+          vf e = vexp(*(vf *)(row + j) - mx);
+          for (int l = 0; l < VW; l++) sum += e[l], pcol[(j + l) * MR] = e[l];
+        }
+        ml[BQ + i] = ml[BQ + i] * corr + sum;
+        if (corr != 1.0f) for (int d = 0; d < dp; d++) acc[(size_t)i * dp + d] *= corr;
+      }
+      /* O += P . V over this tile's keys */
+      for (int ir = 0; ir < blocks; ir++)
+        for (int dpn = 0; dpn < dp / NR; dpn++)
+          ukernel(nk, pp + (size_t)ir * BK * MR, vp + (size_t)dpn * nkp * NR + (size_t)j0 * NR,
+                  acc + (size_t)ir * MR * dp + dpn * NR, dp, 1);
+    }
+    for (int i = 0; i < nq; i++) {
+      int r = J->qi[i0 + i];
+      float inv = 1.0f / ml[BQ + i];
+      float *o = J->out + ((size_t)r * H + h) * D;
+      for (int d = 0; d < D; d++) o[d] = acc[(size_t)i * dp + d] * inv;
+      J->lseOut[(size_t)r * H + h] = ml[i] + logf(ml[BQ + i]);
+    }
+  }
+}
+
+/* Items (seg, h, start, end) over [0, len) of every segment with keys, cut into pieces of at most
+ * `chunk` (a multiple of `unit`) so threads share big segments; returns the count (caller frees). */
+static int make_items(const int *qo, const int *ko, int segs, int H, int byKeys, int unit, int target, int **out) {
+  int n = 0;
+  for (int pass = 0; pass < 2; pass++) {
+    n = 0;
+    for (int s = 0; s < segs; s++) {
+      int nq = qo[s + 1] - qo[s], nkv = ko[s + 1] - ko[s];
+      if (nq == 0 || nkv == 0) continue;
+      int len = byKeys ? nkv : nq, a0 = byKeys ? 0 : qo[s];
+      int chunk = rup(cdiv(len, cdiv(len, target)), unit);
+      for (int h = 0; h < H; h++)
+        for (int a = 0; a < len; a += chunk) {
+          if (pass) {
+            int *it = *out + 4 * n;
+            it[0] = s, it[1] = h, it[2] = a0 + a, it[3] = a0 + imin(len, a + chunk);
+          }
+          n++;
+        }
+    }
+    if (!pass) *out = malloc(sizeof(int) * 4 * (size_t)(n ? n : 1));
+  }
+  return n;
+}
+
+/* Query rows per forward/dQ item: enough items for the pool, but each item packs its segment's keys
+ * once, so items stay >= 2 tiles when the work allows. */
+static int query_chunk(const int *qo, const int *ko, int segs, int H) {
+  double work = 0;
+  for (int s = 0; s < segs; s++) work += (double)(qo[s + 1] - qo[s]) * (ko[s + 1] - ko[s]) * H;
+  int T = moga_threads();
+  if (T <= 1 || work < (1 << 16)) return 1 << 30;
+  int maxq = 0;
+  for (int s = 0; s < segs; s++) maxq = qo[s + 1] - qo[s] > maxq ? qo[s + 1] - qo[s] : maxq;
+  /* about 4 items per thread from the largest segment's heads */
+  int c = cdiv(maxq * H, 4 * T);
+  return c < 2 * BQ ? 2 * BQ : c;
+}
+
+static void attn_fwd(const int *qi, const int *qo, const int *ki, const int *ko, int segs, int H, int D,
+                     float scale, const float *q, const float *k, const float *v, float *out, float *lse) {
+  attn_job J = {qi, qo, ki, ko, H, D, 0, 0, scale, q, k, v, NULL, NULL, NULL, out, lse, NULL, NULL, NULL, NULL, NULL};
+  int n = make_items(qo, ko, segs, H, 0, BQ, query_chunk(qo, ko, segs, H), &J.items);
+  moga_parallel(n, attn_fwd_task, &J);
+  free(J.items);
+}
+
+/* delta_i = dO_i . O_i for the rows idx[0..n) of head h. */
+static void row_delta(float *delta, const float *dO, const float *o, const int *idx, int n, int H, int h, int D) {
+  for (int i = 0; i < n; i++) {
+    size_t off = ((size_t)idx[i] * H + h) * D;
+    float t = 0;
+    for (int d = 0; d < D; d++) t += dO[off + d] * o[off + d];
+    delta[i] = t;
+  }
+}
+
+/*
+ * Probabilities and score gradients of one (query tile x key tile): s = scaled Q.K^T on entry,
+ * dp = dO.V^T; leaves P in s and dS = P * (dP - delta) * scale in dp. Rows >= nq and keys >= nk get 0.
+ */
+static void softmax_grad(float *s, float *dp, int lds, int nq, int nk, int nkt, const float *lse,
+                         const float *delta, float scale) {
+  for (int i = 0; i < BQ; i++) {
+    float *srow = s + (size_t)i * lds, *drow = dp + (size_t)i * lds;
+    if (i >= nq) {
+      memset(srow, 0, sizeof(float) * nkt);
+      memset(drow, 0, sizeof(float) * nkt);
+      continue;
+    }
+    for (int j = nk; j < nkt; j++) srow[j] = -INFINITY;
+    float L = lse[i], dl = delta[i];
+    for (int j = 0; j < nkt; j += VW) {
+      vf p = vexp(*(vf *)(srow + j) - L);
+      *(vf *)(srow + j) = p;
+      *(vf *)(drow + j) = p * (*(vf *)(drow + j) - dl) * scale;
+    }
+  }
+}
+
+/* x [BQ rows][lds] (first ncols columns) -> A panels of x^T: dst[cb][i][MR] with i < BQ (rows), cb over columns. */
+static void pack_transposed_a(float *dst, const float *x, int lds, int ncols) {
+  for (int cb = 0; cb < ncols; cb += MR)
+    for (int i = 0; i < BQ; i++)
+      for (int c = 0; c < MR; c++)
+        dst[(size_t)(cb / MR) * BQ * MR + i * MR + c] = cb + c < ncols ? x[(size_t)i * lds + cb + c] : 0;
+}
+
+/* x [BQ rows][lds] -> A panels dst[ir][j][MR] over ncols columns. */
+static void pack_a_rows(float *dst, const float *x, int lds, int ncols) {
+  for (int ir = 0; ir < BQ; ir += MR)
+    for (int j = 0; j < ncols; j++)
+      for (int i = 0; i < MR; i++) dst[(size_t)(ir / MR) * ncols * MR + j * MR + i] = x[(size_t)(ir + i) * lds + j];
+}
+
+/* Backward pass 1 item: keys [ja, jb) of segment `seg`, head h: dK and dV over all the segment's queries. */
+static void attn_dkdv_task(void *vctx, int task, int thread) {
+  (void)thread;
+  attn_job *J = vctx;
+  int seg = J->items[4 * task], h = J->items[4 * task + 1], ja = J->items[4 * task + 2], jb = J->items[4 * task + 3];
+  int H = J->H, D = J->D, dpd = rup(D, NR);
+  int q0 = J->qo[seg], q1 = J->qo[seg + 1];
+  const int *kidx = J->ki + J->ko[seg] + ja;
+  int nk = jb - ja, nkt = rup(nk, NR), nkm = rup(nk, MR);
+  float *kp = moga_scratch(0, (size_t)nkt * D);   /* K panels [jr][d][NR] */
+  float *vp = moga_scratch(1, (size_t)nkt * D);   /* V panels [jr][d][NR] */
+  float *qa_ = moga_scratch(2, (size_t)BQ * D * 2 + (size_t)dpd * BQ * 2); /* Q, dO as A; Q, dO as B */
+  float *s = moga_scratch(3, (size_t)BQ * BK * 2);                          /* S / P, dP / dS */
+  float *t = moga_scratch(4, (size_t)2 * rup(BK, MR) * BQ);                 /* P^T, dS^T as A */
+  float *acc = moga_scratch(5, (size_t)2 * nkm * dpd);                      /* dK, dV */
+  float *row = moga_scratch(6, 2 * BQ);                                     /* lse, delta */
+  if (!kp || !vp || !qa_ || !s || !t || !acc || !row) abort();
+  float *doa = qa_ + (size_t)BQ * D, *qb = doa + (size_t)BQ * D, *dob = qb + (size_t)dpd * BQ;
+  float *dps = s + (size_t)BQ * BK, *dst_ = t + (size_t)rup(BK, MR) * BQ, *dka = acc, *dva = acc + (size_t)nkm * dpd;
+  pack_keys_b(kp, J->k, kidx, nk, H, h, D);
+  pack_keys_b(vp, J->v, kidx, nk, H, h, D);
+  memset(acc, 0, sizeof(float) * 2 * (size_t)nkm * dpd);
+  for (int i0 = q0; i0 < q1; i0 += BQ) {
+    int nq = imin(BQ, q1 - i0), blocks = cdiv(nq, MR);
+    const int *qidx = J->qi + i0;
+    pack_rows_a(qa_, J->q, qidx, nq, H, h, D, J->scale);
+    pack_rows_a(doa, J->dO, qidx, nq, H, h, D, 1.0f);
+    pack_rows_b(qb, J->q, qidx, nq, BQ, H, h, D, 1.0f);
+    pack_rows_b(dob, J->dO, qidx, nq, BQ, H, h, D, 1.0f);
+    for (int i = 0; i < nq; i++) row[i] = J->lse[(size_t)qidx[i] * H + h];
+    row_delta(row + BQ, J->dO, J->o, qidx, nq, H, h, D);
+    tile_product(qa_, kp, blocks, nkt / NR, D, s, BK);
+    tile_product(doa, vp, blocks, nkt / NR, D, dps, BK);
+    softmax_grad(s, dps, BK, nq, nk, nkt, row, row + BQ, J->scale);
+    pack_transposed_a(t, s, BK, nk);
+    pack_transposed_a(dst_, dps, BK, nk);
+    /* dV [keys x D] += P^T . dO ; dK += dS^T . Q (dS carries the scale) */
+    for (int kb = 0; kb < nkm / MR; kb++)
+      for (int dpn = 0; dpn < dpd / NR; dpn++) {
+        ukernel(nq, t + (size_t)kb * BQ * MR, dob + (size_t)dpn * BQ * NR, dva + (size_t)kb * MR * dpd + dpn * NR, dpd, 1);
+        ukernel(nq, dst_ + (size_t)kb * BQ * MR, qb + (size_t)dpn * BQ * NR, dka + (size_t)kb * MR * dpd + dpn * NR, dpd, 1);
+      }
+  }
+  /* Disjoint key rows: write straight into dK/dV. Repeated rows: into this position's partial,
+   * summed afterwards in plan order. */
+  for (int j = 0; j < nk; j++) {
+    float *gk, *gv;
+    if (J->part) {
+      size_t pos = (size_t)(J->ko[seg] + ja + j);
+      gk = J->part + (pos * H + h) * D;
+      gv = gk + (size_t)J->kvLen * H * D;
+    } else {
+      gk = J->dk + ((size_t)kidx[j] * H + h) * D;
+      gv = J->dv + ((size_t)kidx[j] * H + h) * D;
+    }
+    for (int d = 0; d < D; d++) gk[d] = dka[(size_t)j * dpd + d], gv[d] = dva[(size_t)j * dpd + d];
+  }
+}
+
+/* Backward pass 2 item: queries qIndex[qa..qb) of segment `seg`, head h: dQ over all the segment's keys. */
+static void attn_dq_task(void *vctx, int task, int thread) {
+  (void)thread;
+  attn_job *J = vctx;
+  int seg = J->items[4 * task], h = J->items[4 * task + 1], qa = J->items[4 * task + 2], qb = J->items[4 * task + 3];
+  int H = J->H, D = J->D, dpd = rup(D, NR);
+  int k0 = J->ko[seg], nkv = J->ko[seg + 1] - k0, nkp = rup(nkv, NR);
+  const int *kidx = J->ki + k0;
+  float *kp = moga_scratch(0, (size_t)nkp * D);   /* K panels [jr][d][NR] for S */
+  float *vp = moga_scratch(1, (size_t)nkp * D);   /* V panels [jr][d][NR] for dP */
+  float *kr = moga_scratch(2, (size_t)dpd * nkp + (size_t)2 * BQ * D); /* K as B of dS.K; Q, dO as A */
+  float *s = moga_scratch(3, (size_t)2 * BQ * BK);
+  float *t = moga_scratch(4, (size_t)BQ * BK);    /* dS as A panels [ir][j][MR] */
+  float *acc = moga_scratch(5, (size_t)BQ * dpd); /* dQ */
+  float *row = moga_scratch(6, 2 * BQ);
+  if (!kp || !vp || !kr || !s || !t || !acc || !row) abort();
+  float *qa_ = kr + (size_t)dpd * nkp, *doa = qa_ + (size_t)BQ * D, *dps = s + (size_t)BQ * BK;
+  pack_keys_b(kp, J->k, kidx, nkv, H, h, D);
+  pack_keys_b(vp, J->v, kidx, nkv, H, h, D);
+  pack_rows_b(kr, J->k, kidx, nkv, nkp, H, h, D, 1.0f);
+  for (int i0 = qa; i0 < qb; i0 += BQ) {
+    int nq = imin(BQ, qb - i0), blocks = cdiv(nq, MR);
+    const int *qidx = J->qi + i0;
+    pack_rows_a(qa_, J->q, qidx, nq, H, h, D, J->scale);
+    pack_rows_a(doa, J->dO, qidx, nq, H, h, D, 1.0f);
+    for (int i = 0; i < nq; i++) row[i] = J->lse[(size_t)qidx[i] * H + h];
+    row_delta(row + BQ, J->dO, J->o, qidx, nq, H, h, D);
+    memset(acc, 0, sizeof(float) * (size_t)BQ * dpd);
+    for (int j0 = 0; j0 < nkv; j0 += BK) {
+      int nk = imin(BK, nkv - j0), nkt = rup(nk, NR);
+      tile_product(qa_, kp + (size_t)j0 * D, blocks, nkt / NR, D, s, BK);
+      tile_product(doa, vp + (size_t)j0 * D, blocks, nkt / NR, D, dps, BK);
+        softmax_grad(s, dps, BK, nq, nk, nkt, row, row + BQ, J->scale);
+      pack_a_rows(t, dps, BK, nk);
+      /* dQ [queries x D] += dS . K over this tile's keys */
+      for (int ir = 0; ir < blocks; ir++)
+        for (int dpn = 0; dpn < dpd / NR; dpn++)
+          ukernel(nk, t + (size_t)ir * nk * MR, kr + (size_t)dpn * nkp * NR + (size_t)j0 * NR,
+                  acc + (size_t)ir * MR * dpd + dpn * NR, dpd, 1);
+    }
+    for (int i = 0; i < nq; i++) {
+      float *g = J->dq + ((size_t)qidx[i] * H + h) * D;
+      for (int d = 0; d < D; d++) g[d] = acc[(size_t)i * dpd + d];
+    }
+  }
+}
+
+/* Adds the dK/dV partials into dk/dv in plan order (one task per head: heads never share memory). */
+static void attn_reduce_task(void *vctx, int h, int thread) {
+  (void)thread;
+  attn_job *J = vctx;
+  int H = J->H, D = J->D;
+  for (int pos = 0; pos < J->kvLen; pos++) {
+    const float *gk = J->part + ((size_t)pos * H + h) * D, *gv = gk + (size_t)J->kvLen * H * D;
+    float *dk = J->dk + ((size_t)J->ki[pos] * H + h) * D, *dv = J->dv + ((size_t)J->ki[pos] * H + h) * D;
+    for (int d = 0; d < D; d++) dk[d] += gk[d], dv[d] += gv[d];
+  }
+}
+
+/* dq, dk, dv must be zero on entry (rows no segment touches stay zero). Returns 0, or -1 when out of memory. */
+static int attn_bwd(const int *qi, const int *qo, const int *ki, const int *ko, int segs, int nk, int H, int D,
+                    float scale, const float *dO, const float *q, const float *k, const float *v, const float *o,
+                    const float *lse, float *dq, float *dk, float *dv) {
+  attn_job J = {qi, qo, ki, ko, H, D, nk, ko[segs], scale, q, k, v, dO, o, lse, NULL, NULL, dq, dk, dv, NULL, NULL};
+  /* Only positions inside segments with queries matter; a row used twice needs partials. */
+  unsigned char *seen = calloc((size_t)(nk > 0 ? nk : 1), 1);
+  if (!seen) return -1;
+  int repeated = 0;
+  for (int s = 0; s < segs && !repeated; s++)
+    if (qo[s + 1] > qo[s])
+      for (int p = ko[s]; p < ko[s + 1]; p++) {
+        if (seen[ki[p]]) { repeated = 1; break; }
+        seen[ki[p]] = 1;
+      }
+  free(seen);
+  if (repeated) {
+    J.part = calloc((size_t)2 * J.kvLen * H * D, sizeof(float));
+    if (!J.part) return -1;
+  }
+  int n = make_items(qo, ko, segs, H, 1, BK, BK, &J.items);
+  moga_parallel(n, attn_dkdv_task, &J);
+  free(J.items);
+  if (J.part) {
+    moga_parallel(H, attn_reduce_task, &J);
+    free(J.part);
+  }
+  n = make_items(qo, ko, segs, H, 0, BQ, query_chunk(qo, ko, segs, H), &J.items);
+  moga_parallel(n, attn_dq_task, &J);
+  free(J.items);
+  return 0;
+}
+
+/* ---------------------------------------------------------------- norms */
+
+#define ROWS_PER_TASK 64 /* also the block of the dweight/dbias partial sums: fixed, so sums do not depend on threads */
+
+typedef struct {
+  const float *x, *w, *b, *dy, *mean;
+  float *y, *meanOut, *rstd, *dx;
+  const float *rstdIn;
+  double *part; /* per row block: d values of dw (then d of db) */
+  int rows, d;
+  float eps;
+} norm_job;
+
+static void layernorm_task(void *vctx, int task, int thread) {
+  (void)thread;
+  norm_job *J = vctx;
+  int d = J->d;
+  for (int r = task * ROWS_PER_TASK; r < imin(J->rows, (task + 1) * ROWS_PER_TASK); r++) {
+    const float *x = J->x + (size_t)r * d;
+    double s = 0, v = 0;
+    for (int j = 0; j < d; j++) s += x[j];
+    double mu = s / d;
+    for (int j = 0; j < d; j++) v += (x[j] - mu) * (x[j] - mu);
+    float rs = (float)(1 / sqrt(v / d + J->eps)), m = (float)mu;
+    float *y = J->y + (size_t)r * d;
+    for (int j = 0; j < d; j++) y[j] = (x[j] - m) * rs * J->w[j] + J->b[j];
+    J->meanOut[r] = m;
+    J->rstd[r] = rs;
+  }
+}
+
+static void layernorm(const float *x, const float *w, const float *b, float *y, float *mean, float *rstd, int rows,
+                      int d, float eps) {
+  norm_job J = {x, w, b, NULL, NULL, y, mean, rstd, NULL, NULL, NULL, rows, d, eps};
+  moga_parallel(cdiv(rows, ROWS_PER_TASK), layernorm_task, &J);
+}
+
+static void layernorm_bwd_task(void *vctx, int task, int thread) {
+  (void)thread;
+  norm_job *J = vctx;
+  int d = J->d;
+  double *gw = J->part + (size_t)task * 2 * d, *gb = gw + d;
+  memset(gw, 0, sizeof(double) * 2 * d);
+  for (int r = task * ROWS_PER_TASK; r < imin(J->rows, (task + 1) * ROWS_PER_TASK); r++) {
+    const float *x = J->x + (size_t)r * d, *dy = J->dy + (size_t)r * d;
+    float mu = J->mean[r], rs = J->rstdIn[r];
+    double m1 = 0, m2 = 0;
+    for (int j = 0; j < d; j++) {
+      float xh = (x[j] - mu) * rs, g = dy[j] * J->w[j];
+      m1 += g;
+      m2 += (double)g * xh;
+      gw[j] += (double)dy[j] * xh;
+      gb[j] += dy[j];
+    }
+    float a = (float)(m1 / d), c = (float)(m2 / d);
+    float *dx = J->dx + (size_t)r * d;
+    for (int j = 0; j < d; j++) dx[j] = rs * (dy[j] * J->w[j] - a - (x[j] - mu) * rs * c);
+  }
+}
+
+/* Sums the per-block partials in block order into out (n values each, `stride` apart). */
+static void sum_blocks(const double *part, int blocks, int stride, int n, float *out) {
+  for (int j = 0; j < n; j++) {
+    double t = 0;
+    for (int b = 0; b < blocks; b++) t += part[(size_t)b * stride + j];
+    out[j] = (float)t;
+  }
+}
+
+static int layernorm_bwd(const float *dy, const float *x, const float *w, const float *mean, const float *rstd,
+                         float *dx, float *dw, float *db, int rows, int d) {
+  int blocks = cdiv(rows, ROWS_PER_TASK);
+  norm_job J = {x, w, NULL, dy, mean, NULL, NULL, NULL, dx, rstd, NULL, rows, d, 0};
+  J.part = malloc(sizeof(double) * 2 * d * (size_t)(blocks ? blocks : 1));
+  if (!J.part) return -1;
+  moga_parallel(blocks, layernorm_bwd_task, &J);
+  sum_blocks(J.part, blocks, 2 * d, d, dw);
+  sum_blocks(J.part + d, blocks, 2 * d, d, db);
+  if (blocks == 0) memset(dw, 0, 4 * (size_t)d), memset(db, 0, 4 * (size_t)d);
+  free(J.part);
+  return 0;
+}
+
+static void rmsnorm_task(void *vctx, int task, int thread) {
+  (void)thread;
+  norm_job *J = vctx;
+  int d = J->d;
+  for (int r = task * ROWS_PER_TASK; r < imin(J->rows, (task + 1) * ROWS_PER_TASK); r++) {
+    const float *x = J->x + (size_t)r * d;
+    double s = 0;
+    for (int j = 0; j < d; j++) s += (double)x[j] * x[j];
+    float rs = (float)(1 / sqrt(s / d + J->eps));
+    float *y = J->y + (size_t)r * d;
+    for (int j = 0; j < d; j++) y[j] = x[j] * rs * J->w[j];
+    J->rstd[r] = rs;
+  }
+}
+
+static void rmsnorm(const float *x, const float *w, float *y, float *rstd, int rows, int d, float eps) {
+  norm_job J = {x, w, NULL, NULL, NULL, y, NULL, rstd, NULL, NULL, NULL, rows, d, eps};
+  moga_parallel(cdiv(rows, ROWS_PER_TASK), rmsnorm_task, &J);
+}
+
+static void rmsnorm_bwd_task(void *vctx, int task, int thread) {
+  (void)thread;
+  norm_job *J = vctx;
+  int d = J->d;
+  double *gw = J->part + (size_t)task * d;
+  memset(gw, 0, sizeof(double) * d);
+  for (int r = task * ROWS_PER_TASK; r < imin(J->rows, (task + 1) * ROWS_PER_TASK); r++) {
+    const float *x = J->x + (size_t)r * d, *dy = J->dy + (size_t)r * d;
+    float rs = J->rstdIn[r];
+    double dot = 0;
+    for (int j = 0; j < d; j++) {
+      dot += (double)dy[j] * J->w[j] * x[j];
+      gw[j] += (double)dy[j] * x[j] * rs;
+    }
+    float c = (float)((double)rs * rs * rs * dot / d);
+    float *dx = J->dx + (size_t)r * d;
+    for (int j = 0; j < d; j++) dx[j] = rs * dy[j] * J->w[j] - x[j] * c;
+  }
+}
+
+static int rmsnorm_bwd(const float *dy, const float *x, const float *w, const float *rstd, float *dx, float *dw,
+                       int rows, int d) {
+  int blocks = cdiv(rows, ROWS_PER_TASK);
+  norm_job J = {x, w, NULL, dy, NULL, NULL, NULL, NULL, dx, rstd, NULL, rows, d, 0};
+  J.part = malloc(sizeof(double) * d * (size_t)(blocks ? blocks : 1));
+  if (!J.part) return -1;
+  moga_parallel(blocks, rmsnorm_bwd_task, &J);
+  sum_blocks(J.part, blocks, d, d, dw);
+  if (blocks == 0) memset(dw, 0, 4 * (size_t)d);
+  free(J.part);
+  return 0;
+}
+
+/* ---------------------------------------------------------------- elementwise */
+
+/* Op codes: the order of UNARY_OPS / BINARY_OPS in src/tensor/op-spec.ts (see ../kernels.ts). */
+enum { U_NEG, U_EXP, U_LOG, U_SQRT, U_RSQRT, U_TANH, U_SIGMOID, U_SILU, U_GELU, U_ABS, U_SIGN, U_SIN, U_COS };
+enum { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MAX, B_GREATER, B_EQUAL };
+
+#define ELEMS_PER_TASK (1 << 16) /* below 2 tasks' worth, an op stays on the calling thread */
+
+static void unary_range(int op, const float *x, float *y, int n) {
+  int i = 0;
+  if (op == U_EXP || op == U_SIGMOID || op == U_SILU) {
+    for (; i + VW <= n; i += VW) {
+      vf v = *(const vfu *)(x + i), r;
+      if (op == U_EXP) r = vexp(v);
+      else if (op == U_SIGMOID) r = 1.0f / (1.0f + vexp(-v));
+      else r = v / (1.0f + vexp(-v));
+      *(vfu *)(y + i) = r;
+    }
+  }
+  for (; i < n; i++) {
+    float v = x[i];
+    switch (op) {
+    case U_NEG: y[i] = -v; break;
+    case U_EXP: y[i] = expf(v); break;
+    case U_LOG: y[i] = logf(v); break;
+    case U_SQRT: y[i] = sqrtf(v); break;
+    case U_RSQRT: y[i] = 1.0f / sqrtf(v); break;
+    case U_TANH: y[i] = tanhf(v); break;
+    case U_SIGMOID: y[i] = 1.0f / (1.0f + expf(-v)); break;
+    case U_SILU: y[i] = v / (1.0f + expf(-v)); break;
+    case U_GELU: y[i] = (float)(0.5 * v * (1 + tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)))); break;
+    case U_ABS: y[i] = fabsf(v); break;
+    case U_SIGN: y[i] = v > 0 ? 1.0f : v < 0 ? -1.0f : v; break; /* keeps -0, 0 and NaN */
+    case U_SIN: y[i] = sinf(v); break;
+    default: y[i] = cosf(v); break;
+    }
+  }
+}
+
+static inline float binop(int op, float a, float b) {
+  switch (op) {
+  case B_ADD: return a + b;
+  case B_SUB: return a - b;
+  case B_MUL: return a * b;
+  case B_DIV: return a / b;
+  case B_POW: return (float)pow(a, b);
+  case B_MAX: return a != a || b != b ? NAN : (a > b ? a : b);
+  case B_GREATER: return a > b ? 1.0f : 0.0f;
+  default: return a == b ? 1.0f : 0.0f;
+  }
+}
+
+/* Elements [i0, i1) of y = a op b under a broadcast mode: 0 same shape; 1 b[i % inner]; 2 a[i % inner];
+ * 3 b[i / inner]; 4 a[i / inner]. The switch sits outside the loops so each loop vectorizes. */
+static void binary_range(int op, const float *a, const float *b, float *y, int i0, int i1, int mode, int inner) {
+#define LOOP(EXPR)                                                                                   \
+  for (int i = i0; i < i1; i++) {                                                                    \
+    float x = mode == 0 || mode == 1 || mode == 3 ? a[i] : mode == 2 ? a[i % inner] : a[i / inner]; \
+    float z = mode == 0 || mode == 2 || mode == 4 ? b[i] : mode == 1 ? b[i % inner] : b[i / inner]; \
+    y[i] = EXPR;                                                                                     \
+  }
+  if (mode == 0) {
+    switch (op) {
+    case B_ADD: for (int i = i0; i < i1; i++) y[i] = a[i] + b[i]; return;
+    case B_SUB: for (int i = i0; i < i1; i++) y[i] = a[i] - b[i]; return;
+    case B_MUL: for (int i = i0; i < i1; i++) y[i] = a[i] * b[i]; return;
+    case B_DIV: for (int i = i0; i < i1; i++) y[i] = a[i] / b[i]; return;
+    default: break;
+    }
+  } else if (mode == 1 && op <= B_DIV && i0 % inner == 0) {
+    /* rows of a against one row b (bias add): whole rows vectorize */
+    for (int r = i0; r < i1; r += inner) {
+      int e = imin(inner, i1 - r);
+      const float *ar = a + r;
+      float *yr = y + r;
+      switch (op) {
+      case B_ADD: for (int j = 0; j < e; j++) yr[j] = ar[j] + b[j]; break;
+      case B_SUB: for (int j = 0; j < e; j++) yr[j] = ar[j] - b[j]; break;
+      case B_MUL: for (int j = 0; j < e; j++) yr[j] = ar[j] * b[j]; break;
+      default: for (int j = 0; j < e; j++) yr[j] = ar[j] / b[j]; break;
+      }
+    }
+    return;
+  }
+  LOOP(binop(op, x, z))
+#undef LOOP
+}
+
+typedef struct {
+  int op, n, mode, inner;
+  const float *a, *b;
+  float *y;
+} elem_job;
+
+static void unary_task(void *vctx, int t, int thread) {
+  (void)thread;
+  elem_job *J = vctx;
+  int i0 = t * ELEMS_PER_TASK;
+  unary_range(J->op, J->a + i0, J->y + i0, imin(ELEMS_PER_TASK, J->n - i0));
+}
+
+static void binary_task(void *vctx, int t, int thread) {
+  (void)thread;
+  elem_job *J = vctx;
+  /* tasks cover whole rows in the row modes, so mode 1's vector path applies */
+  int chunk = J->mode == 0 ? ELEMS_PER_TASK : rup(ELEMS_PER_TASK, J->inner);
+  int i0 = t * chunk;
+  binary_range(J->op, J->a, J->b, J->y, i0, imin(J->n, i0 + chunk), J->mode, J->inner);
+}
+
+static void unary(int op, const float *x, float *y, int n) {
+  elem_job J = {op, n, 0, 0, x, NULL, y};
+  if (n < 2 * ELEMS_PER_TASK) unary_range(op, x, y, n);
+  else moga_parallel(cdiv(n, ELEMS_PER_TASK), unary_task, &J);
+}
+
+static void binary(int op, const float *a, const float *b, float *y, int n, int mode, int inner) {
+  elem_job J = {op, n, mode, inner, a, b, y};
+  int chunk = mode == 0 ? ELEMS_PER_TASK : rup(ELEMS_PER_TASK, inner);
+  if (n < 2 * ELEMS_PER_TASK) binary_range(op, a, b, y, 0, n, mode, inner);
+  else moga_parallel(cdiv(n, chunk), binary_task, &J);
+}
+
+/* y[o, i] = sum (op 0, float64 accumulation) or max (op 1; NaN wins) of x[o, m, i] over m. */
+static void reduce(int op, const float *x, float *y, int outer, int mid, int inner) {
+  double *acc = malloc(sizeof(double) * (size_t)(inner > 0 ? inner : 1));
+  for (int o = 0; o < outer; o++) {
+    const float *xo = x + (size_t)o * mid * inner;
+    float *yo = y + (size_t)o * inner;
+    if (op == 0) {
+      if (inner == 1) {
+        double t = 0;
+        for (int m = 0; m < mid; m++) t += xo[m];
+        yo[0] = (float)t;
+        continue;
+      }
+      for (int i = 0; i < inner; i++) acc[i] = 0;
+      for (int m = 0; m < mid; m++)
+        for (int i = 0; i < inner; i++) acc[i] += xo[(size_t)m * inner + i];
+      for (int i = 0; i < inner; i++) yo[i] = (float)acc[i];
+    } else {
+      for (int i = 0; i < inner; i++) yo[i] = -INFINITY;
+      for (int m = 0; m < mid; m++)
+        for (int i = 0; i < inner; i++) {
+          float v = xo[(size_t)m * inner + i];
+          if (v > yo[i] || v != v) yo[i] = v;
+        }
+    }
+  }
+  free(acc);
+}
+
+const moga_kernels TABLE = {ISA_NAME, MR, NR, gemm, attn_fwd, attn_bwd, layernorm, layernorm_bwd,
+                            rmsnorm, rmsnorm_bwd, unary, binary, reduce};
