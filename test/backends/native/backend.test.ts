@@ -1,0 +1,205 @@
+/**
+ * native-specific behaviour (the shared conformance suite, test/backends/ops.test.ts, also runs on
+ * it): grouped attention forward and backward against ref on awkward plans, every ISA build this CPU
+ * runs, bit-identical results for 1 and 2 threads, GEMM blocking edges, norms, and no ref fallback
+ * for the hot ops of a training step. Without a C compiler the library is not built: the suite then
+ * says so (skipped, with the reason); with a compiler an unbuilt or failing library is a failure.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { groupedAttention } from '../../../src/attention/grouped-attention.js';
+import type { AttentionPlan } from '../../../src/attention/plan.js';
+import { plans } from '../../../src/attention/plans.js';
+import { createNativeBackend, type NativeBackend } from '../../../src/backends/native/index.js';
+import { loadNativeLib } from '../../../src/backends/native/lib.js';
+import { gradients } from '../../../src/tensor/autodiff.js';
+import * as o from '../../../src/tensor/ops.js';
+import { Rng } from '../../../src/tensor/random.js';
+import type { Tensor } from '../../../src/tensor/tensor.js';
+import { compareWithRef, onBackend } from '../conformance.js';
+
+const compiler = ['cc', 'gcc', 'clang'].find(
+  (c) => spawnSync('sh', ['-c', `command -v ${c}`], { stdio: 'ignore' }).status === 0,
+);
+const lib = loadNativeLib();
+const notBuilt = typeof lib === 'string' && !compiler;
+if (notBuilt) console.log(`# native backend NOT BUILT (no C compiler on the PATH): ${lib}`);
+
+const rn = (shape: number[], seed: number, std = 1) => new Rng(seed).normal(shape, std);
+
+/** Backends for every ISA build this CPU can run, at 2 threads (without the self-test: these tests
+ * must catch a broken kernel themselves). */
+function builds(): NativeBackend[] {
+  const out: NativeBackend[] = [];
+  for (const isa of ['generic', 'avx2', 'avx512']) {
+    const b = createNativeBackend({ isa, threads: 2, skipSelfTest: true });
+    if (typeof b !== 'string') out.push(b);
+    else assert.match(b, /cannot run on this CPU/, `${isa}: ${b}`);
+  }
+  return out;
+}
+
+/** Attention forward, then gradients of a weighted sum w.r.t. q, k, v. */
+function attention(plan: AttentionPlan, nq: number, nk: number, H: number, D: number, seed: number) {
+  return () => {
+    const q = rn([nq, H, D], seed, 1.5);
+    const k = rn([nk, H, D], seed + 1, 1.5);
+    const v = rn([nk, H, D], seed + 2);
+    for (const t of [q, k, v]) t.requiresGrad = true;
+    const out = groupedAttention(q, k, v, plan);
+    const loss = o.sum(o.mul(out, rn([nq, H, D], seed + 3)));
+    return [out, ...(gradients(loss, [q, k, v]) as Tensor[])];
+  };
+}
+
+function routedIds(n: number, m: number, seed: number): Int32Array {
+  const r = new Rng(seed).uniform([n], 0, m).dataSync();
+  return Int32Array.from(r, (x) => Math.min(m - 1, Math.floor(x)));
+}
+
+describe('native backend', { skip: notBuilt ? `NOT BUILT: no C compiler (${lib})` : false }, () => {
+  it('the library loads and passes its start-up self-test (a compiler is present)', () => {
+    assert.notEqual(typeof lib, 'string', `native library unavailable: ${lib}`);
+    const b = createNativeBackend();
+    assert.notEqual(typeof b, 'string', `native backend unavailable: ${b}`);
+  });
+
+  it('grouped attention forward and backward match ref (full, routed with empty/single groups, repeated keys), every ISA', () => {
+    const cases: [string, AttentionPlan, number, number, number][] = [];
+    for (const D of [2, 12, 64, 128]) cases.push([`full N 37 D ${D}`, plans.full(37), 37, 37, D]);
+    cases.push(['one group over many tiles (N 131)', plans.routed(new Int32Array(131), 4), 131, 131, 16]);
+    const ids = routedIds(53, 6, 7).map((g) => (g === 2 ? 3 : g)); // group 2 empty
+    ids[10] = 5;
+    for (let i = 0; i < ids.length; i++) if (ids[i] === 5 && i !== 10) ids[i] = 0; // group 5: one token
+    cases.push(['routed, an empty and a single-token group', plans.routed(ids, 6), 53, 53, 24]);
+    // Key rows shared by segments (STGA-like), a segment without keys, rows in no segment.
+    const shared = plans.fromSegments([
+      { q: [0, 1, 2, 3, 4], kv: [0, 1, 2, 3, 4, 5, 6] },
+      { q: [5, 6, 7], kv: [3, 4, 5, 6, 7, 8] },
+      { q: [8, 9], kv: [] },
+      { q: [11, 12], kv: [12, 0, 0, 5] },
+    ]);
+    cases.push(['repeated key rows, keyless segment, uncovered row', shared, 14, 14, 8]);
+    // Cross attention: fewer keys than queries.
+    cases.push([
+      'cross, 19 queries x 5 keys',
+      plans.fromSegments([{ q: [...Array(19).keys()], kv: [4, 0, 2, 1, 3] }]),
+      19,
+      5,
+      8,
+    ]);
+    for (const b of builds())
+      for (const [what, plan, nq, nk, D] of cases)
+        compareWithRef(b, attention(plan, nq, nk, 3, D, nq + D), 2e-4, 2e-5, `${b.isa} ${what}`);
+  });
+
+  it('gives bit-identical results for 1 and 2 threads (GEMM, attention, norms)', () => {
+    const b1 = createNativeBackend({ threads: 1, skipSelfTest: true }) as NativeBackend;
+    const b2 = createNativeBackend({ threads: 2, skipSelfTest: true }) as NativeBackend;
+    const N = 700;
+    const progs = [
+      () => o.matmul(rn([300, 520], 1), rn([520, 270], 2)),
+      () => o.matmul(rn([6, 97, 40], 1), rn([40, 33], 2)),
+      attention(plans.full(N), N, N, 2, 32, 5),
+      attention(plans.routed(routedIds(N, 4, 3), 4), N, N, 2, 64, 6),
+      () => {
+        const x = rn([333, 96], 1);
+        const w = rn([96], 2);
+        const bias = rn([96], 3);
+        for (const t of [x, w, bias]) t.requiresGrad = true;
+        const y = o.layerNorm(o.rmsNorm(x, w, 1e-5), w, bias, 1e-5);
+        return [y, ...(gradients(o.sum(o.mul(y, y)), [x, w, bias]) as Tensor[])];
+      },
+    ];
+    for (const [i, f] of progs.entries()) {
+      const one = onBackend(b1, f);
+      const two = onBackend(b2, f);
+      one.forEach((a, j) =>
+        assert.deepEqual(two[j], a, `program ${i} output ${j} differs between 1 and 2 threads`),
+      );
+    }
+  });
+
+  it('GEMM across blocking edges (k > KC, rows and columns not multiples of the tile, transposes, batches)', () => {
+    for (const b of builds()) {
+      for (const [m, k, n] of [
+        [1, 600, 1],
+        [7, 257, 1030],
+        [130, 513, 17],
+        [97, 1, 65],
+      ])
+        for (const transA of [false, true])
+          for (const transB of [false, true])
+            compareWithRef(
+              b,
+              () =>
+                o.matmul(rn(transA ? [k, m] : [m, k], m), rn(transB ? [n, k] : [k, n], n), {
+                  transA,
+                  transB,
+                }),
+              1e-4,
+              2e-4,
+              `${b.isa} ${m}x${k}x${n} ${transA} ${transB}`,
+            );
+      compareWithRef(
+        b,
+        () => o.matmul(rn([5, 2, 33, 20], 1), rn([2, 20, 19], 2)),
+        1e-4,
+        1e-4,
+        `${b.isa} batch`,
+      );
+    }
+  });
+
+  it('layerNorm and rmsNorm forward and backward match ref (rows not a multiple of the row block)', () => {
+    for (const b of builds())
+      for (const [rows, d] of [
+        [1, 1],
+        [65, 7],
+        [130, 300],
+      ]) {
+        const f = () => {
+          const x = rn([rows, d], d, 2);
+          const w = rn([d], 3);
+          const bias = rn([d], 4);
+          for (const t of [x, w, bias]) t.requiresGrad = true;
+          const y1 = o.layerNorm(x, w, bias, 1e-5);
+          const y2 = o.rmsNorm(x, w, 1e-5);
+          const loss = o.add(o.sum(o.mul(y1, rn([rows, d], 5))), o.sum(o.mul(y2, rn([rows, d], 6))));
+          return [y1, y2, ...(gradients(loss, [x, w, bias]) as Tensor[])];
+        };
+        compareWithRef(b, f, 1e-4, 1e-4, `${b.isa} norms ${rows}x${d}`);
+      }
+  });
+
+  it('runs the hot ops of a training step natively (no ref fallback)', () => {
+    const b = createNativeBackend({ threads: 2, skipSelfTest: true }) as NativeBackend;
+    const before = b.refFallbacks();
+    onBackend(b, () => {
+      const x = rn([40, 32], 1);
+      const w1 = rn([32, 64], 2, 0.2);
+      const w2 = rn([64, 32], 3, 0.2);
+      const ln = rn([32], 4);
+      for (const t of [w1, w2, ln]) t.requiresGrad = true;
+      const h = o.rmsNorm(x, ln, 1e-6);
+      const qkv = o.reshape(o.matmul(h, w1), [40, 2, 32]);
+      const att = groupedAttention(qkv, qkv, qkv, plans.full(40));
+      const y = o.add(x, o.matmul(o.silu(o.reshape(att, [40, 64])), w2));
+      const loss = o.mean(o.mul(y, y));
+      return [loss, ...(gradients(loss, [w1, w2, ln]) as Tensor[])];
+    });
+    const after = b.refFallbacks();
+    for (const op of [
+      'matmul',
+      'groupedAttention',
+      'groupedAttentionBackward',
+      'rmsNorm',
+      'rmsNormBackward',
+      'mul',
+      'add',
+      'silu',
+    ])
+      assert.equal(after[op] ?? 0, before[op] ?? 0, `${op} fell back to ref`);
+  });
+});
