@@ -15,6 +15,7 @@ import {
 } from '../../tensor/op-spec.js';
 import { broadcastShapes, type Shape, sameShape, sizeOf, stridesOf } from '../../tensor/shape.js';
 import type { Storage, TensorRef } from '../backend.js';
+import { broadcastStrides } from '../ref/kernels/strided.js';
 import type { NativeLib } from './lib.js';
 
 export interface NativeStorage extends Storage {
@@ -214,18 +215,137 @@ function binary(op: BinaryOp): NativeKernel<BinaryOp> {
     if (n === 0) return true;
     const pa = pattern(a.shape, y.shape);
     const pb = pattern(b.shape, y.shape);
-    if (!pa || !pb) return false;
+    if (!pa || !pb) return general(lib, code, a, b, y);
     // Modes (c/kernels.c binary_range): 0 same; 1 b[i % inner]; 2 a[i % inner]; 3 b[i / inner]; 4 a[i / inner].
     let mode: number;
     let inner = n;
     if (pa.kind === 'full' && pb.kind === 'full') mode = 0;
     else if (pa.kind === 'full') [mode, inner] = pb.kind === 'suffix' ? [1, pb.size] : [3, n / pb.size];
     else if (pb.kind === 'full') [mode, inner] = pa.kind === 'suffix' ? [2, pa.size] : [4, n / pa.size];
-    else return false;
+    else return general(lib, code, a, b, y);
     lib.binary(code, arr(a), arr(b), arr(y), n, mode, inner);
     return true;
   };
 }
+
+/** Any broadcast: the op over `y`'s (coalesced) index space, a and b read through broadcast strides. */
+function general(lib: NativeLib, code: number, a: TensorRef, b: TensorRef, y: TensorRef): boolean {
+  const [shape, [as, bs]] = coalesce(y.shape, [
+    broadcastStrides(a.shape, y.shape),
+    broadcastStrides(b.shape, y.shape),
+  ]);
+  if (shape.length > MAX_RANK) return false;
+  lib.binaryStrided(
+    code,
+    arr(a),
+    arr(b),
+    arr(y),
+    shape.length,
+    Int32Array.from(shape),
+    Int32Array.from(as),
+    Int32Array.from(bs),
+  );
+  return true;
+}
+
+const MAX_RANK = 16; // c/pool.c
+
+/**
+ * Drops size-1 axes and merges adjacent axes that are contiguous in every stride set (so the
+ * common cases become a few long rows); returns the shape and strides, at least one axis.
+ */
+function coalesce(shape: Shape, strides: readonly (readonly number[])[]): [number[], number[][]] {
+  const dims: number[] = [];
+  const ss: number[][] = strides.map(() => []);
+  shape.forEach((d, i) => {
+    if (d === 1) return;
+    const last = dims.length - 1;
+    if (last >= 0 && strides.every((s, k) => ss[k][last] === s[i] * d)) {
+      dims[last] *= d;
+      strides.forEach((s, k) => {
+        ss[k][last] = s[i];
+      });
+    } else {
+      dims.push(d);
+      strides.forEach((s, k) => ss[k].push(s[i]));
+    }
+  });
+  if (dims.length === 0) return [[1], ss.map(() => [1])];
+  return [dims, ss];
+}
+
+/** Copies the elements of `shape` from x (offset xo, strides xs) to y (offset yo, strides ys). */
+function stridedCopy(
+  lib: NativeLib,
+  x: TensorRef,
+  xo: number,
+  y: TensorRef,
+  yo: number,
+  shape: Shape,
+  xs: readonly number[],
+  ys: readonly number[],
+): boolean {
+  if (sizeOf(shape) === 0) return true;
+  const [dims, [sx, sy]] = coalesce(shape, [xs, ys]);
+  if (dims.length > MAX_RANK) return false;
+  lib.stridedCopy(
+    arr(x),
+    xo,
+    arr(y),
+    yo,
+    dims.length,
+    Int32Array.from(dims),
+    Int32Array.from(sx),
+    Int32Array.from(sy),
+  );
+  return true;
+}
+
+const permute: NativeKernel<'permute'> = (lib, [x], [y], p) => {
+  const s = stridesOf(x.shape);
+  return stridedCopy(
+    lib,
+    x,
+    0,
+    y,
+    0,
+    y.shape,
+    p.perm.map((a) => s[a]),
+    stridesOf(y.shape),
+  );
+};
+
+const slice: NativeKernel<'slice'> = (lib, [x], [y], p) => {
+  const s = stridesOf(x.shape);
+  const base = p.starts.reduce((acc, st, i) => acc + st * s[i], 0);
+  return stridedCopy(lib, x, base, y, 0, y.shape, s, stridesOf(y.shape));
+};
+
+const broadcastTo: NativeKernel<'broadcastTo'> = (lib, [x], [y]) =>
+  stridedCopy(lib, x, 0, y, 0, y.shape, broadcastStrides(x.shape, y.shape), stridesOf(y.shape));
+
+const pad: NativeKernel<'pad'> = (lib, [x], [y], p) => {
+  arr(y).fill(p.value);
+  const s = stridesOf(y.shape);
+  const base = p.pads.reduce((acc, [before], i) => acc + before * s[i], 0);
+  return stridedCopy(lib, x, 0, y, base, x.shape, stridesOf(x.shape), s);
+};
+
+const concat: NativeKernel<'concat'> = (lib, ins, [y], p) => {
+  const s = stridesOf(y.shape);
+  if (ins.some((x) => x.shape.length > MAX_RANK)) return false;
+  let at = 0;
+  for (const x of ins) {
+    stridedCopy(lib, x, 0, y, at * s[p.axis], x.shape, stridesOf(x.shape), s);
+    at += x.shape[p.axis];
+  }
+  return true;
+};
+
+const reshape: NativeKernel<'reshape'> = (_lib, [x], [y]) => {
+  arr(y).set(arr(x).subarray(0, sizeOf(y.shape)));
+  return true;
+};
 
 /** [outer, mid, inner] when the reduced axes of size > 1 are adjacent, else null. */
 function reduceSplit(shape: readonly number[], axes: readonly number[]): [number, number, number] | null {
@@ -253,6 +373,12 @@ export const NATIVE_KERNELS: { [K in OpName]?: NativeKernel<K> } = {
   ...elementwiseTable(unary, binary),
   sum: reduce(0),
   max: reduce(1),
+  permute,
+  slice,
+  broadcastTo,
+  pad,
+  concat,
+  reshape,
   matmul,
   layerNorm,
   layerNormBackward,

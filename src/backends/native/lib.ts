@@ -30,6 +30,8 @@ export interface NativeLib {
   unary: Fn;
   binary: Fn;
   reduce: Fn;
+  stridedCopy: Fn;
+  binaryStrided: Fn;
 }
 
 /** build/native/libmoga.so in the package root, found from src/backends/native (tsx) or dist/. */
@@ -98,6 +100,12 @@ export function loadNativeLib(file?: string): NativeLib | string {
       'void moga_binary(int op, const float *a, const float *b, float *y, int n, int mode, int inner)',
     ),
     reduce: f('void moga_reduce(int op, const float *x, float *y, int outer, int mid, int inner)'),
+    stridedCopy: f(
+      'void moga_strided_copy(const void *x, int xoff, void *y, int yoff, int rank, const int *shape, const int *xs, const int *ys)',
+    ),
+    binaryStrided: f(
+      'void moga_binary_strided(int op, const float *a, const float *b, float *y, int rank, const int *shape, const int *as, const int *bs)',
+    ),
   };
   if (!file) loaded = bound;
   return bound;

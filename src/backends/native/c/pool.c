@@ -208,3 +208,84 @@ void moga_binary(int op, const float *a, const float *b, float *y, int n, int mo
 void moga_reduce(int op, const float *x, float *y, int outer, int mid, int inner) {
   K->reduce(op, x, y, outer, mid, inner);
 }
+
+/* ---- movement and general broadcasting (ISA-independent: memory-bound loops) ---- */
+
+#define MAX_RANK 16
+
+/*
+ * Copies the elements of `shape` (rank <= MAX_RANK, axes already coalesced by the caller) from
+ * x + xoff (element strides xs) to y + yoff (strides ys); 4-byte elements of any type. A transpose
+ * of the last two axes goes in 16 x 16 tiles, so neither side touches a new cache line per element.
+ */
+void moga_strided_copy(const uint32_t *x, int xoff, uint32_t *y, int yoff, int rank, const int *shape,
+                       const int *xs, const int *ys) {
+  if (rank < 1 || rank > MAX_RANK) return;
+  int idx[MAX_RANK] = {0};
+  int last = rank - 1;
+  int tile = rank >= 2 && xs[last - 1] == 1 && ys[last] == 1 && shape[last] >= 8 && shape[last - 1] >= 8;
+  int outer = tile ? rank - 2 : rank - 1; /* axes walked by the odometer */
+  x += xoff;
+  y += yoff;
+  for (;;) {
+    long xo = 0, yo = 0;
+    for (int a = 0; a < outer; a++) xo += (long)idx[a] * xs[a], yo += (long)idx[a] * ys[a];
+    if (tile) {
+      int rows = shape[last - 1], cols = shape[last];
+      long xc = xs[last], yr = ys[last - 1];
+      for (int r0 = 0; r0 < rows; r0 += 16)
+        for (int c0 = 0; c0 < cols; c0 += 16)
+          for (int c = c0; c < c0 + 16 && c < cols; c++)
+            for (int r = r0; r < r0 + 16 && r < rows; r++) y[yo + r * yr + c] = x[xo + r + c * xc];
+    } else {
+      int n = shape[last];
+      long sx = xs[last], sy = ys[last];
+      const uint32_t *xp = x + xo;
+      uint32_t *yp = y + yo;
+      if (sx == 1 && sy == 1) memcpy(yp, xp, 4 * (size_t)n);
+      else if (sx == 0 && sy == 1)
+        for (int i = 0; i < n; i++) yp[i] = xp[0];
+      else
+        for (int i = 0; i < n; i++) yp[i * sy] = xp[i * sx];
+    }
+    int a = outer - 1;
+    for (; a >= 0; a--) {
+      if (++idx[a] < shape[a]) break;
+      idx[a] = 0;
+    }
+    if (a < 0) return;
+  }
+}
+
+/* y (contiguous, `shape`) = a op b, a and b read through broadcast strides (0 on broadcast axes). */
+void moga_binary_strided(int op, const float *a, const float *b, float *y, int rank, const int *shape,
+                         const int *as, const int *bs) {
+  if (rank < 1 || rank > MAX_RANK) return;
+  int idx[MAX_RANK] = {0};
+  int last = rank - 1, n = shape[last];
+  long sa = as[last], sb = bs[last], yo = 0;
+  for (;;) {
+    long ao = 0, bo = 0;
+    for (int d = 0; d < last; d++) ao += (long)idx[d] * as[d], bo += (long)idx[d] * bs[d];
+    /* The contiguous/broadcast cases of the last axis map to the vectorized binary modes. */
+    if (sa == 1 && sb == 1) K->binary(op, a + ao, b + bo, y + yo, n, 0, n);
+    else if (sa == 1 && sb == 0) K->binary(op, a + ao, b + bo, y + yo, n, 3, n);
+    else if (sa == 0 && sb == 1) K->binary(op, a + ao, b + bo, y + yo, n, 4, n);
+    else {
+      float t[256];
+      for (int i0 = 0; i0 < n; i0 += 256) {
+        int m = n - i0 < 256 ? n - i0 : 256;
+        float u[256];
+        for (int i = 0; i < m; i++) t[i] = a[ao + (i0 + i) * sa], u[i] = b[bo + (i0 + i) * sb];
+        K->binary(op, t, u, y + yo + i0, m, 0, m);
+      }
+    }
+    yo += n;
+    int d = last - 1;
+    for (; d >= 0; d--) {
+      if (++idx[d] < shape[d]) break;
+      idx[d] = 0;
+    }
+    if (d < 0) return;
+  }
+}

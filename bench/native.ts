@@ -1,0 +1,179 @@
+/**
+ * `npm run bench -- native [--repeats 5] [--out FILE.md]`: the native backend against wasm in the
+ * same process, both at the same thread count (default: all cores), interleaved, median of the
+ * repeats: GEMM 1024^3 (and OpenBLAS cblas_sgemm when the library is present), and one training
+ * step (flow loss + gradients of every parameter) of the bundled DiT recipe's model
+ * (configs/dit-tiny.json: width 128, 16 routed groups, MoGA + STGA) on a batch of two 33-frame
+ * 160x96 clips' latents. Writes a Markdown table to bench/results/native-<date>.md with the load
+ * average (`os.loadavg`) before and after, since a shared machine skews every ratio.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import type { Backend } from '../src/backends/backend.js';
+import { createNativeBackend } from '../src/backends/native/index.js';
+import { useBackend } from '../src/backends/registry.js';
+import { createWasmBackend } from '../src/backends/wasm/index.js';
+import { initVideoDiT } from '../src/models/dit/dit.js';
+import { ditFlowLoss, type VideoExample } from '../src/models/dit/flow-loss.js';
+import { DIT_PRESETS, type DiTConfig } from '../src/models/presets.js';
+import { paramList } from '../src/nn/params.js';
+import { gradients } from '../src/tensor/autodiff.js';
+import { matmul } from '../src/tensor/ops.js';
+import { Rng } from '../src/tensor/random.js';
+import { fromArray, type Tensor, tidy } from '../src/tensor/tensor.js';
+import { loadBlas } from './lib/blas.js';
+import { machine, printTable, type Row, timeInterleaved } from './lib/measure.js';
+
+function arg(argv: string[], name: string): string | undefined {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+}
+
+const load = () =>
+  os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(', ');
+
+/** The DiT of configs/dit-tiny.json (the bundled model's recipe). */
+function recipeConfig(): DiTConfig {
+  const recipe = JSON.parse(readFileSync('configs/dit-tiny.json', 'utf8')).dit;
+  const base = DIT_PRESETS[recipe.preset as 'tiny'];
+  return {
+    ...base,
+    dim: recipe.dim,
+    ffnDim: recipe.ffnDim,
+    attention: { ...base.attention, ...recipe.attention },
+  };
+}
+
+/** A training step's closure on `be`: model, batch and the step (loss + gradients), all on `be`. */
+function ditStep(be: Backend, cfg: DiTConfig): { step: () => number; params: Tensor[] } {
+  useBackend(be);
+  const rng = new Rng(42);
+  const model = initVideoDiT(cfg, rng.fork(1));
+  const data = rng.fork(2);
+  // 33 frames at 160x96 -> 9 latent frames of 12x20 (4x8x8 codec); two shots per clip
+  const batch: VideoExample[] = [0, 1].map(() => ({
+    latents: data.normal([cfg.latentChannels, 9, 12, 20]),
+    text: {
+      shots: [
+        { frames: 4, caption: data.normal([7, cfg.textDim]) },
+        { frames: 5, caption: data.normal([9, cfg.textDim]) },
+      ],
+      global: data.normal([3, cfg.textDim]),
+    },
+  }));
+  const params = paramList(model.params as never) as Tensor[];
+  for (const p of params) p.requiresGrad = true;
+  const step = () => {
+    useBackend(be);
+    return tidy(() => {
+      const r = ditFlowLoss(model, batch, new Rng(7), { sampling: { kind: 'logit-normal' } });
+      const gs = gradients(r.loss, params) as Tensor[];
+      return r.loss.dataSync()[0] + gs[0].dataSync()[0] * 0;
+    });
+  };
+  return { step, params };
+}
+
+export default async function native(argv: string[]): Promise<void> {
+  const repeats = Number(arg(argv, '--repeats') ?? 5);
+  const threads = Number(arg(argv, '--threads') ?? os.availableParallelism());
+  const loadBefore = load();
+  console.log(`native: ${machine()}; load average ${loadBefore}`);
+  const nat = createNativeBackend({ threads });
+  if (typeof nat === 'string') throw new Error(`native backend unavailable: ${nat}`);
+  const wasm = createWasmBackend({ threads });
+  if (typeof wasm === 'string') throw new Error(`wasm backend unavailable: ${wasm}`);
+  console.log(
+    `native: ${nat.isa}, ${nat.threads} threads; wasm: ${wasm.relaxed ? 'relaxed' : 'plain'} SIMD, ${wasm.threads} threads`,
+  );
+  const rows: Row[] = [];
+
+  // GEMM 1024^3
+  const n = 1024;
+  const rng = new Rng(n);
+  const a = rng.normalArray(n * n);
+  const b = rng.normalArray(n * n);
+  const gemmOn = (be: Backend) => {
+    const ta = fromArray(a, [n, n], be);
+    const tb = fromArray(b, [n, n], be);
+    return () => tidy(() => void matmul(ta, tb));
+  };
+  const variants = [
+    { name: 'native', fn: gemmOn(nat) },
+    { name: 'wasm', fn: gemmOn(wasm) },
+  ];
+  const blas = await loadBlas();
+  if (typeof blas !== 'string') {
+    blas.setThreads(threads);
+    const c = new Float32Array(n * n);
+    variants.push({ name: 'openblas', fn: () => blas.sgemm(n, n, n, a, b, c) });
+  } else console.log(`OpenBLAS: absent (${blas})`);
+  const gms = await timeInterleaved(variants, repeats, 1);
+  const gflops = (ms: number) => (2 * n ** 3) / (ms * 1e6);
+  variants.forEach((v, i) =>
+    rows.push({
+      what: 'GEMM 1024^3',
+      variant: v.name,
+      'median ms': gms[i],
+      'GFLOP/s': gflops(gms[i]),
+      'native speed-up': gms[i] / gms[0],
+    }),
+  );
+
+  // One DiT training step (flow loss + all gradients); the same inputs on both backends.
+  const cfg = recipeConfig();
+  const sn = ditStep(nat, cfg);
+  const sw = ditStep(wasm, cfg);
+  const lossN = sn.step();
+  const lossW = sw.step();
+  console.log(
+    `DiT step loss: native ${lossN}, wasm ${lossW} (relative difference ${Math.abs(lossN - lossW) / Math.abs(lossW)})`,
+  );
+  const dms = await timeInterleaved(
+    [
+      { name: 'native', fn: sn.step },
+      { name: 'wasm', fn: sw.step },
+    ],
+    repeats,
+    1,
+  );
+  const stepRows = ['native', 'wasm'].map((v, i) => ({
+    what: `DiT step (dim ${cfg.dim}, ${cfg.attention.groups} groups, 2 x 540 tokens)`,
+    variant: v,
+    'median ms': dms[i],
+    'GFLOP/s': '-',
+    'native speed-up': dms[i] / dms[0],
+  }));
+  rows.push(...stepRows);
+  const fallbacks = nat.refFallbacks();
+  const loadAfter = load();
+  printTable(`native vs wasm, ${threads} threads each, median of ${repeats} interleaved runs`, rows);
+  console.log(`ops that ran through ref on native: ${JSON.stringify(fallbacks)}`);
+  console.log(`load average after: ${loadAfter}`);
+  const date = new Date().toISOString().slice(0, 10);
+  const out = arg(argv, '--out') ?? `bench/results/native-${date}.md`;
+  const cols = Object.keys(rows[0]);
+  const cell = (v: string | number) =>
+    typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toPrecision(3)) : v;
+  const md = [
+    `# native vs wasm (${date})`,
+    '',
+    `Machine: ${machine()}. Native ISA build: ${nat.isa}. Threads: ${threads} each. Median of ${repeats} interleaved runs after one warm-up.`,
+    `Load average (1, 5, 15 min) before: ${loadBefore}; after: ${loadAfter}.`,
+    typeof blas === 'string' ? `OpenBLAS: absent (${blas}).` : `OpenBLAS: ${blas.library}.`,
+    `DiT step loss: native ${lossN}, wasm ${lossW}.`,
+    `Ops that ran through ref on native during the step: ${JSON.stringify(fallbacks)}.`,
+    '',
+    `| ${cols.join(' | ')} |`,
+    `|${cols.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${cols.map((c) => cell(r[c])).join(' | ')} |`),
+    '',
+  ].join('\n');
+  mkdirSync('bench/results', { recursive: true });
+  writeFileSync(out, md);
+  console.log(`wrote ${out}`);
+  wasm.dispose();
+}
