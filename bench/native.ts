@@ -22,7 +22,7 @@ import { matmul } from '../src/tensor/ops.js';
 import { Rng } from '../src/tensor/random.js';
 import { fromArray, type Tensor, tidy } from '../src/tensor/tensor.js';
 import { loadBlas } from './lib/blas.js';
-import { machine, printTable, type Row, timeInterleaved } from './lib/measure.js';
+import { machine, printTable, type Row, timeInterleaved, type Variant } from './lib/measure.js';
 
 function arg(argv: string[], name: string): string | undefined {
   const i = argv.indexOf(name);
@@ -101,7 +101,7 @@ export default async function native(argv: string[]): Promise<void> {
     const tb = fromArray(b, [n, n], be);
     return () => tidy(() => void matmul(ta, tb));
   };
-  const variants = [
+  const variants: Variant[] = [
     { name: 'native', fn: gemmOn(nat) },
     { name: 'wasm', fn: gemmOn(wasm) },
   ];
