@@ -1,6 +1,6 @@
 /**
  * `moga train dit --config configs/dit-tiny.json [--out DIR] [--steps N] [--max-minutes M]
- *  [--resume] [--backend wasm|ref]`: trains the DiT and text encoder (src/pipeline/train-dit.ts).
+ *  [--resume] [--backend wasm|ref]`: trains the DiT, text encoder frozen (src/pipeline/train-dit.ts).
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -9,7 +9,7 @@ import { checkDitRecipe, type DitRecipe, trainDit } from '../pipeline/train-dit.
 
 const HELP = `usage: moga train dit --config <recipe.json> [options]
 
-Trains the video DiT jointly with its text encoder (rectified flow) on latents of synthetic
+Trains the video DiT (rectified flow; the text encoder stays frozen) on latents of synthetic
 world clips; latents are cached, checkpoints resume exactly, the EMA weights are written as a
 model directory that \`moga generate --model\` loads.
 

@@ -4,7 +4,7 @@
  *   config.json        ModelConfig: DiT and text-encoder configs, the latent codec, sampling
  *                      defaults, and how it was trained (command, recipe, steps, loss)
  *   dit.safetensors    VideoDiT parameters
- *   text.safetensors   text-encoder parameters (trained jointly with the DiT)
+ *   text.safetensors   text-encoder parameters (frozen while the DiT trains; saved so the model is self-contained)
  *
  * The codec is either the VAE checkpoint named by `codec.path` (relative to the model directory,
  * so the bundled DiT shares models/vae-small/ instead of copying it) or the pool stand-in.

@@ -75,6 +75,18 @@ export class Rng {
     return out;
   }
 
+  /** `n` raw 32-bit words (for integers: a float32 uniform keeps only 24 bits). */
+  uint32Array(n: number): Uint32Array {
+    const out = new Uint32Array(n);
+    const w = new Uint32Array(4);
+    for (let i = 0; i < n; i += 4) {
+      philox(this.offset, Math.floor(this.offset / 2 ** 32), this.seed, 0x6d6f6761, w);
+      this.offset++;
+      for (let j = 0; j < 4 && i + j < n; j++) out[i + j] = w[j];
+    }
+    return out;
+  }
+
   /** `n` standard normals (Box-Muller on pairs of uniforms). */
   normalArray(n: number): Float32Array {
     const u = this.uniformArray(n + (n % 2));

@@ -92,10 +92,19 @@ export interface TextEncoderParams {
   proj: Linear; // dim -> textDim
 }
 
+/**
+ * Token embeddings dominate the residual stream (std 1 against positions' 0.3 and branch outputs
+ * of about 1), so every output row is mostly its own token and a caption's words stay apart: at
+ * GPT-2's 0.02 a random encoder maps "yellow wall" and "navy wall" to rows 80% alike, and the
+ * DiT cannot read the word back. The encoder is frozen while the DiT trains (train-dit.ts).
+ */
+export const TOKEN_EMBED_STD = 1;
+export const POS_EMBED_STD = 0.3;
+
 export function initTextEncoder(rng: Rng, c: TextEncoderConfig): TextEncoderParams {
   return {
-    tokenEmbed: rng.fork(1).normal([c.vocabSize, c.dim], 0.02),
-    posEmbed: rng.fork(2).normal([c.maxLength, c.dim], 0.02),
+    tokenEmbed: rng.fork(1).normal([c.vocabSize, c.dim], TOKEN_EMBED_STD),
+    posEmbed: rng.fork(2).normal([c.maxLength, c.dim], POS_EMBED_STD),
     blocks: Array.from({ length: c.layers }, (_, i) => {
       const r = rng.fork(100 + i);
       return {

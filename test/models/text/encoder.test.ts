@@ -215,3 +215,23 @@ describe('precomputed caption embeddings', () => {
     bad('dup', { embeddings: emb, lengths }, { captions: '["x","x"]' }, /caption "x" appears twice/);
   });
 });
+
+it('a fresh encoder keeps a caption word apart: one word changed moves its row, not the others', () => {
+  const tok = makeTokenizer(undefined, 48);
+  const c = textEncoderConfig(tok, 64);
+  const enc = learnedCaptionEncoder(initTextEncoder(new Rng(3), c), c, tok);
+  const [a, b] = enc.encode(['a red circle rests on a yellow wall', 'a red circle rests on a navy wall']);
+  const row = (e: typeof a, i: number) => e.embeddings.dataSync().slice(i * 64, (i + 1) * 64);
+  const rel = (x: ArrayLike<number>, y: ArrayLike<number>) => {
+    let d = 0;
+    let n = 0;
+    for (let i = 0; i < x.length; i++) {
+      d += (x[i] - y[i]) ** 2;
+      n += y[i] ** 2;
+    }
+    return Math.sqrt(d / n);
+  };
+  // <bos> a red circle rests on a [yellow|navy] wall <eos>: row 7 is the colour
+  assert.ok(rel(row(a, 7), row(b, 7)) > 0.7, `colour row moved by ${rel(row(a, 7), row(b, 7))}`);
+  assert.ok(rel(row(a, 2), row(b, 2)) < 0.3, `an unchanged word's row moved by ${rel(row(a, 2), row(b, 2))}`);
+});
