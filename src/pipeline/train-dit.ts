@@ -9,10 +9,12 @@
  *   3. the EMA weights go to `out` as a model directory (model.ts) with the recipe and the command.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { cpus, hostname } from 'node:os';
 import { join, relative, resolve } from 'node:path';
+import { getBackend } from '../backends/registry.js';
 import type { TimeSampling } from '../diffusion/rectified-flow.js';
 import { namedTensors } from '../io/params-file.js';
-import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
+import { readSafetensors, writeFileAtomic, writeSafetensors } from '../io/safetensors.js';
 import { type DiTConfig, ditPreset } from '../models/presets.js';
 import { type TextEncoderConfig, textEncoderConfig } from '../models/text/encoder.js';
 import { makeTokenizer } from '../models/text/tokenizer.js';
@@ -255,9 +257,19 @@ export function trainDit(
       `train dit: ${r.work} already holds a checkpoint; pass --resume to continue it or remove it`,
     );
   let finalLoss: number | null = null;
-  let ema: Map<string, Float32Array> | null = null;
   let lastLog = 0;
   let mseAvg = Number.NaN;
+  const history = readHistory(r.work);
+  const run: TrainingRun = {
+    command: opts.command ?? null,
+    machine: `${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}, ${hostname()}`,
+    backend: getBackend().name,
+    startedAt: new Date().toISOString(),
+    fromStep: step,
+    toStep: step,
+    minutes: 0,
+  };
+  history.push(run);
   while (step < r.steps) {
     const minutes = (performance.now() - t0) / 60000;
     if (minutes >= r.maxMinutes) {
@@ -293,32 +305,58 @@ export function trainDit(
       },
     });
     step = res.step;
-    ema = res.state.ema;
+    // a killed run still leaves a usable model: export after every segment (the next segment
+    // reloads the live weights from the checkpoint, so writing the EMA into `params` is safe)
+    Object.assign(run, { toStep: step, minutes: Math.round(((performance.now() - t0) / 60000) * 10) / 10 });
+    writeHistory(r.work, history);
+    exportModel(res.state.ema);
   }
-  // export the EMA weights
-  if (ema)
-    for (const [name, t] of namedTensors(params)) {
-      const v = ema.get(name);
-      if (v) t.backend.write(t.storage, v);
-    }
   const minutes = (performance.now() - t0) / 60000;
-  saveModel(r.out, {
-    config: {
-      ...config,
-      training: {
-        command: opts.command ?? null,
-        recipe: r,
-        steps: step,
-        minutes: Math.round(minutes * 10) / 10,
-        finalLoss,
-        emaMse: mseAvg,
-        weights: ema ? 'EMA' : 'last',
-        finishedAt: new Date().toISOString(),
+  function exportModel(ema: Map<string, Float32Array> | null) {
+    if (ema)
+      for (const [name, t] of namedTensors(params)) {
+        const v = ema.get(name);
+        if (v) t.backend.write(t.storage, v);
+      }
+    saveModel(r.out, {
+      config: {
+        ...config,
+        training: {
+          recipe: r,
+          steps: step,
+          minutes: Math.round(history.reduce((a, h) => a + h.minutes, 0) * 10) / 10,
+          finalLoss,
+          emaMse: mseAvg,
+          weights: ema ? 'EMA' : 'last',
+          finishedAt: new Date().toISOString(),
+          history,
+        },
       },
-    },
-    dit: model.dit,
-    text: model.text,
-  });
+      dit: model.dit,
+      text: model.text,
+    });
+  }
   log(`saved ${r.out} (step ${step}, ${minutes.toFixed(1)} min)`);
   return { step, minutes, finalLoss, out: r.out };
+}
+
+/** One invocation of `trainDit` on a work directory, as the model card and config.json list them. */
+export interface TrainingRun {
+  command: string | null;
+  machine: string;
+  backend: string;
+  startedAt: string;
+  fromStep: number;
+  toStep: number;
+  minutes: number;
+}
+
+const historyPath = (work: string) => join(work, 'history.json');
+
+function readHistory(work: string): TrainingRun[] {
+  return existsSync(historyPath(work)) ? JSON.parse(readFileSync(historyPath(work), 'utf8')) : [];
+}
+
+function writeHistory(work: string, h: readonly TrainingRun[]): void {
+  writeFileAtomic(historyPath(work), `${JSON.stringify(h, null, 2)}\n`);
 }

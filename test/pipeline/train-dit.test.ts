@@ -68,6 +68,15 @@ test('trainDit: cached latents, resume, and a model directory that generates', a
     );
     const cfg = JSON.parse(readFileSync(join(dir, 'model', 'config.json'), 'utf8'));
     assert.equal(cfg.training.steps, 3);
+    assert.deepEqual(
+      cfg.training.history.map((h: { fromStep: number; toStep: number }) => [h.fromStep, h.toStep]),
+      [
+        [0, 2],
+        [2, 3],
+      ],
+      'every run of the recipe is in the model history',
+    );
+    assert.equal(cfg.training.history[0].command, 'test');
     assert.equal(cfg.codec.kind, 'pool');
     assert.equal(cfg.prediction, 'data');
     const model = loadModel(join(dir, 'model'));
