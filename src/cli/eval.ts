@@ -3,6 +3,15 @@
  */
 const EVALS: Record<string, { about: string; load: () => Promise<{ run(argv: string[]): Promise<void> }> }> =
   {
+    gen: {
+      about:
+        'score generated videos of held-out world stories with the probes (--model DIR | --truth | --noise)',
+      load: () => import('./eval-gen.js'),
+    },
+    probe: {
+      about: 'held-out accuracy of the world probes, clean and through the VAE',
+      load: () => import('./eval-probe.js'),
+    },
     vae: {
       about: 'PSNR of the committed VAE checkpoint on held-out world clips at 224x128',
       load: () => import('./eval-vae.js'),

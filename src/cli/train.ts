@@ -10,6 +10,10 @@ const TRAINERS: Record<
     about: 'train the video DiT + text encoder on world-clip latents (--config configs/dit-tiny.json)',
     load: () => import('./train-dit.js'),
   },
+  probe: {
+    about: 'train the world probes that score generated video (--config configs/probe.json)',
+    load: () => import('./train-probe.js'),
+  },
   vae: {
     about: 'train the causal video VAE from a JSON recipe (--config configs/vae-small.json)',
     load: () => import('./train-vae.js'),

@@ -1,0 +1,313 @@
+/**
+ * `moga eval gen`: N held-out test-split world stories (fixed seeds: the first N test indices from
+ * `first` that pass the selection), each turned into a story file (storyFromWorld) and its truth
+ * regenerated from the file's seed (worldTruthOf), then a video made by one of
+ *   model   the public generate() pipeline with a model directory (optionally with its
+ *           self-attention branches overridden: moga | local | full),
+ *   truth   the world's own render (the ceiling),
+ *   noise   standard-normal latents decoded by the codec (the floor),
+ * scored by metrics.ts, with the Frechet distance of per-shot probe features against the truth
+ * renders of as many other test stories (and the truth-vs-those floor beside it), and the cost per
+ * sampling step (cost model + clock).
+ */
+import { cpus, loadavg } from 'node:os';
+import type { AttentionBranch } from '../attention/visual-attention.js';
+import { makeRenderer } from '../data/world/render.js';
+import { splitSeed } from '../data/world/splits.js';
+import { generateStory } from '../data/world/story.js';
+import type { Story as WorldStory } from '../data/world/types.js';
+import { ditCost } from '../models/cost.js';
+import { visualAttentionOf } from '../models/dit/dit-block.js';
+import type { DiTConfig } from '../models/presets.js';
+import type { LatentCodec } from '../pipeline/codec.js';
+import { generate, toRgbFrames } from '../pipeline/generate.js';
+import { latentLayout } from '../pipeline/layout.js';
+import type { MogaModel } from '../pipeline/model.js';
+import { storyFromWorld, worldTruthOf } from '../pipeline/world-story.js';
+import type { Story } from '../story/story.js';
+import { sliceAxis } from '../tensor/ops.js';
+import { Rng } from '../tensor/random.js';
+import { noGrad } from '../tensor/tensor.js';
+import { frechetDistance } from './fid.js';
+import { type Adherence, adherenceOf, type MetricOptions, type StoryScore, scoreVideo } from './metrics.js';
+import type { Probe } from './probe-model.js';
+
+export type AttentionMode = 'moga' | 'local' | 'full';
+export type Source = 'model' | 'truth' | 'noise';
+
+export const ATTENTION_BRANCHES: Record<AttentionMode, readonly AttentionBranch[]> = {
+  moga: ['routed', 'window', 'frame'],
+  local: ['window', 'frame'],
+  full: ['full'],
+};
+
+/** The same model with its self-attention branches replaced (weights shared, nothing copied). */
+export function withAttention(model: MogaModel, mode: AttentionMode): MogaModel {
+  const branches = ATTENTION_BRANCHES[mode];
+  if (branches.includes('routed') && !model.config.dit.attention.branches.includes('routed'))
+    throw new Error(
+      `--attention ${mode}: the model was trained without the routed branch, so it has no router weights`,
+    );
+  const config: DiTConfig = { ...model.config.dit, attention: { ...model.config.dit.attention, branches } };
+  const dit = { ...model.dit, config, attention: visualAttentionOf(config) };
+  return { ...model, dit, config: { ...model.config, dit: config } };
+}
+
+export interface SelectOptions {
+  stories: number;
+  /** First test-split index tried (default 0). */
+  first?: number;
+  seconds: number;
+  fps: number;
+  width: number;
+  height: number;
+  /** Keep stories with a recall whose character was away for at least this many shots (default 1). */
+  minRecallGap?: number;
+}
+
+/** The evaluation stories: deterministic, test split only, each fits the 4x8x8 latent layout. */
+export function selectStories(o: SelectOptions): { index: number; world: WorldStory; file: Story }[] {
+  const out: { index: number; world: WorldStory; file: Story }[] = [];
+  const gap = o.minRecallGap ?? 1;
+  for (let i = o.first ?? 0; out.length < o.stories; i++) {
+    if (i - (o.first ?? 0) > 100 * o.stories + 1000)
+      throw new Error(
+        `only ${out.length} of ${o.stories} test stories pass the selection (recall gap ${gap})`,
+      );
+    const world = generateStory({
+      seed: splitSeed('test', i),
+      seconds: o.seconds,
+      fps: o.fps,
+      width: o.width,
+      height: o.height,
+    });
+    if (gap > 0 && !world.recalls.some((r) => r.shot - r.fromShot - 1 >= gap)) continue;
+    const file = storyFromWorld(world);
+    try {
+      latentLayout(file, { space: 8, time: 4 });
+    } catch {
+      continue;
+    }
+    out.push({ index: i, world, file });
+  }
+  return out;
+}
+
+export interface EvalGenOptions extends SelectOptions {
+  source: Source;
+  probe: Probe;
+  /** For `model`: the model (attention already overridden); for `noise`: the codec to decode with. */
+  model?: MogaModel;
+  codec?: LatentCodec;
+  steps?: number;
+  metric?: MetricOptions;
+  onStory?: (done: number, total: number, seconds: number) => void;
+}
+
+export interface ShotFrames {
+  story: number;
+  shot: number;
+  score: number;
+  caption: string;
+  video: Uint8Array;
+  truth: Uint8Array;
+}
+
+export interface EvalGenResult {
+  source: Source;
+  stories: { index: number; seed: number; frames: number; shots: number; seconds: number }[];
+  adherence: Adherence & { shots: number; objects: number };
+  recall: { n: number; ok: number; rate: number; consistent: number };
+  cuts: { truth: number; detected: number; matched: number; precision: number; recall: number };
+  stability: { ratio: number; video: number; world: number };
+  fd: { value: number; floor: number; clips: number; reference: number };
+  cost: {
+    attentionFlops: number;
+    totalFlops: number;
+    wallPerStep: number;
+    steps: number;
+    branches: readonly string[];
+  } | null;
+  wallSeconds: number;
+  machine: { cpus: number; model: string; load: number[] };
+  scores: StoryScore[];
+  /** The middle sampled frame of every shot, video and truth (for contact sheets). */
+  shotFrames: ShotFrames[];
+}
+
+function worldRender(world: WorldStory): Uint8Array[] {
+  const r = makeRenderer(world);
+  return Array.from({ length: world.frames }, (_, f) => r.render(f).rgb);
+}
+
+/** Standard-normal latents (seeded by the story's seed) decoded by the codec. */
+export function noiseVideo(codec: LatentCodec, file: Story, seed: number): Uint8Array[] {
+  const layout = latentLayout(file, codec);
+  const z = new Rng(seed).normal([codec.channels, layout.latentFrames, layout.height, layout.width]);
+  const dec = codec.decoder();
+  const frames: Uint8Array[] = [];
+  try {
+    for (let a = 0; a < layout.latentFrames && frames.length < layout.frames; ) {
+      const b = Math.min(layout.latentFrames, a === 0 ? 5 : a + 4);
+      const zz = sliceAxis(z, 1, a, b);
+      const v = noGrad(() => dec.push(zz));
+      zz.dispose();
+      frames.push(...toRgbFrames(v));
+      v.dispose();
+      a = b;
+    }
+  } finally {
+    dec.close();
+    z.dispose();
+  }
+  return frames.slice(0, layout.frames);
+}
+
+export async function evalGen(o: EvalGenOptions): Promise<EvalGenResult> {
+  const t0 = performance.now();
+  const chosen = selectStories(o);
+  const scores: StoryScore[] = [];
+  const shotFrames: ShotFrames[] = [];
+  let sampleSeconds = 0;
+  let steps = 0;
+  let cost: EvalGenResult['cost'] = null;
+  let attention = 0;
+  let total = 0;
+  for (const [k, c] of chosen.entries()) {
+    const truth = worldTruthOf(c.file);
+    if ('mismatch' in truth) throw new Error(`story ${c.index}: ${truth.mismatch}`);
+    const world = truth.world;
+    const real = worldRender(world);
+    let video: Uint8Array[];
+    if (o.source === 'truth') video = real;
+    else if (o.source === 'noise') {
+      if (!o.codec) throw new Error('evalGen: noise needs a codec');
+      video = noiseVideo(o.codec, c.file, world.seed);
+    } else {
+      if (!o.model) throw new Error('evalGen: model needs a model');
+      const r = await generate(c.file, o.model, { steps: o.steps, collect: true });
+      video = r.video!;
+      sampleSeconds += r.seconds.sample;
+      steps += r.steps;
+      const layout = r.layout;
+      const dc = o.model.config.dit;
+      const cc = ditCost(
+        dc,
+        { frames: layout.decodedFrames, height: world.height, width: world.width },
+        {
+          vae: [o.model.codec.time, o.model.codec.space, o.model.codec.space],
+          shots: layout.shotFrames.map((s) => s / dc.patch[0]),
+        },
+      );
+      // one DiT pass per step without guidance, two with it
+      const passes = r.guidance === 1 ? 1 : 2;
+      attention += cc.flops.attention * passes;
+      total += cc.flops.total * passes;
+    }
+    const s = scoreVideo(o.probe, world, video, world.width, world.height, real, o.metric);
+    scores.push(s);
+    for (const sh of s.shots) {
+      const f = sh.frames[sh.frames.length >> 1];
+      shotFrames.push({
+        story: c.index,
+        shot: sh.shot,
+        score: sh.score,
+        caption: sh.caption,
+        video: video[f],
+        truth: real[f],
+      });
+    }
+    o.onStory?.(k + 1, chosen.length, (performance.now() - t0) / 1000);
+  }
+  if (o.source === 'model' && o.model)
+    cost = {
+      attentionFlops: attention / chosen.length,
+      totalFlops: total / chosen.length,
+      wallPerStep: sampleSeconds / Math.max(steps, 1),
+      steps: steps / chosen.length,
+      branches: o.model.config.dit.attention.branches,
+    };
+
+  // Frechet distance against the truth of as many other test stories (same selection, further on)
+  const ref = selectStories({ ...o, first: (o.first ?? 0) + 100_000 });
+  const refFeatures: Float64Array[] = [];
+  for (const c of ref) {
+    const real = worldRender(c.world);
+    refFeatures.push(
+      ...scoreVideo(o.probe, c.world, real, c.world.width, c.world.height, real, o.metric).features,
+    );
+  }
+  const videoFeatures = scores.flatMap((s) => s.features);
+  let truthFeatures: Float64Array[];
+  if (o.source === 'truth') truthFeatures = videoFeatures;
+  else {
+    truthFeatures = [];
+    for (const c of chosen) {
+      const real = worldRender(c.world);
+      truthFeatures.push(
+        ...scoreVideo(o.probe, c.world, real, c.world.width, c.world.height, real, o.metric).features,
+      );
+    }
+  }
+
+  const recalls = scores.flatMap((s) => s.recalls);
+  const cutTruth = scores.reduce((a, s) => a + s.cuts.truth.length, 0);
+  const cutDet = scores.reduce((a, s) => a + s.cuts.detected.length, 0);
+  const cutMatched = scores.reduce((a, s) => a + s.cuts.matched, 0);
+  const dv = scores.reduce((a, s) => a + s.stability.video, 0);
+  const dw = scores.reduce((a, s) => a + s.stability.world, 0);
+  return {
+    source: o.source,
+    stories: chosen.map((c) => ({
+      index: c.index,
+      seed: c.world.seed,
+      frames: c.world.frames,
+      shots: c.world.shots.length,
+      seconds: c.world.seconds,
+    })),
+    adherence: adherenceOf(scores),
+    recall: {
+      n: recalls.length,
+      ok: recalls.filter((r) => r.ok).length,
+      rate: recalls.length ? recalls.filter((r) => r.ok).length / recalls.length : Number.NaN,
+      consistent: recalls.length ? recalls.filter((r) => r.consistent).length / recalls.length : Number.NaN,
+    },
+    cuts: {
+      truth: cutTruth,
+      detected: cutDet,
+      matched: cutMatched,
+      precision: cutDet ? cutMatched / cutDet : 1,
+      recall: cutTruth ? cutMatched / cutTruth : 1,
+    },
+    stability: { ratio: dv / Math.max(dw, 1e-9), video: dv / scores.length, world: dw / scores.length },
+    fd: {
+      value: frechetDistance(videoFeatures, refFeatures),
+      floor: frechetDistance(truthFeatures, refFeatures),
+      clips: videoFeatures.length,
+      reference: refFeatures.length,
+    },
+    cost,
+    wallSeconds: (performance.now() - t0) / 1000,
+    machine: { cpus: cpus().length, model: cpus()[0]?.model ?? '?', load: loadavg() },
+    scores,
+    shotFrames,
+  };
+}
+
+const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : 'n/a');
+
+/** The result as Markdown: one table row, with the header. */
+export function markdownRow(label: string, r: EvalGenResult): { header: string; row: string } {
+  const a = r.adherence;
+  const header =
+    '| run | stories | bg kind | bg colour | shape | colour | pattern | recall (consistent) | cut P / R | stability | FD (floor) | attn / total GFLOP per step | s per step |\n' +
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|';
+  const cost = r.cost
+    ? `${(r.cost.attentionFlops / 1e9).toFixed(2)} / ${(r.cost.totalFlops / 1e9).toFixed(2)} | ${r.cost.wallPerStep.toFixed(2)}`
+    : '- | -';
+  const row =
+    `| ${label} | ${r.stories.length} | ${pct(a.bgKind)} | ${pct(a.bgColour)} | ${pct(a.shape)} | ${pct(a.colour)} | ${pct(a.pattern)} | ` +
+    `${pct(r.recall.rate)} (${pct(r.recall.consistent)}) of ${r.recall.n} | ${pct(r.cuts.precision)} / ${pct(r.cuts.recall)} | ` +
+    `${r.stability.ratio.toFixed(2)} | ${r.fd.value.toFixed(3)} (${r.fd.floor.toFixed(3)}) | ${cost} |`;
+  return { header, row };
+}

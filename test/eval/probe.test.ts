@@ -1,0 +1,55 @@
+/**
+ * The committed probe checkpoint (models/probe) on held-out test-split frames it never saw: a quick
+ * version of `moga eval probe` (4 stories instead of 40), so a broken checkpoint or a change in the
+ * world or in the probe code shows up here.
+ */
+import assert from 'node:assert/strict';
+import { before, test } from 'node:test';
+import { setBackend } from '../../src/backends/index.js';
+import { makeRenderer } from '../../src/data/world/render.js';
+import { splitSeed } from '../../src/data/world/splits.js';
+import { generateStory } from '../../src/data/world/story.js';
+import { components, cropOfBox, resizeRgb } from '../../src/eval/frames.js';
+import { readFrames } from '../../src/eval/probe.js';
+import { evaluateProbe } from '../../src/eval/probe-eval.js';
+import { loadProbe, type Probe } from '../../src/eval/probe-model.js';
+
+let probe: Probe;
+before(async () => {
+  await setBackend('wasm');
+  probe = loadProbe('models/probe').probe;
+});
+
+test('held-out accuracy of the committed probes (4 test stories, clean frames)', () => {
+  const r = evaluateProbe(probe, { stories: 4, clips: 2, first: 7 }).clean;
+  assert.ok(r.objects >= 40, `${r.objects} objects`);
+  for (const k of ['bgKind', 'bgColour', 'found', 'shape', 'colour', 'pattern'] as const)
+    assert.ok(r[k] >= 0.95, `${k} ${r[k]}`);
+  assert.ok(r.iou > 0.5, `iou ${r.iou}`);
+});
+
+test('the probes read a frame at another size (resampled) the same way', () => {
+  const story = generateStory({ seed: splitSeed('test', 3), width: 160, height: 96 });
+  const { rgb } = makeRenderer(story).render(40);
+  const big = resizeRgb(rgb, 160, 96, 320, 192);
+  const [a] = readFrames(probe, [rgb], 160, 96);
+  const [b] = readFrames(probe, [big], 320, 192);
+  assert.equal(a.kind, b.kind);
+  assert.equal(a.colour, b.colour);
+  assert.deepEqual(
+    a.objects.map((o) => o.shape),
+    b.objects.map((o) => o.shape),
+  );
+});
+
+test('heat-map components and crops', () => {
+  const heat = new Float32Array(6 * 4);
+  for (const i of [0, 1, 6, 7, 22]) heat[i] = 0.9;
+  const c = components(heat, 6, 4, 4);
+  assert.equal(c.length, 2);
+  assert.deepEqual(c[0].box, [0, 0, 7, 7]);
+  assert.equal(c[0].cells, 4);
+  assert.deepEqual(c[1].box, [16, 12, 19, 15]);
+  const q = cropOfBox([0, 0, 9, 19]);
+  assert.deepEqual(q, { cx: 5, cy: 10, side: 26 });
+});
