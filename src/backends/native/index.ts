@@ -32,6 +32,16 @@ export interface NativeBackend extends Backend {
   refFallbacks(): Record<string, number>;
 }
 
+/** The storage's array, zeroed first if it is a recycled one not yet written (alloc's contract). */
+function clean(s: Storage): Float32Array | Int32Array {
+  const n = s as NativeStorage;
+  if (n.dirty) {
+    n.array.fill(0);
+    n.dirty = false;
+  }
+  return n.array;
+}
+
 /** The library's pool is process-wide: start it once with the most threads any backend may use. */
 function defaultThreads(): number {
   const env = process.env.MOGA_THREADS;
@@ -69,6 +79,7 @@ export function createNativeBackend(opts: NativeOptions = {}): NativeBackend | s
   };
   let live = 0;
   const fallbacks: Record<string, number> = {};
+  const pool = new ArrayPool();
   const view = (t: TensorRef): View => ({ data: (t.storage as NativeStorage).array, shape: t.shape });
   const backend: NativeBackend = {
     name: 'native',
@@ -76,23 +87,30 @@ export function createNativeBackend(opts: NativeOptions = {}): NativeBackend | s
     isa,
     alloc(dtype: DType, size: number): NativeStorage {
       live += size * BYTES[dtype];
-      const array = dtype === 'int32' ? new Int32Array(size) : new Float32Array(size);
-      return { array, bytes: size * BYTES[dtype] };
+      const array = pool.take(dtype, size);
+      return { array, bytes: size * BYTES[dtype], dirty: array.length > 0 && pool.recycled };
     },
     free(s: Storage) {
       live -= s.bytes;
+      pool.give((s as NativeStorage).array);
     },
     write(s: Storage, data: TypedArray) {
-      (s as NativeStorage).array.set(data);
+      clean(s).set(data);
     },
-    read: async (s: Storage) => (s as NativeStorage).array.slice(),
-    readSync: (s: Storage) => (s as NativeStorage).array.slice(),
+    read: async (s: Storage) => clean(s).slice(),
+    readSync: (s: Storage) => clean(s).slice(),
     run<K extends OpName>(op: K, ins: readonly TensorRef[], outs: readonly TensorRef[], params: OpParams[K]) {
+      for (const t of ins) clean(t.storage);
       const kern = NATIVE_KERNELS[op] as NativeKernel<K> | undefined;
       if (kern) {
         select();
-        if (kern(lib, ins, outs, params)) return;
+        // A native kernel writes every element of its outputs (or declines before writing any).
+        if (kern(lib, ins, outs, params)) {
+          for (const t of outs) (t.storage as NativeStorage).dirty = false;
+          return;
+        }
       }
+      for (const t of outs) clean(t.storage);
       fallbacks[op] = (fallbacks[op] ?? 0) + 1;
       (REF_KERNELS[op] as RefKernel<K>)(ins.map(view), outs.map(view), params);
     },
@@ -105,6 +123,45 @@ export function createNativeBackend(opts: NativeOptions = {}): NativeBackend | s
   }
   return backend;
 }
+
+/**
+ * Freed arrays kept for reuse by size: a training step allocates the same shapes every time, and
+ * a fresh typed array of a few hundred KiB costs page faults and zeroing plus GC pressure, often
+ * more than the op that fills it. A recycled array is handed out dirty (see `clean`): an op's
+ * output is overwritten whole, so it is zeroed only if something reads it first. Bounded in
+ * bytes; an array given twice is kept once.
+ */
+class ArrayPool {
+  private readonly free = new Map<string, (Float32Array | Int32Array)[]>();
+  private readonly held = new WeakSet<Float32Array | Int32Array>();
+  private bytes = 0;
+  /** Whether the last `take` returned a recycled (not zeroed) array. */
+  recycled = false;
+  constructor(private readonly maxBytes = 256 * 2 ** 20) {}
+
+  take(dtype: DType, size: number): Float32Array | Int32Array {
+    const list = size >= MIN_POOLED ? this.free.get(`${dtype}${size}`) : undefined;
+    const a = list?.pop();
+    this.recycled = a !== undefined;
+    if (!a) return dtype === 'int32' ? new Int32Array(size) : new Float32Array(size);
+    this.held.delete(a);
+    this.bytes -= a.byteLength;
+    return a;
+  }
+
+  give(a: Float32Array | Int32Array): void {
+    if (a.length < MIN_POOLED || this.held.has(a) || this.bytes + a.byteLength > this.maxBytes) return;
+    const key = `${a instanceof Int32Array ? 'int32' : 'float32'}${a.length}`;
+    let list = this.free.get(key);
+    if (!list) this.free.set(key, (list = []));
+    list.push(a);
+    this.held.add(a);
+    this.bytes += a.byteLength;
+  }
+}
+
+/** Smaller arrays come from V8's young generation cheaply; only larger ones are pooled. */
+const MIN_POOLED = 4096;
 
 /** Deterministic pseudo-random floats in [-1, 1) (no dependency on the tensor layer's RNG). */
 function noise(n: number, seed: number): Float32Array {

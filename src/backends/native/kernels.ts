@@ -21,6 +21,8 @@ import type { NativeLib } from './lib.js';
 export interface NativeStorage extends Storage {
   /** Plain typed-array storage: koffi passes it to C by reference, and `ref` reads it directly. */
   readonly array: Float32Array | Int32Array;
+  /** A recycled array not yet zeroed or overwritten (index.ts zeroes it before anything reads it). */
+  dirty: boolean;
 }
 
 /** A native kernel: returns false when this case has no native path (the backend then runs `ref`). */

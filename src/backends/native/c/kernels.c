@@ -769,36 +769,92 @@ static int rmsnorm_bwd(const float *dy, const float *x, const float *w, const fl
 enum { U_NEG, U_EXP, U_LOG, U_SQRT, U_RSQRT, U_TANH, U_SIGMOID, U_SILU, U_GELU, U_ABS, U_SIGN, U_SIN, U_COS };
 enum { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MAX, B_GREATER, B_EQUAL };
 
-#define ELEMS_PER_TASK (1 << 16) /* below 2 tasks' worth, an op stays on the calling thread */
+#define ELEMS_PER_TASK (1 << 16) /* binary ops (memory-bound): below 4 tasks' worth, one thread */
+#define UNARY_PER_TASK (1 << 14) /* unary ops: exp, tanh, gelu cost ~10x a load, so split earlier */
 
+/* tanh on VW lanes: Cephes tanhf (odd polynomial below 0.625, else 1 - 2 / (exp(2|x|) + 1)). */
+static inline vf vtanh(vf x) {
+  vi sign = (vi)x & ((vi){0} + (int)0x80000000);
+  vf ax = (vf)((vi)x & ~((vi){0} + (int)0x80000000));
+  vf big = 1.0f - 2.0f / (vexp(ax + ax) + 1.0f);
+  big = (vf)((vi)big | sign);
+  vf z = x * x;
+  vf p = (vf){0} - 5.70498872745e-3f;
+  p = p * z + 2.06390887954e-2f;
+  p = p * z - 5.37397155531e-2f;
+  p = p * z + 1.33314422036e-1f;
+  p = p * z - 3.33332819422e-1f;
+  vf small = p * z * x + x;
+  return vsel(ax < 0.625f, small, big);
+}
+
+static inline vf vsigmoid(vf x) { return 1.0f / (1.0f + vexp(-x)); }
+
+/* 0.5 x (1 + tanh(u)) = x sigmoid(2u): the same function without the cancellation of 1 + tanh(u)
+ * for negative x (the reference computes in float64 and has none either). */
+static inline vf vgelu(vf x) {
+  vf u = 1.5957691216057308f * (x + 0.044715f * x * x * x);
+  return x * vsigmoid(u);
+}
+
+static float scalar_unary(int op, float v) {
+  switch (op) {
+  case U_LOG: return logf(v);
+  case U_SIGN: return v > 0 ? 1.0f : v < 0 ? -1.0f : v; /* keeps -0, 0 and NaN */
+  case U_SIN: return sinf(v);
+  default: return cosf(v);
+  }
+}
+
+/* The vector ops on VW lanes; the others lane by lane through libm. */
+static inline vf vunary(int op, vf v) {
+  switch (op) {
+  case U_NEG: return -v;
+  case U_EXP: return vexp(v);
+  case U_SQRT:
+  case U_RSQRT: {
+    vf r;
+    for (int l = 0; l < VW; l++) r[l] = sqrtf(v[l]); /* vectorizes to vsqrtps */
+    return op == U_SQRT ? r : 1.0f / r;
+  }
+  case U_TANH: return vtanh(v);
+  case U_SIGMOID: return vsigmoid(v);
+  case U_SILU: return v * vsigmoid(v);
+  case U_GELU: return vgelu(v);
+  case U_ABS: return (vf)((vi)v & ~((vi){0} + (int)0x80000000));
+  default: {
+    vf r;
+    for (int l = 0; l < VW; l++) r[l] = scalar_unary(op, v[l]);
+    return r;
+  }
+  }
+}
+
+/* The tail (n % VW elements) goes through the same lane code as the body, so an element's result
+ * does not depend on its position. The op switch sits outside the loop so each loop is straight. */
 static void unary_range(int op, const float *x, float *y, int n) {
   int i = 0;
-  if (op == U_EXP || op == U_SIGMOID || op == U_SILU) {
-    for (; i + VW <= n; i += VW) {
-      vf v = *(const vfu *)(x + i), r;
-      if (op == U_EXP) r = vexp(v);
-      else if (op == U_SIGMOID) r = 1.0f / (1.0f + vexp(-v));
-      else r = v / (1.0f + vexp(-v));
-      *(vfu *)(y + i) = r;
-    }
+#define UNARY_LOOP(OP)                                                            \
+  for (; i + VW <= n; i += VW) *(vfu *)(y + i) = vunary(OP, *(const vfu *)(x + i)); \
+  break;
+  switch (op) {
+  case U_NEG: UNARY_LOOP(U_NEG)
+  case U_EXP: UNARY_LOOP(U_EXP)
+  case U_SQRT: UNARY_LOOP(U_SQRT)
+  case U_RSQRT: UNARY_LOOP(U_RSQRT)
+  case U_TANH: UNARY_LOOP(U_TANH)
+  case U_SIGMOID: UNARY_LOOP(U_SIGMOID)
+  case U_SILU: UNARY_LOOP(U_SILU)
+  case U_GELU: UNARY_LOOP(U_GELU)
+  case U_ABS: UNARY_LOOP(U_ABS)
+  default: UNARY_LOOP(op)
   }
-  for (; i < n; i++) {
-    float v = x[i];
-    switch (op) {
-    case U_NEG: y[i] = -v; break;
-    case U_EXP: y[i] = expf(v); break;
-    case U_LOG: y[i] = logf(v); break;
-    case U_SQRT: y[i] = sqrtf(v); break;
-    case U_RSQRT: y[i] = 1.0f / sqrtf(v); break;
-    case U_TANH: y[i] = tanhf(v); break;
-    case U_SIGMOID: y[i] = 1.0f / (1.0f + expf(-v)); break;
-    case U_SILU: y[i] = v / (1.0f + expf(-v)); break;
-    case U_GELU: y[i] = (float)(0.5 * v * (1 + tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)))); break;
-    case U_ABS: y[i] = fabsf(v); break;
-    case U_SIGN: y[i] = v > 0 ? 1.0f : v < 0 ? -1.0f : v; break; /* keeps -0, 0 and NaN */
-    case U_SIN: y[i] = sinf(v); break;
-    default: y[i] = cosf(v); break;
-    }
+#undef UNARY_LOOP
+  if (i < n) {
+    vf t = {0};
+    for (int l = 0; l < n - i; l++) t[l] = x[i + l];
+    t = vunary(op, t);
+    for (int l = 0; l < n - i; l++) y[i + l] = t[l];
   }
 }
 
@@ -815,40 +871,88 @@ static inline float binop(int op, float a, float b) {
   }
 }
 
-/* Elements [i0, i1) of y = a op b under a broadcast mode: 0 same shape; 1 b[i % inner]; 2 a[i % inner];
- * 3 b[i / inner]; 4 a[i / inner]. The switch sits outside the loops so each loop vectorizes. */
-static void binary_range(int op, const float *a, const float *b, float *y, int i0, int i1, int mode, int inner) {
-#define LOOP(EXPR)                                                                                   \
-  for (int i = i0; i < i1; i++) {                                                                    \
-    float x = mode == 0 || mode == 1 || mode == 3 ? a[i] : mode == 2 ? a[i % inner] : a[i / inner]; \
-    float z = mode == 0 || mode == 2 || mode == 4 ? b[i] : mode == 1 ? b[i % inner] : b[i / inner]; \
-    y[i] = EXPR;                                                                                     \
+/* y[t] = a[t * sa] op b[t * sb] for t < len, strides 0 or 1 (not both 0). The op and stride
+ * switches sit outside the loops, so each loop is straight and vectorizes. */
+static inline void seg_op(int op, const float *restrict a, int sa, const float *restrict b, int sb,
+                          float *restrict y, int len) {
+#define OPLOOPS(E)                                                                \
+  if (sa && sb)                                                                   \
+    for (int t = 0; t < len; t++) {                                               \
+      float x = a[t], z = b[t];                                                   \
+      y[t] = E;                                                                   \
+    }                                                                             \
+  else if (sa) {                                                                  \
+    float z = b[0];                                                               \
+    for (int t = 0; t < len; t++) {                                               \
+      float x = a[t];                                                             \
+      y[t] = E;                                                                   \
+    }                                                                             \
+  } else {                                                                        \
+    float x = a[0];                                                               \
+    for (int t = 0; t < len; t++) {                                               \
+      float z = b[t];                                                             \
+      y[t] = E;                                                                   \
+    }                                                                             \
+  }                                                                               \
+  return;
+  switch (op) {
+  case B_ADD: OPLOOPS(x + z)
+  case B_SUB: OPLOOPS(x - z)
+  case B_MUL: OPLOOPS(x * z)
+  case B_DIV: OPLOOPS(x / z)
+  case B_POW: OPLOOPS((float)pow(x, z))
+  case B_MAX: OPLOOPS(x != x || z != z ? NAN : (x > z ? x : z))
+  case B_GREATER: OPLOOPS(x > z ? 1.0f : 0.0f)
+  default: OPLOOPS(x == z ? 1.0f : 0.0f)
   }
+#undef OPLOOPS
+}
+
+/* Elements [i0, i1) of y = a op b under a broadcast mode: 0 same shape; 1 b[i % inner]; 2 a[i % inner];
+ * 3 b[i / inner]; 4 a[i / inner]. Walked as runs that stay inside one row of `inner` elements. */
+static void binary_range(int op, const float *a, const float *b, float *y, int i0, int i1, int mode, int inner) {
   if (mode == 0) {
-    switch (op) {
-    case B_ADD: for (int i = i0; i < i1; i++) y[i] = a[i] + b[i]; return;
-    case B_SUB: for (int i = i0; i < i1; i++) y[i] = a[i] - b[i]; return;
-    case B_MUL: for (int i = i0; i < i1; i++) y[i] = a[i] * b[i]; return;
-    case B_DIV: for (int i = i0; i < i1; i++) y[i] = a[i] / b[i]; return;
-    default: break;
-    }
-  } else if (mode == 1 && op <= B_DIV && i0 % inner == 0) {
-    /* rows of a against one row b (bias add): whole rows vectorize */
-    for (int r = i0; r < i1; r += inner) {
-      int e = imin(inner, i1 - r);
-      const float *ar = a + r;
-      float *yr = y + r;
-      switch (op) {
-      case B_ADD: for (int j = 0; j < e; j++) yr[j] = ar[j] + b[j]; break;
-      case B_SUB: for (int j = 0; j < e; j++) yr[j] = ar[j] - b[j]; break;
-      case B_MUL: for (int j = 0; j < e; j++) yr[j] = ar[j] * b[j]; break;
-      default: for (int j = 0; j < e; j++) yr[j] = ar[j] / b[j]; break;
-      }
-    }
+    seg_op(op, a + i0, 1, b + i0, 1, y + i0, i1 - i0);
     return;
   }
-  LOOP(binop(op, x, z))
-#undef LOOP
+  for (int i = i0; i < i1;) {
+    int row = i / inner, j = i - row * inner, e = imin(i1, (row + 1) * inner), len = e - i;
+    switch (mode) {
+    case 1: seg_op(op, a + i, 1, b + j, 1, y + i, len); break;
+    case 2: seg_op(op, a + j, 1, b + i, 1, y + i, len); break;
+    case 3: seg_op(op, a + i, 1, b + row, 0, y + i, len); break;
+    default: seg_op(op, a + row, 0, b + i, 1, y + i, len); break;
+    }
+    i = e;
+  }
+}
+
+/* y (contiguous, `shape`, rank <= 16) = a op b, a and b read through broadcast strides (0 on
+ * broadcast axes): an odometer over all axes but the last, one run per last-axis row. */
+static void binary_strided(int op, const float *a, const float *b, float *y, int rank, const int *shape,
+                           const int *as, const int *bs) {
+  int idx[16] = {0};
+  int last = rank - 1, n = shape[last];
+  long sa = as[last], sb = bs[last], yo = 0;
+  float t[256], u[256];
+  for (;;) {
+    long ao = 0, bo = 0;
+    for (int d = 0; d < last; d++) ao += (long)idx[d] * as[d], bo += (long)idx[d] * bs[d];
+    if ((sa == 0 || sa == 1) && (sb == 0 || sb == 1) && (sa || sb)) seg_op(op, a + ao, sa, b + bo, sb, y + yo, n);
+    else
+      for (int i0 = 0; i0 < n; i0 += 256) {
+        int m = imin(n - i0, 256);
+        for (int i = 0; i < m; i++) t[i] = a[ao + (i0 + i) * sa], u[i] = b[bo + (i0 + i) * sb];
+        seg_op(op, t, 1, u, 1, y + yo + i0, m);
+      }
+    yo += n;
+    int d = last - 1;
+    for (; d >= 0; d--) {
+      if (++idx[d] < shape[d]) break;
+      idx[d] = 0;
+    }
+    if (d < 0) return;
+  }
 }
 
 typedef struct {
@@ -860,30 +964,29 @@ typedef struct {
 static void unary_task(void *vctx, int t, int thread) {
   (void)thread;
   elem_job *J = vctx;
-  int i0 = t * ELEMS_PER_TASK;
-  unary_range(J->op, J->a + i0, J->y + i0, imin(ELEMS_PER_TASK, J->n - i0));
+  int i0 = t * UNARY_PER_TASK;
+  unary_range(J->op, J->a + i0, J->y + i0, imin(UNARY_PER_TASK, J->n - i0));
 }
 
 static void binary_task(void *vctx, int t, int thread) {
   (void)thread;
   elem_job *J = vctx;
-  /* tasks cover whole rows in the row modes, so mode 1's vector path applies */
-  int chunk = J->mode == 0 ? ELEMS_PER_TASK : rup(ELEMS_PER_TASK, J->inner);
-  int i0 = t * chunk;
-  binary_range(J->op, J->a, J->b, J->y, i0, imin(J->n, i0 + chunk), J->mode, J->inner);
+  int i0 = t * ELEMS_PER_TASK;
+  binary_range(J->op, J->a, J->b, J->y, i0, imin(J->n, i0 + ELEMS_PER_TASK), J->mode, J->inner);
 }
 
 static void unary(int op, const float *x, float *y, int n) {
   elem_job J = {op, n, 0, 0, x, NULL, y};
-  if (n < 2 * ELEMS_PER_TASK) unary_range(op, x, y, n);
-  else moga_parallel(cdiv(n, ELEMS_PER_TASK), unary_task, &J);
+  /* cheap ops are memory-bound: threads pay off only on large arrays */
+  int per = op == U_NEG || op == U_ABS || op == U_SIGN ? ELEMS_PER_TASK : UNARY_PER_TASK;
+  if (n < 4 * per) unary_range(op, x, y, n);
+  else moga_parallel(cdiv(n, UNARY_PER_TASK), unary_task, &J);
 }
 
 static void binary(int op, const float *a, const float *b, float *y, int n, int mode, int inner) {
   elem_job J = {op, n, mode, inner, a, b, y};
-  int chunk = mode == 0 ? ELEMS_PER_TASK : rup(ELEMS_PER_TASK, inner);
-  if (n < 2 * ELEMS_PER_TASK) binary_range(op, a, b, y, 0, n, mode, inner);
-  else moga_parallel(cdiv(n, chunk), binary_task, &J);
+  if (n < 4 * ELEMS_PER_TASK) binary_range(op, a, b, y, 0, n, mode, inner);
+  else moga_parallel(cdiv(n, ELEMS_PER_TASK), binary_task, &J);
 }
 
 /* y[o, i] = sum (op 0, float64 accumulation) or max (op 1; NaN wins) of x[o, m, i] over m. */
@@ -916,4 +1019,4 @@ static void reduce(int op, const float *x, float *y, int outer, int mid, int inn
 }
 
 const moga_kernels TABLE = {ISA_NAME, MR, NR, gemm, attn_fwd, attn_bwd, layernorm, layernorm_bwd,
-                            rmsnorm, rmsnorm_bwd, unary, binary, reduce};
+                            rmsnorm, rmsnorm_bwd, unary, binary, reduce, binary_strided};

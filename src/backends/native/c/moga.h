@@ -46,6 +46,8 @@ typedef struct {
   void (*unary)(int op, const float *x, float *y, int n);
   void (*binary)(int op, const float *a, const float *b, float *y, int n, int mode, int inner);
   void (*reduce)(int op, const float *x, float *y, int outer, int mid, int inner);
+  void (*binary_strided)(int op, const float *a, const float *b, float *y, int rank, const int *shape,
+                         const int *as, const int *bs);
 } moga_kernels;
 
 extern const moga_kernels moga_kernels_generic;

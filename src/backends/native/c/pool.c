@@ -1,16 +1,20 @@
 /*
  * The persistent thread pool and the exported entry points (what koffi binds).
  *
- * Threads are created once (moga_start) and sleep on a condition variable between jobs; a job is a
- * task count plus a body, and every thread (the caller too) claims tasks from an atomic counter.
- * A condition variable rather than spinning: this library shares small machines with other jobs,
- * and a spinning idle thread would steal a core from them. Kernels split work into tasks by the
- * problem's shape and accumulate in a fixed order, so results do not depend on the thread count.
+ * Threads are created once (moga_start). A job is published as one 64-bit word (generation,
+ * task count, next unclaimed task); every thread, the caller too, claims tasks by compare-and-swap
+ * on that word, so a worker that wakes late finds the job fully claimed (or a newer one) and
+ * takes nothing: the caller waits only for tasks actually running, never for a thread's wake-up.
+ * Idle workers spin briefly (a burst of kernels then costs no wake-up), then sleep on a condition
+ * variable: this library shares small machines with other jobs, and a thread spinning for long
+ * would steal a core from them. Kernels split work into tasks by the problem's shape and
+ * accumulate in a fixed order, so results do not depend on the thread count.
  *
  * The ISA build is chosen at run time from the CPU's features (never -march=native): AVX-512 where
  * the CPU has AVX-512F/DQ, else AVX2+FMA, else generic; moga_use can force one (tests compare them).
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,20 +25,29 @@
 #define MAX_THREADS 256
 #define SLOTS 8
 
+/* The job word: generation (24 bits) | task count (20) | next task (20). */
+#define TBITS 20
+#define TMASK ((1u << TBITS) - 1)
+#define MAX_TASKS ((int)TMASK)
+#define GEN(s) ((unsigned)((s) >> (2 * TBITS)))
+#define COUNT(s) ((int)(((s) >> TBITS) & TMASK))
+#define NEXT(s) ((int)((s)&TMASK))
+
+/* Spins of an idle worker before it sleeps (each a CPU pause, ~10-40 ns): tens of microseconds. */
+#define IDLE_SPINS 4000
+
 static struct {
   pthread_mutex_t mu;
-  pthread_cond_t wake, idle;
+  pthread_cond_t wake;
   pthread_mutex_t call; /* one job at a time, whoever calls */
-  int threads;     /* started, the caller included */
-  int use;         /* threads taking part in jobs (<= threads; moga_use) */
-  unsigned gen;    /* bumped per job; workers wait for a new value */
-  int busy;        /* workers still inside the current job */
-  moga_task_fn fn;
-  void *ctx;
-  int ntasks;
-  atomic_int next; /* next unclaimed task */
-} P = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
-       PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0, 0, 0, 0, 0};
+  int threads;          /* started, the caller included */
+  atomic_int use;       /* threads taking part in jobs (<= threads; moga_use) */
+  _Atomic uint64_t job; /* see GEN / COUNT / NEXT */
+  _Atomic(moga_task_fn) fn;
+  _Atomic(void *) ctx;
+  atomic_int done;     /* tasks of the current job finished */
+  atomic_int sleepers; /* workers inside pthread_cond_wait (or about to be) */
+} P = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, NULL, NULL, 0, 0};
 
 static const moga_kernels *K = &moga_kernels_generic;
 
@@ -53,52 +66,104 @@ float *moga_scratch(int slot, size_t floats) {
   return scratch.p[slot];
 }
 
-static void drain(int thread) {
-  int t;
-  while ((t = atomic_fetch_add(&P.next, 1)) < P.ntasks) P.fn(P.ctx, t, thread);
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+/* Claims and runs tasks of the job in `s` (re-read on contention) until it is fully claimed or a
+ * newer job replaced it. fn and ctx are read before the claim: a successful claim proves the job
+ * was still open, so the caller had not yet overwritten them for the next job. */
+static void drain(uint64_t s, int thread) {
+  unsigned gen = GEN(s);
+  while (GEN(s) == gen && NEXT(s) < COUNT(s)) {
+    moga_task_fn fn = atomic_load_explicit(&P.fn, memory_order_relaxed);
+    void *ctx = atomic_load_explicit(&P.ctx, memory_order_relaxed);
+    if (atomic_compare_exchange_weak(&P.job, &s, s + 1)) {
+      fn(ctx, NEXT(s), thread);
+      atomic_fetch_add_explicit(&P.done, 1, memory_order_release);
+      s = atomic_load(&P.job);
+    }
+  }
 }
 
 static void *worker(void *arg) {
   int id = (int)(intptr_t)arg;
   unsigned seen = 0;
   for (;;) {
-    pthread_mutex_lock(&P.mu);
-    while (P.gen == seen) pthread_cond_wait(&P.wake, &P.mu);
-    seen = P.gen;
-    pthread_mutex_unlock(&P.mu);
-    if (id < P.use) drain(id);
-    pthread_mutex_lock(&P.mu);
-    if (--P.busy == 0) pthread_cond_signal(&P.idle);
-    pthread_mutex_unlock(&P.mu);
+    uint64_t s = atomic_load(&P.job);
+    for (int spin = 0; GEN(s) == seen && spin < IDLE_SPINS; spin++) {
+      cpu_relax();
+      s = atomic_load(&P.job);
+    }
+    if (GEN(s) == seen) {
+      pthread_mutex_lock(&P.mu);
+      atomic_fetch_add(&P.sleepers, 1);
+      while (GEN(s = atomic_load(&P.job)) == seen) pthread_cond_wait(&P.wake, &P.mu);
+      atomic_fetch_sub(&P.sleepers, 1);
+      pthread_mutex_unlock(&P.mu);
+    }
+    seen = GEN(s);
+    if (id < atomic_load_explicit(&P.use, memory_order_relaxed)) drain(s, id);
   }
   return NULL;
 }
 
+static void run_job(int ntasks, moga_task_fn fn, void *ctx) {
+  atomic_store_explicit(&P.fn, fn, memory_order_relaxed);
+  atomic_store_explicit(&P.ctx, ctx, memory_order_relaxed);
+  atomic_store_explicit(&P.done, 0, memory_order_relaxed);
+  uint64_t s = atomic_load(&P.job);
+  uint64_t gen = (GEN(s) + 1) & 0xffffff;
+  s = gen << (2 * TBITS) | (uint64_t)ntasks << TBITS;
+  atomic_store(&P.job, s); /* publishes fn, ctx and done = 0 with it */
+  if (atomic_load(&P.sleepers) > 0) {
+    pthread_mutex_lock(&P.mu);
+    pthread_cond_broadcast(&P.wake);
+    pthread_mutex_unlock(&P.mu);
+  }
+  drain(s, 0);
+  /* Every task is claimed; wait for the ones still running on workers. */
+  for (int spin = 0; atomic_load_explicit(&P.done, memory_order_acquire) < ntasks; spin++)
+    if (spin < 1000) cpu_relax();
+    else sched_yield(); /* the worker holding a task may have lost its core */
+}
+
+/* Tasks past MAX_TASKS run as further jobs through this offset (P.call is held meanwhile). */
+static struct {
+  moga_task_fn fn;
+  void *ctx;
+  int t0;
+} chunk;
+
+static void chunk_task(void *ctx, int t, int thread) {
+  (void)ctx;
+  chunk.fn(chunk.ctx, chunk.t0 + t, thread);
+}
+
 void moga_parallel(int ntasks, moga_task_fn fn, void *ctx) {
   if (ntasks <= 0) return;
-  if (P.use <= 1 || ntasks == 1) {
+  if (atomic_load_explicit(&P.use, memory_order_relaxed) <= 1 || ntasks == 1) {
     for (int t = 0; t < ntasks; t++) fn(ctx, t, 0);
     return;
   }
   pthread_mutex_lock(&P.call);
-  pthread_mutex_lock(&P.mu);
-  P.fn = fn;
-  P.ctx = ctx;
-  P.ntasks = ntasks;
-  atomic_store(&P.next, 0);
-  P.busy = P.threads - 1;
-  P.gen++;
-  pthread_cond_broadcast(&P.wake);
-  pthread_mutex_unlock(&P.mu);
-  drain(0);
-  /* Wait until every worker has left the job, so the next job cannot race with a late claimer. */
-  pthread_mutex_lock(&P.mu);
-  while (P.busy > 0) pthread_cond_wait(&P.idle, &P.mu);
-  pthread_mutex_unlock(&P.mu);
+  if (ntasks <= MAX_TASKS) run_job(ntasks, fn, ctx);
+  else
+    for (int t0 = 0; t0 < ntasks; t0 += MAX_TASKS) {
+      chunk.fn = fn, chunk.ctx = ctx, chunk.t0 = t0;
+      run_job(ntasks - t0 < MAX_TASKS ? ntasks - t0 : MAX_TASKS, chunk_task, NULL);
+    }
   pthread_mutex_unlock(&P.call);
 }
 
-int moga_threads(void) { return P.use > 0 ? P.use : 1; }
+int moga_threads(void) {
+  int u = atomic_load_explicit(&P.use, memory_order_relaxed);
+  return u > 0 ? u : 1;
+}
 
 /* ---- exported API ---- */
 
@@ -118,7 +183,8 @@ int moga_start(int threads) {
     if (pthread_create(&th, &at, worker, (void *)(intptr_t)i) == 0) started++;
     pthread_attr_destroy(&at);
   }
-  P.threads = P.use = started;
+  P.threads = started;
+  atomic_store(&P.use, started);
   return started;
 }
 
@@ -147,7 +213,7 @@ int moga_use(int threads, const char *isa) {
   if (!k) return -1;
   K = k;
   if (threads < 1) threads = 1;
-  P.use = threads < P.threads ? threads : (P.threads > 0 ? P.threads : 1);
+  atomic_store(&P.use, threads < P.threads ? threads : (P.threads > 0 ? P.threads : 1));
   return 0;
 }
 
@@ -261,31 +327,5 @@ void moga_strided_copy(const uint32_t *x, int xoff, uint32_t *y, int yoff, int r
 void moga_binary_strided(int op, const float *a, const float *b, float *y, int rank, const int *shape,
                          const int *as, const int *bs) {
   if (rank < 1 || rank > MAX_RANK) return;
-  int idx[MAX_RANK] = {0};
-  int last = rank - 1, n = shape[last];
-  long sa = as[last], sb = bs[last], yo = 0;
-  for (;;) {
-    long ao = 0, bo = 0;
-    for (int d = 0; d < last; d++) ao += (long)idx[d] * as[d], bo += (long)idx[d] * bs[d];
-    /* The contiguous/broadcast cases of the last axis map to the vectorized binary modes. */
-    if (sa == 1 && sb == 1) K->binary(op, a + ao, b + bo, y + yo, n, 0, n);
-    else if (sa == 1 && sb == 0) K->binary(op, a + ao, b + bo, y + yo, n, 3, n);
-    else if (sa == 0 && sb == 1) K->binary(op, a + ao, b + bo, y + yo, n, 4, n);
-    else {
-      float t[256];
-      for (int i0 = 0; i0 < n; i0 += 256) {
-        int m = n - i0 < 256 ? n - i0 : 256;
-        float u[256];
-        for (int i = 0; i < m; i++) t[i] = a[ao + (i0 + i) * sa], u[i] = b[bo + (i0 + i) * sb];
-        K->binary(op, t, u, y + yo + i0, m, 0, m);
-      }
-    }
-    yo += n;
-    int d = last - 1;
-    for (; d >= 0; d--) {
-      if (++idx[d] < shape[d]) break;
-      idx[d] = 0;
-    }
-    if (d < 0) return;
-  }
+  K->binary_strided(op, a, b, y, rank, shape, as, bs);
 }
