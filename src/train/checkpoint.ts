@@ -67,7 +67,7 @@ export function saveCheckpoint(
 ): void {
   const tmp = tempPath(dir);
   const prev = `${dir}.prev`;
-  mkdirSync(tmp);
+  mkdirSync(tmp, { recursive: true }); // the parent may not exist yet (a fresh checkpoints/ folder)
   try {
     // plain writes inside the temp directory: the directory swap below is the atomic step
     const plain = { atomic: false };

@@ -175,3 +175,11 @@ describe('corrupt checkpoints give clear errors', () => {
     assert.throws(load(join(root, 'absent')), /no checkpoint at .*absent/);
   });
 });
+
+describe('checkpoint folders', () => {
+  it('a checkpoint directory whose parent does not exist yet is created', () => {
+    const dir = join(root, 'new-parent', 'deeper', 'run');
+    trainLoop({ ...opts(initMlp2(3), 1), checkpoint: { dir } });
+    assert.equal(JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')).step, 1);
+  });
+});
