@@ -41,7 +41,7 @@
 #define KC 256       /* k block: an MR x KC panel of A and a KC x NR panel of B stay in L1 */
 #define MC (MR * 16) /* rows of A packed at once (the A block stays in L2) */
 #define BQ (MR * 8)  /* attention: query rows per tile */
-#define BK (NR * 4)  /* attention: keys per tile */
+#define BK 128       /* attention: keys per tile (a multiple of every NR; frame and window groups fit one) */
 
 typedef float vf __attribute__((vector_size(VW * 4)));
 typedef float vfu __attribute__((vector_size(VW * 4), aligned(4))); /* unaligned access */
@@ -214,12 +214,13 @@ static void gemm(int nb, const int *offs, int m, int n, int k, const float *a, i
   int serial = T <= 1 || macs < (1 << 20);
   float *shared = NULL;
   if (!serial && nb < 2 * T) {
-    /* Few products: cut each into row (and, for short C, column) chunks, about 4 per thread. */
-    int want = cdiv(4 * T, nb);
+    /* Few products: cut each into row chunks, about 2 per thread (tasks are claimed dynamically,
+     * so a loaded machine still balances); columns only when C is too short for one row chunk per
+     * thread, since every column chunk packs its rows of A again. */
+    int want = cdiv(2 * T, nb);
     g.rowChunk = rup(cdiv(m, want), MR);
-    if (g.rowChunk < MC && m >= MC) g.rowChunk = MC; /* keep A blocks full when m allows */
     g.rowTasks = cdiv(m, g.rowChunk);
-    if (g.rowTasks < want) {
+    if (g.rowTasks * nb < T) {
       g.colChunk = rup(cdiv(n, cdiv(want, g.rowTasks)), NR);
       g.colTasks = cdiv(n, g.colChunk);
     }
@@ -382,14 +383,15 @@ static void attn_fwd_task(void *vctx, int task, int thread) {
 }
 
 /* Items (seg, h, start, end) over [0, len) of every segment with keys, cut into pieces of at most
- * `chunk` (a multiple of `unit`) so threads share big segments; returns the count (caller frees). */
+ * `chunk` (a multiple of `unit`) so threads share big segments; returns the count (caller frees).
+ * byKeys: 0 query ranges, 1 key ranges, 2 query ranges of segments with more than BK keys only. */
 static int make_items(const int *qo, const int *ko, int segs, int H, int byKeys, int unit, int target, int **out) {
   int n = 0;
   for (int pass = 0; pass < 2; pass++) {
     n = 0;
     for (int s = 0; s < segs; s++) {
       int nq = qo[s + 1] - qo[s], nkv = ko[s + 1] - ko[s];
-      if (nq == 0 || nkv == 0) continue;
+      if (nq == 0 || nkv == 0 || (byKeys == 2 && nkv <= BK)) continue;
       int len = byKeys ? nkv : nq, a0 = byKeys ? 0 : qo[s];
       int chunk = rup(cdiv(len, cdiv(len, target)), unit);
       for (int h = 0; h < H; h++)
@@ -498,6 +500,17 @@ static void attn_dkdv_task(void *vctx, int task, int thread) {
   pack_keys_b(kp, J->k, kidx, nk, H, h, D);
   pack_keys_b(vp, J->v, kidx, nk, H, h, D);
   memset(acc, 0, sizeof(float) * 2 * (size_t)nkm * dpd);
+  /* A segment with at most BK keys is one item here, holding all its keys: it also computes dQ
+   * (dS . K) from the tiles it already has, and the dQ pass skips it. */
+  int fuse = J->ko[seg + 1] - J->ko[seg] <= BK;
+  float *kr = NULL, *dsa = NULL, *accq = NULL;
+  if (fuse) {
+    kr = moga_scratch(7, (size_t)dpd * nkt + (size_t)BQ * nkt + (size_t)BQ * dpd);
+    if (!kr) abort();
+    dsa = kr + (size_t)dpd * nkt;
+    accq = dsa + (size_t)BQ * nkt;
+    pack_rows_b(kr, J->k, kidx, nk, nkt, H, h, D, 1.0f);
+  }
   for (int i0 = q0; i0 < q1; i0 += BQ) {
     int nq = imin(BQ, q1 - i0), blocks = cdiv(nq, MR);
     const int *qidx = J->qi + i0;
@@ -518,6 +531,19 @@ static void attn_dkdv_task(void *vctx, int task, int thread) {
         ukernel(nq, t + (size_t)kb * BQ * MR, dob + (size_t)dpn * BQ * NR, dva + (size_t)kb * MR * dpd + dpn * NR, dpd, 1);
         ukernel(nq, dst_ + (size_t)kb * BQ * MR, qb + (size_t)dpn * BQ * NR, dka + (size_t)kb * MR * dpd + dpn * NR, dpd, 1);
       }
+    if (fuse) {
+      /* dQ [queries x D] = dS . K, the same products as attn_dq_task's single key tile */
+      pack_a_rows(dsa, dps, BK, nk);
+      memset(accq, 0, sizeof(float) * (size_t)BQ * dpd);
+      for (int ir = 0; ir < blocks; ir++)
+        for (int dpn = 0; dpn < dpd / NR; dpn++)
+          ukernel(nk, dsa + (size_t)ir * nk * MR, kr + (size_t)dpn * nkt * NR, accq + (size_t)ir * MR * dpd + dpn * NR,
+                  dpd, 1);
+      for (int i = 0; i < nq; i++) {
+        float *g = J->dq + ((size_t)qidx[i] * H + h) * D;
+        for (int d = 0; d < D; d++) g[d] = accq[(size_t)i * dpd + d];
+      }
+    }
   }
   /* Disjoint key rows: write straight into dK/dV. Repeated rows: into this position's partial,
    * summed afterwards in plan order. */
@@ -621,7 +647,7 @@ static int attn_bwd(const int *qi, const int *qo, const int *ki, const int *ko, 
     moga_parallel(H, attn_reduce_task, &J);
     free(J.part);
   }
-  n = make_items(qo, ko, segs, H, 0, BQ, query_chunk(qo, ko, segs, H), &J.items);
+  n = make_items(qo, ko, segs, H, 2, BQ, query_chunk(qo, ko, segs, H), &J.items);
   moga_parallel(n, attn_dq_task, &J);
   free(J.items);
   return 0;
