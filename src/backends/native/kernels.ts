@@ -15,6 +15,7 @@ import {
 } from '../../tensor/op-spec.js';
 import { broadcastShapes, type Shape, sameShape, sizeOf, stridesOf } from '../../tensor/shape.js';
 import type { Storage, TensorRef } from '../backend.js';
+import { type ConvGeom, convGeom } from '../ref/kernels/conv.js';
 import { broadcastStrides } from '../ref/kernels/strided.js';
 import type { NativeLib } from './lib.js';
 
@@ -371,6 +372,97 @@ function reduce(code: number): NativeKernel<'sum' | 'max'> {
   };
 }
 
+/** The geometry in c/kernels.c's conv_geom order. */
+const geomArray = (g: ConvGeom) =>
+  Int32Array.of(
+    g.B,
+    g.Ci,
+    g.Co,
+    g.T,
+    g.H,
+    g.W,
+    g.KT,
+    g.KH,
+    g.KW,
+    g.To,
+    g.Ho,
+    g.Wo,
+    g.st,
+    g.sh,
+    g.sw,
+    g.pt,
+    g.ph,
+    g.pw,
+  );
+
+function convDone(r: number, op: string): boolean {
+  if (r !== 0) throw new Error(`native ${op}: out of memory`);
+  return true;
+}
+
+const conv3d: NativeKernel<'conv3d'> = (lib, [x, w], [y], { stride, padding }) => {
+  if (!f32(x) || !f32(w)) return false;
+  const g = convGeom(x.shape, w.shape, stride, padding);
+  return convDone(lib.conv3d(geomArray(g), arr(x), arr(w), arr(y)), 'conv3d');
+};
+
+const conv3dBackwardInput: NativeKernel<'conv3dBackwardInput'> = (
+  lib,
+  [dy, w],
+  [dx],
+  { stride, padding },
+) => {
+  if (!f32(dy) || !f32(w)) return false;
+  const g = convGeom(dx.shape, w.shape, stride, padding);
+  return convDone(lib.conv3dBwdInput(geomArray(g), arr(dy), arr(w), arr(dx)), 'conv3dBackwardInput');
+};
+
+const conv3dBackwardWeight: NativeKernel<'conv3dBackwardWeight'> = (
+  lib,
+  [dy, x],
+  [dw],
+  { stride, padding },
+) => {
+  if (!f32(dy) || !f32(x)) return false;
+  const g = convGeom(x.shape, dw.shape, stride, padding);
+  return convDone(lib.conv3dBwdWeight(geomArray(g), arr(dy), arr(x), arr(dw)), 'conv3dBackwardWeight');
+};
+
+/** Indices are checked here (the reference's error, never a wild read in C). */
+function checkIndices(idx: Int32Array | Float32Array, rows: number, op: string): void {
+  for (let r = 0; r < idx.length; r++) {
+    const i = idx[r];
+    if (!(i >= 0 && i < rows))
+      throw new Error(`${op}: index ${i} at position ${r} is out of range [0, ${rows})`);
+  }
+}
+
+const gatherRows: NativeKernel<'gatherRows'> = (lib, [x, idx], [y]) => {
+  const rows = x.shape[0];
+  checkIndices(arr(idx), rows, 'gatherRows');
+  const m = idx.shape[0];
+  const w = rows === 0 ? 0 : sizeOf(x.shape) / rows;
+  if (m > 0 && w > 0) lib.gatherRows(arr(x), arr(idx), arr(y), m, w);
+  return true;
+};
+
+const scatterAddRows: NativeKernel<'scatterAddRows'> = (lib, [src, idx], [y], p) => {
+  if (!f32(src)) return false;
+  checkIndices(arr(idx), p.rows, 'scatterAddRows');
+  const w = p.rows === 0 ? 0 : sizeOf(y.shape) / p.rows;
+  if (sizeOf(y.shape) > 0) lib.scatterAddRows(arr(src), arr(idx), arr(y), idx.shape[0], w, p.rows);
+  return true;
+};
+
+const argmax: NativeKernel<'argmax'> = (lib, [x], [y], { axis }) => {
+  const ax = axis < 0 ? axis + x.shape.length : axis;
+  if (!f32(x) || x.shape[ax] === 0) return false;
+  const outer = sizeOf(x.shape.slice(0, ax));
+  const inner = sizeOf(x.shape.slice(ax + 1));
+  if (outer * inner > 0) lib.argmax(arr(x), arr(y), outer, x.shape[ax], inner);
+  return true;
+};
+
 export const NATIVE_KERNELS: { [K in OpName]?: NativeKernel<K> } = {
   ...elementwiseTable(unary, binary),
   sum: reduce(0),
@@ -388,4 +480,10 @@ export const NATIVE_KERNELS: { [K in OpName]?: NativeKernel<K> } = {
   rmsNormBackward,
   groupedAttention,
   groupedAttentionBackward,
+  conv3d,
+  conv3dBackwardInput,
+  conv3dBackwardWeight,
+  gatherRows,
+  scatterAddRows,
+  argmax,
 };

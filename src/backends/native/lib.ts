@@ -32,6 +32,12 @@ export interface NativeLib {
   reduce: Fn;
   stridedCopy: Fn;
   binaryStrided: Fn;
+  conv3d: Fn;
+  conv3dBwdInput: Fn;
+  conv3dBwdWeight: Fn;
+  gatherRows: Fn;
+  scatterAddRows: Fn;
+  argmax: Fn;
 }
 
 /** build/native/libmoga.so in the package root, found from src/backends/native (tsx) or dist/. */
@@ -106,6 +112,16 @@ export function loadNativeLib(file?: string): NativeLib | string {
     binaryStrided: f(
       'void moga_binary_strided(int op, const float *a, const float *b, float *y, int rank, const int *shape, const int *as, const int *bs)',
     ),
+    conv3d: f('int moga_conv3d(const int *g, const float *x, const float *w, float *y)'),
+    conv3dBwdInput: f('int moga_conv3d_bwd_input(const int *g, const float *dy, const float *w, float *dx)'),
+    conv3dBwdWeight: f(
+      'int moga_conv3d_bwd_weight(const int *g, const float *dy, const float *x, float *dw)',
+    ),
+    gatherRows: f('void moga_gather_rows(const void *x, const int *idx, void *y, int m, int w)'),
+    scatterAddRows: f(
+      'void moga_scatter_add_rows(const float *src, const int *idx, float *y, int m, int w, int rows)',
+    ),
+    argmax: f('void moga_argmax(const float *x, int *y, int outer, int n, int inner)'),
   };
   if (!file) loaded = bound;
   return bound;

@@ -130,9 +130,10 @@ static void pack_b_all(float *dst, const float *b, int brs, int bcs, int k, int 
   for (int p0 = 0; p0 < k; p0 += KC) pack_b(dst + (size_t)p0 * np, b, brs, bcs, p0, imin(KC, k - p0), 0, n);
 }
 
-/* C rows [i0, i1), columns [j0, j1) (j0 a multiple of NR) from a whole packed B (bp) and A. */
+/* C rows [i0, i1), columns [j0, j1) (j0 a multiple of NR) from a whole packed B (bp) and A; C has
+ * row stride ldc. */
 static void gemm_tile(int i0, int i1, int j0, int j1, int n, int k, const float *a, int ars, int acs,
-                      const float *bp, float *c, int thread) {
+                      const float *bp, float *c, int ldc, int thread) {
   (void)thread;
   int np = rup(n, NR);
   float *ap = moga_scratch(0, (size_t)MC * KC);
@@ -147,10 +148,10 @@ static void gemm_tile(int i0, int i1, int j0, int j1, int n, int k, const float 
         const float *bpan = bblock + (size_t)(jr / NR) * kc * NR;
         for (int ir = 0; ir < mc; ir += MR) {
           int mr = imin(MR, mc - ir);
-          float *ct = c + (size_t)(ic + ir) * n + jr;
+          float *ct = c + (size_t)(ic + ir) * ldc + jr;
           const float *apan = ap + (size_t)ir * kc;
-          if (mr == MR && nr == NR) ukernel(kc, apan, bpan, ct, n, p0 > 0);
-          else ukernel_edge(kc, apan, bpan, ct, n, p0 > 0, mr, nr);
+          if (mr == MR && nr == NR) ukernel(kc, apan, bpan, ct, ldc, p0 > 0);
+          else ukernel_edge(kc, apan, bpan, ct, ldc, p0 > 0, mr, nr);
         }
       }
     }
@@ -158,7 +159,7 @@ static void gemm_tile(int i0, int i1, int j0, int j1, int n, int k, const float 
 }
 
 typedef struct {
-  int nb, m, n, k, ars, acs, brs, bcs;
+  int nb, m, n, k, ars, acs, brs, bcs, ldc;
   const int *offs; /* per batch: A offset, B offset, C offset (elements) */
   const float *a, *b;
   float *c;
@@ -180,7 +181,7 @@ static void gemm_task(void *vctx, int task, int thread) {
     pack_b_all(own, b, g->brs, g->bcs, g->k, g->n);
     bp = own;
   }
-  gemm_tile(i0, i1, j0, j1, g->n, g->k, a, g->ars, g->acs, bp, c, thread);
+  gemm_tile(i0, i1, j0, j1, g->n, g->k, a, g->ars, g->acs, bp, c, g->ldc, thread);
 }
 
 typedef struct {
@@ -199,18 +200,19 @@ static void packb_task(void *vctx, int kb, int thread) {
 
 /*
  * nb products C_t [m, n] = op(A_t) [m, k] . op(B_t) [k, n]; op(A)(i, p) at a[offs[3t] + i*ars + p*acs],
- * op(B)(p, j) at b[offs[3t+1] + p*brs + j*bcs], C_t at c + offs[3t+2] with row stride n.
+ * op(B)(p, j) at b[offs[3t+1] + p*brs + j*bcs], C_t at c + offs[3t+2] with row stride ldc.
  */
-static void gemm(int nb, const int *offs, int m, int n, int k, const float *a, int ars, int acs,
-                 const float *b, int brs, int bcs, float *c) {
+static void gemm_ld(int nb, const int *offs, int m, int n, int k, const float *a, int ars, int acs,
+                    const float *b, int brs, int bcs, float *c, int ldc) {
   if (nb <= 0 || m <= 0 || n <= 0) return;
   if (k <= 0) {
-    for (int t = 0; t < nb; t++) memset(c + offs[3 * t + 2], 0, sizeof(float) * (size_t)m * n);
+    for (int t = 0; t < nb; t++)
+      for (int i = 0; i < m; i++) memset(c + offs[3 * t + 2] + (size_t)i * ldc, 0, sizeof(float) * (size_t)n);
     return;
   }
   int T = moga_threads();
   double macs = (double)nb * m * n * k;
-  gemm_job g = {nb, m, n, k, ars, acs, brs, bcs, offs, a, b, c, NULL, m, rup(n, NR), 1, 1};
+  gemm_job g = {nb, m, n, k, ars, acs, brs, bcs, ldc, offs, a, b, c, NULL, m, rup(n, NR), 1, 1};
   int serial = T <= 1 || macs < (1 << 20);
   float *shared = NULL;
   if (!serial && nb < 2 * T) {
@@ -240,6 +242,11 @@ static void gemm(int nb, const int *offs, int m, int n, int k, const float *a, i
   else
     moga_parallel(ntasks, gemm_task, &g);
   free(shared);
+}
+
+static void gemm(int nb, const int *offs, int m, int n, int k, const float *a, int ars, int acs, const float *b,
+                 int brs, int bcs, float *c) {
+  gemm_ld(nb, offs, m, n, k, a, ars, acs, b, brs, bcs, c, n);
 }
 
 /* ---------------------------------------------------------------- exp */
@@ -1044,5 +1051,163 @@ static void reduce(int op, const float *x, float *y, int outer, int mid, int inn
   free(acc);
 }
 
+/* ---------------------------------------------------------------- conv3d */
+
+/* The geometry as src/backends/ref/kernels/conv.ts computes it (convGeom), in that order. */
+typedef struct {
+  int B, Ci, Co, T, H, W, KT, KH, KW, To, Ho, Wo, st, sh, sw, pt, ph, pw;
+} conv_geom;
+
+#define COL_FLOATS (1 << 22) /* im2col buffer per block of output rows: at most 16 MiB */
+
+typedef struct {
+  const conv_geom *g;
+  const float *x; /* im2col source, one batch item */
+  float *dx;      /* col2im destination, one batch item */
+  float *col;
+  int r0, r1;
+} col_job;
+
+/* Output columns [wo0, wo1) whose tap kw lands inside the input row (the rest read padding). */
+static void tap_range(const conv_geom *g, int kw, int *wo0, int *wo1) {
+  int num = g->pw - kw, v = g->W - 1 - kw + g->pw;
+  int a = num > 0 ? (num + g->sw - 1) / g->sw : 0;
+  int b = v < 0 ? 0 : v / g->sw + 1;
+  if (b > g->Wo) b = g->Wo;
+  if (b < a) b = a;
+  *wo0 = a, *wo1 = b;
+}
+
+/* col[k][j] = x[ci, ti, hi, wi] for the taps k of input channel `ci` (one task per channel) and output
+ * positions j of rows [r0, r1); zero where the tap falls in padding. */
+static void im2col_task(void *vctx, int ci, int thread) {
+  (void)thread;
+  col_job *J = vctx;
+  const conv_geom *g = J->g;
+  int np = (J->r1 - J->r0) * g->Wo, taps = g->KT * g->KH * g->KW;
+  const float *xb = J->x + (size_t)ci * g->T * g->H * g->W;
+  float *col = J->col + (size_t)ci * taps * np;
+  for (int kt = 0; kt < g->KT; kt++)
+    for (int kh = 0; kh < g->KH; kh++)
+      for (int kw = 0; kw < g->KW; kw++, col += np) {
+        int wo0, wo1;
+        tap_range(g, kw, &wo0, &wo1);
+        for (int r = J->r0; r < J->r1; r++) {
+          int to = r / g->Ho, ho = r - to * g->Ho;
+          int ti = to * g->st + kt - g->pt, hi = ho * g->sh + kh - g->ph;
+          float *o = col + (size_t)(r - J->r0) * g->Wo;
+          if (ti < 0 || ti >= g->T || hi < 0 || hi >= g->H) {
+            memset(o, 0, sizeof(float) * g->Wo);
+            continue;
+          }
+          const float *xr = xb + ((size_t)ti * g->H + hi) * g->W + kw - g->pw;
+          for (int wo = 0; wo < wo0; wo++) o[wo] = 0;
+          if (g->sw == 1) memcpy(o + wo0, xr + wo0, sizeof(float) * (wo1 - wo0));
+          else
+            for (int wo = wo0; wo < wo1; wo++) o[wo] = xr[(size_t)wo * g->sw];
+          for (int wo = wo1; wo < g->Wo; wo++) o[wo] = 0;
+        }
+      }
+}
+
+/* The adjoint: dx[ci] += col scattered back (one task per channel, taps in order: deterministic). */
+static void col2im_task(void *vctx, int ci, int thread) {
+  (void)thread;
+  col_job *J = vctx;
+  const conv_geom *g = J->g;
+  int np = (J->r1 - J->r0) * g->Wo, taps = g->KT * g->KH * g->KW;
+  float *xb = J->dx + (size_t)ci * g->T * g->H * g->W;
+  const float *col = J->col + (size_t)ci * taps * np;
+  for (int kt = 0; kt < g->KT; kt++)
+    for (int kh = 0; kh < g->KH; kh++)
+      for (int kw = 0; kw < g->KW; kw++, col += np) {
+        int wo0, wo1;
+        tap_range(g, kw, &wo0, &wo1);
+        for (int r = J->r0; r < J->r1; r++) {
+          int to = r / g->Ho, ho = r - to * g->Ho;
+          int ti = to * g->st + kt - g->pt, hi = ho * g->sh + kh - g->ph;
+          if (ti < 0 || ti >= g->T || hi < 0 || hi >= g->H) continue;
+          const float *o = col + (size_t)(r - J->r0) * g->Wo;
+          float *xr = xb + ((size_t)ti * g->H + hi) * g->W + kw - g->pw;
+          for (int wo = wo0; wo < wo1; wo++) xr[(size_t)wo * g->sw] += o[wo];
+        }
+      }
+}
+
+/* Rows of output per block, so the column buffer stays under COL_FLOATS (at least one row). */
+static int conv_rows(const conv_geom *g, int K) {
+  long r = COL_FLOATS / ((long)(K > 0 ? K : 1) * (g->Wo > 0 ? g->Wo : 1));
+  int R = g->To * g->Ho;
+  return r < 1 ? 1 : r > R ? R : (int)r;
+}
+
+/* x [B, Ci, T, H, W] * w [Co, Ci, KT, KH, KW] -> y [B, Co, To, Ho, Wo]: per block of output rows,
+ * y[b][Co, P-block] = w[Co, K] . col[K, P-block]. Returns 0, or -1 when out of memory. */
+static int conv3d(const int *gi, const float *x, const float *w, float *y) {
+  conv_geom g;
+  memcpy(&g, gi, sizeof g);
+  int K = g.Ci * g.KT * g.KH * g.KW, P = g.To * g.Ho * g.Wo, R = g.To * g.Ho, rb = conv_rows(&g, K);
+  if (P == 0 || g.Co == 0 || g.B == 0) return 0;
+  float *col = malloc(sizeof(float) * ((size_t)K * rb * g.Wo + 1));
+  if (!col) return -1;
+  int offs[3] = {0, 0, 0};
+  for (int b = 0; b < g.B; b++)
+    for (int r0 = 0; r0 < R; r0 += rb) {
+      int r1 = imin(R, r0 + rb), np = (r1 - r0) * g.Wo;
+      col_job J = {&g, x + (size_t)b * g.Ci * g.T * g.H * g.W, NULL, col, r0, r1};
+      moga_parallel(g.Ci, im2col_task, &J);
+      gemm_ld(1, offs, g.Co, np, K, w, K, 1, col, np, 1, y + (size_t)b * g.Co * P + (size_t)r0 * g.Wo, P);
+    }
+  free(col);
+  return 0;
+}
+
+/* (dy, w) -> dx: dcol[K, P-block] = w^T . dy[b][Co, P-block], added into dx by col2im. */
+static int conv3d_bwd_input(const int *gi, const float *dy, const float *w, float *dx) {
+  conv_geom g;
+  memcpy(&g, gi, sizeof g);
+  int K = g.Ci * g.KT * g.KH * g.KW, P = g.To * g.Ho * g.Wo, R = g.To * g.Ho, rb = conv_rows(&g, K);
+  size_t xsize = (size_t)g.Ci * g.T * g.H * g.W;
+  memset(dx, 0, sizeof(float) * xsize * g.B);
+  if (P == 0 || K == 0) return 0;
+  float *col = malloc(sizeof(float) * ((size_t)K * rb * g.Wo + 1));
+  if (!col) return -1;
+  int offs[3] = {0, 0, 0};
+  for (int b = 0; b < g.B; b++)
+    for (int r0 = 0; r0 < R; r0 += rb) {
+      int r1 = imin(R, r0 + rb), np = (r1 - r0) * g.Wo;
+      gemm_ld(1, offs, K, np, g.Co, w, 1, K, dy + (size_t)b * g.Co * P + (size_t)r0 * g.Wo, P, 1, col, np);
+      col_job J = {&g, NULL, dx + (size_t)b * xsize, col, r0, r1};
+      moga_parallel(g.Ci, col2im_task, &J);
+    }
+  free(col);
+  return 0;
+}
+
+/* (dy, x) -> dw: dw[Co, K] = sum over blocks (in order) of dy[b][Co, P-block] . col[K, P-block]^T. */
+static int conv3d_bwd_weight(const int *gi, const float *dy, const float *x, float *dw) {
+  conv_geom g;
+  memcpy(&g, gi, sizeof g);
+  int K = g.Ci * g.KT * g.KH * g.KW, P = g.To * g.Ho * g.Wo, R = g.To * g.Ho, rb = conv_rows(&g, K);
+  size_t wsize = (size_t)g.Co * K;
+  memset(dw, 0, sizeof(float) * wsize);
+  if (P == 0 || wsize == 0) return 0;
+  float *col = malloc(sizeof(float) * ((size_t)K * rb * g.Wo + wsize));
+  if (!col) return -1;
+  float *part = col + (size_t)K * rb * g.Wo;
+  int offs[3] = {0, 0, 0};
+  for (int b = 0; b < g.B; b++)
+    for (int r0 = 0; r0 < R; r0 += rb) {
+      int r1 = imin(R, r0 + rb), np = (r1 - r0) * g.Wo;
+      col_job J = {&g, x + (size_t)b * g.Ci * g.T * g.H * g.W, NULL, col, r0, r1};
+      moga_parallel(g.Ci, im2col_task, &J);
+      gemm_ld(1, offs, g.Co, K, np, dy + (size_t)b * g.Co * P + (size_t)r0 * g.Wo, P, 1, col, 1, np, part, K);
+      for (size_t i = 0; i < wsize; i++) dw[i] += part[i];
+    }
+  free(col);
+  return 0;
+}
+
 const moga_kernels TABLE = {ISA_NAME, MR, NR, gemm, attn_fwd, attn_bwd, layernorm, layernorm_bwd,
-                            rmsnorm, rmsnorm_bwd, unary, binary, reduce, binary_strided};
+                            rmsnorm, rmsnorm_bwd, unary, binary, reduce, binary_strided,
+                            conv3d, conv3d_bwd_input, conv3d_bwd_weight};

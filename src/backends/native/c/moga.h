@@ -48,6 +48,10 @@ typedef struct {
   void (*reduce)(int op, const float *x, float *y, int outer, int mid, int inner);
   void (*binary_strided)(int op, const float *a, const float *b, float *y, int rank, const int *shape,
                          const int *as, const int *bs);
+  /* conv3d: g = B, Ci, Co, T, H, W, KT, KH, KW, To, Ho, Wo, stride (3), padding before (3); 0 or -1 (no memory) */
+  int (*conv3d)(const int *g, const float *x, const float *w, float *y);
+  int (*conv3d_bwd_input)(const int *g, const float *dy, const float *w, float *dx);
+  int (*conv3d_bwd_weight)(const int *g, const float *dy, const float *x, float *dw);
 } moga_kernels;
 
 extern const moga_kernels moga_kernels_generic;

@@ -13,6 +13,7 @@
  * The ISA build is chosen at run time from the CPU's features (never -march=native): AVX-512 where
  * the CPU has AVX-512F/DQ, else AVX2+FMA, else generic; moga_use can force one (tests compare them).
  */
+#include <math.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -273,6 +274,58 @@ void moga_binary(int op, const float *a, const float *b, float *y, int n, int mo
 
 void moga_reduce(int op, const float *x, float *y, int outer, int mid, int inner) {
   K->reduce(op, x, y, outer, mid, inner);
+}
+
+int moga_conv3d(const int *g, const float *x, const float *w, float *y) { return K->conv3d(g, x, w, y); }
+
+int moga_conv3d_bwd_input(const int *g, const float *dy, const float *w, float *dx) {
+  return K->conv3d_bwd_input(g, dy, w, dx);
+}
+
+int moga_conv3d_bwd_weight(const int *g, const float *dy, const float *x, float *dw) {
+  return K->conv3d_bwd_weight(g, dy, x, dw);
+}
+
+/* ---- indexing (ISA-independent: copies and adds; indices checked by the caller) ---- */
+
+/* y[r] = x[idx[r]] for rows of w 4-byte elements (float32 or int32). */
+void moga_gather_rows(const uint32_t *x, const int *idx, uint32_t *y, int m, int w) {
+  for (int r = 0; r < m; r++) memcpy(y + (size_t)r * w, x + (size_t)idx[r] * w, 4 * (size_t)w);
+}
+
+/* y [rows, w] = 0, then y[idx[r]] += src[r] for r in order (the reference's order). */
+void moga_scatter_add_rows(const float *src, const int *idx, float *y, int m, int w, int rows) {
+  memset(y, 0, sizeof(float) * (size_t)rows * w);
+  for (int r = 0; r < m; r++) {
+    float *dst = y + (size_t)idx[r] * w;
+    const float *s = src + (size_t)r * w;
+    for (int j = 0; j < w; j++) dst[j] += s[j];
+  }
+}
+
+/* y[o, j] = the first i with the largest x[o, i, j] (NaN never wins; all NaN or -inf: 0). */
+void moga_argmax(const float *x, int *y, int outer, int n, int inner) {
+  for (int o = 0; o < outer; o++) {
+    const float *xo = x + (size_t)o * n * inner;
+    int *yo = y + (size_t)o * inner;
+    if (inner == 1) {
+      int best = 0;
+      float bv = -INFINITY;
+      for (int i = 0; i < n; i++)
+        if (xo[i] > bv) bv = xo[i], best = i;
+      yo[0] = best;
+      continue;
+    }
+    for (int j = 0; j < inner; j++) {
+      int best = 0;
+      float bv = -INFINITY;
+      for (int i = 0; i < n; i++) {
+        float v = xo[(size_t)i * inner + j];
+        if (v > bv) bv = v, best = i;
+      }
+      yo[j] = best;
+    }
+  }
 }
 
 /* ---- movement and general broadcasting (ISA-independent: memory-bound loops) ---- */
