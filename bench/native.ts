@@ -14,7 +14,7 @@ import { createNativeBackend } from '../src/backends/native/index.js';
 import { useBackend } from '../src/backends/registry.js';
 import { createWasmBackend } from '../src/backends/wasm/index.js';
 import { initVideoDiT } from '../src/models/dit/dit.js';
-import { ditFlowLoss, type VideoExample } from '../src/models/dit/flow-loss.js';
+import { denoiser, type TrainingExample, trainingLoss } from '../src/models/dit/objective.js';
 import { DIT_PRESETS, type DiTConfig } from '../src/models/presets.js';
 import { paramList } from '../src/nn/params.js';
 import { gradients } from '../src/tensor/autodiff.js';
@@ -54,7 +54,7 @@ function ditStep(be: Backend, cfg: DiTConfig): { step: () => number; params: Ten
   const model = initVideoDiT(cfg, rng.fork(1));
   const data = rng.fork(2);
   // 33 frames at 160x96 -> 9 latent frames of 12x20 (4x8x8 codec); two shots per clip
-  const batch: VideoExample[] = [0, 1].map(() => ({
+  const batch: TrainingExample[] = [0, 1].map(() => ({
     latents: data.normal([cfg.latentChannels, 9, 12, 20]),
     text: {
       shots: [
@@ -69,7 +69,11 @@ function ditStep(be: Backend, cfg: DiTConfig): { step: () => number; params: Ten
   const step = () => {
     useBackend(be);
     return tidy(() => {
-      const r = ditFlowLoss(model, batch, new Rng(7), { sampling: { kind: 'logit-normal' } });
+      const r = trainingLoss(denoiser(model), batch, new Rng(7), {
+        prediction: 'velocity',
+        sampling: { kind: 'logit-normal' },
+        captionDropout: 0,
+      });
       const gs = gradients(r.loss, params) as Tensor[];
       return r.loss.dataSync()[0] + gs[0].dataSync()[0] * 0;
     });

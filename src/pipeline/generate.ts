@@ -13,13 +13,13 @@
 
 import { sample } from '../diffusion/sample.js';
 import type { SamplerConfig } from '../diffusion/sampler.js';
+import { denoiser, samplingVelocity } from '../models/dit/objective.js';
 import type { MultiShotText } from '../models/dit/text.js';
 import type { Story } from '../story/story.js';
 import { sliceAxis } from '../tensor/ops.js';
 import { noGrad, type Tensor, tidy } from '../tensor/tensor.js';
 import { type LatentLayout, latentLayout } from './layout.js';
 import type { MogaModel } from './model.js';
-import { samplingVelocity } from './prediction.js';
 import { type ProgressEvent, stageTracker } from './progress.js';
 import { encodeShots } from './story-text.js';
 
@@ -102,7 +102,7 @@ export async function generate(
   sampleTrack(0);
   const latent = noGrad(() =>
     sample({
-      velocity: samplingVelocity(model.dit, text, guidance, model.config.prediction ?? 'velocity'),
+      velocity: samplingVelocity(denoiser(model.dit), text, guidance, model.config.prediction ?? 'velocity'),
       shape,
       sampler: opts.sampler ?? s.sampler,
       steps,

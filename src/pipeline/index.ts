@@ -3,6 +3,5 @@ export * from './generate.js';
 export * from './layout.js';
 export * from './model.js';
 export * from './pool-codec.js';
-export * from './prediction.js';
 export * from './progress.js';
 export * from './story-text.js';

@@ -16,6 +16,7 @@ import type { SamplerConfig } from '../diffusion/sampler.js';
 import { loadParamsInto, saveParams } from '../io/params-file.js';
 import { readSafetensors, writeFileAtomic } from '../io/safetensors.js';
 import { initVideoDiT, type VideoDiT } from '../models/dit/dit.js';
+import type { Prediction } from '../models/dit/objective.js';
 import type { DiTConfig } from '../models/presets.js';
 import {
   type CaptionEncoder,
@@ -30,7 +31,6 @@ import { loadVae } from '../models/vae/checkpoint.js';
 import { Rng } from '../tensor/random.js';
 import { type LatentCodec, vaeCodec } from './codec.js';
 import { poolCodec } from './pool-codec.js';
-import type { Prediction } from './prediction.js';
 
 export const MODEL_FORMAT = 'moga-model';
 
@@ -53,7 +53,7 @@ export interface ModelConfig {
   readonly vocab: 'v1';
   readonly codec: CodecSpec;
   readonly sampling: SamplingDefaults;
-  /** What the DiT outputs (prediction.ts); absent = 'velocity', as Wan2.1. */
+  /** What the DiT outputs (models/dit/objective.ts); absent = 'velocity', as Wan2.1. */
   readonly prediction?: Prediction;
   /** How the weights were made (free-form, for people). */
   readonly training?: Record<string, unknown>;

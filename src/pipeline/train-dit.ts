@@ -15,6 +15,7 @@ import { getBackend } from '../backends/registry.js';
 import type { TimeSampling } from '../diffusion/rectified-flow.js';
 import { namedTensors } from '../io/params-file.js';
 import { readSafetensors, writeFileAtomic, writeSafetensors } from '../io/safetensors.js';
+import { denoiser, type Prediction, trainingLoss } from '../models/dit/objective.js';
 import { type DiTConfig, ditPreset } from '../models/presets.js';
 import { type TextEncoderConfig, textEncoderConfig } from '../models/text/encoder.js';
 import { makeTokenizer } from '../models/text/tokenizer.js';
@@ -34,7 +35,6 @@ import {
   type SamplingDefaults,
   saveModel,
 } from './model.js';
-import { type Prediction, predictionLoss } from './prediction.js';
 import { formatDuration } from './progress.js';
 import { encodeShots } from './story-text.js';
 import { type ClipSpec, worldClip } from './world-clips.js';
@@ -56,7 +56,7 @@ export interface DitRecipe {
   readonly weightDecay: number;
   readonly clipNorm: number;
   readonly emaDecay: number;
-  /** What the DiT learns to output (prediction.ts); default 'velocity'. */
+  /** What the DiT learns to output (models/dit/objective.ts); default 'velocity'. */
   readonly prediction?: Prediction;
   readonly captionDropout: number;
   readonly timeSampling: TimeSampling;
@@ -239,7 +239,7 @@ export function trainDit(
       latents: fromArray(c.latent, c.shape),
       text: encodeShots(model.captions, c.captions, c.shotFrames, c.global),
     }));
-    const res = predictionLoss(model.dit, examples, rng, {
+    const res = trainingLoss(denoiser(model.dit), examples, rng, {
       prediction: r.prediction ?? 'velocity',
       sampling: r.timeSampling,
       captionDropout: r.captionDropout,

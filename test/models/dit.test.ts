@@ -6,14 +6,13 @@ import { guidedVelocity } from '../../src/diffusion/guidance.js';
 import { sample } from '../../src/diffusion/sample.js';
 import {
   embedInputs,
-  guidedVelocityFn,
   initVideoDiT,
   type VideoDiT,
-  velocityFn,
   videoDiT,
   videoDiTBatch,
 } from '../../src/models/dit/dit.js';
 import { ditBlock } from '../../src/models/dit/dit-block.js';
+import { denoiser, samplingVelocity } from '../../src/models/dit/objective.js';
 import { patchify, unpatchify } from '../../src/models/dit/patch.js';
 import { emptyText, type MultiShotText, shotTextPlan } from '../../src/models/dit/text.js';
 import { DIT_PRESETS, type DiTConfig, FULL_ATTENTION } from '../../src/models/presets.js';
@@ -217,7 +216,7 @@ describe('VideoDiT', () => {
       const run = (scale: number) =>
         vals(
           sample({
-            velocity: guidedVelocityFn(model, text, scale),
+            velocity: samplingVelocity(denoiser(model), text, scale, 'velocity'),
             shape: latentShape,
             sampler: { kind: 'dpm-solver++', order: 2 },
             steps: 3,
@@ -232,11 +231,11 @@ describe('VideoDiT', () => {
       // the helper (one batched pass) is v_empty + w (v_text - v_empty) with emptyText's caption
       const x = rng.normal(latentShape);
       const byHand = guidedVelocity(
-        velocityFn(model, text),
-        velocityFn(model, emptyText(text, MICRO.textDim)),
+        (latents, t) => videoDiT(model, { latents, t, text }).velocity,
+        (latents, t) => videoDiT(model, { latents, t, text: emptyText(text, MICRO.textDim) }).velocity,
         4,
       )(x, 0.6);
-      const helper = guidedVelocityFn(model, text, 4)(x, 0.6);
+      const helper = samplingVelocity(denoiser(model), text, 4, 'velocity')(x, 0.6);
       const hv = vals(helper);
       const bv = vals(byHand);
       assert.ok(

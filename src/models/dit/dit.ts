@@ -16,7 +16,6 @@
 import { batchPlans } from '../../attention/plan.js';
 import type { GridLayout } from '../../attention/plans.js';
 import { ropeFor, type VisualAttentionConfig } from '../../attention/visual-attention.js';
-import { guide } from '../../diffusion/guidance.js';
 import { timestepEmbedding } from '../../nn/embeddings.js';
 import { initLinear, type Linear, linear } from '../../nn/linear.js';
 import { type Mlp, mlp } from '../../nn/mlp.js';
@@ -32,7 +31,7 @@ import {
   visualAttentionOf,
 } from './dit-block.js';
 import { patchGrid, patchify, unpatchify } from './patch.js';
-import { emptyText, type MultiShotText, shotStarts, shotTextPlan, textRows } from './text.js';
+import { type MultiShotText, shotStarts, shotTextPlan, textRows } from './text.js';
 
 export interface VideoDiTParams {
   patchEmbed: Linear; // [dim, C*pt*ph*pw] (Conv3d weight [dim, C, pt, ph, pw], flattened)
@@ -197,30 +196,4 @@ function layoutOf(c: DiTConfig, input: DiTInput): { layout: GridLayout } {
   if (bad !== undefined)
     throw new Error(`VideoDiT: shot starting at latent frame ${bad} does not align with patch ${pt}`);
   return { layout: { ...grid, shotStarts: starts.map((s) => s / pt) } };
-}
-
-/** The velocity as a plain function for the samplers: (x_t, t) -> v, conditioning fixed. */
-export function velocityFn(model: VideoDiT, text: MultiShotText): (x: Tensor, t: number) => Tensor {
-  return (latents, t) => videoDiT(model, { latents, t, text }).velocity;
-}
-
-/**
- * Classifier-free guidance with the empty caption: v = v(x | empty) + w (v(x | text) - v(x | empty)).
- * Both branches run as one batch of two (emptyText keeps the shot layout). w = 1 runs only the
- * conditional model.
- */
-export function guidedVelocityFn(
-  model: VideoDiT,
-  text: MultiShotText,
-  scale: number,
-): (x: Tensor, t: number) => Tensor {
-  if (scale === 1) return velocityFn(model, text);
-  const empty = emptyText(text, model.config.textDim);
-  return (latents, t) => {
-    const [cond, uncond] = videoDiTBatch(model, [
-      { latents, t, text },
-      { latents, t, text: empty },
-    ]).velocities;
-    return guide(cond, uncond, scale);
-  };
 }

@@ -1,0 +1,132 @@
+/**
+ * The DiT's objective, in one place: what its output means (the prediction type), the training
+ * loss (rectified flow + caption dropout + the routers' balancing losses) and the velocity the
+ * sampler follows (guidance included). Training (pipeline/train-dit.ts), sampling
+ * (pipeline/generate.ts) and the tests all call these functions; there is no second copy.
+ *
+ * Prediction types. Wan2.1 predicts the velocity v = e - x0 directly ('velocity'). A tiny model
+ * struggles with that: at small t it must pass the noise of every patch through its narrow width
+ * to the output (v ~ (x_t - x0) / t), and what it fails to pass stays in the samples as blocky
+ * noise. With 'data' the network predicts the clean latent x0 (smooth, easy), is trained with the
+ * x0 regression loss, and the sampler gets v = (x_t - x0_hat) / t, the same flow; DPM-Solver++'s
+ * data prediction x - t v is then exactly the network's output.
+ */
+import { guide } from '../../diffusion/guidance.js';
+import { flowLoss, noisedExample, sampleT, type TimeSampling } from '../../diffusion/rectified-flow.js';
+import { add, mul, sub } from '../../tensor/ops.js';
+import type { Rng } from '../../tensor/random.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import { type DiTBatchOutput, type DiTInput, type VideoDiT, videoDiTBatch } from './dit.js';
+import { dropText, emptyText, type MultiShotText } from './text.js';
+
+export type Prediction = 'velocity' | 'data';
+
+export const PREDICTIONS: readonly Prediction[] = ['velocity', 'data'];
+
+/**
+ * The network as the objective sees it: a batch of inputs sharing a layout -> one output each,
+ * plus the routers' balancing losses. `denoiser(dit)` is the real one; tests hand-set others
+ * (e.g. the exact posterior mean of a toy data set) to check the objective in closed form.
+ */
+export interface Denoiser {
+  readonly textDim: number;
+  run(inputs: readonly DiTInput[]): DiTBatchOutput;
+}
+
+export function denoiser(dit: VideoDiT): Denoiser {
+  return { textDim: dit.config.textDim, run: (inputs) => videoDiTBatch(dit, inputs) };
+}
+
+export interface TrainingExample {
+  readonly latents: Tensor; // [C, F, H, W], clean (t = 0)
+  readonly text: MultiShotText;
+}
+
+export interface ObjectiveOptions {
+  readonly prediction: Prediction;
+  readonly sampling: TimeSampling;
+  /** Probability of training an example with the empty caption (for classifier-free guidance). */
+  readonly captionDropout: number;
+}
+
+export interface TrainingLoss {
+  /** Mean over the batch of (MSE + the example's balancing losses): what to differentiate. */
+  readonly loss: Tensor; // []
+  /** The parts, batch means, as numbers for logging and tests. */
+  readonly mse: number;
+  readonly balance: number;
+}
+
+/**
+ * The training loss of a batch; all randomness comes from `rng`.
+ *
+ * KEEP THE NUMBERS: long training runs resume from checkpoints that hold only the RNG state, so
+ * this must draw exactly as it did when they were made: all times first (`sampleT`), then per
+ * example its noise and then its caption-dropout uniform (drawn even when the dropout is 0), one
+ * forward pass per example, and each example's balancing losses added to its MSE at weight 1
+ * before the batch mean. Batching examples that share a layout into one forward would change the
+ * balancing losses (they are computed over the tokens of a forward pass), so it is not done here.
+ */
+export function trainingLoss(
+  net: Denoiser,
+  batch: readonly TrainingExample[],
+  rng: Rng,
+  opts: ObjectiveOptions,
+): TrainingLoss {
+  if (batch.length === 0) throw new Error('trainingLoss: empty batch');
+  checkPrediction(opts.prediction);
+  const ts = sampleT(rng, batch.length, opts.sampling);
+  let total: Tensor | undefined;
+  let mse = 0;
+  let balance = 0;
+  batch.forEach((ex, i) => {
+    const e = rng.normal(ex.latents.shape);
+    const { xt, target } = noisedExample(ex.latents, e, ts[i]);
+    const text = dropText(ex.text, net.textDim, rng, opts.captionDropout);
+    const out = net.run([{ latents: xt, t: ts[i], text }]);
+    const l = flowLoss(
+      out.velocities[0],
+      opts.prediction === 'velocity' ? target : ex.latents,
+      out.balanceLosses,
+    );
+    mse += l.mse.item() / batch.length;
+    for (const b of out.balanceLosses) balance += b.item() / batch.length;
+    total = total ? add(total, l.loss) : l.loss;
+  });
+  return { loss: mul(total!, 1 / batch.length), mse, balance };
+}
+
+/**
+ * The sampler's velocity v(x, t) from the network, classifier-free guidance included: the
+ * conditional and the empty-caption branches run as one batch of two, and guidance = 1 runs only
+ * the conditional one. Guidance is linear, so it applies to x0_hat as to v; the conversion to a
+ * velocity comes after it.
+ */
+export function samplingVelocity(
+  net: Denoiser,
+  text: MultiShotText,
+  guidance: number,
+  prediction: Prediction,
+): (x: Tensor, t: number) => Tensor {
+  checkPrediction(prediction);
+  let output: (x: Tensor, t: number) => Tensor;
+  if (guidance === 1) output = (latents, t) => net.run([{ latents, t, text }]).velocities[0];
+  else {
+    const empty = emptyText(text, net.textDim);
+    output = (latents, t) => {
+      const [cond, uncond] = net.run([
+        { latents, t, text },
+        { latents, t, text: empty },
+      ]).velocities;
+      return guide(cond, uncond, guidance);
+    };
+  }
+  if (prediction === 'velocity') return output;
+  // x_t = (1 - t) x0 + t e  =>  v = e - x0 = (x_t - x0) / t; t -> 0 only at the last step's end
+  return (x, t) => mul(sub(x, output(x, t)), 1 / Math.max(t, 1e-4));
+}
+
+function checkPrediction(p: Prediction): void {
+  if (!PREDICTIONS.includes(p))
+    throw new Error(`unknown prediction '${p}' (known: ${PREDICTIONS.join(', ')})`);
+}
