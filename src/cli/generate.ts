@@ -6,11 +6,11 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { setBackend } from '../backends/index.js';
 import { type GenerateResult, generate } from '../pipeline/generate.js';
 import { loadModel } from '../pipeline/model.js';
 import { readStory, type Story } from '../story/story.js';
 import { openMp4Writer } from '../video/index.js';
+import { chooseBackend } from './backend.js';
 import { stderrProgress } from './progress-bar.js';
 
 export const DEFAULT_MODEL = 'models/dit-tiny';
@@ -26,7 +26,7 @@ directory (DiT + text encoder + VAE), and writes an H.264 MP4.
   --steps N        sampler steps (default: the model's)
   --seed S         noise seed (default: the story's)
   --guidance W     classifier-free guidance scale (default: the model's; 1 = off, 2x faster)
-  --backend NAME   wasm (default; falls back to ref) | ref | cuda
+  --backend NAME   native | wasm | ref | cuda (default: the first that starts of native, wasm, ref)
   --json           print a JSON report on stdout (progress stays on stderr)
   --quiet          no progress bars
   -h, --help       this text`;
@@ -59,15 +59,7 @@ function posInt(v: string | undefined, what: string): number | undefined {
   return Number(v);
 }
 
-/** Picks the backend: the named one, or wasm with a fallback to ref. */
-export async function chooseBackend(name: string | undefined): Promise<string> {
-  if (name) return (await setBackend(name)).name;
-  try {
-    return (await setBackend('wasm')).name;
-  } catch {
-    return (await setBackend('ref')).name;
-  }
-}
+export { chooseBackend } from './backend.js';
 
 /** Story + model -> MP4 at `out`; the report of what was made. */
 export async function generateToMp4(
@@ -146,6 +138,7 @@ export async function run(argv: string[]): Promise<void> {
   if (guidance !== undefined && !(guidance >= 0))
     throw new Error(`generate: --guidance must be a number >= 0, got '${values.guidance}'`);
   const backend = await chooseBackend(values.backend);
+  if (!values.quiet) process.stderr.write(`generate: backend ${backend}\n`);
   const report = await generateToMp4(story, values.story, values.model ?? DEFAULT_MODEL, values.out, {
     steps: posInt(values.steps, 'steps'),
     seed: values.seed === undefined ? undefined : posInt(values.seed, 'seed'),

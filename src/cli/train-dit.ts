@@ -1,11 +1,11 @@
 /**
  * `moga train dit --config configs/dit-tiny.json [--out DIR] [--steps N] [--max-minutes M]
- *  [--resume] [--backend wasm|ref]`: trains the DiT, text encoder frozen (src/pipeline/train-dit.ts).
+ *  [--resume] [--backend native|wasm|ref]`: trains the DiT, text encoder frozen (src/pipeline/train-dit.ts).
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { setBackend } from '../backends/index.js';
 import { checkDitRecipe, type DitRecipe, trainDit } from '../pipeline/train-dit.js';
+import { chooseBackend } from './backend.js';
 
 const HELP = `usage: moga train dit --config <recipe.json> [options]
 
@@ -20,7 +20,7 @@ model directory that \`moga generate --model\` loads.
   --max-minutes M    stop and save after M minutes (default: the recipe's)
   --codec pool|vae   override the recipe's codec (pool = the 4x8x8 average-pool stand-in)
   --resume           continue from the checkpoint in --work
-  --backend NAME     wasm (default) or ref
+  --backend NAME     native, wasm or ref (default: the first that starts)
   -h, --help         this text`;
 
 export async function run(argv: string[]): Promise<void> {
@@ -66,8 +66,8 @@ export async function run(argv: string[]): Promise<void> {
     ...(values.codec === 'pool' ? { codec: { kind: 'pool' } as const } : {}),
   };
   checkDitRecipe(recipe);
-  const be = await setBackend(values.backend ?? 'wasm');
-  process.stderr.write(`train dit: backend ${be.name}, codec ${recipe.codec.kind}, out ${recipe.out}\n`);
+  const backend = await chooseBackend(values.backend);
+  process.stderr.write(`train dit: backend ${backend}, codec ${recipe.codec.kind}, out ${recipe.out}\n`);
   const r = trainDit(recipe, { resume: values.resume, command: `moga train dit ${argv.join(' ')}` });
   console.log(JSON.stringify({ event: 'done', ...r }));
 }

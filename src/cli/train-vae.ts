@@ -1,8 +1,8 @@
 /** `moga train vae --config configs/vae-small.json [--steps N] [--max-minutes M] [--resume] [--backend B]` */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { setBackend } from '../backends/index.js';
 import { checkRecipe, trainVae, type VaeRecipe } from '../models/vae/train.js';
+import { chooseBackend } from './backend.js';
 
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -20,7 +20,7 @@ export async function run(argv: string[]): Promise<void> {
   });
   if (values.help || !values.config) {
     console.log(
-      'usage: moga train vae --config <recipe.json> [--steps N] [--max-minutes M] [--out file] [--work dir] [--resume] [--backend wasm|ref]',
+      'usage: moga train vae --config <recipe.json> [--steps N] [--max-minutes M] [--out file] [--work dir] [--resume] [--backend native|wasm|ref]',
     );
     if (!values.help) throw new Error('train vae: --config is required');
     return;
@@ -46,7 +46,6 @@ export async function run(argv: string[]): Promise<void> {
     resume: values.resume ?? recipe.resume,
   };
   checkRecipe(recipe);
-  const be = await setBackend(values.backend ?? 'wasm');
-  console.log(`backend ${be.name}`);
+  console.log(`backend ${await chooseBackend(values.backend)}`);
   trainVae(recipe);
 }
