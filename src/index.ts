@@ -16,6 +16,7 @@ export * from './io/index.js';
 export * from './train/index.js';
 export * from './models/presets.js';
 export * from './models/cost.js';
+export * from './models/latent-layout.js';
 export * from './models/text/encoder.js';
 export * from './pipeline/index.js';
 export * as cuda from './backends/cuda/index.js';

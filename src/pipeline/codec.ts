@@ -37,14 +37,6 @@ export interface LatentCodec {
   decoder(): LatentDecoder;
 }
 
-/** Latent frames for F video frames, and the frames decoding them gives back (>= F). */
-export function latentFrames(frames: number, time: number): { latent: number; decoded: number } {
-  if (!Number.isInteger(frames) || frames < 1)
-    throw new Error(`latentFrames: need frames >= 1, got ${frames}`);
-  const latent = 1 + Math.ceil((frames - 1) / time);
-  return { latent, decoded: 1 + time * (latent - 1) };
-}
-
 export function vaeCodec(vae: VideoVAE): LatentCodec {
   const f = vaeFactors(vae.config);
   return {

@@ -8,17 +8,13 @@
  * flat colours, blocky shapes and fades survive; fine detail does not. Values are divided by
  * SCALE so a typical latent has roughly unit spread, as the DiT expects.
  */
+import { exactLatentFrames, videoFramesOf } from '../models/latent-layout.js';
 import { fromArray, type Tensor } from '../tensor/tensor.js';
 import type { LatentCodec } from './codec.js';
 
 const SPACE = 8;
 const TIME = 4;
 const SCALE = 0.5;
-
-/** Frame range [f0, f1) of latent frame i. */
-function framesOf(i: number): [number, number] {
-  return i === 0 ? [0, 1] : [TIME * i - TIME + 1, TIME * i + 1];
-}
 
 export function poolCodec(): LatentCodec {
   return {
@@ -30,18 +26,17 @@ export function poolCodec(): LatentCodec {
       const [c, F, H, W] = video.shape;
       if (video.rank !== 4 || c !== 3)
         throw new Error(`pool codec: expected video [3, F, H, W], got [${video.shape}]`);
-      if ((F - 1) % TIME) throw new Error(`pool codec: ${F} frames is not 1 + ${TIME} k`);
+      const n = exactLatentFrames(F, TIME, 'pool codec');
       if (H % SPACE || W % SPACE)
         throw new Error(`pool codec: frame size ${W}x${H} must be a multiple of ${SPACE}`);
       const x = video.dataSync() as Float32Array;
-      const n = 1 + (F - 1) / TIME;
       const h = H / SPACE;
       const w = W / SPACE;
       const z = new Float32Array(16 * n * h * w);
       const at = (ch: number, i: number, y: number, xx: number) => ((ch * n + i) * h + y) * w + xx;
       const half = SPACE / 2;
       for (let i = 0; i < n; i++) {
-        const [f0, f1] = framesOf(i);
+        const [f0, f1] = videoFramesOf(i, TIME);
         const nf = f1 - f0;
         for (let by = 0; by < h; by++)
           for (let bx = 0; bx < w; bx++) {
@@ -81,7 +76,7 @@ export function poolCodec(): LatentCodec {
           const H = h * SPACE;
           const W = w * SPACE;
           const counts = Array.from({ length: n }, (_, i) => {
-            const [f0, f1] = framesOf(next + i);
+            const [f0, f1] = videoFramesOf(next + i, TIME);
             return f1 - f0;
           });
           const F = counts.reduce((a, b) => a + b, 0);

@@ -7,7 +7,7 @@
 import { generateStory, makeRenderer, splitSeed } from '../data/world/index.js';
 import { makeRand } from '../data/world/rand.js';
 import { framesToFloat32 } from '../data/world/to-tensor.js';
-import { latentCut } from './layout.js';
+import { exactLatentFrames, shotLayout } from '../models/latent-layout.js';
 
 export interface ClipSpec {
   readonly frames: number; // 1 + 4k
@@ -32,7 +32,7 @@ export interface WorldClip {
 }
 
 export function worldClip(index: number, spec: ClipSpec, time = 4): WorldClip {
-  if ((spec.frames - 1) % time) throw new Error(`world clips: frames ${spec.frames} is not 1 + ${time} k`);
+  exactLatentFrames(spec.frames, time, 'world clips');
   const r = makeRand(index, 77);
   const seed = splitSeed('train', index);
   const seconds = r.int(spec.minSeconds, spec.maxSeconds);
@@ -44,28 +44,21 @@ export function worldClip(index: number, spec: ClipSpec, time = 4): WorldClip {
   const start = r.int(0, story.frames - spec.frames);
   const renderer = makeRenderer(story);
   const bytes = Array.from({ length: spec.frames }, (_, i) => renderer.render(start + i).rgb);
-  const latent = 1 + (spec.frames - 1) / time;
-  const captions: string[] = [];
-  const starts: number[] = [];
-  for (const shot of story.shots) {
-    const end = shot.startFrame + shot.frames;
-    if (end <= start || shot.startFrame >= start + spec.frames) continue;
-    const at = shot.startFrame <= start ? 0 : latentCut(shot.startFrame - start, time);
-    if (at >= latent) continue; // the shot only touches the last latent frame: it belongs to the previous one
-    if (starts.length && at <= starts[starts.length - 1]) {
-      // two cuts in one latent frame: the later shot wins it
-      captions[captions.length - 1] = shot.caption;
-      continue;
-    }
-    starts.push(at);
-    captions.push(shot.caption);
-  }
-  const shotFrames = starts.map((s, i) => (i + 1 < starts.length ? starts[i + 1] : latent) - s);
+  // the window's shots on the latent grid by the one cut rule (models/latent-layout.ts): a shot
+  // that owns no latent frame of the window is dropped, its caption with it
+  const visible = story.shots.filter(
+    (s) => s.startFrame + s.frames > start && s.startFrame < start + spec.frames,
+  );
+  const layout = shotLayout(
+    spec.frames,
+    visible.map((s) => Math.max(0, s.startFrame - start)),
+    time,
+  );
   const global = story.globalCaption && r.chance(spec.globalProb) ? story.globalCaption : undefined;
   return {
     video: framesToFloat32(bytes, spec.width, spec.height, 'CFHW'),
-    captions,
-    shotFrames,
+    captions: layout.shots.map((k) => visible[k].caption),
+    shotFrames: layout.shotFrames,
     ...(global ? { global } : {}),
     seed,
     start,

@@ -50,8 +50,21 @@ test('latent layout of a minute and of a short 2-shot story', () => {
         }),
         { space: 8, time: 4 },
       ),
-    /shot 2 .* too short/,
+    /story shot 1 \(starting at frame 24 of 27\) is too short: it owns no latent frame/,
   );
+});
+
+test('generate: a cut on a decode-chunk border (latent 5 = frame 17, chunk 4)', async () => {
+  const story = parseStory({
+    ...TWO_SHOTS,
+    shots: [
+      { caption: 'a red circle rests on a blue wall, wide shot', seconds: 17 / 24 },
+      { caption: 'a white star spins in front of a navy sky, close-up', seconds: 16 / 24 },
+    ],
+  });
+  const r = await generate(story, initModel(microConfig(), 1), { decodeChunk: 4, steps: 1, guidance: 1 });
+  assert.deepEqual(r.layout.shotStarts, [0, 5]);
+  assert.deepEqual([r.frames, r.video!.length], [34, 34]);
 });
 
 test('generate: a 2-shot, 1-second story on a tiny random model gives 25 frames of 64x32', async () => {

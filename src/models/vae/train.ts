@@ -11,8 +11,9 @@ import { Rng } from '../../tensor/random.js';
 import { fromArray, noGrad, tidy } from '../../tensor/tensor.js';
 import { adamwUpdate, initAdamW } from '../../train/adamw.js';
 import { clipGlobalNorm } from '../../train/schedule.js';
+import { latentFrames } from '../latent-layout.js';
 import { loadVae, saveVae } from './checkpoint.js';
-import { checkVaeConfig, type VAE_PRESETS, type VaeConfig, vaePresetOrConfig } from './config.js';
+import { checkVaeConfig, type VAE_PRESETS, type VaeConfig, vaeFactors, vaePresetOrConfig } from './config.js';
 import { randomCrop, worldClip } from './data.js';
 import { type VaeLossWeights, vaeLoss } from './loss.js';
 import { encode, initVideoVAE, type VideoVAE } from './vae.js';
@@ -53,10 +54,12 @@ export function checkRecipe(r: VaeRecipe): void {
   const need = (ok: boolean, m: string) => {
     if (!ok) throw new Error(`vae recipe: ${m}`);
   };
-  checkVaeConfig(vaePresetOrConfig(r.model));
+  const config = vaePresetOrConfig(r.model);
+  checkVaeConfig(config);
+  const { time } = vaeFactors(config);
   for (const k of ['steps', 'batch', 'frames', 'storyPool', 'checkpointEvery', 'statsClips'] as const)
     need(Number.isInteger(r[k]) && r[k] > 0, `${k} must be a positive integer, got ${r[k]}`);
-  need((r.frames - 1) % 4 === 0, `frames must be 1 + 4k, got ${r.frames}`);
+  need(latentFrames(r.frames, time).decoded === r.frames, `frames must be 1 + ${time}k, got ${r.frames}`);
   need(r.lr > 0 && r.maxMinutes > 0, 'lr and maxMinutes must be > 0');
   need(
     r.crop[0] % 8 === 0 && r.crop[1] % 8 === 0 && r.crop[0] <= r.size[0] && r.crop[1] <= r.size[1],
