@@ -1,11 +1,13 @@
 /**
  * `npm run bench -- native [--repeats 5] [--out FILE.md]`: the native backend against wasm in the
  * same process, both at the same thread count (default: all cores), interleaved, median of the
- * repeats: GEMM 1024^3 (and OpenBLAS cblas_sgemm when the library is present), and one training
- * step (flow loss + gradients of every parameter) of the bundled DiT recipe's model
+ * repeats: GEMM 1024^3 (and OpenBLAS cblas_sgemm when the library is present), one training step
+ * (the DiT objective's loss + gradients of every parameter) of the bundled DiT recipe's model
  * (configs/dit-tiny.json: width 128, 16 routed groups, MoGA + STGA) on a batch of two 33-frame
- * 160x96 clips' latents. Writes a Markdown table to bench/results/native-<date>.md with the load
- * average (`os.loadavg`) before and after, since a shared machine skews every ratio.
+ * 160x96 clips' latents, and one sampling step (the guided velocity: conditional and empty-caption
+ * branches as one batch of two, as `moga generate` runs it). Writes a Markdown table to
+ * bench/results/native-<date>.md with the load average (`os.loadavg`) before and after, since a
+ * shared machine skews every ratio.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -14,11 +16,16 @@ import { createNativeBackend } from '../src/backends/native/index.js';
 import { useBackend } from '../src/backends/registry.js';
 import { createWasmBackend } from '../src/backends/wasm/index.js';
 import { initVideoDiT } from '../src/models/dit/dit.js';
-import { denoiser, type TrainingExample, trainingLoss } from '../src/models/dit/objective.js';
+import {
+  denoiser,
+  samplingVelocity,
+  type TrainingExample,
+  trainingLoss,
+} from '../src/models/dit/objective.js';
 import { DIT_PRESETS, type DiTConfig } from '../src/models/presets.js';
 import { paramList } from '../src/nn/params.js';
 import { gradients } from '../src/tensor/autodiff.js';
-import { matmul } from '../src/tensor/ops.js';
+import { matmul, sum } from '../src/tensor/ops.js';
 import { Rng } from '../src/tensor/random.js';
 import { fromArray, type Tensor, tidy } from '../src/tensor/tensor.js';
 import { loadBlas } from './lib/blas.js';
@@ -48,7 +55,7 @@ function recipeConfig(): DiTConfig {
 }
 
 /** A training step's closure on `be`: model, batch and the step (loss + gradients), all on `be`. */
-function ditStep(be: Backend, cfg: DiTConfig): { step: () => number; params: Tensor[] } {
+function ditStep(be: Backend, cfg: DiTConfig): { step: () => number; sample: () => number } {
   useBackend(be);
   const rng = new Rng(42);
   const model = initVideoDiT(cfg, rng.fork(1));
@@ -66,6 +73,15 @@ function ditStep(be: Backend, cfg: DiTConfig): { step: () => number; params: Ten
   }));
   const params = paramList(model.params as never) as Tensor[];
   for (const p of params) p.requiresGrad = true;
+  // Zero-initialised layers (adaLN-zero, the output projection) make a fresh model's output exactly
+  // zero; small random values there make the two backends' sampling outputs comparable.
+  params.forEach((p, i) => {
+    if (p.dataSync().every((v) => v === 0))
+      p.backend.write(
+        p.storage,
+        Float32Array.from(new Rng(1000 + i).normalArray(p.size), (v) => 0.02 * v),
+      );
+  });
   const step = () => {
     useBackend(be);
     return tidy(() => {
@@ -78,7 +94,14 @@ function ditStep(be: Backend, cfg: DiTConfig): { step: () => number; params: Ten
       return r.loss.dataSync()[0] + gs[0].dataSync()[0] * 0;
     });
   };
-  return { step, params };
+  // One sampler evaluation at guidance 3 (the recipe's): the two branches as one batch of two.
+  const velocity = samplingVelocity(denoiser(model), batch[0].text, 3, 'velocity');
+  const x = data.normal(batch[0].latents.shape);
+  const sample = () => {
+    useBackend(be);
+    return tidy(() => sum(velocity(x, 0.6)).dataSync()[0]);
+  };
+  return { step, sample };
 }
 
 export default async function native(argv: string[]): Promise<void> {
@@ -133,25 +156,27 @@ export default async function native(argv: string[]): Promise<void> {
   const sw = ditStep(wasm, cfg);
   const lossN = sn.step();
   const lossW = sw.step();
-  console.log(
-    `DiT step loss: native ${lossN}, wasm ${lossW} (relative difference ${Math.abs(lossN - lossW) / Math.abs(lossW)})`,
-  );
-  const dms = await timeInterleaved(
-    [
-      { name: 'native', fn: sn.step },
-      { name: 'wasm', fn: sw.step },
-    ],
-    repeats,
-    1,
-  );
-  const stepRows = ['native', 'wasm'].map((v, i) => ({
-    what: `DiT step (dim ${cfg.dim}, ${cfg.attention.groups} groups, 2 x 540 tokens)`,
-    variant: v,
-    'median ms': dms[i],
-    'GFLOP/s': '-',
-    'native speed-up': dms[i] / dms[0],
-  }));
-  rows.push(...stepRows);
+  const velN = sn.sample();
+  const velW = sw.sample();
+  const rel = (a: number, b: number) => (Math.abs(a - b) / Math.abs(b)).toExponential(1);
+  console.log(`DiT step loss: native ${lossN}, wasm ${lossW} (relative difference ${rel(lossN, lossW)})`);
+  console.log(`sampling velocity sum: native ${velN}, wasm ${velW} (relative difference ${rel(velN, velW)})`);
+  for (const [what, fn] of [
+    [`DiT training step (dim ${cfg.dim}, ${cfg.attention.groups} groups, 2 clips x 540 tokens)`, 'step'],
+    ['DiT sampling step (guidance 3: a batch of 2 x 540 tokens)', 'sample'],
+  ] as const) {
+    const ms = await timeInterleaved(
+      [
+        { name: 'native', fn: sn[fn] },
+        { name: 'wasm', fn: sw[fn] },
+      ],
+      repeats,
+      1,
+    );
+    ['native', 'wasm'].forEach((v, i) => {
+      rows.push({ what, variant: v, 'median ms': ms[i], 'GFLOP/s': '-', 'native speed-up': ms[i] / ms[0] });
+    });
+  }
   const fallbacks = nat.refFallbacks();
   const loadAfter = load();
   printTable(`native vs wasm, ${threads} threads each, median of ${repeats} interleaved runs`, rows);
@@ -168,7 +193,7 @@ export default async function native(argv: string[]): Promise<void> {
     `Machine: ${machine()}. Native ISA build: ${nat.isa}. Threads: ${threads} each. Median of ${repeats} interleaved runs after one warm-up.`,
     `Load average (1, 5, 15 min) before: ${loadBefore}; after: ${loadAfter}.`,
     typeof blas === 'string' ? `OpenBLAS: absent (${blas}).` : `OpenBLAS: ${blas.library}.`,
-    `DiT step loss: native ${lossN}, wasm ${lossW}.`,
+    `DiT step loss: native ${lossN}, wasm ${lossW}; sampling velocity sum: native ${velN}, wasm ${velW}.`,
     `Ops that ran through ref on native during the step: ${JSON.stringify(fallbacks)}.`,
     '',
     `| ${cols.join(' | ')} |`,

@@ -216,11 +216,13 @@ static void gemm_ld(int nb, const int *offs, int m, int n, int k, const float *a
   int serial = T <= 1 || macs < (1 << 20);
   float *shared = NULL;
   if (!serial && nb < 2 * T) {
-    /* Few products: cut each into row chunks, about 2 per thread (tasks are claimed dynamically,
-     * so a loaded machine still balances); columns only when C is too short for one row chunk per
-     * thread, since every column chunk packs its rows of A again. */
-    int want = cdiv(2 * T, nb);
+    /* Few products: cut each into row chunks, about 4 per thread (tasks are claimed dynamically,
+     * so a thread that loses its core leaves little behind); columns only when C is too short for
+     * one row chunk per thread, since every column chunk packs its rows of A again. */
+    int want = cdiv(4 * T, nb);
     g.rowChunk = rup(cdiv(m, want), MR);
+    /* but at least 8 register tiles of rows: every chunk streams all of B through the cache */
+    if (g.rowChunk < 8 * MR) g.rowChunk = imin(8 * MR, rup(cdiv(m, T), MR));
     g.rowTasks = cdiv(m, g.rowChunk);
     if (g.rowTasks * nb < T) {
       g.colChunk = rup(cdiv(n, cdiv(want, g.rowTasks)), NR);
