@@ -1060,7 +1060,7 @@ typedef struct {
   int B, Ci, Co, T, H, W, KT, KH, KW, To, Ho, Wo, st, sh, sw, pt, ph, pw;
 } conv_geom;
 
-#define COL_FLOATS (1 << 22) /* im2col buffer per block of output rows: at most 16 MiB */
+#define COL_FLOATS (1 << 18) /* im2col buffer per block of output rows: 1 MiB, so the GEMM packs it from cache */
 
 typedef struct {
   const conv_geom *g;
@@ -1144,21 +1144,28 @@ static int conv_rows(const conv_geom *g, int K) {
 }
 
 /* x [B, Ci, T, H, W] * w [Co, Ci, KT, KH, KW] -> y [B, Co, To, Ho, Wo]: per block of output rows,
- * y[b][Co, P-block] = w[Co, K] . col[K, P-block]. Returns 0, or -1 when out of memory. */
+ * y[b][Co, P-block]^T = col[K, P-block]^T . w[Co, K]^T (positions as GEMM rows: the column block is
+ * then packed as A, a block at a time from cache, and the few output channels are the short side),
+ * transposed into y. Returns 0, or -1 when out of memory. */
 static int conv3d(const int *gi, const float *x, const float *w, float *y) {
   conv_geom g;
   memcpy(&g, gi, sizeof g);
   int K = g.Ci * g.KT * g.KH * g.KW, P = g.To * g.Ho * g.Wo, R = g.To * g.Ho, rb = conv_rows(&g, K);
   if (P == 0 || g.Co == 0 || g.B == 0) return 0;
-  float *col = malloc(sizeof(float) * ((size_t)K * rb * g.Wo + 1));
+  size_t colf = (size_t)K * rb * g.Wo;
+  float *col = malloc(sizeof(float) * (colf + (size_t)rb * g.Wo * g.Co + 1));
   if (!col) return -1;
+  float *yt = col + colf; /* [positions][Co] */
   int offs[3] = {0, 0, 0};
   for (int b = 0; b < g.B; b++)
     for (int r0 = 0; r0 < R; r0 += rb) {
       int r1 = imin(R, r0 + rb), np = (r1 - r0) * g.Wo;
       col_job J = {&g, x + (size_t)b * g.Ci * g.T * g.H * g.W, NULL, col, r0, r1};
       moga_parallel(g.Ci, im2col_task, &J);
-      gemm_ld(1, offs, g.Co, np, K, w, K, 1, col, np, 1, y + (size_t)b * g.Co * P + (size_t)r0 * g.Wo, P);
+      gemm_ld(1, offs, np, g.Co, K, col, 1, np, w, 1, K, yt, g.Co);
+      float *yb = y + (size_t)b * g.Co * P + (size_t)r0 * g.Wo;
+      for (int j = 0; j < np; j++)
+        for (int co = 0; co < g.Co; co++) yb[(size_t)co * P + j] = yt[(size_t)j * g.Co + co];
     }
   free(col);
   return 0;
