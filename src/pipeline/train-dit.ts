@@ -90,8 +90,8 @@ export function checkDitRecipe(r: DitRecipe): void {
   const d = r.data;
   need(!!d && Number.isInteger(d.clips) && d.clips > 0, 'data.clips must be a positive integer');
   need(
-    Number.isInteger(d.frames) && (d.frames - 1) % 4 === 0 && d.frames > 1,
-    `data.frames must be 1 + 4k, got ${d?.frames}`,
+    Number.isInteger(d.frames) && (d.frames - 1) % 4 === 0 && d.frames >= 1,
+    `data.frames must be 1 + 4k (1 = single frames), got ${d?.frames}`,
   );
   need(
     d.width % 16 === 0 && d.height % 16 === 0 && d.width > 0 && d.height > 0,
