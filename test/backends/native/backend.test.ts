@@ -69,6 +69,9 @@ describe('native backend', { skip: notBuilt ? `NOT BUILT: no C compiler (${lib})
     const cases: [string, AttentionPlan, number, number, number][] = [];
     for (const D of [2, 12, 64, 128]) cases.push([`full N 37 D ${D}`, plans.full(37), 37, 37, D]);
     cases.push(['one group over many tiles (N 131)', plans.routed(new Int32Array(131), 4), 131, 131, 16]);
+    // groups of more than one key tile (dQ in its own pass) next to small ones (dQ fused)
+    const mixed = routedIds(400, 2, 9).map((g, i) => (i % 9 === 0 ? 2 : g));
+    cases.push(['routed, groups of ~180 and ~45 keys', plans.routed(mixed, 3), 400, 400, 16]);
     const ids = routedIds(53, 6, 7).map((g) => (g === 2 ? 3 : g)); // group 2 empty
     ids[10] = 5;
     for (let i = 0; i < ids.length; i++) if (ids[i] === 5 && i !== 10) ids[i] = 0; // group 5: one token
@@ -103,6 +106,8 @@ describe('native backend', { skip: notBuilt ? `NOT BUILT: no C compiler (${lib})
       () => o.matmul(rn([6, 97, 40], 1), rn([40, 33], 2)),
       attention(plans.full(N), N, N, 2, 32, 5),
       attention(plans.routed(routedIds(N, 4, 3), 4), N, N, 2, 64, 6),
+      // groups of about 44 keys: dQ comes from the fused dK/dV pass
+      attention(plans.routed(routedIds(N, 16, 4), 16), N, N, 2, 32, 7),
       () => {
         const x = rn([333, 96], 1);
         const w = rn([96], 2);

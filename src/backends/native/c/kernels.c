@@ -401,7 +401,7 @@ static int make_items(const int *qo, const int *ko, int segs, int H, int byKeys,
     for (int s = 0; s < segs; s++) {
       int nq = qo[s + 1] - qo[s], nkv = ko[s + 1] - ko[s];
       if (nq == 0 || nkv == 0 || (byKeys == 2 && nkv <= BK)) continue;
-      int len = byKeys ? nkv : nq, a0 = byKeys ? 0 : qo[s];
+      int len = byKeys == 1 ? nkv : nq, a0 = byKeys == 1 ? 0 : qo[s];
       int chunk = rup(cdiv(len, cdiv(len, target)), unit);
       for (int h = 0; h < H; h++)
         for (int a = 0; a < len; a += chunk) {
