@@ -5,8 +5,8 @@
  * (the DiT objective's loss + gradients of every parameter) of the bundled DiT recipe's model
  * (configs/dit-tiny.json: width 128, 16 routed groups, MoGA + STGA) on a batch of two 33-frame
  * 160x96 clips' latents, and one sampling step (the guided velocity: conditional and empty-caption
- * branches as one batch of two, as `moga generate` runs it). Writes a Markdown table to
- * bench/results/native-<date>.md with the load average (`os.loadavg`) before and after, since a
+ * branches as one batch of two, as `moga generate` runs it), and one VAE-sized conv3d layer
+ * (forward + both backward kernels). Writes a Markdown table to bench/results/native-<date>.md with the load average (`os.loadavg`) before and after, since a
  * shared machine skews every ratio.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -27,7 +27,7 @@ import { paramList } from '../src/nn/params.js';
 import { gradients } from '../src/tensor/autodiff.js';
 import { matmul, sum } from '../src/tensor/ops.js';
 import { Rng } from '../src/tensor/random.js';
-import { fromArray, type Tensor, tidy } from '../src/tensor/tensor.js';
+import { apply, fromArray, type Tensor, tidy } from '../src/tensor/tensor.js';
 import { loadBlas } from './lib/blas.js';
 import { machine, printTable, type Row, timeInterleaved, type Variant } from './lib/measure.js';
 
@@ -177,6 +177,47 @@ export default async function native(argv: string[]): Promise<void> {
       rows.push({ what, variant: v, 'median ms': ms[i], 'GFLOP/s': '-', 'native speed-up': ms[i] / ms[0] });
     });
   }
+  // One VAE-sized causal conv3d layer, forward and both backward kernels (im2col + GEMM on both).
+  const xs = [1, 32, 9, 48, 80];
+  const ws = [32, 32, 3, 3, 3];
+  const cp = {
+    stride: [1, 1, 1],
+    padding: [
+      [2, 0],
+      [1, 1],
+      [1, 1],
+    ] as [number, number][],
+  };
+  const convOn = (be: Backend) => {
+    useBackend(be);
+    const r = new Rng(5);
+    const [x, w, dy] = [r.normal(xs), r.normal(ws, 0.1), r.normal(xs)];
+    return () =>
+      tidy(() => {
+        useBackend(be);
+        apply('conv3d', [x, w], cp)[0].dataSync();
+        apply('conv3dBackwardInput', [dy, w], { ...cp, inputShape: xs })[0].dataSync();
+        apply('conv3dBackwardWeight', [dy, x], { ...cp, kernelShape: ws })[0].dataSync();
+      });
+  };
+  const cms = await timeInterleaved(
+    [
+      { name: 'native', fn: convOn(nat) },
+      { name: 'wasm', fn: convOn(wasm) },
+    ],
+    repeats,
+    1,
+  );
+  const convFlops = 3 * 2 * 32 * 32 * 27 * 9 * 48 * 80;
+  ['native', 'wasm'].forEach((v, i) => {
+    rows.push({
+      what: 'conv3d 32->32, 3x3x3, 9x48x80: forward + dx + dw',
+      variant: v,
+      'median ms': cms[i],
+      'GFLOP/s': convFlops / (cms[i] * 1e6),
+      'native speed-up': cms[i] / cms[0],
+    });
+  });
   const fallbacks = nat.refFallbacks();
   const loadAfter = load();
   printTable(`native vs wasm, ${threads} threads each, median of ${repeats} interleaved runs`, rows);
