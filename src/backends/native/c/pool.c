@@ -7,7 +7,8 @@
  * takes nothing: the caller waits only for tasks actually running, never for a thread's wake-up.
  * Idle workers spin briefly (a burst of kernels then costs no wake-up), then sleep on a condition
  * variable: this library shares small machines with other jobs, and a thread spinning for long
- * would steal a core from them. Kernels split work into tasks by the problem's shape and
+ * would steal a core from them. The caller, once every task is claimed, likewise spins briefly for
+ * the tasks still running and then sleeps until the last one signals. Kernels split work into tasks by the problem's shape and
  * accumulate in a fixed order, so results do not depend on the thread count.
  *
  * The ISA build is chosen at run time from the CPU's features (never -march=native): AVX-512 where
@@ -15,7 +16,6 @@
  */
 #include <math.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +40,8 @@
 static struct {
   pthread_mutex_t mu;
   pthread_cond_t wake;
+  pthread_cond_t finished; /* the caller sleeps on it when a worker's task runs long */
+  atomic_int waiting;      /* the caller is (about to be) asleep on `finished` */
   pthread_mutex_t call; /* one job at a time, whoever calls */
   int threads;          /* started, the caller included */
   atomic_int use;       /* threads taking part in jobs (<= threads; moga_use) */
@@ -48,7 +50,8 @@ static struct {
   _Atomic(void *) ctx;
   atomic_int done;     /* tasks of the current job finished */
   atomic_int sleepers; /* workers inside pthread_cond_wait (or about to be) */
-} P = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, NULL, NULL, 0, 0};
+} P = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, PTHREAD_MUTEX_INITIALIZER,
+       0, 0, 0, NULL, NULL, 0, 0};
 
 static const moga_kernels *K = &moga_kernels_generic;
 
@@ -85,7 +88,12 @@ static void drain(uint64_t s, int thread) {
     void *ctx = atomic_load_explicit(&P.ctx, memory_order_relaxed);
     if (atomic_compare_exchange_weak(&P.job, &s, s + 1)) {
       fn(ctx, NEXT(s), thread);
-      atomic_fetch_add_explicit(&P.done, 1, memory_order_release);
+      /* The last task to finish wakes the caller if it went to sleep (seq_cst pairs with it). */
+      if (atomic_fetch_add(&P.done, 1) + 1 == COUNT(s) && thread != 0 && atomic_load(&P.waiting)) {
+        pthread_mutex_lock(&P.mu);
+        pthread_cond_signal(&P.finished);
+        pthread_mutex_unlock(&P.mu);
+      }
       s = atomic_load(&P.job);
     }
   }
@@ -127,10 +135,18 @@ static void run_job(int ntasks, moga_task_fn fn, void *ctx) {
     pthread_mutex_unlock(&P.mu);
   }
   drain(s, 0);
-  /* Every task is claimed; wait for the ones still running on workers. */
-  for (int spin = 0; atomic_load_explicit(&P.done, memory_order_acquire) < ntasks; spin++)
-    if (spin < 1000) cpu_relax();
-    else sched_yield(); /* the worker holding a task may have lost its core */
+  /* Every task is claimed; wait for the ones still running on workers: spin briefly, then sleep
+   * until the last one signals (never sched_yield: on a loaded machine that hands the core to
+   * another process for a whole time slice). */
+  for (int spin = 0; spin < IDLE_SPINS; spin++) {
+    if (atomic_load(&P.done) >= ntasks) return;
+    cpu_relax();
+  }
+  pthread_mutex_lock(&P.mu);
+  atomic_store(&P.waiting, 1);
+  while (atomic_load(&P.done) < ntasks) pthread_cond_wait(&P.finished, &P.mu);
+  atomic_store(&P.waiting, 0);
+  pthread_mutex_unlock(&P.mu);
 }
 
 /* Tasks past MAX_TASKS run as further jobs through this offset (P.call is held meanwhile). */
