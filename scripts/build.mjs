@@ -63,13 +63,27 @@ function buildCuda() {
   if (sources.length === 0) return console.log('build: cuda  (no kernels yet)');
   if (!has('nvcc')) return console.log('build: cuda  skipped: nvcc not found (the CPU backends still work)');
   mkdirSync('build/cuda', { recursive: true });
-  const headers = Math.max(0, ...files.filter((f) => f.endsWith('.cuh')).map((f) => statSync(join(dir, f)).mtimeMs));
+  const headers = Math.max(
+    0,
+    ...files.filter((f) => f.endsWith('.cuh')).map((f) => statSync(join(dir, f)).mtimeMs),
+  );
   let built = 0;
   for (const f of sources) {
     const out = join('build/cuda', f.replace(/\.cu$/, '.fatbin'));
-    if (existsSync(out) && statSync(out).mtimeMs > Math.max(headers, statSync(join(dir, f)).mtimeMs)) continue;
-    run('nvcc', ['-fatbin', '-O3', '-std=c++17', '-gencode', 'arch=compute_90a,code=sm_90a',
-      '-gencode', 'arch=compute_80,code=compute_80', '-o', out, join(dir, f)]);
+    if (existsSync(out) && statSync(out).mtimeMs > Math.max(headers, statSync(join(dir, f)).mtimeMs))
+      continue;
+    run('nvcc', [
+      '-fatbin',
+      '-O3',
+      '-std=c++17',
+      '-gencode',
+      'arch=compute_90a,code=sm_90a',
+      '-gencode',
+      'arch=compute_80,code=compute_80',
+      '-o',
+      out,
+      join(dir, f),
+    ]);
     built++;
   }
   console.log(`build: cuda  ${sources.length} kernel file(s) -> build/cuda/*.fatbin (${built} rebuilt)`);

@@ -5,9 +5,10 @@
  * The branch list is configuration, so the same module runs as full attention or local-only
  * attention for ablations.
  */
+
+import { applyRope, gridPositions, rope3dTables } from '../nn/embeddings.js';
 import { initLinear, type Linear, linear } from '../nn/linear.js';
 import { applyRmsNorm, initRmsNorm, type Norm } from '../nn/norm.js';
-import { applyRope, gridPositions, rope3dTables } from '../nn/embeddings.js';
 import { add, concat, mul, reshape } from '../tensor/ops.js';
 import type { Rng } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';

@@ -3,12 +3,18 @@ export const COMMAND_TABLE: Record<
   string,
   { about: string; load: () => Promise<{ run(argv: string[]): Promise<void> }> }
 > = {
-  demo: { about: 'the one-minute demo: examples/minute.story.json -> demo.mp4 with the bundled model', load: () => import('./demo.js') },
+  demo: {
+    about: 'the one-minute demo: examples/minute.story.json -> demo.mp4 with the bundled model',
+    load: () => import('./demo.js'),
+  },
   generate: {
     about: 'story file in, MP4 out (moga generate --story examples/minute.story.json --out out.mp4)',
     load: () => import('./generate.js'),
   },
-  train: { about: 'train a model from a recipe (moga train vae --config configs/vae-small.json)', load: () => import('./train.js') },
+  train: {
+    about: 'train a model from a recipe (moga train vae --config configs/vae-small.json)',
+    load: () => import('./train.js'),
+  },
   eval: { about: 'evaluate a committed checkpoint (moga eval vae)', load: () => import('./eval.js') },
   world: {
     about: 'render a synthetic multi-shot story to MP4/PNG with captions and truth',

@@ -134,8 +134,12 @@ export const GRAD_RULES: { [K in OpName]: GradRule<K> | null } = {
   rmsNorm: ([g], { inputs: [x, w], outputs: [, rstd] }) => apply('rmsNormBackward', [g!, x, w, rstd], {}),
   rmsNormBackward: null,
   conv3d: ([g], { inputs: [x, w], params: { stride, padding } }) => [
-    x.requiresGrad ? apply('conv3dBackwardInput', [g!, w], { stride, padding, inputShape: [...x.shape] })[0] : undefined,
-    w.requiresGrad ? apply('conv3dBackwardWeight', [g!, x], { stride, padding, kernelShape: [...w.shape] })[0] : undefined,
+    x.requiresGrad
+      ? apply('conv3dBackwardInput', [g!, w], { stride, padding, inputShape: [...x.shape] })[0]
+      : undefined,
+    w.requiresGrad
+      ? apply('conv3dBackwardWeight', [g!, x], { stride, padding, kernelShape: [...w.shape] })[0]
+      : undefined,
   ],
   conv3dBackwardInput: null,
   conv3dBackwardWeight: null,

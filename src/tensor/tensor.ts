@@ -142,17 +142,6 @@ function track(t: Tensor) {
   scopes.at(-1)?.add(t);
 }
 
-type Nested =
-  | Tensor
-  | Nested[]
-  | { [k: string]: Nested }
-  | number
-  | string
-  | boolean
-  | null
-  | undefined
-  | void;
-
 function collect(x: unknown, out: Set<Tensor>) {
   if (x instanceof Tensor) out.add(x);
   else if (Array.isArray(x)) for (const v of x) collect(v, out);

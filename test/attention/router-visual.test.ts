@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { MoGARouter } from '../../src/attention/router.js';
-import { type VisualAttentionConfig, VisualAttention } from '../../src/attention/visual-attention.js';
+import { VisualAttention, type VisualAttentionConfig } from '../../src/attention/visual-attention.js';
 import { gradients } from '../../src/tensor/autodiff.js';
 import { add, mul, sum } from '../../src/tensor/ops.js';
 import { Rng } from '../../src/tensor/random.js';
