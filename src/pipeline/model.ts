@@ -10,7 +10,7 @@
  * so the bundled DiT shares models/vae-small/ instead of copying it) or the pool stand-in.
  * Every missing or corrupt file gives an error that names it and says what was expected.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { SamplerConfig } from '../diffusion/sampler.js';
 import { loadParamsInto, saveParams } from '../io/params-file.js';
@@ -187,6 +187,9 @@ export function saveModel(
   writeFileAtomic(join(tmp, 'config.json'), `${JSON.stringify(model.config, null, 2)}\n`);
   saveParams(join(tmp, 'dit.safetensors'), model.dit.params, { dtype, metadata: { format: 'moga-dit' } });
   saveParams(join(tmp, 'text.safetensors'), model.text, { dtype, metadata: { format: 'moga-text-encoder' } });
+  // the model card is written by people: it survives a re-export of the weights
+  const card = join(dir, 'README.md');
+  if (existsSync(card)) copyFileSync(card, join(tmp, 'README.md'));
   const old = `${dir}.old-${process.pid}`;
   if (existsSync(dir)) renameSync(dir, old);
   renameSync(tmp, dir);
