@@ -96,6 +96,37 @@ export function cropSquare(
   }
 }
 
+/**
+ * The silhouette channel of a crop (channel 3 of a [4, S, S] crop at `at`, channels 0..2 its RGB):
+ * each pixel's distance to the nearest colour on the crop's outer ring (mostly background, since a
+ * crop is 1.2x its object), scaled so 0.3 (about 38 of 255 per channel; the world keeps objects at
+ * least 45 away from every background tone) maps to 1, and to [-1, 1]. It hands the object net
+ * figure and ground directly, whatever the background's pattern.
+ */
+export function silhouette(out: Float32Array, at: number, S: number): void {
+  const P = S * S;
+  const ring: number[] = [];
+  for (let i = 0; i < S; i++) ring.push(i, (S - 1) * S + i);
+  for (let i = 1; i < S - 1; i++) ring.push(i * S, i * S + S - 1);
+  const rr = Float32Array.from(ring, (q) => out[at + q]);
+  const rg = Float32Array.from(ring, (q) => out[at + P + q]);
+  const rb = Float32Array.from(ring, (q) => out[at + 2 * P + q]);
+  for (let q = 0; q < P; q++) {
+    const r = out[at + q];
+    const g = out[at + P + q];
+    const b = out[at + 2 * P + q];
+    let best = Infinity;
+    for (let k = 0; k < rr.length; k++) {
+      const d = Math.abs(r - rr[k]) + Math.abs(g - rg[k]) + Math.abs(b - rb[k]);
+      if (d < best) best = d;
+    }
+    out[at + 3 * P + q] = Math.min(1, best / 3 / 0.3) * 2 - 1;
+  }
+}
+
+/** Channels of an object-net crop: RGB and the silhouette. */
+export const CROP_CHANNELS = 4;
+
 /** The square crop the object net reads for a box: centred, side = 1.2 x the longer edge + 2 px. */
 export function cropOfBox(b: Box): { cx: number; cy: number; side: number } {
   const w = b[2] - b[0] + 1;
@@ -121,13 +152,18 @@ export interface Component {
   mass: number;
 }
 
-/** 8-connected components of heat > threshold on a w x h grid of probabilities, largest mass first. */
+/**
+ * 8-connected components of a w x h grid of object probabilities, largest mass first, by
+ * hysteresis: seeded at cells above `threshold`, grown through neighbours above `low` (so thin
+ * parts such as a star's arms, whose cells are only partly covered, stay inside the box).
+ */
 export function components(
   heat: Float32Array,
   w: number,
   h: number,
   pool: number,
   threshold = 0.5,
+  low = threshold,
 ): Component[] {
   const seen = new Uint8Array(w * h);
   const out: Component[] = [];
@@ -158,7 +194,7 @@ export function components(
           const yy = y + dy;
           if (xx < 0 || yy < 0 || xx >= w || yy >= h) continue;
           const j = yy * w + xx;
-          if (!seen[j] && heat[j] > threshold) {
+          if (!seen[j] && heat[j] > low) {
             seen[j] = 1;
             stack.push(j);
           }

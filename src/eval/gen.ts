@@ -281,8 +281,8 @@ export async function evalGen(o: EvalGenOptions): Promise<EvalGenResult> {
     },
     stability: { ratio: dv / Math.max(dw, 1e-9), video: dv / scores.length, world: dw / scores.length },
     fd: {
-      value: frechetDistance(videoFeatures, refFeatures),
-      floor: frechetDistance(truthFeatures, refFeatures),
+      value: fd(videoFeatures, refFeatures),
+      floor: fd(truthFeatures, refFeatures),
       clips: videoFeatures.length,
       reference: refFeatures.length,
     },
@@ -293,6 +293,10 @@ export async function evalGen(o: EvalGenOptions): Promise<EvalGenResult> {
     shotFrames,
   };
 }
+
+/** The Frechet distance, or NaN when a set has fewer than two clips. */
+const fd = (a: Float64Array[], b: Float64Array[]) =>
+  a.length < 2 || b.length < 2 ? Number.NaN : frechetDistance(a, b);
 
 const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : 'n/a');
 
@@ -308,6 +312,6 @@ export function markdownRow(label: string, r: EvalGenResult): { header: string; 
   const row =
     `| ${label} | ${r.stories.length} | ${pct(a.bgKind)} | ${pct(a.bgColour)} | ${pct(a.shape)} | ${pct(a.colour)} | ${pct(a.pattern)} | ` +
     `${pct(r.recall.rate)} (${pct(r.recall.consistent)}) of ${r.recall.n} | ${pct(r.cuts.precision)} / ${pct(r.cuts.recall)} | ` +
-    `${r.stability.ratio.toFixed(2)} | ${r.fd.value.toFixed(3)} (${r.fd.floor.toFixed(3)}) | ${cost} |`;
+    `${r.stability.ratio.toFixed(2)} | ${r.fd.value.toFixed(2)} (${r.fd.floor.toFixed(2)}) | ${cost} |`;
   return { header, row };
 }

@@ -38,8 +38,9 @@ export interface ProbeEvalOptions {
   stories?: number;
   clips?: number;
   clipFrames?: number;
-  /** First test-story index (default 0). */
+  /** First story index (default 0) of the split (default 'test'; 'val' for tuning thresholds). */
   first?: number;
+  split?: 'test' | 'val';
   vae?: VideoVAE;
   /** Objects with fewer visible pixels are not scored (default 24, as in training). */
   minPixels?: number;
@@ -67,7 +68,11 @@ export function evaluateProbe(
   const F = opts.clipFrames ?? 9;
   const tallies = { clean: newTally(), vae: newTally() };
   for (let i = 0; i < nStories; i++) {
-    const story = generateStory({ seed: splitSeed('test', (opts.first ?? 0) + i), width: W, height: H });
+    const story = generateStory({
+      seed: splitSeed(opts.split ?? 'test', (opts.first ?? 0) + i),
+      width: W,
+      height: H,
+    });
     const r = makeRenderer(story, { masks: true });
     for (let k = 0; k < nClips; k++) {
       const start = Math.floor(((k + 0.5) / nClips) * Math.max(1, story.frames - F));

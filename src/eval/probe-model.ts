@@ -7,8 +7,8 @@
  *               - the background: kind (4) and colour (8), from the trunk's features pooled to a
  *                 3x4 grid (so "lighter at the top" and "a wall above a floor" stay visible).
  *   object net  a square crop around one object (found from the heat map), resampled to
- *               `crop` x `crop` at full resolution, strided convs + an MLP: shape (8), colour (8),
- *               pattern (4).
+ *               `crop` x `crop` at full resolution, plus a silhouette channel (frames.ts),
+ *               strided convs + an MLP: shape (8), colour (8), pattern (4).
  *
  * Inputs are in [-1, 1] (byte / 127.5 - 1), channel-first.
  */
@@ -21,6 +21,7 @@ import { initLinear, type Linear, linear } from '../nn/linear.js';
 import { add, gelu, mean, reshape } from '../tensor/ops.js';
 import { Rng } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { CROP_CHANNELS } from './frames.js';
 
 export interface ProbeConfig {
   /** Frame size the probes read (other sizes are resampled to it). */
@@ -119,7 +120,7 @@ export function initProbe(config: ProbeConfig = DEFAULT_PROBE_CONFIG, seed = 0):
         bg: initLinear(r.fork(7), s2 * 12, nBg),
       },
       object: {
-        c1: initConv2(r.fork(11), 3, o1, 3),
+        c1: initConv2(r.fork(11), CROP_CHANNELS, o1, 3),
         c2: initConv2(r.fork(12), o1, o2, 3),
         c3: initConv2(r.fork(13), o2, o3, 3),
         fc: initLinear(r.fork(14), flat, config.hidden),
@@ -149,7 +150,7 @@ export function sceneForward(p: ProbeParams['scene'], x: Tensor): { heat: Tensor
   return { heat, bg };
 }
 
-/** Object net: crops [N, 3, S, S] -> logits [N, 20] (shape 0..7, colour 8..15, pattern 16..19). */
+/** Object net: crops [N, 4, S, S] (RGB + silhouette) -> logits [N, 20] (shape 0..7, colour 8..15, pattern 16..19). */
 export function objectForward(p: ProbeParams['object'], x: Tensor): Tensor {
   const N = x.shape[0];
   const h1 = gelu(conv(p.c1, x));

@@ -35,14 +35,18 @@ import { fromArray, type Tensor } from '../tensor/tensor.js';
 import { trainLoop } from '../train/loop.js';
 import {
   type Box,
+  CROP_CHANNELS,
+  components,
   coverageGrid,
   cropOfBox,
   cropSquare,
   isScorable,
   poolFrame,
+  silhouette,
   snapToCells,
   visibleObjects,
 } from './frames.js';
+import { LOW, SEED } from './probe.js';
 import {
   BG_HEAD,
   checkProbeConfig,
@@ -60,6 +64,8 @@ export interface ProbeRecipe {
   seed: number;
   steps: number;
   lr: number;
+  /** Cosine decay from lr to lr x minLrRatio over `steps` (updated every checkpointEvery steps). */
+  minLrRatio: number;
   warmup: number;
   weightDecay: number;
   clipNorm: number;
@@ -77,6 +83,12 @@ export interface ProbeRecipe {
   out: string;
   work: string;
   resume?: boolean;
+  /**
+   * Stage 2, from step `steps` to `finetune.steps`: object crops around the boxes the localisation
+   * gives (hysteresis components of the true coverage grid, thresholds of probe.ts) instead of
+   * around the exact object boxes, at a cosine rate from `finetune.lr`.
+   */
+  finetune?: { steps: number; lr: number };
 }
 
 export function checkProbeRecipe(r: ProbeRecipe): void {
@@ -88,6 +100,7 @@ export function checkProbeRecipe(r: ProbeRecipe): void {
     need(Number.isInteger(r[k]) && r[k] > 0, `${k} must be a positive integer, got ${r[k]}`);
   need(r.lr > 0 && r.maxMinutes > 0, 'lr and maxMinutes must be > 0');
   need(r.emaDecay >= 0 && r.emaDecay < 1, 'emaDecay must be in [0, 1)');
+  need(r.minLrRatio > 0 && r.minLrRatio <= 1, 'minLrRatio must be in (0, 1]');
   need(typeof r.out === 'string' && typeof r.work === 'string', 'out and work must be paths');
 }
 
@@ -194,13 +207,21 @@ export function makeProbeBatch(r: ProbeRecipe, step: number, stories = new Map<n
     coverageGrid(truth, W, H, p, heat, b * w * h);
     bgKind[b] = BACKGROUND_KINDS.indexOf(truth.background.kind);
     bgColour[b] = BACKGROUND_COLOURS.indexOf(truth.background.colour);
+    const stage2 = r.finetune !== undefined && step >= r.steps;
+    const comps = stage2 ? components(heat.subarray(b * w * h, (b + 1) * w * h), w, h, p, SEED, LOW) : [];
     for (const v of visibleObjects(truth, W)) {
       if (!isScorable(v)) continue;
-      const snapped = snapToCells(v.box!, p, W, H);
+      // stage 2: the box the localisation would give (hysteresis components of the true coverage)
+      const comp = stage2
+        ? comps.find(
+            (q) => v.cx >= q.box[0] && v.cx <= q.box[2] + 1 && v.cy >= q.box[1] && v.cy <= q.box[3] + 1,
+          )
+        : undefined;
+      const snapped = comp ? comp.box : snapToCells(v.box!, p, W, H);
       for (let k = 0; k < r.cropsPerObject; k++) {
         const q = cropOfBox(jitterBox(snapped, p, W, H, rand));
         const side = q.side * (0.9 + 0.25 * rand());
-        const out = new Float32Array(3 * S * S);
+        const out = new Float32Array(CROP_CHANNELS * S * S);
         cropSquare(
           rgb,
           W,
@@ -211,6 +232,7 @@ export function makeProbeBatch(r: ProbeRecipe, step: number, stories = new Map<n
           S,
           out,
         );
+        silhouette(out, 0, S);
         crops.push(out);
         labels.push([
           SHAPES.indexOf(v.truth.shape),
@@ -221,8 +243,8 @@ export function makeProbeBatch(r: ProbeRecipe, step: number, stories = new Map<n
     }
   }
   const N = crops.length;
-  const all = new Float32Array(N * 3 * S * S);
-  crops.forEach((x, i) => all.set(x, i * 3 * S * S));
+  const all = new Float32Array(N * CROP_CHANNELS * S * S);
+  crops.forEach((x, i) => all.set(x, i * CROP_CHANNELS * S * S));
   return {
     B,
     frames,
@@ -273,7 +295,7 @@ export function probeLoss(probe: Probe, r: ProbeRecipe, b: ProbeBatch): { loss: 
     bceWithLogits(s.heat, b.heat, r.heatPositiveWeight),
   ];
   if (b.N > 0) {
-    const o = objectForward(probe.params.object, fromArray(b.crops, [b.N, 3, c.crop, c.crop]));
+    const o = objectForward(probe.params.object, fromArray(b.crops, [b.N, CROP_CHANNELS, c.crop, c.crop]));
     parts.push(
       crossEntropy(o, 0, OBJ_HEAD.shape, b.shape),
       crossEntropy(o, OBJ_HEAD.shape, OBJ_HEAD.colour, b.colour),
@@ -281,6 +303,17 @@ export function probeLoss(probe: Probe, r: ProbeRecipe, b: ProbeBatch): { loss: 
     );
   }
   return { loss: parts.reduce((a, x) => add(a, x)), parts };
+}
+
+/** The learning rate of the chunk starting at `step`: cosine from lr to lr x minLrRatio. */
+export function lrAt(r: ProbeRecipe, step: number): number {
+  if (r.finetune && step >= r.steps) {
+    const n = r.finetune.steps - r.steps;
+    const c2 = 0.5 * (1 + Math.cos((Math.PI * Math.min(step - r.steps, n)) / n));
+    return r.finetune.lr * (r.minLrRatio + (1 - r.minLrRatio) * c2);
+  }
+  const c = 0.5 * (1 + Math.cos((Math.PI * Math.min(step, r.steps)) / r.steps));
+  return r.lr * (r.minLrRatio + (1 - r.minLrRatio) * c);
 }
 
 /** Trains (or resumes) the probes; writes the EMA weights to `r.out`. */
@@ -294,13 +327,14 @@ export function trainProbe(r: ProbeRecipe, log: (line: string) => void = console
   let resume = r.resume ?? false;
   let ema: Map<string, Float32Array> | null = null;
   const chunk = r.checkpointEvery;
-  while (step < r.steps) {
+  const last = r.finetune?.steps ?? r.steps;
+  while (step < last) {
     const res = trainLoop({
       params: probe.params,
       lossFn: (b: ProbeBatch) => probeLoss(probe, r, b).loss,
       nextBatch: (s) => makeProbeBatch(r, s, stories),
-      steps: Math.min(r.steps, (Math.floor(step / chunk) + 1) * chunk),
-      adamw: { lr: r.lr, weightDecay: r.weightDecay },
+      steps: Math.min(last, (Math.floor(step / chunk) + 1) * chunk),
+      adamw: { lr: lrAt(r, step), weightDecay: r.weightDecay },
       warmupSteps: r.warmup,
       maxGradNorm: r.clipNorm,
       emaDecay: r.emaDecay,
@@ -313,7 +347,7 @@ export function trainProbe(r: ProbeRecipe, log: (line: string) => void = console
     step = res.step;
     ema = res.state.ema;
     const minutes = (performance.now() - t0) / 60000;
-    if (minutes >= r.maxMinutes && step < r.steps) {
+    if (minutes >= r.maxMinutes && step < last) {
       log(`stopping at step ${step}: ${minutes.toFixed(1)} min >= maxMinutes ${r.maxMinutes}`);
       break;
     }
