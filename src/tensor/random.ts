@@ -65,14 +65,7 @@ export class Rng {
 
   /** `n` uniforms in (0, 1). */
   uniformArray(n: number): Float32Array {
-    const out = new Float32Array(n);
-    const w = new Uint32Array(4);
-    for (let i = 0; i < n; i += 4) {
-      philox(this.offset, Math.floor(this.offset / 2 ** 32), this.seed, 0x6d6f6761, w);
-      this.offset++;
-      for (let j = 0; j < 4 && i + j < n; j++) out[i + j] = (w[j] + 0.5) * U32;
-    }
-    return out;
+    return Float32Array.from(this.uint32Array(n), (w) => (w + 0.5) * U32);
   }
 
   /** `n` raw 32-bit words (for integers: a float32 uniform keeps only 24 bits). */
