@@ -1,6 +1,7 @@
 /**
  * Training the DiT with rectified flow on latents of synthetic world clips, the text encoder
- * frozen at its initialisation (see `params` below for why). The recipe is plain JSON (configs/dit-*.json); `moga train dit --config` runs it.
+ * frozen at its initialisation (see `params` below for why). The recipe is plain JSON
+ * (configs/dit-*.json); `moga train dit --config` runs it.
  *
  *   1. clips (world-clips.ts) -> latents through the codec, once, cached on disk by codec and
  *      clip spec (the VAE is the slow part on a CPU; training reads the cache);
@@ -13,7 +14,7 @@ import { cpus, hostname } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { getBackend } from '../backends/registry.js';
 import type { TimeSampling } from '../diffusion/rectified-flow.js';
-import { namedTensors } from '../io/params-file.js';
+import { namedTensors, type ParamTree } from '../io/params-file.js';
 import { readSafetensors, writeFileAtomic, writeSafetensors } from '../io/safetensors.js';
 import { denoiser, type Prediction, trainingLoss } from '../models/dit/objective.js';
 import { type DiTConfig, ditPreset } from '../models/presets.js';
@@ -231,7 +232,7 @@ export function trainDit(
   // steps on two clips the rows' spread falls from 0.5x to 0.02x their mean, and the captions of
   // the bundled model ended up changing its output by 2e-5).
   const params = { dit: model.dit.params };
-  const pick = epochSampler(clips.length, r.seed + 1000003);
+  const pick = epochSampler(clips.length, r.seed + 1000003); // a stream apart from the loss's (seed r.seed)
   const nextBatch = (step: number) =>
     Array.from({ length: r.batch }, (_, j) => clips[pick(step * r.batch + j)]);
   const lossFn = (batch: CachedClip[], _step: number, rng: Rng) => {
@@ -305,39 +306,43 @@ export function trainDit(
       },
     });
     step = res.step;
-    // a killed run still leaves a usable model: export after every segment (the next segment
-    // reloads the live weights from the checkpoint, so writing the EMA into `params` is safe)
-    Object.assign(run, { toStep: step, minutes: Math.round(((performance.now() - t0) / 60000) * 10) / 10 });
+    run.toStep = step;
+    run.minutes = Math.round(((performance.now() - t0) / 60000) * 10) / 10;
     writeHistory(r.work, history);
-    exportModel(res.state.ema);
+    const training = {
+      recipe: r,
+      steps: step,
+      minutes: Math.round(history.reduce((a, h) => a + h.minutes, 0) * 10) / 10,
+      finalLoss,
+      emaMse: mseAvg,
+      weights: res.state.ema ? 'EMA' : 'last',
+      finishedAt: new Date().toISOString(),
+      history,
+    };
+    withWeights(params, res.state.ema, () =>
+      saveModel(r.out, { config: { ...config, training }, dit: model.dit, text: model.text }),
+    );
   }
   const minutes = (performance.now() - t0) / 60000;
-  function exportModel(ema: Map<string, Float32Array> | null) {
-    if (ema)
-      for (const [name, t] of namedTensors(params)) {
-        const v = ema.get(name);
-        if (v) t.backend.write(t.storage, v);
-      }
-    saveModel(r.out, {
-      config: {
-        ...config,
-        training: {
-          recipe: r,
-          steps: step,
-          minutes: Math.round(history.reduce((a, h) => a + h.minutes, 0) * 10) / 10,
-          finalLoss,
-          emaMse: mseAvg,
-          weights: ema ? 'EMA' : 'last',
-          finishedAt: new Date().toISOString(),
-          history,
-        },
-      },
-      dit: model.dit,
-      text: model.text,
-    });
-  }
-  log(`saved ${r.out} (step ${step}, ${minutes.toFixed(1)} min)`);
+  log(
+    run.toStep > run.fromStep
+      ? `saved ${r.out} (step ${step}, ${minutes.toFixed(1)} min)`
+      : `nothing to train: ${r.work} is at step ${step} of ${r.steps}`,
+  );
   return { step, minutes, finalLoss, out: r.out };
+}
+
+/** Runs `fn` with `values` (by parameter name) in place of the weights, then puts them back. */
+function withWeights(params: ParamTree, values: Map<string, Float32Array> | null, fn: () => void): void {
+  if (!values) return fn();
+  const named = namedTensors(params).filter(([name]) => values.has(name));
+  const live = named.map(([, t]) => t.dataSync() as Float32Array);
+  named.forEach(([name, t]) => t.backend.write(t.storage, values.get(name)!));
+  try {
+    fn();
+  } finally {
+    named.forEach(([, t], i) => t.backend.write(t.storage, live[i]));
+  }
 }
 
 /** One invocation of `trainDit` on a work directory, as the model card and config.json list them. */

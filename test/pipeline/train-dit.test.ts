@@ -7,6 +7,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { namedTensors } from '../../src/io/params-file.js';
+import { readSafetensors } from '../../src/io/safetensors.js';
 import { generate } from '../../src/pipeline/generate.js';
 import { loadModel } from '../../src/pipeline/model.js';
 import { checkDitRecipe, type DitRecipe, trainDit } from '../../src/pipeline/train-dit.js';
@@ -80,6 +82,16 @@ test('trainDit: cached latents, resume, and a model directory that generates', a
     assert.equal(cfg.codec.kind, 'pool');
     assert.equal(cfg.prediction, 'data');
     const model = loadModel(join(dir, 'model'));
+    // the model holds the EMA weights (as F16) and the checkpoint's live weights are untouched
+    const ema = readSafetensors(join(dir, 'work', 'ema.safetensors')).tensors;
+    const live = readSafetensors(join(dir, 'work', 'model.safetensors')).tensors;
+    for (const [name, t] of namedTensors({ dit: model.dit.params })) {
+      const saved = t.dataSync();
+      const e = ema.get(name)!.data;
+      saved.forEach((v, i) => assert.ok(Math.abs(v - e[i]) <= 1e-3 * (1 + Math.abs(e[i])), `${name}[${i}]`));
+    }
+    const w = 'dit.patchEmbed.weight';
+    assert.notDeepEqual(ema.get(w)!.data, live.get(w)!.data, 'EMA and live weights differ after 3 steps');
     const r = await generate(parseStory(TWO_SHOTS), model, {});
     assert.equal(r.frames, 25);
     assert.ok(existsSync(join(dir, 'work', 'state.json')));
