@@ -17,17 +17,8 @@ import { type DitRecipe, trainDit } from '../../src/pipeline/train-dit.js';
 import { worldClip } from '../../src/pipeline/world-clips.js';
 import { Rng } from '../../src/tensor/random.js';
 import { fromArray } from '../../src/tensor/tensor.js';
+import { relL2 } from '../helpers/compare.js';
 import { microConfig } from './helpers.js';
-
-function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0;
-  let n = 0;
-  for (let i = 0; i < a.length; i++) {
-    d += (a[i] - b[i]) ** 2;
-    n += b[i] ** 2;
-  }
-  return Math.sqrt(d / n);
-}
 
 test('two clips sharing a layout: at pure noise, each caption predicts its own clip', () => {
   const dir = mkdtempSync(join(tmpdir(), 'moga-caption-path-'));
@@ -95,8 +86,8 @@ test('two clips sharing a layout: at pure noise, each caption predicts its own c
     clips.forEach((c, i) => {
       const text = encodeShots(model.captions, c.captions, c.shotFrames, c.global);
       const pred = means(videoDiT(model.dit, { latents: x, t: 1, text }).velocity.dataSync());
-      const own = relDiff(pred, truth[i]);
-      const other = relDiff(pred, truth[1 - i]);
+      const own = relL2(pred, truth[i]);
+      const other = relL2(pred, truth[1 - i]);
       assert.ok(
         own < 0.5 * other,
         `clip ${i}'s caption: prediction is ${own.toFixed(3)} from its own clip's colours and ${other.toFixed(3)} from the other's`,
@@ -104,7 +95,7 @@ test('two clips sharing a layout: at pure noise, each caption predicts its own c
     });
     // the text encoder is frozen: the saved one is the initial one (up to the F16 of the file)
     const enc = (m: typeof model) => m.captions.encode([a.captions[0]])[0].embeddings.dataSync();
-    assert.ok(relDiff(enc(model), enc(initModel(model.config, recipe.seed))) < 2e-3);
+    assert.ok(relL2(enc(model), enc(initModel(model.config, recipe.seed))) < 2e-3);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -20,6 +20,7 @@ import { gatherRows, logSoftmax, mean, mul, sum } from '../../../src/tensor/ops.
 import { Rng } from '../../../src/tensor/random.js';
 import { fromArray, tidy } from '../../../src/tensor/tensor.js';
 import { trainLoop } from '../../../src/train/loop.js';
+import { relL2 } from '../../helpers/compare.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'moga-text-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -222,16 +223,10 @@ it('a fresh encoder keeps a caption word apart: one word changed moves its row, 
   const enc = learnedCaptionEncoder(initTextEncoder(new Rng(3), c), c, tok);
   const [a, b] = enc.encode(['a red circle rests on a yellow wall', 'a red circle rests on a navy wall']);
   const row = (e: typeof a, i: number) => e.embeddings.dataSync().slice(i * 64, (i + 1) * 64);
-  const rel = (x: ArrayLike<number>, y: ArrayLike<number>) => {
-    let d = 0;
-    let n = 0;
-    for (let i = 0; i < x.length; i++) {
-      d += (x[i] - y[i]) ** 2;
-      n += y[i] ** 2;
-    }
-    return Math.sqrt(d / n);
-  };
   // <bos> a red circle rests on a [yellow|navy] wall <eos>: row 7 is the colour
-  assert.ok(rel(row(a, 7), row(b, 7)) > 0.7, `colour row moved by ${rel(row(a, 7), row(b, 7))}`);
-  assert.ok(rel(row(a, 2), row(b, 2)) < 0.3, `an unchanged word's row moved by ${rel(row(a, 2), row(b, 2))}`);
+  assert.ok(relL2(row(a, 7), row(b, 7)) > 0.7, `colour row moved by ${relL2(row(a, 7), row(b, 7))}`);
+  assert.ok(
+    relL2(row(a, 2), row(b, 2)) < 0.3,
+    `an unchanged word's row moved by ${relL2(row(a, 2), row(b, 2))}`,
+  );
 });
