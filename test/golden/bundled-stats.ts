@@ -8,6 +8,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setBackend } from '../../src/backends/index.js';
+import { videoFramesOf } from '../../src/models/latent-layout.js';
 import { generate } from '../../src/pipeline/generate.js';
 import { loadModel } from '../../src/pipeline/model.js';
 import { parseStory } from '../../src/story/story.js';
@@ -43,9 +44,8 @@ export function weightsId(dir = MODEL_DIR): string {
 export async function bundledStats(steps = 2): Promise<GoldenStats> {
   const model = loadModel(MODEL_DIR);
   const r = await generate(GOLDEN_STORY, model, { steps });
-  // a shot's frames as decoded: latent i > 0 covers video frames T(i-1)+1..Ti
-  const T = model.codec.time;
-  const bounds = [...r.layout.shotStarts.map((s) => (s === 0 ? 0 : T * (s - 1) + 1)), r.frames];
+  // a shot's frames as decoded: from the first video frame of its first latent frame
+  const bounds = [...r.layout.shotStarts.map((s) => videoFramesOf(s, model.codec.time)[0]), r.frames];
   const shots = [0, 1].map((s) => {
     const sum = [0, 0, 0];
     let sq = 0;
