@@ -7,14 +7,14 @@ import {
   BINARY_OPS,
   type BinaryOp,
   elementwiseTable,
-  type GroupedAttentionParams,
   type OpName,
   type OpParams,
   UNARY_OPS,
   type UnaryOp,
 } from '../../tensor/op-spec.js';
-import { broadcastShapes, type Shape, sameShape, sizeOf, stridesOf } from '../../tensor/shape.js';
+import { type Shape, sizeOf, stridesOf } from '../../tensor/shape.js';
 import type { Storage, TensorRef } from '../backend.js';
+import { binaryMode, checkAttentionPlan, checkRowIndices, gemmArgs, reduceSplit } from '../kernel-args.js';
 import { type ConvGeom, convGeom } from '../ref/kernels/conv.js';
 import { broadcastStrides } from '../ref/kernels/strided.js';
 import type { NativeLib } from './lib.js';
@@ -37,69 +37,17 @@ export type NativeKernel<K extends OpName> = (
 const arr = (t: TensorRef) => (t.storage as NativeStorage).array;
 const f32 = (t: TensorRef) => t.dtype === 'float32';
 
-/** Element offset of each batch matrix of an operand whose batch shape broadcasts to `batch`. */
-function batchOffsets(
-  own: readonly number[],
-  batch: readonly number[],
-  matSize: number,
-  out: Int32Array,
-  at: number,
-) {
-  const nb = sizeOf(batch);
-  const s = stridesOf(own);
-  const lead = batch.length - own.length;
-  const bs = stridesOf(batch);
-  for (let t = 0; t < nb; t++) {
-    let off = 0;
-    for (let i = lead; i < batch.length; i++)
-      if (own[i - lead] !== 1) off += (Math.floor(t / bs[i]) % batch[i]) * s[i - lead];
-    out[3 * t + at] = off * matSize;
-  }
-}
-
 const matmul: NativeKernel<'matmul'> = (lib, [a, b], [y], { transA, transB }) => {
   if (!f32(a) || !f32(b)) return false;
-  const ra = a.shape.length;
-  const m = y.shape[y.shape.length - 2];
-  const n = y.shape[y.shape.length - 1];
-  const k = transA ? a.shape[ra - 2] : a.shape[ra - 1];
-  const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2));
-  const nb = sizeOf(batch);
-  if (nb === 0 || m === 0 || n === 0) return true;
-  // Element (i, p) of op(A) at i * ars + p * acs; (p, j) of op(B) at p * brs + j * bcs.
-  const [ars, acs] = transA ? [1, m] : [k, 1];
-  const [brs, bcs] = transB ? [1, k] : [n, 1];
-  const offs = new Int32Array(3 * nb);
-  batchOffsets(a.shape.slice(0, -2), batch, m * k, offs, 0);
-  batchOffsets(b.shape.slice(0, -2), batch, k * n, offs, 1);
-  for (let t = 0; t < nb; t++) offs[3 * t + 2] = t * m * n;
-  lib.gemm(nb, offs, m, n, k, arr(a), ars, acs, arr(b), brs, bcs, arr(y));
+  const g = gemmArgs(a.shape, b.shape, y.shape, transA, transB);
+  if (g) lib.gemm(g.nb, g.offsets, g.m, g.n, g.k, arr(a), g.ars, g.acs, arr(b), g.brs, g.bcs, arr(y));
   return true;
 };
-
-/** Validates the plan against nq query and nk key rows (the C code trusts it). */
-function checkPlan(p: GroupedAttentionParams, nq: number, nk: number): void {
-  const { qIndex, qOffsets, kvIndex, kvOffsets } = p;
-  const segs = qOffsets.length - 1;
-  if (segs < 0 || kvOffsets.length !== qOffsets.length || qOffsets[0] !== 0 || kvOffsets[0] !== 0)
-    throw new Error('groupedAttention: malformed plan offsets');
-  for (let s = 0; s < segs; s++)
-    if (qOffsets[s + 1] < qOffsets[s] || kvOffsets[s + 1] < kvOffsets[s])
-      throw new Error(`groupedAttention: plan offsets decrease at segment ${s}`);
-  if (qOffsets[segs] !== qIndex.length || kvOffsets[segs] !== kvIndex.length)
-    throw new Error('groupedAttention: plan offsets do not cover the index arrays');
-  for (let i = 0; i < qIndex.length; i++)
-    if (!(qIndex[i] >= 0 && qIndex[i] < nq))
-      throw new Error(`groupedAttention: qIndex[${i}] = ${qIndex[i]} outside [0, ${nq})`);
-  for (let i = 0; i < kvIndex.length; i++)
-    if (!(kvIndex[i] >= 0 && kvIndex[i] < nk))
-      throw new Error(`groupedAttention: kvIndex[${i}] = ${kvIndex[i]} outside [0, ${nk})`);
-}
 
 const groupedAttention: NativeKernel<'groupedAttention'> = (lib, [q, k, v], [out, lse], p) => {
   if (![q, k, v].every(f32)) return false;
   const [nq, H, D] = q.shape;
-  checkPlan(p, nq, k.shape[0]);
+  checkAttentionPlan(p, nq, k.shape[0]);
   arr(out).fill(0); // rows in no segment, or in a segment without keys
   arr(lse).fill(Number.NEGATIVE_INFINITY);
   if (sizeOf(q.shape) === 0) return true;
@@ -131,7 +79,7 @@ const groupedAttentionBackward: NativeKernel<'groupedAttentionBackward'> = (
   if (![dOut, q, k, v, out, lse].every(f32)) return false;
   const [nq, H, D] = q.shape;
   const nk = k.shape[0];
-  checkPlan(p, nq, nk);
+  checkAttentionPlan(p, nq, nk);
   for (const t of [dq, dk, dv]) arr(t).fill(0);
   if (sizeOf(q.shape) === 0) return true;
   const segs = p.qOffsets.length - 1;
@@ -195,38 +143,15 @@ function unary(op: UnaryOp): NativeKernel<UnaryOp> {
   };
 }
 
-/** Where `s` (left-padded to `out`'s rank) is broadcast: 'full', 'suffix' (keeps a trailing run), 'prefix' (keeps a leading run) or null. */
-function pattern(s: Shape, out: Shape): { kind: 'full' | 'suffix' | 'prefix'; size: number } | null {
-  const p = [...new Array<number>(out.length - s.length).fill(1), ...s];
-  if (sameShape(p, out)) return { kind: 'full', size: sizeOf(out) };
-  const size = sizeOf(p);
-  if (size === 1) return { kind: 'prefix', size }; // a scalar: one value for the whole output
-  let i = 0;
-  while (i < p.length && p[i] === 1 && out[i] !== 1) i++;
-  if (p.slice(i).every((d, j) => d === out[i + j])) return { kind: 'suffix', size };
-  let e = p.length;
-  while (e > 0 && p[e - 1] === 1) e--;
-  if (p.slice(0, e).every((d, j) => d === out[j])) return { kind: 'prefix', size };
-  return null;
-}
-
 function binary(op: BinaryOp): NativeKernel<BinaryOp> {
   const code = BINARY_CODE[op];
   return (lib, [a, b], [y]) => {
     if (!f32(a) || !f32(b)) return false;
     const n = sizeOf(y.shape);
     if (n === 0) return true;
-    const pa = pattern(a.shape, y.shape);
-    const pb = pattern(b.shape, y.shape);
-    if (!pa || !pb) return general(lib, code, a, b, y);
-    // Modes (c/kernels.c binary_range): 0 same; 1 b[i % inner]; 2 a[i % inner]; 3 b[i / inner]; 4 a[i / inner].
-    let mode: number;
-    let inner = n;
-    if (pa.kind === 'full' && pb.kind === 'full') mode = 0;
-    else if (pa.kind === 'full') [mode, inner] = pb.kind === 'suffix' ? [1, pb.size] : [3, n / pb.size];
-    else if (pb.kind === 'full') [mode, inner] = pa.kind === 'suffix' ? [2, pa.size] : [4, n / pa.size];
-    else return general(lib, code, a, b, y);
-    lib.binary(code, arr(a), arr(b), arr(y), n, mode, inner);
+    const bm = binaryMode(a.shape, b.shape, y.shape);
+    if (!bm) return general(lib, code, a, b, y);
+    lib.binary(code, arr(a), arr(b), arr(y), n, bm.mode, bm.inner);
     return true;
   };
 }
@@ -350,18 +275,6 @@ const reshape: NativeKernel<'reshape'> = (_lib, [x], [y]) => {
   return true;
 };
 
-/** [outer, mid, inner] when the reduced axes of size > 1 are adjacent, else null. */
-function reduceSplit(shape: readonly number[], axes: readonly number[]): [number, number, number] | null {
-  const dims = shape.map((d, i) => ({ d, r: axes.includes(i) })).filter((x) => x.d !== 1);
-  const first = dims.findIndex((x) => x.r);
-  if (first < 0) return [sizeOf(shape), 1, 1];
-  let last = first;
-  while (last + 1 < dims.length && dims[last + 1].r) last++;
-  if (dims.slice(last + 1).some((x) => x.r)) return null;
-  const prod = (xs: typeof dims) => xs.reduce((a, x) => a * x.d, 1);
-  return [prod(dims.slice(0, first)), prod(dims.slice(first, last + 1)), prod(dims.slice(last + 1))];
-}
-
 function reduce(code: number): NativeKernel<'sum' | 'max'> {
   return (lib, [x], [y], p) => {
     if (!f32(x) || sizeOf(x.shape) === 0) return false;
@@ -428,18 +341,9 @@ const conv3dBackwardWeight: NativeKernel<'conv3dBackwardWeight'> = (
   return convDone(lib.conv3dBwdWeight(geomArray(g), arr(dy), arr(x), arr(dw)), 'conv3dBackwardWeight');
 };
 
-/** Indices are checked here (the reference's error, never a wild read in C). */
-function checkIndices(idx: Int32Array | Float32Array, rows: number, op: string): void {
-  for (let r = 0; r < idx.length; r++) {
-    const i = idx[r];
-    if (!(i >= 0 && i < rows))
-      throw new Error(`${op}: index ${i} at position ${r} is out of range [0, ${rows})`);
-  }
-}
-
 const gatherRows: NativeKernel<'gatherRows'> = (lib, [x, idx], [y]) => {
   const rows = x.shape[0];
-  checkIndices(arr(idx), rows, 'gatherRows');
+  checkRowIndices(arr(idx), rows, 'gatherRows');
   const m = idx.shape[0];
   const w = rows === 0 ? 0 : sizeOf(x.shape) / rows;
   if (m > 0 && w > 0) lib.gatherRows(arr(x), arr(idx), arr(y), m, w);
@@ -448,7 +352,7 @@ const gatherRows: NativeKernel<'gatherRows'> = (lib, [x, idx], [y]) => {
 
 const scatterAddRows: NativeKernel<'scatterAddRows'> = (lib, [src, idx], [y], p) => {
   if (!f32(src)) return false;
-  checkIndices(arr(idx), p.rows, 'scatterAddRows');
+  checkRowIndices(arr(idx), p.rows, 'scatterAddRows');
   const w = p.rows === 0 ? 0 : sizeOf(y.shape) / p.rows;
   if (sizeOf(y.shape) > 0) lib.scatterAddRows(arr(src), arr(idx), arr(y), idx.shape[0], w, p.rows);
   return true;

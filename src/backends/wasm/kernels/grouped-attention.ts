@@ -16,6 +16,7 @@
 import type { GroupedAttentionParams } from '../../../tensor/op-spec.js';
 import { sizeOf } from '../../../tensor/shape.js';
 import type { TensorRef } from '../../backend.js';
+import { checkAttentionPlan } from '../../kernel-args.js';
 import { type KernelExports, ptrOf, type WasmCtx, type WasmKernel } from '../context.js';
 
 export interface AttentionExports {
@@ -30,28 +31,6 @@ const SPLIT_MIN_PAIRS = 1 << 14;
 const BQ = 64;
 
 type Item = [seg: number, h: number, qa: number, qb: number, cost: number];
-
-function checkPlan(p: GroupedAttentionParams, nq: number, nk: number): number {
-  const { qIndex, qOffsets, kvIndex, kvOffsets } = p;
-  const segs = qOffsets.length - 1;
-  if (segs < 0 || kvOffsets.length !== qOffsets.length || qOffsets[0] !== 0 || kvOffsets[0] !== 0)
-    throw new Error('groupedAttention: malformed plan offsets');
-  let maxKv = 0;
-  for (let s = 0; s < segs; s++) {
-    if (qOffsets[s + 1] < qOffsets[s] || kvOffsets[s + 1] < kvOffsets[s])
-      throw new Error(`groupedAttention: plan offsets decrease at segment ${s}`);
-    maxKv = Math.max(maxKv, kvOffsets[s + 1] - kvOffsets[s]);
-  }
-  if (qOffsets[segs] !== qIndex.length || kvOffsets[segs] !== kvIndex.length)
-    throw new Error('groupedAttention: plan offsets do not cover the index arrays');
-  for (let i = 0; i < qIndex.length; i++)
-    if (!(qIndex[i] >= 0 && qIndex[i] < nq))
-      throw new Error(`groupedAttention: qIndex[${i}] = ${qIndex[i]} outside [0, ${nq})`);
-  for (let i = 0; i < kvIndex.length; i++)
-    if (!(kvIndex[i] >= 0 && kvIndex[i] < nk))
-      throw new Error(`groupedAttention: kvIndex[${i}] = ${kvIndex[i]} outside [0, ${nk})`);
-  return maxKv;
-}
 
 /** Copies the plan's index arrays into heap blocks; returns their pointers and a release function. */
 function upload(ctx: WasmCtx, p: GroupedAttentionParams) {
@@ -119,7 +98,7 @@ export const groupedAttention: WasmKernel<'groupedAttention'> = (ctx, [q, kk, v]
   const nk = kk.shape[0];
   if (q.dtype !== 'float32' || kk.dtype !== 'float32' || v.dtype !== 'float32') return false;
   if (sizeOf(q.shape) === 0) return true;
-  const maxKv = checkPlan(p, nq, nk);
+  const maxKv = checkAttentionPlan(p, nq, nk);
   ctx.heap.f32().fill(Number.NEGATIVE_INFINITY, ptrOf(lse) / 4, ptrOf(lse) / 4 + nq * H);
   zeroUncovered(ctx, p, out, H * D, nq);
   const items: Item[] = [];
@@ -188,7 +167,7 @@ export const groupedAttentionBackward: WasmKernel<'groupedAttentionBackward'> = 
   const nk = kk.shape[0];
   if ([dOut, q, kk, v].some((t) => t.dtype !== 'float32')) return false;
   if (sizeOf(q.shape) === 0) return true;
-  const maxKv = checkPlan(p, nq, nk);
+  const maxKv = checkAttentionPlan(p, nq, nk);
   const f = ctx.heap.f32();
   zeroUncovered(ctx, p, dq, H * D, nq);
   f.fill(0, ptrOf(dk) / 4, ptrOf(dk) / 4 + nk * H * D);

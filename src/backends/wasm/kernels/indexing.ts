@@ -1,20 +1,17 @@
 /** gatherRows / scatterAddRows: indices are checked here (a clear error, never a wild read). */
 import { sizeOf } from '../../../tensor/shape.js';
+import type { TensorRef } from '../../backend.js';
+import { checkRowIndices } from '../../kernel-args.js';
 import { ptrOf, type WasmCtx, type WasmKernel } from '../context.js';
 
-function checkIndices(ctx: WasmCtx, idx: number, m: number, rows: number, op: string): void {
-  const i32 = ctx.heap.i32();
-  for (let r = 0; r < m; r++) {
-    const i = i32[idx / 4 + r];
-    if (!(i >= 0 && i < rows))
-      throw new Error(`${op}: index ${i} at position ${r} is out of range [0, ${rows})`);
-  }
-}
+/** The m int32 indices of `idx` on the heap. */
+const indices = (ctx: WasmCtx, idx: TensorRef, m: number) =>
+  ctx.heap.i32().subarray(ptrOf(idx) / 4, ptrOf(idx) / 4 + m);
 
 export const gatherRows: WasmKernel<'gatherRows'> = (ctx, [x, idx], [y]) => {
   const rows = x.shape[0];
   const m = idx.shape[0];
-  checkIndices(ctx, ptrOf(idx), m, rows, 'gatherRows');
+  checkRowIndices(indices(ctx, idx, m), rows, 'gatherRows');
   const w = rows === 0 ? 0 : sizeOf(x.shape) / rows;
   ctx.k.gatherRows(ptrOf(x), ptrOf(idx), ptrOf(y), m, w);
   return true;
@@ -23,7 +20,7 @@ export const gatherRows: WasmKernel<'gatherRows'> = (ctx, [x, idx], [y]) => {
 export const scatterAddRows: WasmKernel<'scatterAddRows'> = (ctx, [src, idx], [y], p) => {
   if (src.dtype !== 'float32') return false;
   const m = idx.shape[0];
-  checkIndices(ctx, ptrOf(idx), m, p.rows, 'scatterAddRows');
+  checkRowIndices(indices(ctx, idx, m), p.rows, 'scatterAddRows');
   const w = p.rows === 0 ? 0 : sizeOf(y.shape) / p.rows;
   ctx.k.scatterAddRows(ptrOf(src), ptrOf(idx), ptrOf(y), m, w, p.rows);
   return true;

@@ -4,28 +4,12 @@
  * into chunks (whole matrices, or row panels of C in multiples of the 6-row register tile) that
  * threads take from a shared counter; C that is wide and short is split by column panels instead.
  */
-import { broadcastShapes, sizeOf, stridesOf } from '../../../tensor/shape.js';
+import { gemmArgs } from '../../kernel-args.js';
 import { ptrOf, type WasmCtx, type WasmKernel } from '../context.js';
 import { runChunked } from './shared.js';
 
 /** Below this many multiply-adds a product runs on the calling thread (a worker wake-up is ~20-50 us). */
 export const SPLIT_MIN_MACS = 1 << 20;
-
-/** Element offset of each batch matrix of an operand whose batch shape broadcasts to `batch`. */
-function batchOffsets(own: readonly number[], batch: readonly number[], matSize: number): Int32Array {
-  const nb = sizeOf(batch);
-  const out = new Int32Array(nb);
-  const s = stridesOf(own);
-  const lead = batch.length - own.length;
-  const bs = stridesOf(batch);
-  for (let t = 0; t < nb; t++) {
-    let off = 0;
-    for (let i = lead; i < batch.length; i++)
-      if (own[i - lead] !== 1) off += (Math.floor(t / bs[i]) % batch[i]) * s[i - lead];
-    out[t] = off * matSize;
-  }
-  return out;
-}
 
 /** Splits [0, total) into at most `parts` ranges, each a multiple of `unit` except the last. */
 export function ranges(total: number, parts: number, unit: number): [number, number][] {
@@ -37,27 +21,12 @@ export function ranges(total: number, parts: number, unit: number): [number, num
 
 export const matmul: WasmKernel<'matmul'> = (ctx, [a, b], [y], { transA, transB }) => {
   if (a.dtype !== 'float32' || b.dtype !== 'float32') return false;
-  const ra = a.shape.length;
-  const m = y.shape[y.shape.length - 2];
-  const n = y.shape[y.shape.length - 1];
-  const k = transA ? a.shape[ra - 2] : a.shape[ra - 1];
-  const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2));
-  const nb = sizeOf(batch);
-  if (nb === 0 || m === 0 || n === 0) return true;
-  // Element (i, p) of op(A) at i * ars + p * acs; (p, j) of op(B) at p * brs + j * bcs.
-  const [ars, acs] = transA ? [1, m] : [k, 1];
-  const [brs, bcs] = transB ? [1, k] : [n, 1];
-  const offsA = batchOffsets(a.shape.slice(0, -2), batch, m * k);
-  const offsB = batchOffsets(b.shape.slice(0, -2), batch, k * n);
-  const table = ctx.heap.alloc(nb * 12, true);
+  const g = gemmArgs(a.shape, b.shape, y.shape, transA, transB);
+  if (!g) return true;
+  const table = ctx.heap.alloc(g.nb * 12, true);
   try {
-    const i32 = ctx.heap.i32();
-    for (let t = 0; t < nb; t++) {
-      i32[table / 4 + 3 * t] = offsA[t];
-      i32[table / 4 + 3 * t + 1] = offsB[t];
-      i32[table / 4 + 3 * t + 2] = t * m * n;
-    }
-    runGemm(ctx, nb, table, m, n, k, ptrOf(a), ars, acs, ptrOf(b), brs, bcs, ptrOf(y));
+    ctx.heap.i32().set(g.offsets, table / 4);
+    runGemm(ctx, g.nb, table, g.m, g.n, g.k, ptrOf(a), g.ars, g.acs, ptrOf(b), g.brs, g.bcs, ptrOf(y));
   } finally {
     ctx.heap.free(table);
   }
