@@ -19,6 +19,7 @@ import { worldTruthOf } from '../pipeline/world-story.js';
 import { readStory, type Story, storyFrames } from '../story/story.js';
 import { openMp4Writer } from '../video/index.js';
 import { chooseBackend, generateToMp4 } from './generate.js';
+import { integerAtLeast } from './options.js';
 import { stderrProgress } from './progress-bar.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -48,9 +49,7 @@ export async function run(argv: string[]): Promise<void> {
   const out = resolve(values.out ?? 'demo.mp4');
   const storyPath = values.story ?? join(ROOT, 'examples', 'minute.story.json');
   const modelDir = values.model ?? join(ROOT, 'models', 'dit-tiny');
-  const steps = values.steps === undefined ? undefined : Number(values.steps);
-  if (steps !== undefined && !(Number.isInteger(steps) && steps > 0))
-    throw new Error(`demo: --steps must be a positive integer, got '${values.steps}'`);
+  const steps = integerAtLeast('demo', 'steps', values.steps, 1);
   const story = readStory(storyPath);
   const { frames } = storyFrames(story);
   const say = (s: string) => process.stderr.write(`${s}\n`);

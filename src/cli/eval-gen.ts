@@ -21,6 +21,7 @@ import { vaeCodec } from '../pipeline/codec.js';
 import { loadModel } from '../pipeline/model.js';
 import { formatSeconds } from '../train/progress.js';
 import { writeContactSheet } from '../video/contact-sheet.js';
+import { integerAtLeast } from './options.js';
 
 const HELP = `usage: moga eval gen (--model DIR | --truth | --noise) [options]
 
@@ -76,14 +77,12 @@ export async function run(argv: string[]): Promise<void> {
   const source: Source = values.truth ? 'truth' : values.noise ? 'noise' : 'model';
   if (source === 'model' && !values.model)
     throw new Error(`eval gen: give --model DIR, --truth or --noise\n\n${HELP}`);
-  const int = (k: 'stories' | 'first' | 'min-recall-gap' | 'steps', min: number) => {
-    const v = values[k];
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min)
-      throw new Error(`eval gen: --${k} must be an integer >= ${min}, got '${v}'`);
-    return n;
-  };
+  const int = (k: 'stories' | 'first' | 'min-recall-gap' | 'steps', min: number) =>
+    integerAtLeast('eval gen', k, values[k], min);
+  const stories = int('stories', 1)!;
+  const first = int('first', 0);
+  const minRecallGap = int('min-recall-gap', 0);
+  const steps = int('steps', 1);
   const seconds = Number(values.seconds);
   if (!(seconds > 0 && seconds <= 120))
     throw new Error(`eval gen: --seconds must be in (0, 120], got '${values.seconds}'`);
@@ -112,7 +111,6 @@ export async function run(argv: string[]): Promise<void> {
   const out = values.out ?? join('out', `eval-${run}`);
   mkdirSync(out, { recursive: true });
 
-  const stories = int('stories', 1)!;
   process.stderr.write(
     `eval gen: ${label}, ${stories} test stories of ${seconds} s at 160x96, backend ${be.name}\n`,
   );
@@ -122,13 +120,13 @@ export async function run(argv: string[]): Promise<void> {
     model,
     codec,
     stories,
-    first: int('first', 0),
+    first,
     seconds,
     fps: 24,
     width: 160,
     height: 96,
-    minRecallGap: int('min-recall-gap', 0),
-    steps: int('steps', 1),
+    minRecallGap,
+    steps,
     onStory: (d, n, s) =>
       process.stderr.write(
         `eval gen: ${d}/${n} stories, ${((60 * d) / s).toFixed(2)} stories/min, ~${formatSeconds((s / d) * (n - d))} left\n`,

@@ -4,6 +4,7 @@ import { setBackend } from '../backends/index.js';
 import { evaluateProbe } from '../eval/probe-eval.js';
 import { loadProbe } from '../eval/probe-model.js';
 import { loadVae } from '../models/vae/checkpoint.js';
+import { integerAtLeast } from './options.js';
 
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -28,22 +29,20 @@ export async function run(argv: string[]): Promise<void> {
     );
     return;
   }
-  const int = (k: 'stories' | 'clips' | 'first' | 'min-pixels', min: number) => {
-    const n = Number(values[k]);
-    if (!Number.isInteger(n) || n < min)
-      throw new Error(`eval probe: --${k} must be an integer >= ${min}, got '${values[k]}'`);
-    return n;
+  const int = (k: 'stories' | 'clips' | 'first' | 'min-pixels', min: number) =>
+    integerAtLeast('eval probe', k, values[k], min)!;
+  const counts = {
+    stories: int('stories', 1),
+    clips: int('clips', 1),
+    first: int('first', 0),
+    minPixels: int('min-pixels', 1),
   };
   const be = await setBackend(values.backend!);
   const { probe, metadata } = loadProbe(values.probe!);
   const vae = values['no-vae'] ? undefined : loadVae(values.vae!).vae;
   const t0 = Date.now();
-  const stories = int('stories', 1);
   const r = evaluateProbe(probe, {
-    stories,
-    clips: int('clips', 1),
-    first: int('first', 0),
-    minPixels: int('min-pixels', 1),
+    ...counts,
     vae,
     onProgress: (d, n) => {
       const s = (Date.now() - t0) / 1000;

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { setBackend } from '../backends/index.js';
 import { loadVae } from '../models/vae/checkpoint.js';
 import { evaluateVae } from '../models/vae/evaluate.js';
+import { integerAtLeast } from './options.js';
 
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -24,12 +25,8 @@ export async function run(argv: string[]): Promise<void> {
     );
     return;
   }
-  const int = (k: 'clips' | 'frames' | 'width' | 'height' | 'chunk') => {
-    const n = Number(values[k]);
-    if (!Number.isInteger(n) || n < 1)
-      throw new Error(`eval vae: --${k} must be a positive integer, got '${values[k]}'`);
-    return n;
-  };
+  const int = (k: 'clips' | 'frames' | 'width' | 'height' | 'chunk') =>
+    integerAtLeast('eval vae', k, values[k], 1)!;
   const o = {
     clips: int('clips'),
     frames: int('frames'),

@@ -2,10 +2,10 @@
  * `moga train dit --config configs/dit-tiny.json [--out DIR] [--steps N] [--max-minutes M]
  *  [--resume] [--backend native|wasm|ref]`: trains the DiT, text encoder frozen (src/pipeline/train-dit.ts).
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { checkDitRecipe, type DitRecipe, trainDit } from '../pipeline/train-dit.js';
 import { chooseBackend } from './backend.js';
+import { positiveNumber, RECIPE_OPTIONS, readRecipe } from './options.js';
 
 const HELP = `usage: moga train dit --config <recipe.json> [options]
 
@@ -24,45 +24,21 @@ model directory that \`moga generate --model\` loads.
   -h, --help         this text`;
 
 export async function run(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      config: { type: 'string' },
-      out: { type: 'string' },
-      work: { type: 'string' },
-      steps: { type: 'string' },
-      'max-minutes': { type: 'string' },
-      codec: { type: 'string' },
-      resume: { type: 'boolean' },
-      backend: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
+  const { values } = parseArgs({ args: argv, options: { ...RECIPE_OPTIONS, codec: { type: 'string' } } });
   if (values.help || !values.config) {
     console.log(HELP);
     if (!values.help) throw new Error('train dit: --config is required');
     return;
   }
-  let recipe: DitRecipe;
-  try {
-    recipe = JSON.parse(readFileSync(values.config, 'utf8')) as DitRecipe;
-  } catch (e) {
-    throw new Error(`train dit: cannot read recipe ${values.config}: ${(e as Error).message}`);
-  }
-  const num = (v: string | undefined, what: string) => {
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    if (!(n > 0)) throw new Error(`train dit: --${what} must be a positive number, got '${v}'`);
-    return n;
-  };
+  const file = readRecipe<DitRecipe>('train dit', values.config);
   if (values.codec !== undefined && values.codec !== 'pool' && values.codec !== 'vae')
     throw new Error(`train dit: --codec must be pool or vae, got '${values.codec}'`);
-  recipe = {
-    ...recipe,
-    out: values.out ?? recipe.out,
-    work: values.work ?? recipe.work,
-    steps: num(values.steps, 'steps') ?? recipe.steps,
-    maxMinutes: num(values['max-minutes'], 'max-minutes') ?? recipe.maxMinutes,
+  const recipe: DitRecipe = {
+    ...file,
+    out: values.out ?? file.out,
+    work: values.work ?? file.work,
+    steps: positiveNumber('train dit', 'steps', values.steps) ?? file.steps,
+    maxMinutes: positiveNumber('train dit', 'max-minutes', values['max-minutes']) ?? file.maxMinutes,
     ...(values.codec === 'pool' ? { codec: { kind: 'pool' } as const } : {}),
   };
   checkDitRecipe(recipe);

@@ -1,10 +1,16 @@
-/** `moga eval gen --truth` end to end on one short story: files written, the ceiling scores. */
+/**
+ * `moga eval gen --truth` end to end on one short story: files written, the ceiling scores; the
+ * commands' number options (src/cli/options.ts).
+ */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { run } from '../../src/cli/eval-gen.js';
+import { run as runProbe } from '../../src/cli/eval-probe.js';
+import { integerAtLeast, positiveNumber } from '../../src/cli/options.js';
+import { run as trainProbe } from '../../src/cli/train-probe.js';
 
 test('moga eval gen --truth writes result.json, table.md and the contact sheets', async () => {
   const out = mkdtempSync(join(tmpdir(), 'moga-eval-'));
@@ -33,4 +39,33 @@ test('moga eval gen --truth writes result.json, table.md and the contact sheets'
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
+});
+
+test('number options: a clear error naming the command and flag, before anything is loaded', async () => {
+  assert.equal(positiveNumber('x', 'steps', undefined), undefined);
+  assert.equal(positiveNumber('x', 'steps', '2.5'), 2.5);
+  assert.equal(integerAtLeast('x', 'first', '0', 0), 0);
+  for (const v of ['0', '-1', 'abc', 'Infinity'])
+    assert.throws(
+      () => positiveNumber('x', 'steps', v),
+      new RegExp(`^Error: x: --steps must be a positive number, got '${v}'$`),
+    );
+  assert.throws(() => integerAtLeast('x', 'first', '-1', 0), /x: --first must be an integer >= 0, got '-1'/);
+  assert.throws(() => integerAtLeast('x', 'n', '1.5', 1), /x: --n must be a positive integer, got '1.5'/);
+  await assert.rejects(
+    runProbe(['--stories', '0', '--probe', '/nonexistent']),
+    /eval probe: --stories must be a positive integer, got '0'/,
+  );
+  await assert.rejects(
+    run(['--truth', '--first=-2', '--probe', '/nonexistent']),
+    /eval gen: --first must be an integer >= 0/,
+  );
+  await assert.rejects(
+    trainProbe(['--config', 'configs/probe.json', '--max-minutes=-3']),
+    /train probe: --max-minutes must be a positive number, got '-3'/,
+  );
+  await assert.rejects(
+    trainProbe(['--config', '/nonexistent.json']),
+    /train probe: cannot read recipe \/nonexistent.json/,
+  );
 });

@@ -1,0 +1,51 @@
+/**
+ * Option helpers shared by the CLI commands: number options checked with a clear error naming the
+ * command and the flag, and the JSON recipe of a `moga train` command.
+ */
+import { readFileSync } from 'node:fs';
+
+/** `--name v` as a finite number > 0; undefined when the option was not given. */
+export function positiveNumber(cmd: string, name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!(Number.isFinite(n) && n > 0))
+    throw new Error(`${cmd}: --${name} must be a positive number, got '${v}'`);
+  return n;
+}
+
+/** `--name v` as an integer >= min; undefined when the option was not given. */
+export function integerAtLeast(
+  cmd: string,
+  name: string,
+  v: string | undefined,
+  min: number,
+): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!(Number.isInteger(n) && n >= min))
+    throw new Error(
+      `${cmd}: --${name} must be ${min === 1 ? 'a positive integer' : `an integer >= ${min}`}, got '${v}'`,
+    );
+  return n;
+}
+
+/** The options every `moga train <model>` command takes (parseArgs form). */
+export const RECIPE_OPTIONS = {
+  config: { type: 'string' },
+  out: { type: 'string' },
+  work: { type: 'string' },
+  steps: { type: 'string' },
+  'max-minutes': { type: 'string' },
+  resume: { type: 'boolean' },
+  backend: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Reads a JSON recipe (the caller checks its fields). */
+export function readRecipe<T>(cmd: string, path: string): T {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
+  } catch (e) {
+    throw new Error(`${cmd}: cannot read recipe ${path}: ${(e as Error).message}`);
+  }
+}
