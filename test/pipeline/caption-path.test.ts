@@ -13,17 +13,16 @@ import { test } from 'node:test';
 import { videoDiT } from '../../src/models/dit/dit.js';
 import { initModel, loadModel } from '../../src/pipeline/model.js';
 import { encodeShots } from '../../src/pipeline/story-text.js';
-import { type DitRecipe, trainDit } from '../../src/pipeline/train-dit.js';
+import { trainDit } from '../../src/pipeline/train-dit.js';
 import { worldClip } from '../../src/pipeline/world-clips.js';
 import { Rng } from '../../src/tensor/random.js';
 import { fromArray } from '../../src/tensor/tensor.js';
 import { relL2 } from '../helpers/compare.js';
-import { microConfig } from './helpers.js';
+import { microRecipe } from './helpers.js';
 
 test('two clips sharing a layout: at pure noise, each caption predicts its own clip', () => {
   const dir = mkdtempSync(join(tmpdir(), 'moga-caption-path-'));
   try {
-    const m = microConfig();
     const data = {
       clips: 2,
       frames: 9,
@@ -34,29 +33,16 @@ test('two clips sharing a layout: at pure noise, each caption predicts its own c
       maxSeconds: 12,
       globalProb: 1,
     };
-    const recipe: DitRecipe = {
-      dit: { ...m.dit, preset: 'tiny' },
-      text: { maxLength: 48, dim: 16, layers: 1, heads: 2, ffnDim: 32 },
-      codec: { kind: 'pool' },
+    const recipe = microRecipe(dir, {
       data,
-      seed: 1,
       steps: 300,
-      batch: 1,
       lr: 2e-3,
       warmup: 20,
-      weightDecay: 0,
-      clipNorm: 1,
       emaDecay: 0,
-      prediction: 'data',
       captionDropout: 0,
       timeSampling: { kind: 'logit-normal', shift: 3 },
-      maxMinutes: 5,
       checkpointEvery: 300,
-      cache: join(dir, 'cache'),
-      work: join(dir, 'work'),
-      out: join(dir, 'model'),
-      generation: { steps: 1, shift: 1, sampler: { kind: 'euler' }, guidance: 1 },
-    };
+    });
     trainDit(recipe, { log: () => {} });
     const model = loadModel(join(dir, 'model'));
     const clips = [0, 1].map((i) => worldClip(i, data));

@@ -11,46 +11,14 @@ import { namedTensors } from '../../src/io/params-file.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
 import { generate } from '../../src/pipeline/generate.js';
 import { loadModel } from '../../src/pipeline/model.js';
-import { checkDitRecipe, type DitRecipe, trainDit } from '../../src/pipeline/train-dit.js';
+import { checkDitRecipe, trainDit } from '../../src/pipeline/train-dit.js';
 import { parseStory } from '../../src/story/story.js';
-import { microConfig, TWO_SHOTS } from './helpers.js';
+import { microRecipe, TWO_SHOTS } from './helpers.js';
 
 test('trainDit: cached latents, resume, and a model directory that generates', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'moga-train-dit-'));
   try {
-    const m = microConfig();
-    const recipe: DitRecipe = {
-      dit: { ...m.dit, preset: 'tiny' },
-      text: { maxLength: 48, dim: 16, layers: 1, heads: 2, ffnDim: 32 },
-      codec: { kind: 'pool' },
-      data: {
-        clips: 3,
-        frames: 9,
-        width: 64,
-        height: 32,
-        fps: 24,
-        minSeconds: 3,
-        maxSeconds: 6,
-        globalProb: 0.5,
-      },
-      seed: 1,
-      steps: 2,
-      batch: 1,
-      lr: 1e-3,
-      warmup: 1,
-      weightDecay: 0,
-      clipNorm: 1,
-      emaDecay: 0.9,
-      prediction: 'data',
-      captionDropout: 0.1,
-      timeSampling: { kind: 'uniform' },
-      maxMinutes: 5,
-      checkpointEvery: 1,
-      cache: join(dir, 'cache'),
-      work: join(dir, 'work'),
-      out: join(dir, 'model'),
-      generation: { steps: 1, shift: 1, sampler: { kind: 'euler' }, guidance: 1 },
-    };
+    const recipe = microRecipe(dir);
     const lines: string[] = [];
     const log = (s: string) => lines.push(s);
     const a = trainDit(recipe, { command: 'test', log });
