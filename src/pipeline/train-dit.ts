@@ -17,12 +17,13 @@ import type { TimeSampling } from '../diffusion/rectified-flow.js';
 import { namedTensors, type ParamTree } from '../io/params-file.js';
 import { readSafetensors, writeFileAtomic, writeSafetensors } from '../io/safetensors.js';
 import { denoiser, type Prediction, trainingLoss } from '../models/dit/objective.js';
+import type { MultiShotText } from '../models/dit/text.js';
 import { type DiTConfig, ditPreset } from '../models/presets.js';
 import { type TextEncoderConfig, textEncoderConfig } from '../models/text/encoder.js';
 import { makeTokenizer } from '../models/text/tokenizer.js';
 import { VOCAB_V1 } from '../models/text/vocab.js';
 import type { Rng } from '../tensor/random.js';
-import { fromArray } from '../tensor/tensor.js';
+import { fromArray, keep, noGrad } from '../tensor/tensor.js';
 import { findCheckpoint, readStateJson } from '../train/checkpoint.js';
 import { epochSampler } from '../train/epochs.js';
 import { trainLoop } from '../train/loop.js';
@@ -235,11 +236,19 @@ export function trainDit(
   const pick = epochSampler(clips.length, r.seed + 1000003); // a stream apart from the loss's (seed r.seed)
   const nextBatch = (step: number) =>
     Array.from({ length: r.batch }, (_, j) => clips[pick(step * r.batch + j)]);
+  // frozen encoder: each clip's captions are encoded once, kept out of the step's memory scope
+  const texts = new Map<CachedClip, MultiShotText>();
+  const textOf = (c: CachedClip) => {
+    let t = texts.get(c);
+    if (!t) {
+      t = noGrad(() => encodeShots(model.captions, c.captions, c.shotFrames, c.global));
+      keep([...t.shots.map((s) => s.caption), ...(t.global ? [t.global] : [])]);
+      texts.set(c, t);
+    }
+    return t;
+  };
   const lossFn = (batch: CachedClip[], _step: number, rng: Rng) => {
-    const examples = batch.map((c) => ({
-      latents: fromArray(c.latent, c.shape),
-      text: encodeShots(model.captions, c.captions, c.shotFrames, c.global),
-    }));
+    const examples = batch.map((c) => ({ latents: fromArray(c.latent, c.shape), text: textOf(c) }));
     const res = trainingLoss(denoiser(model.dit), examples, rng, {
       prediction: r.prediction ?? 'velocity',
       sampling: r.timeSampling,
