@@ -13,7 +13,7 @@ import type { Backend, Storage, TensorRef } from '../backend.js';
 import { REF_KERNELS } from '../ref/kernels/index.js';
 import type { RefKernel, View } from '../ref/view.js';
 import { NATIVE_KERNELS, type NativeKernel, type NativeStorage } from './kernels.js';
-import { loadNativeLib, type NativeLib } from './lib.js';
+import { loadNativeLib } from './lib.js';
 
 export interface NativeOptions {
   /** Threads taking part, the calling thread included (default: MOGA_THREADS, else the CPU count). */
@@ -31,6 +31,8 @@ export interface NativeBackend extends Backend {
   /** How often each op ran through the `ref` fallback (tests assert the hot ops never do). */
   refFallbacks(): Record<string, number>;
 }
+
+const view = (t: TensorRef): View => ({ data: (t.storage as NativeStorage).array, shape: t.shape });
 
 /** The storage's array, zeroed first if it is a recycled one not yet written (alloc's contract). */
 function clean(s: Storage): Float32Array | Int32Array {
@@ -80,15 +82,15 @@ export function createNativeBackend(opts: NativeOptions = {}): NativeBackend | s
   let live = 0;
   const fallbacks: Record<string, number> = {};
   const pool = new ArrayPool();
-  const view = (t: TensorRef): View => ({ data: (t.storage as NativeStorage).array, shape: t.shape });
   const backend: NativeBackend = {
     name: 'native',
     threads,
     isa,
     alloc(dtype: DType, size: number): NativeStorage {
       live += size * BYTES[dtype];
-      const array = pool.take(dtype, size);
-      return { array, bytes: size * BYTES[dtype], dirty: array.length > 0 && pool.recycled };
+      const reused = pool.take(dtype, size);
+      const array = reused ?? (dtype === 'int32' ? new Int32Array(size) : new Float32Array(size));
+      return { array, bytes: size * BYTES[dtype], dirty: reused !== undefined };
     },
     free(s: Storage) {
       live -= s.bytes;
@@ -118,7 +120,7 @@ export function createNativeBackend(opts: NativeOptions = {}): NativeBackend | s
     refFallbacks: () => ({ ...fallbacks }),
   };
   if (!opts.skipSelfTest) {
-    const err = selfTest(lib, backend);
+    const err = selfTest(backend);
     if (err) return `start-up self-test failed (${isa}, ${threads} threads): ${err}`;
   }
   return backend;
@@ -135,15 +137,12 @@ class ArrayPool {
   private readonly free = new Map<string, (Float32Array | Int32Array)[]>();
   private readonly held = new WeakSet<Float32Array | Int32Array>();
   private bytes = 0;
-  /** Whether the last `take` returned a recycled (not zeroed) array. */
-  recycled = false;
   constructor(private readonly maxBytes = 256 * 2 ** 20) {}
 
-  take(dtype: DType, size: number): Float32Array | Int32Array {
-    const list = size >= MIN_POOLED ? this.free.get(`${dtype}${size}`) : undefined;
-    const a = list?.pop();
-    this.recycled = a !== undefined;
-    if (!a) return dtype === 'int32' ? new Int32Array(size) : new Float32Array(size);
+  /** A freed array of this dtype and size (not zeroed), or undefined. */
+  take(dtype: DType, size: number): Float32Array | Int32Array | undefined {
+    const a = size >= MIN_POOLED ? this.free.get(`${dtype}${size}`)?.pop() : undefined;
+    if (!a) return undefined;
     this.held.delete(a);
     this.bytes -= a.byteLength;
     return a;
@@ -189,7 +188,7 @@ function worstDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
  * A GEMM with edge tiles and a transposed operand, and a grouped attention (two segments, one
  * with repeated key rows) forward and backward, against `ref`: null when they agree, else a message.
  */
-function selfTest(lib: NativeLib, b: NativeBackend): string | null {
+function selfTest(b: NativeBackend): string | null {
   const t = (shape: number[], data: Float32Array): TensorRef => {
     const s = b.alloc('float32', data.length) as NativeStorage;
     s.array.set(data);
@@ -197,11 +196,7 @@ function selfTest(lib: NativeLib, b: NativeBackend): string | null {
   };
   const zeros = (shape: number[]) => t(shape, new Float32Array(shape.reduce((x, y) => x * y, 1)));
   const refRun = <K extends OpName>(op: K, ins: TensorRef[], outs: TensorRef[], p: OpParams[K]) =>
-    (REF_KERNELS[op] as RefKernel<K>)(
-      ins.map((x) => ({ data: (x.storage as NativeStorage).array, shape: x.shape })),
-      outs.map((x) => ({ data: (x.storage as NativeStorage).array, shape: x.shape })),
-      p,
-    );
+    (REF_KERNELS[op] as RefKernel<K>)(ins.map(view), outs.map(view), p);
   const [m, k, n] = [37, 300, 23];
   const a = t([m, k], noise(m * k, 1));
   const bt = t([n, k], noise(n * k, 2));
@@ -212,7 +207,6 @@ function selfTest(lib: NativeLib, b: NativeBackend): string | null {
   const arr = (x: TensorRef) => (x.storage as NativeStorage).array;
   const g = worstDiff(arr(outs[0]), arr(outs[1]));
   if (!(g < 1e-3)) return `matmul ${m}x${k}x${n} differs from ref by ${g}`;
-  void lib;
   const [N, H, D] = [41, 2, 24];
   const plan = {
     qIndex: Int32Array.from({ length: N }, (_, i) => (i * 7) % N),
