@@ -140,6 +140,11 @@ function worldRender(world: WorldStory): Uint8Array[] {
   return Array.from({ length: world.frames }, (_, f) => r.render(f).rgb);
 }
 
+/** The world's own render scored as a video of its story. */
+function truthScore(o: EvalGenOptions, world: WorldStory, real: Uint8Array[]): StoryScore {
+  return scoreVideo(o.probe, world, real, world.width, world.height, real, o.metric);
+}
+
 /** Standard-normal latents (seeded by the story's seed) decoded by the codec. */
 export function noiseVideo(codec: LatentCodec, file: Story, seed: number): Uint8Array[] {
   const layout = latentLayout(file, codec);
@@ -167,6 +172,8 @@ export async function evalGen(o: EvalGenOptions): Promise<EvalGenResult> {
   const t0 = performance.now();
   const chosen = selectStories(o);
   const scores: StoryScore[] = [];
+  /** Per-shot features of the evaluated stories' own renders (the FD floor). */
+  const truthFeatures: Float64Array[] = [];
   const shotFrames: ShotFrames[] = [];
   let sampleSeconds = 0;
   let steps = 0;
@@ -206,6 +213,7 @@ export async function evalGen(o: EvalGenOptions): Promise<EvalGenResult> {
     }
     const s = scoreVideo(o.probe, world, video, world.width, world.height, real, o.metric);
     scores.push(s);
+    truthFeatures.push(...(video === real ? s : truthScore(o, world, real)).features);
     for (const sh of s.shots) {
       const f = sh.frames[sh.frames.length >> 1];
       shotFrames.push({
@@ -230,25 +238,8 @@ export async function evalGen(o: EvalGenOptions): Promise<EvalGenResult> {
 
   // Frechet distance against the truth of as many other test stories (same selection, further on)
   const ref = selectStories({ ...o, first: (o.first ?? 0) + 100_000 });
-  const refFeatures: Float64Array[] = [];
-  for (const c of ref) {
-    const real = worldRender(c.world);
-    refFeatures.push(
-      ...scoreVideo(o.probe, c.world, real, c.world.width, c.world.height, real, o.metric).features,
-    );
-  }
+  const refFeatures = ref.flatMap((c) => truthScore(o, c.world, worldRender(c.world)).features);
   const videoFeatures = scores.flatMap((s) => s.features);
-  let truthFeatures: Float64Array[];
-  if (o.source === 'truth') truthFeatures = videoFeatures;
-  else {
-    truthFeatures = [];
-    for (const c of chosen) {
-      const real = worldRender(c.world);
-      truthFeatures.push(
-        ...scoreVideo(o.probe, c.world, real, c.world.width, c.world.height, real, o.metric).features,
-      );
-    }
-  }
 
   const recalls = scores.flatMap((s) => s.recalls);
   const cutTruth = scores.reduce((a, s) => a + s.cuts.truth.length, 0);

@@ -9,7 +9,7 @@ import { setBackend } from '../../src/backends/index.js';
 import { BACKGROUND_RGB, OBJECT_RGB } from '../../src/data/world/palette.js';
 import { makeRenderer } from '../../src/data/world/render.js';
 import { COLOURS, type Story } from '../../src/data/world/types.js';
-import { noiseVideo, selectStories } from '../../src/eval/gen.js';
+import { evalGen, noiseVideo, selectStories } from '../../src/eval/gen.js';
 import { adherenceOf, type StoryScore, scoreVideo } from '../../src/eval/metrics.js';
 import { loadProbe, type Probe } from '../../src/eval/probe-model.js';
 import { poolCodec } from '../../src/pipeline/pool-codec.js';
@@ -140,4 +140,17 @@ test('decoded noise scores near chance', () => {
   const recalls = scores.flatMap((s) => s.recalls);
   assert.ok(recalls.filter((r) => r.ok).length <= recalls.length / 2, JSON.stringify(recalls));
   for (const s of scores) assert.ok(s.stability.ratio > 2, `stability ${s.stability.ratio}`);
+});
+
+test("evalGen: any source's FD floor is the truth run's FD (the same stories' own renders)", async () => {
+  const base = { probe, stories: 2, seconds: 8, fps: 24, width: 160, height: 96 };
+  const truth = await evalGen({ ...base, source: 'truth' });
+  const noise = await evalGen({ ...base, source: 'noise', codec: poolCodec() });
+  assert.deepEqual(
+    noise.stories.map((s) => s.seed),
+    truth.stories.map((s) => s.seed),
+  );
+  assert.equal(truth.fd.floor, truth.fd.value);
+  assert.equal(noise.fd.floor, truth.fd.value);
+  assert.ok(noise.fd.value > noise.fd.floor, `noise FD ${noise.fd.value}, floor ${noise.fd.floor}`);
 });
