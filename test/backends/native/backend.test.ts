@@ -6,39 +6,17 @@
  * says so (skipped, with the reason); with a compiler an unbuilt or failing library is a failure.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { groupedAttention } from '../../../src/attention/grouped-attention.js';
 import type { AttentionPlan } from '../../../src/attention/plan.js';
 import { plans } from '../../../src/attention/plans.js';
 import { createNativeBackend, type NativeBackend } from '../../../src/backends/native/index.js';
-import { loadNativeLib } from '../../../src/backends/native/lib.js';
 import { gradients } from '../../../src/tensor/autodiff.js';
 import * as o from '../../../src/tensor/ops.js';
 import { Rng } from '../../../src/tensor/random.js';
 import type { Tensor } from '../../../src/tensor/tensor.js';
 import { compareWithRef, onBackend } from '../conformance.js';
-
-const compiler = ['cc', 'gcc', 'clang'].find(
-  (c) => spawnSync('sh', ['-c', `command -v ${c}`], { stdio: 'ignore' }).status === 0,
-);
-const lib = loadNativeLib();
-const notBuilt = typeof lib === 'string' && !compiler;
-if (notBuilt) console.log(`# native backend NOT BUILT (no C compiler on the PATH): ${lib}`);
-
-const rn = (shape: number[], seed: number, std = 1) => new Rng(seed).normal(shape, std);
-
-/** Backends for every ISA build this CPU can run, at 2 threads (without the self-test: these tests
- * must catch a broken kernel themselves). */
-function builds(): NativeBackend[] {
-  const out: NativeBackend[] = [];
-  for (const isa of ['generic', 'avx2', 'avx512']) {
-    const b = createNativeBackend({ isa, threads: 2, skipSelfTest: true });
-    if (typeof b !== 'string') out.push(b);
-    else assert.match(b, /cannot run on this CPU/, `${isa}: ${b}`);
-  }
-  return out;
-}
+import { builds, lib, rn, skipUnbuilt } from './setup.js';
 
 /** Attention forward, then gradients of a weighted sum w.r.t. q, k, v. */
 function attention(plan: AttentionPlan, nq: number, nk: number, H: number, D: number, seed: number) {
@@ -58,7 +36,7 @@ function routedIds(n: number, m: number, seed: number): Int32Array {
   return Int32Array.from(r, (x) => Math.min(m - 1, Math.floor(x)));
 }
 
-describe('native backend', { skip: notBuilt ? `NOT BUILT: no C compiler (${lib})` : false }, () => {
+describe('native backend', { skip: skipUnbuilt }, () => {
   it('the library loads and passes its start-up self-test (a compiler is present)', () => {
     assert.notEqual(typeof lib, 'string', `native library unavailable: ${lib}`);
     const b = createNativeBackend();

@@ -6,34 +6,15 @@
  * Without a C compiler the library is not built and the suite is skipped with that reason.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { createNativeBackend, type NativeBackend } from '../../../src/backends/native/index.js';
-import { loadNativeLib } from '../../../src/backends/native/lib.js';
 import type { ConvParams } from '../../../src/tensor/op-spec.js';
 import * as o from '../../../src/tensor/ops.js';
-import { Rng } from '../../../src/tensor/random.js';
 import { apply, fromArray } from '../../../src/tensor/tensor.js';
 import { compareWithRef, onBackend } from '../conformance.js';
+import { builds, rn, skipUnbuilt } from './setup.js';
 
-const compiler = ['cc', 'gcc', 'clang'].find(
-  (c) => spawnSync('sh', ['-c', `command -v ${c}`], { stdio: 'ignore' }).status === 0,
-);
-const lib = loadNativeLib();
-const notBuilt = typeof lib === 'string' && !compiler;
-
-const rn = (shape: number[], seed: number, std = 1) => new Rng(seed).normal(shape, std);
 const ints = (xs: number[]) => fromArray(Int32Array.from(xs), [xs.length]);
-
-function builds(): NativeBackend[] {
-  const out: NativeBackend[] = [];
-  for (const isa of ['generic', 'avx2', 'avx512']) {
-    const b = createNativeBackend({ isa, threads: 2, skipSelfTest: true });
-    if (typeof b !== 'string') out.push(b);
-    else assert.match(b, /cannot run on this CPU/, `${isa}: ${b}`);
-  }
-  return out;
-}
 
 const pad = (t: [number, number], h: [number, number], w: [number, number]): [number, number][] => [t, h, w];
 
@@ -122,9 +103,7 @@ function convProgram(c: ConvCase) {
   ];
 }
 
-describe('native conv3d, gather/scatter rows, argmax', {
-  skip: notBuilt ? `NOT BUILT: no C compiler (${lib})` : false,
-}, () => {
+describe('native conv3d, gather/scatter rows, argmax', { skip: skipUnbuilt }, () => {
   it('conv3d forward and both backward kernels match ref, every ISA', () => {
     for (const b of builds()) {
       for (const c of CONV_CASES) compareWithRef(b, convProgram(c), 1e-4, 1e-4, `${b.isa} conv ${c.name}`);
