@@ -14,7 +14,7 @@ import { createNativeBackend, type NativeBackend } from '../../../src/backends/n
 import { gradients } from '../../../src/tensor/autodiff.js';
 import * as o from '../../../src/tensor/ops.js';
 import { Rng } from '../../../src/tensor/random.js';
-import type { Tensor } from '../../../src/tensor/tensor.js';
+import { apply, type Tensor } from '../../../src/tensor/tensor.js';
 import { compareWithRef, onBackend } from '../conformance.js';
 import { builds, lib, rn, skipUnbuilt } from './setup.js';
 
@@ -154,6 +154,42 @@ describe('native backend', { skip: skipUnbuilt }, () => {
         };
         compareWithRef(b, f, 1e-4, 1e-4, `${b.isa} norms ${rows}x${d}`);
       }
+  });
+
+  it('rejects a malformed attention plan before the C code (which trusts it) sees it', () => {
+    const b = createNativeBackend({ threads: 2, skipSelfTest: true }) as NativeBackend;
+    const run = (qIndex: number[], qOffsets: number[], kvIndex: number[], kvOffsets: number[]) =>
+      onBackend(b, () => {
+        const [q, k, v] = [1, 2, 3].map((s) => rn([3, 1, 4], s));
+        const [qi, qo, ki, ko] = [qIndex, qOffsets, kvIndex, kvOffsets].map((a) => Int32Array.from(a));
+        const plan = { qIndex: qi, qOffsets: qo, kvIndex: ki, kvOffsets: ko, scale: 0.5 };
+        return apply('groupedAttention', [q, k, v], plan)[0];
+      });
+    assert.throws(() => run([0, 5], [0, 2], [0], [0, 1]), /qIndex\[1\] = 5 outside \[0, 3\)/);
+    assert.throws(() => run([0], [0, 1], [2, -1], [0, 2]), /kvIndex\[1\] = -1 outside \[0, 3\)/);
+    assert.throws(() => run([0, 1], [0, 2], [0], [0, 2]), /do not cover the index arrays/);
+    assert.throws(() => run([0, 1], [0, 2, 1], [0], [0, 1, 1]), /offsets decrease at segment 1/);
+    assert.throws(() => run([0], [1, 1], [0], [0, 1]), /malformed plan offsets/);
+  });
+
+  it('a recycled array reads as zeros until written, also as an op input', () => {
+    const b = createNativeBackend({ threads: 2, skipSelfTest: true }) as NativeBackend;
+    const n = 5000; // pooled sizes start at 4096 elements
+    const used = () => {
+      const s = b.alloc('float32', n);
+      b.write(s, new Float32Array(n).fill(7));
+      b.free(s);
+    };
+    used();
+    assert.deepEqual(b.readSync(b.alloc('float32', n), 'float32', n), new Float32Array(n));
+    used();
+    const x = b.alloc('float32', n); // recycled, never written: reads as zeros
+    const y = b.alloc('float32', n);
+    b.write(y, new Float32Array(n).fill(1));
+    const z = b.alloc('float32', n);
+    const t = (storage: typeof x) => ({ storage, shape: [n], dtype: 'float32' as const });
+    b.run('add', [t(x), t(y)], [t(z)], {} as never);
+    assert.deepEqual(b.readSync(z, 'float32', n), new Float32Array(n).fill(1));
   });
 
   it('runs the hot ops of a training step natively (no ref fallback)', () => {
