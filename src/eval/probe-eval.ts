@@ -7,14 +7,14 @@
  *                              detection's box contains its visible centre; IoU of the boxes;
  *   shape / colour / pattern   per scorable object, a miss counts as wrong (end to end).
  */
-import { makeRenderer } from '../data/world/render.js';
+import { type FrameTruth, makeRenderer } from '../data/world/render.js';
 import { splitSeed } from '../data/world/splits.js';
 import { generateStory } from '../data/world/story.js';
-import { framesToFloat32 } from '../data/world/to-tensor.js';
+import { float32ToFrame, framesToFloat32 } from '../data/world/to-tensor.js';
 import { reconstructStreaming } from '../models/vae/evaluate.js';
 import type { VideoVAE } from '../models/vae/vae.js';
 import { type Box, isScorable, visibleObjects } from './frames.js';
-import { readFrames } from './probe.js';
+import { type FrameReading, readFrames } from './probe.js';
 import type { Probe } from './probe-model.js';
 
 export interface ProbeAccuracy {
@@ -76,24 +76,20 @@ export function evaluateProbe(
     const r = makeRenderer(story, { masks: true });
     for (let k = 0; k < nClips; k++) {
       const start = Math.floor(((k + 0.5) / nClips) * Math.max(1, story.frames - F));
-      const rendered = Array.from({ length: Math.min(F, story.frames) }, (_, j) => {
-        const x = r.render(start + j);
-        return { rgb: x.rgb, truth: x.truth };
-      });
+      const rendered = Array.from({ length: Math.min(F, story.frames) }, (_, j) => r.render(start + j));
       const frames = rendered.map((x) => x.rgb);
-      score(tallies.clean, readFrames(probe, frames, W, H), rendered, W, opts.minPixels);
+      const truths = rendered.map((x) => x.truth);
+      score(tallies.clean, readFrames(probe, frames, W, H), truths, W, opts.minPixels);
       if (opts.vae && frames.length === F) {
         const data = framesToFloat32(frames, W, H, 'CFHW');
-        const y = reconstructStreaming(opts.vae, data, F, H, W, 2);
+        const y = reconstructStreaming(opts.vae, data, F, H, W, 2); // [3, F, H, W]
         const P = W * H;
-        const rec = frames.map((_, f) => {
-          const out = new Uint8Array(P * 3);
+        const fchw = new Float32Array(y.length);
+        for (let f = 0; f < F; f++)
           for (let c = 0; c < 3; c++)
-            for (let p = 0; p < P; p++)
-              out[3 * p + c] = Math.round(Math.max(-1, Math.min(1, y[(c * F + f) * P + p])) * 127.5 + 127.5);
-          return out;
-        });
-        score(tallies.vae, readFrames(probe, rec, W, H), rendered, W, opts.minPixels);
+            fchw.set(y.subarray((c * F + f) * P, (c * F + f + 1) * P), (f * 3 + c) * P);
+        const rec = frames.map((_, f) => float32ToFrame(fchw, f, W, H));
+        score(tallies.vae, readFrames(probe, rec, W, H), truths, W, opts.minPixels);
       }
     }
     opts.onProgress?.(i + 1, nStories);
@@ -120,13 +116,13 @@ function newTally() {
 
 function score(
   t: Tally,
-  readings: ReturnType<typeof readFrames>,
-  rendered: { truth: ReturnType<ReturnType<typeof makeRenderer>['render']>['truth'] }[],
+  readings: readonly FrameReading[],
+  truths: readonly FrameTruth[],
   W: number,
   minPixels = 24,
 ): void {
   readings.forEach((rd, f) => {
-    const truth = rendered[f].truth;
+    const truth = truths[f];
     t.frames++;
     if (rd.kind === truth.background.kind) t.kind++;
     if (rd.colour === truth.background.colour) t.colour++;
