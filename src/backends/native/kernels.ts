@@ -37,6 +37,12 @@ export type NativeKernel<K extends OpName> = (
 const arr = (t: TensorRef) => (t.storage as NativeStorage).array;
 const f32 = (t: TensorRef) => t.dtype === 'float32';
 
+/** A C entry point's status: 0 done, else it could not allocate its scratch. */
+function done(status: number, op: OpName): true {
+  if (status !== 0) throw new Error(`native ${op}: out of memory`);
+  return true;
+}
+
 const matmul: NativeKernel<'matmul'> = (lib, [a, b], [y], { transA, transB }) => {
   if (!f32(a) || !f32(b)) return false;
   const g = gemmArgs(a.shape, b.shape, y.shape, transA, transB);
@@ -83,20 +89,21 @@ const groupedAttentionBackward: NativeKernel<'groupedAttentionBackward'> = (
   for (const t of [dq, dk, dv]) arr(t).fill(0);
   if (sizeOf(q.shape) === 0) return true;
   const segs = p.qOffsets.length - 1;
-  const r = lib.attnBwd(
-    p.qIndex,
-    p.qOffsets,
-    p.kvIndex,
-    p.kvOffsets,
-    segs,
-    nk,
-    H,
-    D,
-    p.scale,
-    ...[dOut, q, k, v, out, lse, dq, dk, dv].map(arr),
+  return done(
+    lib.attnBwd(
+      p.qIndex,
+      p.qOffsets,
+      p.kvIndex,
+      p.kvOffsets,
+      segs,
+      nk,
+      H,
+      D,
+      p.scale,
+      ...[dOut, q, k, v, out, lse, dq, dk, dv].map(arr),
+    ),
+    'groupedAttentionBackward',
   );
-  if (r !== 0) throw new Error('native groupedAttentionBackward: out of memory');
-  return true;
 };
 
 const layerNorm: NativeKernel<'layerNorm'> = (lib, [x, w, b], [y, mean, rstd], { eps }) => {
@@ -108,13 +115,10 @@ const layerNorm: NativeKernel<'layerNorm'> = (lib, [x, w, b], [y, mean, rstd], {
 
 const layerNormBackward: NativeKernel<'layerNormBackward'> = (lib, [dy, x, w, mean, rstd], [dx, dw, db]) => {
   if (![dy, x, w, mean, rstd].every(f32)) return false;
-  const ok = lib.layerNormBwd(
-    ...[dy, x, w, mean, rstd, dx, dw, db].map(arr),
-    sizeOf(mean.shape),
-    sizeOf(w.shape),
+  return done(
+    lib.layerNormBwd(...[dy, x, w, mean, rstd, dx, dw, db].map(arr), sizeOf(mean.shape), sizeOf(w.shape)),
+    'layerNormBackward',
   );
-  if (ok !== 0) throw new Error('native layerNormBackward: out of memory');
-  return true;
 };
 
 const rmsNorm: NativeKernel<'rmsNorm'> = (lib, [x, w], [y, rstd], { eps }) => {
@@ -125,9 +129,8 @@ const rmsNorm: NativeKernel<'rmsNorm'> = (lib, [x, w], [y, rstd], { eps }) => {
 
 const rmsNormBackward: NativeKernel<'rmsNormBackward'> = (lib, [dy, x, w, rstd], [dx, dw]) => {
   if (![dy, x, w, rstd].every(f32)) return false;
-  const ok = lib.rmsNormBwd(...[dy, x, w, rstd, dx, dw].map(arr), sizeOf(rstd.shape), sizeOf(w.shape));
-  if (ok !== 0) throw new Error('native rmsNormBackward: out of memory');
-  return true;
+  const status = lib.rmsNormBwd(...[dy, x, w, rstd, dx, dw].map(arr), sizeOf(rstd.shape), sizeOf(w.shape));
+  return done(status, 'rmsNormBackward');
 };
 
 /** Op codes: the index in op-spec's lists, mirrored by the enums in c/kernels.c. */
@@ -308,15 +311,10 @@ const geomArray = (g: ConvGeom) =>
     g.pw,
   );
 
-function convDone(r: number, op: string): boolean {
-  if (r !== 0) throw new Error(`native ${op}: out of memory`);
-  return true;
-}
-
 const conv3d: NativeKernel<'conv3d'> = (lib, [x, w], [y], { stride, padding }) => {
   if (!f32(x) || !f32(w)) return false;
   const g = convGeom(x.shape, w.shape, stride, padding);
-  return convDone(lib.conv3d(geomArray(g), arr(x), arr(w), arr(y)), 'conv3d');
+  return done(lib.conv3d(geomArray(g), arr(x), arr(w), arr(y)), 'conv3d');
 };
 
 const conv3dBackwardInput: NativeKernel<'conv3dBackwardInput'> = (
@@ -327,7 +325,7 @@ const conv3dBackwardInput: NativeKernel<'conv3dBackwardInput'> = (
 ) => {
   if (!f32(dy) || !f32(w)) return false;
   const g = convGeom(dx.shape, w.shape, stride, padding);
-  return convDone(lib.conv3dBwdInput(geomArray(g), arr(dy), arr(w), arr(dx)), 'conv3dBackwardInput');
+  return done(lib.conv3dBwdInput(geomArray(g), arr(dy), arr(w), arr(dx)), 'conv3dBackwardInput');
 };
 
 const conv3dBackwardWeight: NativeKernel<'conv3dBackwardWeight'> = (
@@ -338,7 +336,7 @@ const conv3dBackwardWeight: NativeKernel<'conv3dBackwardWeight'> = (
 ) => {
   if (!f32(dy) || !f32(x)) return false;
   const g = convGeom(x.shape, dw.shape, stride, padding);
-  return convDone(lib.conv3dBwdWeight(geomArray(g), arr(dy), arr(x), arr(dw)), 'conv3dBackwardWeight');
+  return done(lib.conv3dBwdWeight(geomArray(g), arr(dy), arr(x), arr(dw)), 'conv3dBackwardWeight');
 };
 
 const gatherRows: NativeKernel<'gatherRows'> = (lib, [x, idx], [y]) => {
