@@ -9,27 +9,35 @@ import { SHAPES, type ShapeName } from '../data/world/types.js';
 
 export type Box = [number, number, number, number]; // x0, y0, x1, y1 inclusive, pixels
 
+/** Along one axis of n pixels: the two source pixels and the weight of the second, at coordinate u (clamped). */
+function tap(u: number, n: number): [number, number, number] {
+  const f = Math.min(n - 1, Math.max(0, u));
+  const i = Math.floor(f);
+  return [i, Math.min(n - 1, i + 1), f - i];
+}
+
+/** Channel c of an RGB byte frame (width W) interpolated between the taps of x and y. */
+function bilinear(
+  rgb: Uint8Array,
+  W: number,
+  [x0, x1, tx]: number[],
+  [y0, y1, ty]: number[],
+  c: number,
+): number {
+  const a = rgb[(y0 * W + x0) * 3 + c] * (1 - tx) + rgb[(y0 * W + x1) * 3 + c] * tx;
+  const b = rgb[(y1 * W + x0) * 3 + c] * (1 - tx) + rgb[(y1 * W + x1) * 3 + c] * tx;
+  return a * (1 - ty) + b * ty;
+}
+
 /** Bilinear resample of an RGB byte frame to w x h (identity when the size matches). */
 export function resizeRgb(rgb: Uint8Array, W: number, H: number, w: number, h: number): Uint8Array {
   if (W === w && H === h) return rgb;
   const out = new Uint8Array(w * h * 3);
-  const sx = W / w;
-  const sy = H / h;
   for (let y = 0; y < h; y++) {
-    const fy = Math.min(H - 1, Math.max(0, (y + 0.5) * sy - 0.5));
-    const y0 = Math.floor(fy);
-    const y1 = Math.min(H - 1, y0 + 1);
-    const ty = fy - y0;
+    const ty = tap((y + 0.5) * (H / h) - 0.5, H);
     for (let x = 0; x < w; x++) {
-      const fx = Math.min(W - 1, Math.max(0, (x + 0.5) * sx - 0.5));
-      const x0 = Math.floor(fx);
-      const x1 = Math.min(W - 1, x0 + 1);
-      const tx = fx - x0;
-      for (let c = 0; c < 3; c++) {
-        const a = rgb[(y0 * W + x0) * 3 + c] * (1 - tx) + rgb[(y0 * W + x1) * 3 + c] * tx;
-        const b = rgb[(y1 * W + x0) * 3 + c] * (1 - tx) + rgb[(y1 * W + x1) * 3 + c] * tx;
-        out[(y * w + x) * 3 + c] = Math.round(a * (1 - ty) + b * ty);
-      }
+      const tx = tap((x + 0.5) * (W / w) - 0.5, W);
+      for (let c = 0; c < 3; c++) out[(y * w + x) * 3 + c] = Math.round(bilinear(rgb, W, tx, ty, c));
     }
   }
   return out;
@@ -78,20 +86,10 @@ export function cropSquare(
   const step = side / S;
   const P = S * S;
   for (let y = 0; y < S; y++) {
-    const fy = Math.min(H - 1, Math.max(0, cy - side / 2 + (y + 0.5) * step - 0.5));
-    const y0 = Math.floor(fy);
-    const y1 = Math.min(H - 1, y0 + 1);
-    const ty = fy - y0;
+    const ty = tap(cy - side / 2 + (y + 0.5) * step - 0.5, H);
     for (let x = 0; x < S; x++) {
-      const fx = Math.min(W - 1, Math.max(0, cx - side / 2 + (x + 0.5) * step - 0.5));
-      const x0 = Math.floor(fx);
-      const x1 = Math.min(W - 1, x0 + 1);
-      const tx = fx - x0;
-      for (let c = 0; c < 3; c++) {
-        const a = rgb[(y0 * W + x0) * 3 + c] * (1 - tx) + rgb[(y0 * W + x1) * 3 + c] * tx;
-        const b = rgb[(y1 * W + x0) * 3 + c] * (1 - tx) + rgb[(y1 * W + x1) * 3 + c] * tx;
-        out[at + c * P + y * S + x] = (a * (1 - ty) + b * ty) / 127.5 - 1;
-      }
+      const tx = tap(cx - side / 2 + (x + 0.5) * step - 0.5, W);
+      for (let c = 0; c < 3; c++) out[at + c * P + y * S + x] = bilinear(rgb, W, tx, ty, c) / 127.5 - 1;
     }
   }
 }

@@ -9,7 +9,7 @@ import { setBackend } from '../../src/backends/index.js';
 import { makeRenderer } from '../../src/data/world/render.js';
 import { splitSeed } from '../../src/data/world/splits.js';
 import { generateStory } from '../../src/data/world/story.js';
-import { components, cropOfBox, resizeRgb } from '../../src/eval/frames.js';
+import { components, cropOfBox, cropSquare, resizeRgb } from '../../src/eval/frames.js';
 import { readFrames } from '../../src/eval/probe.js';
 import { evaluateProbe } from '../../src/eval/probe-eval.js';
 import { loadProbe, type Probe } from '../../src/eval/probe-model.js';
@@ -54,4 +54,22 @@ test('heat-map components and crops', () => {
   assert.deepEqual(c[1].box, [16, 12, 19, 15]);
   const q = cropOfBox([0, 0, 9, 19]);
   assert.deepEqual(q, { cx: 5, cy: 10, side: 26 });
+});
+
+test('bilinear resampling and crops on a ramp (R = 10 x + 100 y, G = 7, B = 255 - R)', () => {
+  const W = 4;
+  const H = 2;
+  const rgb = new Uint8Array(W * H * 3);
+  for (let y = 0; y < H; y++)
+    for (let x = 0; x < W; x++) rgb.set([10 * x + 100 * y, 7, 255 - 10 * x - 100 * y], (y * W + x) * 3);
+  // 4x2 -> 2x2: columns sampled between source pixels 0|1 and 2|3, rows kept
+  assert.deepEqual([...resizeRgb(rgb, W, H, 2, 2)], [5, 7, 250, 25, 7, 230, 105, 7, 150, 125, 7, 130]);
+  // a 2x2 crop of side 2 centred at (2, 1) reads pixels (1..2, 0..1); one at (0.5, 0) repeats the edge
+  const out = new Float32Array(2 * 3 * 4);
+  cropSquare(rgb, W, H, 2, 1, 2, 2, out);
+  cropSquare(rgb, W, H, 0.5, 0, 2, 2, out, 12);
+  const bytes = [...out].map((v) => Math.round((v + 1) * 127.5));
+  assert.deepEqual(bytes.slice(0, 4), [10, 20, 110, 120]); // R plane
+  assert.deepEqual(bytes.slice(4, 8), [7, 7, 7, 7]); // G plane
+  assert.deepEqual(bytes.slice(12, 16), [0, 5, 0, 5]); // R plane of the edge crop
 });
