@@ -154,8 +154,16 @@ export default async function native(argv: string[]): Promise<void> {
   const cfg = recipeConfig();
   const sn = ditStep(nat, cfg);
   const sw = ditStep(wasm, cfg);
-  const lossN = sn.step();
-  const lossW = sw.step();
+  // Ops each backend ran through its `ref` fallback during one training step.
+  const stepFallbacks = (be: { refFallbacks(): Record<string, number> }, step: () => number) => {
+    const before = be.refFallbacks();
+    const loss = step();
+    const after = be.refFallbacks();
+    const ran = Object.entries(after).filter(([op, c]) => c > (before[op] ?? 0));
+    return { loss, fell: Object.fromEntries(ran.map(([op, c]) => [op, c - (before[op] ?? 0)])) };
+  };
+  const { loss: lossN, fell: fellN } = stepFallbacks(nat, sn.step);
+  const { loss: lossW, fell: fellW } = stepFallbacks(wasm, sw.step);
   const velN = sn.sample();
   const velW = sw.sample();
   const rel = (a: number, b: number) => (Math.abs(a - b) / Math.abs(b)).toExponential(1);
@@ -218,10 +226,11 @@ export default async function native(argv: string[]): Promise<void> {
       'native speed-up': cms[i] / cms[0],
     });
   });
-  const fallbacks = nat.refFallbacks();
   const loadAfter = load();
   printTable(`native vs wasm, ${threads} threads each, median of ${repeats} interleaved runs`, rows);
-  console.log(`ops that ran through ref on native: ${JSON.stringify(fallbacks)}`);
+  console.log(
+    `ops run through ref in one training step: native ${JSON.stringify(fellN)}, wasm ${JSON.stringify(fellW)}`,
+  );
   console.log(`load average after: ${loadAfter}`);
   const date = new Date().toISOString().slice(0, 10);
   const out = arg(argv, '--out') ?? `bench/results/native-${date}.md`;
@@ -235,7 +244,7 @@ export default async function native(argv: string[]): Promise<void> {
     `Load average (1, 5, 15 min) before: ${loadBefore}; after: ${loadAfter}.`,
     typeof blas === 'string' ? `OpenBLAS: absent (${blas}).` : `OpenBLAS: ${blas.library}.`,
     `DiT step loss: native ${lossN}, wasm ${lossW}; sampling velocity sum: native ${velN}, wasm ${velW}.`,
-    `Ops that ran through ref on native during the step: ${JSON.stringify(fallbacks)}.`,
+    `Ops run through the ref fallback in one training step: native ${JSON.stringify(fellN)}; wasm ${JSON.stringify(fellW)}.`,
     '',
     `| ${cols.join(' | ')} |`,
     `|${cols.map(() => '---').join('|')}|`,
