@@ -74,7 +74,7 @@ const CONV_CASES: ConvCase[] = [
     ws: [1, 1, 3, 3, 3],
     p: { stride: [1, 1, 1], padding: pad([2, 0], [1, 1], [1, 1]) },
   },
-  // K * rows * Wo above the 4 M-float column buffer: two row blocks
+  // K * rows * Wo = 5 M floats: many row blocks of native's 256 K-float column buffer (c/kernels.c COL_FLOATS)
   {
     name: 'two column blocks',
     xs: [1, 64, 3, 24, 40],
