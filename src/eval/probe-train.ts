@@ -192,6 +192,7 @@ export function makeProbeBatch(r: ProbeRecipe, step: number, stories = new Map<n
   const bgColour = new Int32Array(B);
   const crops: Float32Array[] = [];
   const labels: [number, number, number][] = [];
+  const stage2 = r.finetune !== undefined && step >= r.steps;
   for (let b = 0; b < B; b++) {
     const idx = Math.floor(rand() * r.storyPool);
     let story = stories.get(idx);
@@ -207,7 +208,6 @@ export function makeProbeBatch(r: ProbeRecipe, step: number, stories = new Map<n
     coverageGrid(truth, W, H, p, heat, b * w * h);
     bgKind[b] = BACKGROUND_KINDS.indexOf(truth.background.kind);
     bgColour[b] = BACKGROUND_COLOURS.indexOf(truth.background.colour);
-    const stage2 = r.finetune !== undefined && step >= r.steps;
     const comps = stage2 ? components(heat.subarray(b * w * h, (b + 1) * w * h), w, h, p, SEED, LOW) : [];
     for (const v of visibleObjects(truth, W)) {
       if (!isScorable(v)) continue;

@@ -4,6 +4,7 @@
  * world or in the probe code shows up here.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { before, test } from 'node:test';
 import { setBackend } from '../../src/backends/index.js';
 import { makeRenderer } from '../../src/data/world/render.js';
@@ -13,6 +14,7 @@ import { components, cropOfBox, cropSquare, resizeRgb } from '../../src/eval/fra
 import { readFrames } from '../../src/eval/probe.js';
 import { evaluateProbe } from '../../src/eval/probe-eval.js';
 import { loadProbe, type Probe } from '../../src/eval/probe-model.js';
+import { makeProbeBatch, type ProbeRecipe } from '../../src/eval/probe-train.js';
 
 let probe: Probe;
 before(async () => {
@@ -73,4 +75,31 @@ test('bilinear resampling and crops on a ramp (R = 10 x + 100 y, G = 7, B = 255 
   assert.deepEqual(bytes.slice(0, 4), [10, 20, 110, 120]); // R plane
   assert.deepEqual(bytes.slice(4, 8), [7, 7, 7, 7]); // G plane
   assert.deepEqual(bytes.slice(12, 16), [0, 5, 0, 5]); // R plane of the edge crop
+});
+
+test('training batches: labels in range, crops per scorable object, a function of (seed, step) only', () => {
+  const r = { ...JSON.parse(readFileSync('configs/probe.json', 'utf8')), frames: 3 } as ProbeRecipe;
+  const a = makeProbeBatch(r, 7);
+  assert.equal(a.B, 3);
+  assert.equal(a.frames.length, 3 * 3 * 40 * 24);
+  assert.ok(a.heat.every((v) => v >= 0 && v <= 1) && a.heat.some((v) => v > 0.5));
+  assert.ok(a.N > 0 && a.N % r.cropsPerObject === 0, `${a.N} crops`);
+  for (const [labels, n] of [
+    [a.bgKind, 4],
+    [a.bgColour, 8],
+    [a.shape, 8],
+    [a.colour, 8],
+    [a.pattern, 4],
+  ] as const)
+    assert.ok(
+      labels.every((l) => l >= 0 && l < n),
+      `${labels}`,
+    );
+  // the jittered crops of one object share its labels
+  for (let i = 0; i < a.N; i += r.cropsPerObject)
+    for (let k = 1; k < r.cropsPerObject; k++) assert.equal(a.shape[i + k], a.shape[i]);
+  const b = makeProbeBatch(r, 7);
+  assert.deepEqual(b.crops, a.crops);
+  assert.deepEqual(b.shape, a.shape);
+  assert.notDeepEqual(makeProbeBatch(r, 8).frames, a.frames);
 });
