@@ -343,10 +343,9 @@ export function trainDit(
 
 /** Runs `fn` with `values` (by parameter name) in place of the weights, then puts them back. */
 function withWeights(params: ParamTree, values: Map<string, Float32Array> | null, fn: () => void): void {
-  if (!values) return fn();
-  const named = namedTensors(params).filter(([name]) => values.has(name));
+  const named = values ? namedTensors(params).filter(([name]) => values.has(name)) : [];
   const live = named.map(([, t]) => t.dataSync() as Float32Array);
-  named.forEach(([name, t]) => t.backend.write(t.storage, values.get(name)!));
+  named.forEach(([name, t]) => t.backend.write(t.storage, values!.get(name)!));
   try {
     fn();
   } finally {
