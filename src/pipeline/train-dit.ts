@@ -16,6 +16,8 @@ import { getBackend } from '../backends/registry.js';
 import type { TimeSampling } from '../diffusion/rectified-flow.js';
 import { namedTensors, type ParamTree } from '../io/params-file.js';
 import { readSafetensors, writeFileAtomic, writeSafetensors } from '../io/safetensors.js';
+import type { VideoDiT } from '../models/dit/dit.js';
+import { growDiT } from '../models/dit/grow.js';
 import { denoiser, type Prediction, trainingLoss } from '../models/dit/objective.js';
 import type { MultiShotText } from '../models/dit/text.js';
 import { type DiTConfig, ditPreset } from '../models/presets.js';
@@ -70,6 +72,11 @@ export interface DitRecipe {
   readonly out: string;
   /** Sampling defaults stored with the model. */
   readonly generation: SamplingDefaults;
+  /**
+   * A fresh run starts from another run's weights instead of random ones (models/dit/grow.ts: the
+   * same blocks, plus new identity blocks when this recipe is deeper); optimizer state starts anew.
+   */
+  readonly init?: { readonly checkpoint: string; readonly weights: 'ema' | 'live' };
 }
 
 export function checkDitRecipe(r: DitRecipe): void {
@@ -117,6 +124,11 @@ export function checkDitRecipe(r: DitRecipe): void {
   need(
     Number.isInteger(r.generation?.steps) && r.generation.steps > 0,
     'generation.steps must be a positive integer',
+  );
+  need(
+    r.init === undefined ||
+      (typeof r.init.checkpoint === 'string' && (r.init.weights === 'ema' || r.init.weights === 'live')),
+    'init must be {"checkpoint": DIR, "weights": "ema" | "live"}',
   );
 }
 
@@ -266,6 +278,11 @@ export function trainDit(
     throw new Error(
       `train dit: ${r.work} already holds a checkpoint; pass --resume to continue it or remove it`,
     );
+  const initFrom = step === 0 && r.init ? warmStart(model.dit, r.init) : undefined;
+  if (initFrom)
+    log(
+      `init: ${initFrom.blocks} blocks from ${r.init!.checkpoint} (step ${initFrom.step}, ${r.init!.weights} weights)`,
+    );
   let finalLoss: number | null = null;
   let lastLog = 0;
   let mseAvg = Number.NaN;
@@ -278,6 +295,7 @@ export function trainDit(
     fromStep: step,
     toStep: step,
     minutes: 0,
+    ...(initFrom ? { initFrom: { ...r.init!, step: initFrom.step } } : {}),
   };
   history.push(run);
   while (step < r.steps) {
@@ -341,6 +359,17 @@ export function trainDit(
   return { step, minutes, finalLoss, out: r.out };
 }
 
+/** Loads another run's DiT weights into a fresh model (growing it when deeper). */
+function warmStart(dit: VideoDiT, init: NonNullable<DitRecipe['init']>): { blocks: number; step: number } {
+  const at = findCheckpoint(init.checkpoint);
+  if (!at) throw new Error(`train dit: init.checkpoint ${init.checkpoint} holds no checkpoint`);
+  const file = readSafetensors(join(at, init.weights === 'ema' ? 'ema.safetensors' : 'model.safetensors'));
+  const weights = new Map<string, Float32Array>();
+  for (const [name, t] of file.tensors)
+    if (name.startsWith('dit.')) weights.set(name.slice(4), t.data as Float32Array);
+  return { blocks: growDiT(dit, weights), step: readStateJson(at).step };
+}
+
 /** Runs `fn` with `values` (by parameter name) in place of the weights, then puts them back. */
 function withWeights(params: ParamTree, values: Map<string, Float32Array> | null, fn: () => void): void {
   const named = values ? namedTensors(params).filter(([name]) => values.has(name)) : [];
@@ -362,6 +391,8 @@ export interface TrainingRun {
   fromStep: number;
   toStep: number;
   minutes: number;
+  /** A fresh run warm-started from another run's weights (recipe `init`), at that run's step. */
+  initFrom?: { checkpoint: string; weights: 'ema' | 'live'; step: number };
 }
 
 const historyPath = (work: string) => join(work, 'history.json');

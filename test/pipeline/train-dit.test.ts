@@ -71,3 +71,42 @@ test('trainDit: cached latents, resume, and a model directory that generates', a
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('trainDit: a recipe with init starts a deeper model from another run, recorded in its history', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'moga-train-dit-init-'));
+  try {
+    const log = () => {};
+    const src = microRecipe(dir);
+    trainDit(src, { log });
+    const grown = microRecipe(dir, {
+      dit: { ...src.dit, layers: 2 },
+      work: join(dir, 'work2'),
+      out: join(dir, 'model2'),
+      steps: 1,
+      init: { checkpoint: src.work, weights: 'ema' },
+    });
+    trainDit(grown, { log });
+    const cfg = JSON.parse(readFileSync(join(dir, 'model2', 'config.json'), 'utf8'));
+    assert.equal(cfg.dit.layers, 2);
+    assert.deepEqual(cfg.training.history[0].initFrom, { checkpoint: src.work, weights: 'ema', step: 2 });
+    // the grown run's first checkpoint moved on from the source's EMA weights by one step
+    const ema = readSafetensors(join(src.work, 'ema.safetensors')).tensors;
+    const live = readSafetensors(join(grown.work, 'model.safetensors')).tensors;
+    const w = 'dit.blocks.0.selfAttn.q.weight';
+    const a = ema.get(w)!.data;
+    const b = live.get(w)!.data;
+    const moved = Math.max(...Array.from(b, (v, i) => Math.abs(v - a[i])));
+    assert.ok(moved > 0 && moved < 0.05, `one step from the source's weights (moved ${moved})`);
+    assert.ok(live.has('dit.blocks.1.selfAttn.q.weight'));
+    assert.throws(
+      () =>
+        trainDit(
+          { ...grown, work: join(dir, 'work3'), init: { checkpoint: join(dir, 'none'), weights: 'ema' } },
+          { log },
+        ),
+      /init\.checkpoint .*none holds no checkpoint/,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,94 @@
+/**
+ * Growing a trained DiT deeper (models/dit/grow.ts): the grown network computes exactly what the
+ * source did, and its new blocks still receive gradient (so the extra depth can learn).
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { initVideoDiT, type VideoDiT, videoDiT } from '../../src/models/dit/dit.js';
+import { growDiT } from '../../src/models/dit/grow.js';
+import { DIT_PRESETS, type DiTConfig } from '../../src/models/presets.js';
+import { namedParams } from '../../src/nn/params.js';
+import { gradients } from '../../src/tensor/autodiff.js';
+import { mul, sum } from '../../src/tensor/ops.js';
+import { Rng } from '../../src/tensor/random.js';
+import { tidy } from '../../src/tensor/tensor.js';
+
+const CFG: DiTConfig = {
+  ...DIT_PRESETS.tiny,
+  dim: 16,
+  heads: 2,
+  ffnDim: 24,
+  layers: 2,
+  latentChannels: 2,
+  textDim: 8,
+  freqDim: 16,
+  attention: { ...DIT_PRESETS.tiny.attention, groups: 2 },
+};
+
+/** A "trained" source: every tensor moved off its initialisation (the gates and head included). */
+function trainedSource(rng: Rng): VideoDiT {
+  const model = initVideoDiT(CFG, rng.fork(1));
+  for (const [, p] of namedParams(model.params as never)) {
+    const n = rng.fork(p.size).normalArray(p.size);
+    p.backend.write(
+      p.storage,
+      (p.dataSync() as Float32Array).map((v, i) => v + 0.3 * n[i]),
+    );
+  }
+  return model;
+}
+
+const weightsOf = (m: VideoDiT) =>
+  new Map(namedParams(m.params as never).map(([n, t]) => [n, t.dataSync() as Float32Array]));
+
+function inputs(rng: Rng) {
+  return {
+    latents: rng.normal([2, 2, 4, 4]),
+    t: 0.7,
+    text: {
+      shots: [
+        { frames: 1, caption: rng.normal([2, 8]) },
+        { frames: 1, caption: rng.normal([3, 8]) },
+      ],
+      global: rng.normal([1, 8]),
+    },
+  };
+}
+
+test('a DiT grown from 2 to 4 blocks gives exactly the source output, and its new blocks get gradient', () =>
+  tidy(() => {
+    const rng = new Rng(5);
+    const source = trainedSource(rng.fork(1));
+    const grown = initVideoDiT({ ...CFG, layers: 4 }, rng.fork(2));
+    assert.equal(growDiT(grown, weightsOf(source)), 2);
+    const input = inputs(rng.fork(3));
+    const a = videoDiT(source, input).velocity.dataSync() as Float32Array;
+    const b = videoDiT(grown, input).velocity.dataSync() as Float32Array;
+    assert.ok(a.some((v) => v !== 0));
+    assert.deepEqual(Array.from(b), Array.from(a));
+
+    const proj = rng.fork(4).normal([2, 2, 4, 4]);
+    const named = new Map(namedParams(grown.params as never));
+    const chosen = ['blocks.2.selfAttn.o.weight', 'blocks.3.ffn.fc2.weight', 'blocks.3.crossAttn.o.weight'];
+    const params = chosen.map((n) => named.get(n)!);
+    for (const p of params) p.requiresGrad = true;
+    const grads = gradients(sum(mul(videoDiT(grown, input).velocity, proj)), params);
+    grads.forEach((g, i) => {
+      const norm = Math.hypot(...(g!.dataSync() as Float32Array));
+      assert.ok(norm > 1e-6, `${chosen[i]} gets no gradient (norm ${norm})`);
+    });
+  }));
+
+test('growDiT refuses a source that does not fit: deeper, or other widths', () =>
+  tidy(() => {
+    const rng = new Rng(6);
+    const source = trainedSource(rng.fork(1));
+    assert.throws(
+      () => growDiT(initVideoDiT({ ...CFG, layers: 1 }, rng.fork(2)), weightsOf(source)),
+      /2 blocks, more than the model's 1/,
+    );
+    assert.throws(
+      () => growDiT(initVideoDiT({ ...CFG, layers: 3, ffnDim: 32 }, rng.fork(3)), weightsOf(source)),
+      /does not fit the model: .*ffn\.fc1\.weight/,
+    );
+  }));
