@@ -1,8 +1,9 @@
 /**
  * `npm run bench -- dit-sizes [--repeats 3] [--json FILE]`: candidate sizes for the bundled DiT,
  * measured on this machine's default backend, to size the model to the budget (issue 14): per
- * candidate, one training step of the recipe (x0 objective, 2 clips of 9 latent frames x 12x20,
- * i.e. 2 x 540 tokens, loss + all gradients) and one guided sampling step over the whole demo
+ * candidate, one training step of the clip recipe (x0 objective, 2 clips of 9 latent frames x
+ * 12x20, i.e. 2 x 540 tokens, loss + all gradients), one of the single-frame recipe (32 latent
+ * frames as one batched pass, 32 x 60 tokens), and one guided sampling step over the whole demo
  * minute (1,441 frames -> 361 latent frames = 21,660 tokens, 8 shots; conditional and empty
  * caption as a batch of two). The demo's time is then about `steps x sampling step + the fixed
  * part` (VAE decode, text, MP4), the fixed part taken from `--demo-seconds` (a measured demo run)
@@ -85,16 +86,23 @@ export default async function ditSizes(argv: string[]): Promise<void> {
       latents: rng.normal([cfg.latentChannels, 9, 12, 20]),
       text: text(rng, [4, 5], cfg.textDim),
     }));
-    const train = () =>
+    const frames: TrainingExample[] = Array.from({ length: 32 }, () => ({
+      latents: rng.normal([cfg.latentChannels, 1, 12, 20]),
+      text: text(rng, [1], cfg.textDim),
+    }));
+    const step = (examples: TrainingExample[], batched: boolean) => () =>
       tidy(() => {
         for (const p of params) p.requiresGrad = true;
-        const r = trainingLoss(denoiser(m), batch, new Rng(3), {
+        const r = trainingLoss(denoiser(m), examples, new Rng(3), {
           prediction: 'data',
           sampling: { kind: 'logit-normal', mean: 0, std: 1, shift: 3 },
           captionDropout: 0,
+          batched,
         });
         gradients(r.loss, params)[0]!.dataSync();
       });
+    const train = step(batch, false);
+    const trainFrames = step(frames, true);
     // the demo minute: 8 shots over 361 latent frames
     const shots = [45, 45, 45, 45, 45, 45, 45, 46];
     const minuteText = text(rng, shots, cfg.textDim);
@@ -103,10 +111,15 @@ export default async function ditSizes(argv: string[]): Promise<void> {
     const sample = () => tidy(() => void sum(velocity(x, 0.6)).dataSync());
     const count = params.reduce((s, p) => s + p.size, 0);
     for (const p of params) p.requiresGrad = false;
-    return { name, count, train, sample };
+    return { name, count, train, trainFrames, sample };
   });
   const trainMs = await timeInterleaved(
     fns.map((f) => ({ name: f.name, fn: f.train })),
+    repeats,
+    1,
+  );
+  const framesMs = await timeInterleaved(
+    fns.map((f) => ({ name: f.name, fn: f.trainFrames })),
     repeats,
     1,
   );
@@ -120,7 +133,8 @@ export default async function ditSizes(argv: string[]): Promise<void> {
     model: f.name,
     params: f.count,
     'train ms/step': trainMs[i],
-    'steps/hour': Math.round(3.6e6 / trainMs[i]),
+    'clip steps/hour': Math.round(3.6e6 / trainMs[i]),
+    'train ms/step (32 frames)': framesMs[i],
     'sampling s/step (minute)': sampleMs[i] / 1000,
     'demo min (est.)': Number.isNaN(fixed) ? '-' : (fixed + (demoSteps * sampleMs[i]) / 1000) / 60,
   }));

@@ -63,6 +63,8 @@ export interface DitRecipe {
   /** What the DiT learns to output (models/dit/objective.ts); default 'velocity'. */
   readonly prediction?: Prediction;
   readonly captionDropout: number;
+  /** Examples sharing a layout run as one forward pass (objective.ts `batched`); default false. */
+  readonly batchedForward?: boolean;
   readonly timeSampling: TimeSampling;
   readonly maxMinutes: number;
   readonly checkpointEvery: number;
@@ -265,6 +267,7 @@ export function trainDit(
       prediction: r.prediction ?? 'velocity',
       sampling: r.timeSampling,
       captionDropout: r.captionDropout,
+      batched: r.batchedForward ?? false,
     });
     lastMse = res.mse;
     return res.loss;
@@ -286,7 +289,9 @@ export function trainDit(
   let finalLoss: number | null = null;
   let lastLog = 0;
   let mseAvg = Number.NaN;
+  // a warm-started run carries its source's runs, so the model card lists the whole chain
   const history = readHistory(r.work);
+  if (initFrom && history.length === 0) history.push(...readHistory(r.init!.checkpoint));
   const run: TrainingRun = {
     command: opts.command ?? null,
     machine: `${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}, ${hostname()}`,

@@ -264,4 +264,48 @@ describe('the DiT objective on the real DiT', () => {
       assert.ok(Number.isFinite(m.loss.item()) && m.mse > 0);
       assert.ok(Math.abs(m.loss.item() - (m.mse + m.balance)) < 1e-5);
     }));
+
+  test('batched: examples of one layout share a pass with the same draws; other layouts get their own', () =>
+    tidy(() => {
+      const rng = new Rng(8);
+      const model = initVideoDiT(MICRO, rng.fork(1));
+      for (const p of paramList(model.params as never)) {
+        const n = rng.normalArray(p.size);
+        p.backend.write(
+          p.storage,
+          (p.dataSync() as Float32Array).map((v, i) => v + 0.2 * n[i]),
+        );
+      }
+      const net = denoiser(model);
+      const calls: number[] = [];
+      const counting: Denoiser = {
+        textDim: net.textDim,
+        run: (inputs) => (calls.push(inputs.length), net.run(inputs)),
+      };
+      const frame = (n: number) => ({
+        latents: rng.normal([MICRO.latentChannels, 1, 4, 4]),
+        text: { shots: [{ frames: 1, caption: rng.normal([n, MICRO.textDim]) }] },
+      });
+      const clip = {
+        latents: rng.normal([MICRO.latentChannels, 2, 4, 4]),
+        text: { shots: [{ frames: 2, caption: rng.normal([3, MICRO.textDim]) }] },
+      };
+      const batch = [frame(2), clip, frame(3), frame(4)];
+      const opts = { prediction: 'data', sampling: uniform, captionDropout: 0.5 } as const;
+      const one = trainingLoss(counting, batch, new Rng(5, 10), opts);
+      assert.deepEqual(calls, [1, 1, 1, 1]);
+      calls.length = 0;
+      const b = trainingLoss(counting, batch, new Rng(5, 10), { ...opts, batched: true });
+      assert.deepEqual(calls, [3, 1], 'the three single frames in one pass, the clip in its own');
+      // each sample's output does not depend on its batch-mates, so the MSE is the per-example one;
+      // the balancing loss is now taken over the pass's tokens
+      assert.ok(Math.abs(b.mse - one.mse) < 1e-5 * one.mse, `mse ${b.mse} vs ${one.mse}`);
+      assert.ok(b.balance > 0);
+      assert.ok(Math.abs(b.loss.item() - (b.mse + b.balance)) < 1e-5);
+      // with one example per layout the two forms are the same computation
+      const alone = [frame(2), clip];
+      const u = trainingLoss(net, alone, new Rng(6), opts);
+      const v = trainingLoss(net, alone, new Rng(6), { ...opts, batched: true });
+      assert.ok(Math.abs(u.loss.item() - v.loss.item()) < 1e-6 * Math.abs(u.loss.item()));
+    }));
 });

@@ -88,7 +88,15 @@ test('trainDit: a recipe with init starts a deeper model from another run, recor
     trainDit(grown, { log });
     const cfg = JSON.parse(readFileSync(join(dir, 'model2', 'config.json'), 'utf8'));
     assert.equal(cfg.dit.layers, 2);
-    assert.deepEqual(cfg.training.history[0].initFrom, { checkpoint: src.work, weights: 'ema', step: 2 });
+    assert.deepEqual(
+      cfg.training.history.map((h: { fromStep: number; toStep: number }) => [h.fromStep, h.toStep]),
+      [
+        [0, 2],
+        [0, 1],
+      ],
+      "the source's runs come first",
+    );
+    assert.deepEqual(cfg.training.history[1].initFrom, { checkpoint: src.work, weights: 'ema', step: 2 });
     // the grown run's first checkpoint moved on from the source's EMA weights by one step
     const ema = readSafetensors(join(src.work, 'ema.safetensors')).tensors;
     const live = readSafetensors(join(grown.work, 'model.safetensors')).tensors;

@@ -47,6 +47,12 @@ export interface ObjectiveOptions {
   readonly sampling: TimeSampling;
   /** Probability of training an example with the empty caption (for classifier-free guidance). */
   readonly captionDropout: number;
+  /**
+   * Run the examples that share a layout (latent shape and shot frames) as one forward pass: much
+   * faster for many small examples (single frames), and the routers' balancing loss is then
+   * computed over that pass's tokens. Default false, the per-example passes of the runs made so far.
+   */
+  readonly batched?: boolean;
 }
 
 export interface TrainingLoss {
@@ -79,20 +85,54 @@ export function trainingLoss(
   let total: Tensor | undefined;
   let mse = 0;
   let balance = 0;
-  batch.forEach((ex, i) => {
+  const addTerm = (l: Tensor) => {
+    total = total ? add(total, l) : l;
+  };
+  if (!opts.batched) {
+    batch.forEach((ex, i) => {
+      const e = rng.normal(ex.latents.shape);
+      const { xt, target } = noisedExample(ex.latents, e, ts[i]);
+      const text = dropText(ex.text, net.textDim, rng, opts.captionDropout);
+      const out = net.run([{ latents: xt, t: ts[i], text }]);
+      const l = flowLoss(
+        out.velocities[0],
+        opts.prediction === 'velocity' ? target : ex.latents,
+        out.balanceLosses,
+      );
+      mse += l.mse.item() / batch.length;
+      for (const b of out.balanceLosses) balance += b.item() / batch.length;
+      addTerm(l.loss);
+    });
+    return { loss: mul(total!, 1 / batch.length), mse, balance };
+  }
+  // the same draws in the same order, then one pass per layout
+  const noised = batch.map((ex, i) => {
     const e = rng.normal(ex.latents.shape);
     const { xt, target } = noisedExample(ex.latents, e, ts[i]);
     const text = dropText(ex.text, net.textDim, rng, opts.captionDropout);
-    const out = net.run([{ latents: xt, t: ts[i], text }]);
-    const l = flowLoss(
-      out.velocities[0],
-      opts.prediction === 'velocity' ? target : ex.latents,
-      out.balanceLosses,
-    );
-    mse += l.mse.item() / batch.length;
-    for (const b of out.balanceLosses) balance += b.item() / batch.length;
-    total = total ? add(total, l.loss) : l.loss;
+    return {
+      input: { latents: xt, t: ts[i], text },
+      target: opts.prediction === 'velocity' ? target : ex.latents,
+    };
   });
+  const groups = new Map<string, number[]>();
+  batch.forEach((ex, i) => {
+    const key = `${ex.latents.shape}|${ex.text.shots.map((s) => s.frames)}`;
+    groups.set(key, [...(groups.get(key) ?? []), i]);
+  });
+  for (const idx of groups.values()) {
+    const out = net.run(idx.map((i) => noised[i].input));
+    idx.forEach((i, j) => {
+      const l = flowLoss(out.velocities[j], noised[i].target);
+      mse += l.mse.item() / batch.length;
+      addTerm(l.loss);
+    });
+    // each example of the pass carries the pass's balancing loss, as in the per-example form
+    for (const b of out.balanceLosses) {
+      balance += (b.item() * idx.length) / batch.length;
+      addTerm(mul(b, idx.length));
+    }
+  }
   return { loss: mul(total!, 1 / batch.length), mse, balance };
 }
 
