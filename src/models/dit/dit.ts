@@ -20,12 +20,12 @@ import {
   type VisualAttentionStatics,
   visualAttentionStatics,
 } from '../../attention/visual-attention.js';
+import type { Shape } from '../../core/shape.js';
 import { timestepEmbedding } from '../../nn/embeddings.js';
 import { initLinear, type Linear, linear } from '../../nn/linear.js';
 import { type Mlp, mlp } from '../../nn/mlp.js';
 import { add, concat, layerNorm, mul, reshape, silu, sliceAxis } from '../../tensor/ops.js';
 import type { Rng } from '../../tensor/random.js';
-import type { Shape } from '../../tensor/shape.js';
 import { fromArray, isGradEnabled, type Tensor, tidy } from '../../tensor/tensor.js';
 import type { DiTConfig } from '../presets.js';
 import {

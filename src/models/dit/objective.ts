@@ -11,11 +11,12 @@
  * x0 regression loss, and the sampler gets v = (x_t - x0_hat) / t, the same flow; DPM-Solver++'s
  * data prediction x - t v is then exactly the network's output.
  */
+
+import type { Shape } from '../../core/shape.js';
 import { guide } from '../../diffusion/guidance.js';
 import { flowLoss, noisedExample, sampleT, type TimeSampling } from '../../diffusion/rectified-flow.js';
 import { add, mul, sub } from '../../tensor/ops.js';
 import type { Rng } from '../../tensor/random.js';
-import type { Shape } from '../../tensor/shape.js';
 import { noGrad, type Tensor } from '../../tensor/tensor.js';
 import {
   conditionDiT,
