@@ -4,7 +4,6 @@
  * and check row indices the same way before code that trusts them (plans: core/attention-plan.ts). `ref` keeps its own
  * geometry on purpose: it is the oracle these are tested against.
  */
-import type { GroupedAttentionParams } from '../core/op-spec.js';
 import { broadcastShapes, type Shape, sameShape, sizeOf, stridesOf } from '../core/shape.js';
 
 /** A batched GEMM: C[t] (m x n) = op(A) op(B), element strides of the stored operands. */
