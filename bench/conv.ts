@@ -7,7 +7,7 @@ import type { Backend } from '../src/backends/backend.js';
 import { createRefBackend } from '../src/backends/ref/index.js';
 import { useBackend } from '../src/backends/registry.js';
 import { createWasmBackend } from '../src/backends/wasm/index.js';
-import type { ConvParams } from '../src/tensor/op-spec.js';
+import type { ConvParams } from '../src/core/op-spec.js';
 import { Rng } from '../src/tensor/random.js';
 import { apply, tidy } from '../src/tensor/tensor.js';
 import { machine, maybeWriteJson, printTable, type Row, timeInterleaved } from './lib/measure.js';

@@ -107,7 +107,7 @@ export default async function ditSizes(argv: string[]): Promise<void> {
     const shots = [45, 45, 45, 45, 45, 45, 45, 46];
     const minuteText = text(rng, shots, cfg.textDim);
     const x = rng.normal([cfg.latentChannels, 361, 12, 20]);
-    const velocity = samplingVelocity(denoiser(m), minuteText, 3, 'data');
+    const { velocity } = samplingVelocity(denoiser(m), minuteText, 3, 'data', x.shape);
     const sample = () => tidy(() => void sum(velocity(x, 0.6)).dataSync());
     const count = params.reduce((s, p) => s + p.size, 0);
     for (const p of params) p.requiresGrad = false;

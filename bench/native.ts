@@ -95,7 +95,13 @@ function ditStep(be: Backend, cfg: DiTConfig): { step: () => number; sample: () 
     });
   };
   // One sampler evaluation at guidance 3 (the recipe's): the two branches as one batch of two.
-  const velocity = samplingVelocity(denoiser(model), batch[0].text, 3, 'velocity');
+  const { velocity } = samplingVelocity(
+    denoiser(model),
+    batch[0].text,
+    3,
+    'velocity',
+    batch[0].latents.shape,
+  );
   const x = data.normal(batch[0].latents.shape);
   const sample = () => {
     useBackend(be);

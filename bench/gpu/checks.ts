@@ -9,17 +9,11 @@ import { createCudaBackend } from '../../src/backends/cuda/backend.js';
 import type { DevPtr } from '../../src/backends/cuda/driver-types.js';
 import { type CudaContext, grid1d } from '../../src/backends/cuda/kernels.js';
 import { gemmPath } from '../../src/backends/cuda/ops.js';
-import {
-  buildPlanOnGpu,
-  downloadPlan,
-  freePlan,
-  type HostPlan,
-  uploadPlan,
-} from '../../src/backends/cuda/plan.js';
+import { buildPlanOnGpu, downloadPlan, freePlan, uploadPlan } from '../../src/backends/cuda/plan.js';
 import { REF_KERNELS } from '../../src/backends/ref/kernels/index.js';
 import type { RefKernel } from '../../src/backends/ref/view.js';
-import { BINARY_OPS, type OpName, type OpParams, UNARY_OPS } from '../../src/tensor/op-spec.js';
-import { sizeOf } from '../../src/tensor/shape.js';
+import { BINARY_OPS, type OpName, type OpParams, UNARY_OPS } from '../../src/core/op-spec.js';
+import { sizeOf } from '../../src/core/shape.js';
 import {
   type Dims,
   fromBf16,
@@ -416,5 +410,3 @@ export function runChecks(ctx: CudaContext, seed: number, log: (s: string) => vo
   });
   return out;
 }
-
-export type { HostPlan };

@@ -2,7 +2,7 @@
  * Host-side references for the GPU checks: bf16 conversion, relative L2 error, random plans, and
  * grouped attention forward/backward in float64 (plain loops; small sizes only).
  */
-import type { HostPlan } from '../../src/backends/cuda/plan.js';
+import type { AttentionPlan } from '../../src/core/attention-plan.js';
 
 /** Seeded uniform random numbers in [0, 1) (mulberry32). */
 export function makeRandom(seed: number): () => number {
@@ -60,7 +60,12 @@ export function relL2(got: ArrayLike<number>, ref: ArrayLike<number>, keep?: (i:
  * subset of [0, nq) (so some rows are in no segment, each at most once); key rows are drawn per
  * segment from [0, nk) and may repeat across segments.
  */
-export function randomPlan(rand: () => number, nq: number, nk: number, sizes: [number, number][]): HostPlan {
+export function randomPlan(
+  rand: () => number,
+  nq: number,
+  nk: number,
+  sizes: [number, number][],
+): AttentionPlan {
   const perm = Array.from({ length: nq }, (_, i) => i);
   for (let i = nq - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
@@ -97,7 +102,7 @@ export interface Dims {
 }
 
 /** Forward in float64: o [nq,h,d] (0 for unplanned rows), lse [nq,h] (-inf for unplanned rows and rows without keys). */
-export function refForward(q: Float32Array, k: Float32Array, v: Float32Array, s: Dims, p: HostPlan) {
+export function refForward(q: Float32Array, k: Float32Array, v: Float32Array, s: Dims, p: AttentionPlan) {
   const { h: H, d: D } = s;
   const o = new Float64Array(s.nq * H * D);
   const lse = new Float64Array(s.nq * H).fill(Number.NEGATIVE_INFINITY);
@@ -139,7 +144,7 @@ export function refBackward(
   v: Float32Array,
   dO: Float32Array,
   s: Dims,
-  p: HostPlan,
+  p: AttentionPlan,
 ) {
   const { h: H, d: D } = s;
   const { o, lse } = refForward(q, k, v, s, p);

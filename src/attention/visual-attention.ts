@@ -14,11 +14,22 @@ import type { Rng } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { groupedAttention } from './grouped-attention.js';
 import { type AttentionPlan, batchPlans } from './plan.js';
-import { type GridLayout, plans } from './plans.js';
+import { type GridLayout, plans as planBuilders } from './plans.js';
 import { MoGARouter, type MoGARouterParams, type MoGARouting } from './router.js';
 
 /** 'routed' = MoGA groups, 'window' = STGA, 'frame' = per-frame, 'full' = dense (ablation). */
-export type AttentionBranch = 'routed' | 'window' | 'frame' | 'full';
+export const ATTENTION_BRANCHES = ['routed', 'window', 'frame', 'full'] as const;
+export type AttentionBranch = (typeof ATTENTION_BRANCHES)[number];
+
+/** Refuses an empty list or an unknown name (a config typo must not silently change the model). */
+export function checkBranches(branches: readonly string[]): void {
+  if (branches.length === 0) throw new Error('VisualAttention: branches must not be empty');
+  for (const b of branches)
+    if (!(ATTENTION_BRANCHES as readonly string[]).includes(b))
+      throw new Error(
+        `VisualAttention: unknown attention branch '${b}' (valid: ${ATTENTION_BRANCHES.join(', ')})`,
+      );
+}
 
 export interface VisualAttentionConfig {
   readonly dim: number;
@@ -70,7 +81,7 @@ export interface VisualAttentionOutput {
 function init(rng: Rng, cfg: VisualAttentionConfig): VisualAttentionParams {
   const { dim, heads } = cfg;
   if (dim % heads) throw new Error(`VisualAttention: dim ${dim} is not divisible by heads ${heads}`);
-  if (cfg.branches.length === 0) throw new Error('VisualAttention: branches must not be empty');
+  checkBranches(cfg.branches);
   const p: VisualAttentionParams = {
     q: initLinear(rng.fork(1), dim, dim),
     k: initLinear(rng.fork(2), dim, dim),
@@ -83,16 +94,64 @@ function init(rng: Rng, cfg: VisualAttentionConfig): VisualAttentionParams {
   return p;
 }
 
-// Static plans depend only on the layout and options: build once, share across layers and steps.
-const staticPlans = new Map<string, AttentionPlan>();
-function cachedPlan(key: string, build: () => AttentionPlan): AttentionPlan {
-  let p = staticPlans.get(key);
+// Fixed-branch plans depend only on the layout and options: memoised across layers, steps and
+// training examples (they are plain index arrays, no tensors).
+const planMemo = new Map<string, AttentionPlan>();
+function memoPlan(key: string, build: () => AttentionPlan): AttentionPlan {
+  let p = planMemo.get(key);
   if (!p) {
-    if (staticPlans.size >= 64) staticPlans.clear();
+    if (planMemo.size >= 64) planMemo.clear();
     p = build();
-    staticPlans.set(key, p);
+    planMemo.set(key, p);
   }
   return p;
+}
+
+/**
+ * What the attention needs that does not depend on x, for B samples on one layout: the rotary
+ * tables repeated for the batch ([B*L, headDim/2]) and the plans of the fixed branches (window,
+ * frame, full) over the batch. A DiT builds it once per layout and batch and passes it to every
+ * layer and sampler step; the caller owns (and disposes) the rotary tensors.
+ */
+export interface VisualAttentionStatics {
+  readonly batch: number;
+  readonly rope: { readonly cos: Tensor; readonly sin: Tensor };
+  readonly plans: ReadonlyMap<AttentionBranch, AttentionPlan>;
+}
+
+export function visualAttentionStatics(
+  cfg: VisualAttentionConfig,
+  layout: GridLayout,
+  batch: number,
+): VisualAttentionStatics {
+  checkBranches(cfg.branches);
+  const L = layout.frames * layout.height * layout.width;
+  const one = ropeFor(layout, cfg.dim / cfg.heads);
+  let rope = one;
+  if (batch !== 1) {
+    rope = { cos: concat(Array(batch).fill(one.cos), 0), sin: concat(Array(batch).fill(one.sin), 0) };
+    one.cos.dispose();
+    one.sin.dispose();
+  }
+  const plans = new Map<AttentionBranch, AttentionPlan>();
+  const lkey = JSON.stringify(layout);
+  for (const branch of cfg.branches) {
+    if (branch === 'routed') continue; // depends on x: routed afresh every pass
+    const key = `${branch}|${lkey}|${cfg.window}|${cfg.temporalGroup}|${cfg.adjacentFrames}`;
+    const plan = memoPlan(key, () =>
+      branch === 'window'
+        ? planBuilders.windows(layout, {
+            window: cfg.window,
+            temporalGroup: cfg.temporalGroup,
+            adjacentFrames: cfg.adjacentFrames,
+          })
+        : branch === 'frame'
+          ? planBuilders.perFrame(layout)
+          : planBuilders.full(L),
+    );
+    plans.set(branch, repeatPlan(plan, batch, L));
+  }
+  return { batch, rope, plans };
 }
 
 function repeatPlan(plan: AttentionPlan, batch: number, rows: number): AttentionPlan {
@@ -101,14 +160,15 @@ function repeatPlan(plan: AttentionPlan, batch: number, rows: number): Attention
 
 /**
  * x [L, dim] or [B, L, dim] with L = frames*height*width of `layout` (token = (f*H + y)*W + x).
- * `rope` may pass precomputed tables ([L, D/2] cos and sin) to share them across layers.
+ * `statics` (see visualAttentionStatics) may be passed to share them across layers and steps;
+ * without it they are built for this call and freed by the enclosing scope.
  */
 function apply(
   p: VisualAttentionParams,
   cfg: VisualAttentionConfig,
   x: Tensor,
   layout: GridLayout,
-  opts: { rope?: { cos: Tensor; sin: Tensor } } = {},
+  statics?: VisualAttentionStatics,
 ): VisualAttentionOutput {
   const { dim, heads } = cfg;
   const hd = dim / heads;
@@ -118,25 +178,25 @@ function apply(
     throw new Error(
       `VisualAttention: x must be [${L}, ${dim}] or [B, ${L}, ${dim}] for the layout, got ${x}`,
     );
+  const st = statics ?? visualAttentionStatics(cfg, layout, B);
+  if (st.batch !== B)
+    throw new Error(`VisualAttention: statics were built for batch ${st.batch}, x has batch ${B}`);
   const N = B * L;
   const xf = reshape(x, [N, dim]);
-  const rope = opts.rope ?? ropeFor(layout, hd);
-  const cos = B === 1 ? rope.cos : concat(Array(B).fill(rope.cos), 0);
-  const sin = B === 1 ? rope.sin : concat(Array(B).fill(rope.sin), 0);
+  const { cos, sin } = st.rope;
   const q = applyRope(reshape(applyRmsNorm(p.normQ, linear(p.q, xf)), [N, heads, hd]), cos, sin); // (N, h, hd)
   const k = applyRope(reshape(applyRmsNorm(p.normK, linear(p.k, xf)), [N, heads, hd]), cos, sin);
   const v = reshape(linear(p.v, xf), [N, heads, hd]);
 
   const outs: Tensor[] = [];
   let routing: MoGARouting | undefined;
-  const lkey = JSON.stringify(layout);
   for (const branch of cfg.branches) {
     if (branch === 'routed') {
       if (!p.router) throw new Error("VisualAttention: the 'routed' branch needs router parameters");
       routing = MoGARouter.apply(p.router, xf, { alpha: cfg.alpha, balance: cfg.balance });
       const ids = routing.groupIds;
       const per = Array.from({ length: B }, (_, b) => ({
-        plan: plans.routed(
+        plan: planBuilders.routed(
           ids.subarray(b * L, (b + 1) * L),
           cfg.numGroups,
           cfg.routedPerShot ? { perShot: layout } : {},
@@ -145,21 +205,7 @@ function apply(
       }));
       const o = groupedAttention(q, k, v, B === 1 ? per[0].plan : batchPlans(per), { trusted: true });
       outs.push(mul(o, reshape(routing.gate, [N, 1, 1])));
-    } else {
-      const key = `${branch}|${lkey}|${cfg.window}|${cfg.temporalGroup}|${cfg.adjacentFrames}`;
-      const plan = cachedPlan(key, () =>
-        branch === 'window'
-          ? plans.windows(layout, {
-              window: cfg.window,
-              temporalGroup: cfg.temporalGroup,
-              adjacentFrames: cfg.adjacentFrames,
-            })
-          : branch === 'frame'
-            ? plans.perFrame(layout)
-            : plans.full(L),
-      );
-      outs.push(groupedAttention(q, k, v, repeatPlan(plan, B, L), { trusted: true }));
-    }
+    } else outs.push(groupedAttention(q, k, v, st.plans.get(branch)!, { trusted: true }));
   }
   let sumOut = outs[0];
   for (let i = 1; i < outs.length; i++) sumOut = add(sumOut, outs[i]);

@@ -3,9 +3,9 @@
  * runs kernels by op name. Every op has a `ref` kernel; a faster backend adds kernels for the ops
  * it accelerates and may run the rest through `ref` on views of its memory.
  */
-import type { DType, TypedArray } from '../tensor/dtype.js';
-import type { OpName, OpParams } from '../tensor/op-spec.js';
-import type { Shape } from '../tensor/shape.js';
+import type { DType, TypedArray } from '../core/dtype.js';
+import type { OpName, OpParams } from '../core/op-spec.js';
+import type { Shape } from '../core/shape.js';
 
 /** Backend-owned memory; opaque to the tensor layer. */
 export interface Storage {

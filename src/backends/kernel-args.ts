@@ -1,11 +1,10 @@
 /**
  * Argument glue shared by the wasm and native kernel tables: both hand the same flat arguments
  * (GEMM offset tables and strides, reduce splits, broadcast modes) to kernels of the same design,
- * and check plans and indices the same way before code that trusts them. `ref` keeps its own
+ * and check row indices the same way before code that trusts them (plans: core/attention-plan.ts). `ref` keeps its own
  * geometry on purpose: it is the oracle these are tested against.
  */
-import type { GroupedAttentionParams } from '../tensor/op-spec.js';
-import { broadcastShapes, type Shape, sameShape, sizeOf, stridesOf } from '../tensor/shape.js';
+import { broadcastShapes, type Shape, sameShape, sizeOf, stridesOf } from '../core/shape.js';
 
 /** A batched GEMM: C[t] (m x n) = op(A) op(B), element strides of the stored operands. */
 export interface GemmArgs {
@@ -58,32 +57,6 @@ export function gemmArgs(a: Shape, b: Shape, y: Shape, transA: boolean, transB: 
   batchOffsets(b.slice(0, -2), batch, k * n, offsets, 1);
   for (let t = 0; t < nb; t++) offsets[3 * t + 2] = t * m * n;
   return { m, n, k, nb, ars, acs, brs, bcs, offsets };
-}
-
-/**
- * Validates a grouped-attention plan against nq query and nk key rows (the kernels trust it);
- * returns the largest segment's key count.
- */
-export function checkAttentionPlan(p: GroupedAttentionParams, nq: number, nk: number): number {
-  const { qIndex, qOffsets, kvIndex, kvOffsets } = p;
-  const segs = qOffsets.length - 1;
-  if (segs < 0 || kvOffsets.length !== qOffsets.length || qOffsets[0] !== 0 || kvOffsets[0] !== 0)
-    throw new Error('groupedAttention: malformed plan offsets');
-  let maxKv = 0;
-  for (let s = 0; s < segs; s++) {
-    if (qOffsets[s + 1] < qOffsets[s] || kvOffsets[s + 1] < kvOffsets[s])
-      throw new Error(`groupedAttention: plan offsets decrease at segment ${s}`);
-    maxKv = Math.max(maxKv, kvOffsets[s + 1] - kvOffsets[s]);
-  }
-  if (qOffsets[segs] !== qIndex.length || kvOffsets[segs] !== kvIndex.length)
-    throw new Error('groupedAttention: plan offsets do not cover the index arrays');
-  for (let i = 0; i < qIndex.length; i++)
-    if (!(qIndex[i] >= 0 && qIndex[i] < nq))
-      throw new Error(`groupedAttention: qIndex[${i}] = ${qIndex[i]} outside [0, ${nq})`);
-  for (let i = 0; i < kvIndex.length; i++)
-    if (!(kvIndex[i] >= 0 && kvIndex[i] < nk))
-      throw new Error(`groupedAttention: kvIndex[${i}] = ${kvIndex[i]} outside [0, ${nk})`);
-  return maxKv;
 }
 
 /** gatherRows / scatterAddRows: every index in [0, rows) (a clear error, never a wild read). */

@@ -3,8 +3,8 @@
  * the step index and the solver's carry; each step's intermediates are freed in a scope.
  */
 
+import type { Shape } from '../core/shape.js';
 import { Rng } from '../tensor/random.js';
-import type { Shape } from '../tensor/shape.js';
 import { type Tensor, tidy } from '../tensor/tensor.js';
 import { type Carry, type SamplerConfig, samplerStep } from './sampler.js';
 import { timesteps } from './schedule.js';

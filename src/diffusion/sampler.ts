@@ -20,6 +20,17 @@ export interface StepResult {
 
 export type SamplerConfig = EulerConfig | DpmSolverConfig;
 
+export const SAMPLERS: readonly SamplerConfig['kind'][] = ['euler', 'dpm-solver++'];
+
+/** Refuses a sampler config a step could not run, naming the valid samplers (checked on load). */
+export function checkSamplerConfig(config: SamplerConfig): void {
+  const kind = (config as { kind?: unknown } | undefined)?.kind;
+  if (!SAMPLERS.includes(kind as SamplerConfig['kind']))
+    throw new Error(`unknown sampler ${JSON.stringify(kind)} (valid: ${SAMPLERS.join(', ')})`);
+  if (config.kind === 'dpm-solver++' && config.order !== 1 && config.order !== 2)
+    throw new Error(`dpm-solver++ order must be 1 or 2, got ${config.order}`);
+}
+
 /** x at time t, the model's velocity v there -> x at tNext (< t). */
 export function samplerStep(
   config: SamplerConfig,
@@ -37,6 +48,7 @@ export function samplerStep(
     case 'dpm-solver++':
       return dpmSolverStep(config, x, v, t, tNext, carry);
     default:
-      throw new Error(`unknown sampler '${(config as { kind: string }).kind}' (known: euler, dpm-solver++)`);
+      checkSamplerConfig(config);
+      throw new Error('unreachable: checkSamplerConfig accepted an unknown sampler');
   }
 }

@@ -2,8 +2,9 @@
  * generate(story, model): the product path, one explicit loop per stage.
  *
  *   captions --text encoder--> per-shot + global embeddings
- *   shot layout --> latent grid [C, 1 + (F-1)/4, H/8, W/8] with shot starts (MoGA/STGA plans and
- *                   the per-shot cross-attention plan are built from it inside the DiT)
+ *   shot layout --> latent grid [C, 1 + (F-1)/4, H/8, W/8] with shot starts
+ *   embeddings + grid --DiT conditioning, once--> embedded captions, cross-attention plan, rotary
+ *                   tables, fixed self-attention plans (reused by every sampler step, then freed)
  *   noise --sampler (rectified flow, CFG)--> latent
  *   latent --codec, chunk by chunk (causal cache)--> frames --> onFrame (e.g. the MP4 writer)
  *
@@ -101,18 +102,30 @@ export async function generate(
   const shape = [codec.channels, layout.latentFrames, layout.height, layout.width];
   const sampleTrack = stageTracker('sample', steps, 'steps', opts.onProgress);
   sampleTrack(0);
-  const latent = noGrad(() =>
-    sample({
-      velocity: samplingVelocity(denoiser(model.dit), text, guidance, model.config.prediction ?? 'velocity'),
+  const latent = noGrad(() => {
+    // conditioned once (caption MLP, cross-attention plan, rotary tables, fixed plans), every step reuses it
+    const v = samplingVelocity(
+      denoiser(model.dit),
+      text,
+      guidance,
+      model.config.prediction ?? 'velocity',
       shape,
-      sampler: opts.sampler ?? s.sampler,
-      steps,
-      shift: opts.shift ?? s.shift,
-      seed,
-      onStep: (info) => sampleTrack(info.step + 1),
-    }),
-  );
-  disposeText(text);
+    );
+    try {
+      return sample({
+        velocity: v.velocity,
+        shape,
+        sampler: opts.sampler ?? s.sampler,
+        steps,
+        shift: opts.shift ?? s.shift,
+        seed,
+        onStep: (info) => sampleTrack(info.step + 1),
+      });
+    } finally {
+      v.dispose();
+      disposeText(text);
+    }
+  });
   const t2 = performance.now();
 
   // 3. decode chunk by chunk and hand frames on

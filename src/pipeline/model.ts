@@ -12,7 +12,8 @@
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { SamplerConfig } from '../diffusion/sampler.js';
+import { checkBranches } from '../attention/visual-attention.js';
+import { checkSamplerConfig, type SamplerConfig } from '../diffusion/sampler.js';
 import { loadParamsInto, saveParams } from '../io/params-file.js';
 import { readSafetensors, writeFileAtomic } from '../io/safetensors.js';
 import { initVideoDiT, type VideoDiT } from '../models/dit/dit.js';
@@ -35,6 +36,19 @@ import { poolCodec } from './pool-codec.js';
 export const MODEL_FORMAT = 'moga-model';
 
 export type CodecSpec = { readonly kind: 'vae'; readonly path: string } | { readonly kind: 'pool' };
+
+export const CODECS: readonly CodecSpec['kind'][] = ['vae', 'pool'];
+
+/** Refuses a codec spec that names no codec (listing the valid ones) or a VAE without its path. */
+export function checkCodecSpec(spec: CodecSpec): void {
+  const kind = (spec as { kind?: unknown } | undefined)?.kind;
+  if (!CODECS.includes(kind as CodecSpec['kind']))
+    throw new Error(
+      `codec: unknown kind ${JSON.stringify(kind)} (valid: ${CODECS.join(', ')}; {"kind": "vae", "path": ...} or {"kind": "pool"})`,
+    );
+  if (spec.kind === 'vae' && typeof spec.path !== 'string')
+    throw new Error('codec.path must name the VAE checkpoint');
+}
 
 export interface SamplingDefaults {
   readonly steps: number;
@@ -114,15 +128,22 @@ function checkModelConfig(c: ModelConfig, where: string): void {
   if (!c.text || typeof c.text.dim !== 'number') bad('text: missing text-encoder config');
   if (c.text.textDim !== c.dit.textDim)
     bad(`text.textDim ${c.text.textDim} differs from dit.textDim ${c.dit.textDim}`);
-  if (!c.codec || (c.codec.kind !== 'vae' && c.codec.kind !== 'pool'))
-    bad(`codec must be {"kind": "vae", "path": ...} or {"kind": "pool"}, got ${JSON.stringify(c.codec)}`);
-  if (c.codec.kind === 'vae' && typeof c.codec.path !== 'string')
-    bad('codec.path must name the VAE checkpoint');
+  // names that select code: an unknown one fails here, listing the valid ones
+  const named = (f: () => void) => {
+    try {
+      f();
+    } catch (e) {
+      bad((e as Error).message);
+    }
+  };
+  named(() => checkCodecSpec(c.codec));
+  named(() => checkBranches(c.dit.attention?.branches ?? []));
   if (c.prediction !== undefined && c.prediction !== 'velocity' && c.prediction !== 'data')
     bad(`prediction must be "velocity" or "data", got ${JSON.stringify(c.prediction)}`);
   const s = c.sampling;
   if (!s || !Number.isInteger(s.steps) || s.steps < 1) bad('sampling.steps must be a positive integer');
   if (!(s.shift > 0) || !(s.guidance >= 0)) bad('sampling.shift must be > 0 and sampling.guidance >= 0');
+  named(() => checkSamplerConfig(s.sampler));
 }
 
 /** The codec a spec names; a VAE path is resolved against `base` (the model directory). */

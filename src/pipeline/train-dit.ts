@@ -12,8 +12,10 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { cpus, hostname } from 'node:os';
 import { join, relative, resolve } from 'node:path';
+import { checkBranches } from '../attention/visual-attention.js';
 import { getBackend } from '../backends/registry.js';
 import type { TimeSampling } from '../diffusion/rectified-flow.js';
+import { checkSamplerConfig } from '../diffusion/sampler.js';
 import { namedTensors, type ParamTree } from '../io/params-file.js';
 import { readSafetensors, writeFileAtomic, writeSafetensors } from '../io/safetensors.js';
 import type { VideoDiT } from '../models/dit/dit.js';
@@ -33,6 +35,7 @@ import { crc32 } from '../video/png.js';
 import type { LatentCodec } from './codec.js';
 import {
   type CodecSpec,
+  checkCodecSpec,
   initModel,
   type ModelConfig,
   openCodec,
@@ -92,10 +95,16 @@ export function checkDitRecipe(r: DitRecipe): void {
     Number.isInteger(r.text?.maxLength) && r.text.maxLength >= 2,
     'text.maxLength must be an integer >= 2',
   );
-  need(
-    r.codec?.kind === 'pool' || (r.codec?.kind === 'vae' && typeof r.codec.path === 'string'),
-    'codec must be {"kind":"vae","path":...} or {"kind":"pool"}',
-  );
+  // names that select code: an unknown one fails here, listing the valid ones
+  const named = (f: () => void) => {
+    try {
+      f();
+    } catch (e) {
+      need(false, (e as Error).message);
+    }
+  };
+  named(() => checkCodecSpec(r.codec));
+  if (r.dit.attention?.branches) named(() => checkBranches(r.dit.attention!.branches));
   for (const k of ['steps', 'batch', 'checkpointEvery'] as const)
     need(Number.isInteger(r[k]) && r[k] > 0, `${k} must be a positive integer, got ${r[k]}`);
   const d = r.data;
@@ -132,6 +141,7 @@ export function checkDitRecipe(r: DitRecipe): void {
       (typeof r.init.checkpoint === 'string' && (r.init.weights === 'ema' || r.init.weights === 'live')),
     'init must be {"checkpoint": DIR, "weights": "ema" | "live"}',
   );
+  named(() => checkSamplerConfig(r.generation.sampler));
 }
 
 export function modelConfigOf(r: DitRecipe, outDir: string): ModelConfig {

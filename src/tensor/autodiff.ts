@@ -2,8 +2,9 @@
  * Reverse-mode differentiation over the graph that `apply` records. First order: the backward pass
  * itself runs without recording. Intermediate gradients are freed as soon as they are consumed.
  */
+
+import type { OpName } from '../core/op-spec.js';
 import { GRAD_RULES, type GradRule } from './grad-rules.js';
-import type { OpName } from './op-spec.js';
 import { add, onesLike } from './ops.js';
 import { type GradNode, noGrad, type Tensor } from './tensor.js';
 

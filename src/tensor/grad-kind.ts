@@ -1,4 +1,4 @@
-import type { OpName } from './op-spec.js';
+import type { OpName } from '../core/op-spec.js';
 
 /** Ops whose outputs carry no gradient (integer or piecewise-constant results, backward kernels). */
 export const NOT_DIFFERENTIABLE: ReadonlySet<OpName> = new Set<OpName>([

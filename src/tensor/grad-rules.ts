@@ -4,7 +4,7 @@
  * A rule gets the output gradients and the node's inputs/outputs/params, and returns one gradient
  * per input (undefined where none flows). Rules are written with ops, so they run on any backend.
  */
-import type { OpName, OpParams } from './op-spec.js';
+import type { OpName, OpParams } from '../core/op-spec.js';
 import * as o from './ops.js';
 import { apply, type Tensor } from './tensor.js';
 

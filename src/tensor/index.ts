@@ -1,9 +1,9 @@
+export * from '../core/dtype.js';
+export type { BinaryOp, Meta, OpName, OpParams, UnaryOp } from '../core/op-spec.js';
+export * from '../core/shape.js';
 export * from './autodiff.js';
-export * from './dtype.js';
-export type { BinaryOp, Meta, OpName, OpParams, UnaryOp } from './op-spec.js';
 export * from './ops.js';
 export * from './random.js';
-export * from './shape.js';
 export {
   apply,
   empty,

@@ -3,9 +3,9 @@
  * algebra helpers) are written in terms of primitives, so their gradients come for free.
  * Numbers are accepted wherever a tensor is and become scalars on the other operand's backend.
  */
-import type { DType } from './dtype.js';
-import type { BinaryOp, UnaryOp } from './op-spec.js';
-import { normAxes, type Shape, sizeOf } from './shape.js';
+import type { DType } from '../core/dtype.js';
+import type { BinaryOp, UnaryOp } from '../core/op-spec.js';
+import { normAxes, type Shape, sizeOf } from '../core/shape.js';
 import { apply, fromArray, full, Tensor } from './tensor.js';
 
 export type TensorLike = Tensor | number;

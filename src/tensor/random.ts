@@ -3,8 +3,8 @@
  * depends only on those numbers, so every backend (and a GPU kernel) can produce the same values,
  * and an RNG state is two integers, trivially saved in a checkpoint.
  */
-import type { Shape } from './shape.js';
-import { sizeOf } from './shape.js';
+import type { Shape } from '../core/shape.js';
+import { sizeOf } from '../core/shape.js';
 import { fromArray, type Tensor } from './tensor.js';
 
 const M0 = 0xd2511f53;

@@ -10,10 +10,10 @@
  */
 import type { Backend, Storage, TensorRef } from '../backends/backend.js';
 import { getBackend } from '../backends/registry.js';
-import { type DType, dtypeOf, makeArray, type TypedArray } from './dtype.js';
+import { type DType, dtypeOf, makeArray, type TypedArray } from '../core/dtype.js';
+import { type Meta, OP_SPECS, type OpName, type OpParams } from '../core/op-spec.js';
+import { fmt, type Shape, sizeOf } from '../core/shape.js';
 import { NOT_DIFFERENTIABLE } from './grad-kind.js';
-import { type Meta, OP_SPECS, type OpName, type OpParams } from './op-spec.js';
-import { fmt, type Shape, sizeOf } from './shape.js';
 
 interface Buffer {
   readonly backend: Backend;

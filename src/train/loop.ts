@@ -3,9 +3,11 @@
  * warm-up-then-constant LR -> EMA -> periodic atomic checkpoints; resumable exactly.
  *
  * Exact resume needs the run to be a function of (step, RNG state) only: `nextBatch(step, micro)`
- * must depend on nothing else, and all randomness of `lossFn` must come from the `rng` it is given
- * (its {seed, offset} is saved in every checkpoint). Each micro-step runs inside `tidy`, so memory
- * stays flat whatever the number of steps.
+ * must depend on nothing else, all randomness of `lossFn` must come from the `rng` it is given
+ * (its {seed, offset} is saved in every checkpoint), and the LR `schedule` must depend on the step
+ * alone (a time limit stops the run; it never bends the schedule). Each micro-step runs inside
+ * `tidy`, so memory stays flat whatever the number of steps. Every recipe (DiT, VAE, probes) runs
+ * on this loop.
  */
 import { namedTensors, type ParamTree } from '../io/params-file.js';
 import { writeFileAtomic } from '../io/safetensors.js';
@@ -25,14 +27,23 @@ import { clipGlobalNorm, emaUpdate, globalNorm, warmupConstant } from './schedul
 
 export interface TrainLoopOptions<B> {
   readonly params: ParamTree;
-  /** Scalar loss of one micro-batch. `step` is the optimizer step (0-based). */
-  readonly lossFn: (batch: B, step: number, rng: Rng) => Tensor;
+  /**
+   * Scalar loss of one micro-batch, optionally with named numbers to report (averaged over the
+   * micro-batches into ProgressInfo.metrics). `step` is the optimizer step (0-based).
+   */
+  readonly lossFn: (batch: B, step: number, rng: Rng) => Tensor | LossWithMetrics;
   /** The micro-batch `micro` (0..accumulate-1) of optimizer step `step`; must be deterministic. */
   readonly nextBatch: (step: number, micro: number) => B;
   /** Optimizer steps to reach (a resumed run continues from its checkpoint's step up to this). */
   readonly steps: number;
   readonly adamw?: Partial<AdamWConfig>;
   readonly warmupSteps?: number;
+  /** LR of optimizer step `step`; default: linear warm-up over `warmupSteps`, then `adamw.lr`. */
+  readonly schedule?: (step: number) => number;
+  /** Stop (with a checkpoint) before a step that would start after this many minutes of this run. */
+  readonly maxMinutes?: number;
+  /** Stop (with a checkpoint) before the next step once this is aborted (e.g. on SIGINT). */
+  readonly signal?: AbortSignal;
   /** Clip gradients to this global L2 norm; 0 or absent = no clipping. */
   readonly maxGradNorm?: number;
   /** Keep an EMA of the weights with this decay. */
@@ -61,6 +72,11 @@ export interface TrainLoopOptions<B> {
   readonly reportFile?: string;
 }
 
+export interface LossWithMetrics {
+  readonly loss: Tensor;
+  readonly metrics: Readonly<Record<string, number>>;
+}
+
 export interface TrainResult {
   /** Optimizer steps done in total (including those before a resume). */
   readonly step: number;
@@ -71,6 +87,8 @@ export interface TrainResult {
   readonly seconds: number;
   /** The step this call started from (0, or the resumed checkpoint's). */
   readonly resumedFrom: number;
+  /** Why the run ended: `steps` reached, `maxMinutes` passed, or `signal` aborted. */
+  readonly stopped: 'steps' | 'time' | 'signal';
 }
 
 export function resolveHyper<B>(o: TrainLoopOptions<B>): TrainHyper {
@@ -106,10 +124,10 @@ export function initTrainState(params: ParamTree, hyper: TrainHyper, seed = 0): 
  * the mean loss and the gradient norm before clipping.
  */
 export function trainStep<B>(
-  o: Pick<TrainLoopOptions<B>, 'params' | 'lossFn' | 'nextBatch'>,
+  o: Pick<TrainLoopOptions<B>, 'params' | 'lossFn' | 'nextBatch' | 'schedule'>,
   state: TrainState,
   hyper: TrainHyper,
-): { loss: number; gradNorm: number; lr: number } {
+): { loss: number; gradNorm: number; lr: number; metrics?: Record<string, number> } {
   const named = namedTensors(o.params).filter(([, t]) => t.dtype === 'float32');
   const tensors = named.map(([, t]) => t);
   for (const t of tensors) t.requiresGrad = true;
@@ -118,10 +136,16 @@ export function trainStep<B>(
   const rng = new Rng(state.rng.seed, state.rng.offset);
   const scale = 1 / hyper.accumulate;
   let loss = 0;
+  let metrics: Record<string, number> | undefined;
   for (let micro = 0; micro < hyper.accumulate; micro++) {
     const batch = o.nextBatch(state.step, micro);
     tidy(() => {
-      const l = o.lossFn(batch, state.step, rng);
+      const out = o.lossFn(batch, state.step, rng);
+      const l = 'metrics' in out ? out.loss : out;
+      if ('metrics' in out) {
+        metrics ??= {};
+        for (const [k, v] of Object.entries(out.metrics)) metrics[k] = (metrics[k] ?? 0) + v * scale;
+      }
       if (l.size !== 1) throw new Error(`lossFn must return a scalar, got shape [${l.shape.join(', ')}]`);
       const gs = gradients(l, tensors);
       gs.forEach((g, i) => {
@@ -138,7 +162,9 @@ export function trainStep<B>(
   if (!Number.isFinite(loss)) throw new Error(`loss is ${loss} at step ${state.step}`);
   const used = acc.filter((_, i) => seen[i]);
   const gradNorm = hyper.maxGradNorm > 0 ? clipGlobalNorm(used, hyper.maxGradNorm) : globalNorm(used);
-  const lr = warmupConstant(hyper.adamw.lr, hyper.warmupSteps, state.step);
+  const lr = o.schedule
+    ? o.schedule(state.step)
+    : warmupConstant(hyper.adamw.lr, hyper.warmupSteps, state.step);
   state.opt.t++;
   named.forEach(([name, t], i) => {
     // like PyTorch, a parameter the loss does not reach is left untouched (no decay either)
@@ -149,7 +175,7 @@ export function trainStep<B>(
     if (state.ema) emaUpdate(state.ema.get(name)!, value, hyper.emaDecay!);
   });
   state.step++;
-  return { loss, gradNorm, lr };
+  return { loss, gradNorm, lr, ...(metrics ? { metrics } : {}) };
 }
 
 /** Runs (or resumes) training up to `o.steps` optimizer steps. */
@@ -185,8 +211,16 @@ export function trainLoop<B>(o: TrainLoopOptions<B>): TrainResult {
   const losses: number[] = [];
   const t0 = performance.now();
   let lastReport = -Infinity;
+  let saved = state.step;
+  let stopped: TrainResult['stopped'] = 'steps';
   while (state.step < o.steps) {
-    const { loss, gradNorm, lr } = trainStep(o, state, hyper);
+    if (o.maxMinutes !== undefined && performance.now() - t0 >= o.maxMinutes * 60000) stopped = 'time';
+    if (o.signal?.aborted) stopped = 'signal';
+    if (stopped !== 'steps') {
+      if (mode !== 'none') log(`stopped (${stopped}) at step ${state.step} of ${o.steps}`);
+      break;
+    }
+    const { loss, gradNorm, lr, metrics } = trainStep(o, state, hyper);
     losses.push(loss);
     const now = performance.now();
     const rate = (state.step - resumedFrom) / Math.max((now - t0) / 1000, 1e-9);
@@ -198,15 +232,19 @@ export function trainLoop<B>(o: TrainLoopOptions<B>): TrainResult {
       gradNorm,
       rate,
       eta: (o.steps - state.step) / rate,
+      ...(metrics ? { metrics } : {}),
     };
     o.onStep?.(info);
     if (mode !== 'none' && (now - lastReport >= (o.progressEvery ?? 2) * 1000 || state.step === o.steps)) {
       log(formatProgress(info, mode));
       lastReport = now;
     }
-    if (ck && ((every > 0 && state.step % every === 0) || state.step === o.steps))
+    if (ck && ((every > 0 && state.step % every === 0) || state.step === o.steps)) {
       saveCheckpoint(ck.dir, o.params, state, hyper, config);
+      saved = state.step;
+    }
   }
+  if (ck && saved !== state.step) saveCheckpoint(ck.dir, o.params, state, hyper, config);
   const seconds = (performance.now() - t0) / 1000;
   const summary = {
     event: 'done',
@@ -224,5 +262,5 @@ export function trainLoop<B>(o: TrainLoopOptions<B>): TrainResult {
       o.reportFile,
       `${JSON.stringify({ ...summary, hyper, seed: state.rng.seed, losses }, null, 2)}\n`,
     );
-  return { step: state.step, losses, state, hyper, seconds, resumedFrom };
+  return { step: state.step, losses, state, hyper, seconds, resumedFrom, stopped };
 }

@@ -10,6 +10,8 @@ export interface ProgressInfo {
   readonly rate: number;
   /** Seconds left at the current rate. */
   readonly eta: number;
+  /** What the loss function reported besides the loss (means over the step's micro-batches). */
+  readonly metrics?: Readonly<Record<string, number>>;
 }
 
 export type ProgressMode = 'text' | 'json' | 'none';
@@ -25,7 +27,11 @@ export function formatProgress(p: ProgressInfo, mode: Exclude<ProgressMode, 'non
   if (mode === 'json') return JSON.stringify({ event: 'step', ...p });
   const width = String(p.steps).length;
   return (
-    `step ${String(p.step).padStart(width)}/${p.steps}  loss ${p.loss.toPrecision(4)}  lr ${p.lr.toExponential(2)}` +
+    `step ${String(p.step).padStart(width)}/${p.steps}  loss ${p.loss.toPrecision(4)}` +
+    Object.entries(p.metrics ?? {})
+      .map(([k, v]) => `  ${k} ${v.toPrecision(4)}`)
+      .join('') +
+    `  lr ${p.lr.toExponential(2)}` +
     `  |g| ${p.gradNorm.toPrecision(3)}  ${p.rate.toPrecision(3)} steps/s  ETA ${formatSeconds(p.eta)}`
   );
 }

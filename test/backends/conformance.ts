@@ -18,7 +18,7 @@ import {
   useBackend,
 } from '../../src/backends/index.js';
 import { createRefBackend } from '../../src/backends/ref/index.js';
-import type { TypedArray } from '../../src/tensor/dtype.js';
+import type { TypedArray } from '../../src/core/dtype.js';
 import { type Tensor, tidy } from '../../src/tensor/tensor.js';
 
 const availability = await availableBackends();

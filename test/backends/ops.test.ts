@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
+import { BINARY_OPS, UNARY_OPS } from '../../src/core/op-spec.js';
 import { gradients } from '../../src/tensor/autodiff.js';
-import { BINARY_OPS, UNARY_OPS } from '../../src/tensor/op-spec.js';
 import * as o from '../../src/tensor/ops.js';
 import { Rng } from '../../src/tensor/random.js';
 import { fromArray, type Tensor } from '../../src/tensor/tensor.js';

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import type { TensorRef } from '../../src/backends/backend.js';
 import { createCudaBackend } from '../../src/backends/cuda/backend.js';
 import { REF_KERNELS } from '../../src/backends/ref/kernels/index.js';
-import type { GroupedAttentionParams } from '../../src/tensor/op-spec.js';
+import type { GroupedAttentionParams } from '../../src/core/op-spec.js';
 import { mockContext, randoms } from './helpers.js';
 
 describe('groupedAttention op on the CUDA backend (mock driver)', () => {

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { BlasGemm } from '../../src/backends/cuda/cublaslt.js';
 import { attachCublasLt } from '../../src/backends/cuda/index.js';
-import type { MockDriver } from '../../src/backends/cuda/mock-driver.js';
 import { gemmPath } from '../../src/backends/cuda/ops.js';
 import { mockContext } from './helpers.js';
+import type { MockDriver } from './mock/driver.js';
 
 /** A host GEMM over the mock's memory; `wrong` swaps the transposes (the classic binding bug). */
 function hostGemm(driver: MockDriver, wrong = false): BlasGemm {

@@ -1,9 +1,9 @@
 /** A mock CUDA context for host-side tests: signatures from the .cu sources, emulated kernels. */
 import { type CudaContext, createCudaContext } from '../../src/backends/cuda/kernels.js';
-import { MOCK_BACKWARD_KERNELS } from '../../src/backends/cuda/mock-backward.js';
-import { createMockDriver, type MockDriver } from '../../src/backends/cuda/mock-driver.js';
-import { MOCK_KERNELS } from '../../src/backends/cuda/mock-kernels.js';
 import { readSignatures } from '../../src/backends/cuda/signatures.js';
+import { MOCK_BACKWARD_KERNELS } from './mock/backward.js';
+import { createMockDriver, type MockDriver } from './mock/driver.js';
+import { MOCK_KERNELS } from './mock/kernels.js';
 
 export const KERNEL_SRC = 'src/backends/cuda/kernels';
 export const MODULES = [

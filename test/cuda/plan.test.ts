@@ -6,15 +6,14 @@ import {
   buildPlanOnGpu,
   downloadPlan,
   freePlan,
-  type HostPlan,
   tileBound,
   tileOffsets,
   uploadPlan,
-  validatePlan,
 } from '../../src/backends/cuda/plan.js';
+import type { AttentionPlan } from '../../src/core/attention-plan.js';
 import { mockContext, randoms } from './helpers.js';
 
-const plan = (q: number[], qo: number[], kv: number[], ko: number[]): HostPlan => ({
+const plan = (q: number[], qo: number[], kv: number[], ko: number[]): AttentionPlan => ({
   qIndex: Int32Array.from(q),
   qOffsets: Int32Array.from(qo),
   kvIndex: Int32Array.from(kv),
@@ -28,7 +27,7 @@ function reference(
   v: Float32Array,
   h: number,
   d: number,
-  p: HostPlan,
+  p: AttentionPlan,
   nq: number,
 ) {
   const o = new Float64Array(nq * h * d);
@@ -53,22 +52,15 @@ function reference(
 }
 
 describe('cuda plans (mock driver)', () => {
-  it('validates host plans with clear errors', () => {
-    const good = plan([2, 0], [0, 1, 2], [1, 1, 0], [0, 2, 3]);
-    validatePlan(good, 3, 2);
-    assert.throws(() => validatePlan(plan([0], [1, 1], [0], [0, 1]), 3, 2), /qOffsets must start with 0/);
+  it('refuses a malformed plan before uploading it (the one validator, core/attention-plan.ts)', () => {
+    const { ctx } = mockContext();
     assert.throws(
-      () => validatePlan(plan([0, 1], [0, 2, 1], [0], [0, 1, 1]), 3, 2),
-      /decreases at segment 1/,
+      () => uploadPlan(ctx, plan([1, 1], [0, 1, 2], [0, 1], [0, 1, 2]), 3, 2),
+      /query row 1 is in segment 0 and again in segment 1/,
     );
     assert.throws(
-      () => validatePlan(plan([5], [0, 1], [0], [0, 1]), 3, 2),
-      /qIndex\[0\] = 5 is outside \[0, 3\)/,
-    );
-    assert.throws(() => validatePlan(plan([0], [0, 1], [0], [0, 2]), 3, 2), /ends at 2 but kvIndex has 1/);
-    assert.throws(
-      () => validatePlan(plan([0], [0, 1], [0], [0, 0, 1]), 3, 2),
-      /1 query segments but 2 key segments/,
+      () => uploadPlan(ctx, plan([5], [0, 1], [0], [0, 1]), 3, 2),
+      /query row 5 .* outside \[0, 3\)/,
     );
   });
 

@@ -7,10 +7,10 @@
 import assert from 'node:assert/strict';
 import { REF_KERNELS } from '../../src/backends/ref/kernels/index.js';
 import type { RefKernel, View } from '../../src/backends/ref/view.js';
+import { type Meta, OP_SPECS, type OpName, type OpParams } from '../../src/core/op-spec.js';
+import { type Shape, sizeOf } from '../../src/core/shape.js';
 import { gradients } from '../../src/tensor/autodiff.js';
-import { type Meta, OP_SPECS, type OpName, type OpParams } from '../../src/tensor/op-spec.js';
 import { mul, sum } from '../../src/tensor/ops.js';
-import { type Shape, sizeOf } from '../../src/tensor/shape.js';
 import { apply, fromArray, tidy } from '../../src/tensor/tensor.js';
 
 export interface Input {

@@ -42,9 +42,12 @@ function handSet(
 ): Denoiser {
   return {
     textDim: TEXT_DIM,
-    run: (inputs) => ({
-      velocities: inputs.map((i) => latent(f(vals(i.latents), i.t, i.text))),
-      balanceLosses: balance.map((b) => fromArray([b], [])),
+    condition: (texts) => ({
+      run: (latents, ts) => ({
+        velocities: latents.map((x, b) => latent(f(vals(x), ts[b], texts[b]))),
+        balanceLosses: balance.map((b) => fromArray([b], [])),
+      }),
+      dispose: () => {},
     }),
   };
 }
@@ -74,7 +77,7 @@ describe('the DiT objective on toy data (closed form)', () => {
         assert.ok(r.loss.item() < 1e-10, `loss of the exact predictor is ${r.loss.item()}`);
         const x = vals(
           sample({
-            velocity: samplingVelocity(net, text(), 1, prediction),
+            velocity: samplingVelocity(net, text(), 1, prediction, SHAPE).velocity,
             shape: SHAPE,
             sampler: { kind: 'euler' },
             steps: 3,
@@ -150,7 +153,7 @@ describe('the DiT objective on toy data (closed form)', () => {
         const net = handSet((x, t, tx) => optimal(prediction, () => (isEmpty(tx) ? uncond : STAR))(x, t));
         const x = vals(
           sample({
-            velocity: samplingVelocity(net, text(), 3, prediction),
+            velocity: samplingVelocity(net, text(), 3, prediction, SHAPE).velocity,
             shape: SHAPE,
             sampler: { kind: 'dpm-solver++', order: 2 },
             steps: 4,
@@ -170,6 +173,7 @@ describe('the DiT objective on toy data (closed form)', () => {
           text(),
           1,
           'noise' as Prediction,
+          SHAPE,
         ),
       /unknown prediction 'noise' \(known: velocity, data\)/,
     ));
@@ -280,7 +284,10 @@ describe('the DiT objective on the real DiT', () => {
       const calls: number[] = [];
       const counting: Denoiser = {
         textDim: net.textDim,
-        run: (inputs) => (calls.push(inputs.length), net.run(inputs)),
+        condition: (texts, shape) => {
+          calls.push(texts.length);
+          return net.condition(texts, shape);
+        },
       };
       const frame = (n: number) => ({
         latents: rng.normal([MICRO.latentChannels, 1, 4, 4]),

@@ -2,9 +2,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { validatePlan } from '../../src/attention/plan.js';
-import { guidedVelocity } from '../../src/diffusion/guidance.js';
+import { getBackend } from '../../src/backends/registry.js';
+import { guide, guidedVelocity } from '../../src/diffusion/guidance.js';
 import { sample } from '../../src/diffusion/sample.js';
 import {
+  conditionDiT,
   embedInputs,
   initVideoDiT,
   type VideoDiT,
@@ -155,7 +157,8 @@ describe('VideoDiT', () => {
       for (const b of out.balanceLosses) assert.ok(b.item() > 0 && Number.isFinite(b.item()));
       // a block alone, on random input, returns its input exactly
       const x = rng.normal([1, 4 * 2 * 3, MICRO.dim]);
-      const { ctx } = embedInputs(model, [{ latents: rng.normal(latentShape), t: 0.4, text }]);
+      const cond = conditionDiT(model, [text], latentShape);
+      const { ctx } = embedInputs(model, cond, [rng.normal(latentShape)], [0.4]);
       const y = ditBlock(model.params.blocks[0], ctx, x).x;
       assert.deepEqual(vals(y), vals(x));
     }));
@@ -216,7 +219,7 @@ describe('VideoDiT', () => {
       const run = (scale: number) =>
         vals(
           sample({
-            velocity: samplingVelocity(denoiser(model), text, scale, 'velocity'),
+            velocity: samplingVelocity(denoiser(model), text, scale, 'velocity', latentShape).velocity,
             shape: latentShape,
             sampler: { kind: 'dpm-solver++', order: 2 },
             steps: 3,
@@ -235,7 +238,7 @@ describe('VideoDiT', () => {
         (latents, t) => videoDiT(model, { latents, t, text: emptyText(text, MICRO.textDim) }).velocity,
         4,
       )(x, 0.6);
-      const helper = samplingVelocity(denoiser(model), text, 4, 'velocity')(x, 0.6);
+      const helper = samplingVelocity(denoiser(model), text, 4, 'velocity', latentShape).velocity(x, 0.6);
       const hv = vals(helper);
       const bv = vals(byHand);
       assert.ok(
@@ -243,6 +246,47 @@ describe('VideoDiT', () => {
         'batched guidance matches two separate passes',
       );
     }));
+
+  test('conditioning prepared once gives the same bits as conditioning every pass, and is freed', () => {
+    const rng = new Rng(21);
+    const model = perturb(initVideoDiT(MICRO, rng.fork(1)), 6);
+    const text = threeShots(rng.fork(2), MICRO.textDim);
+    const empty = emptyText(text, MICRO.textDim);
+    const noise = rng.normal(latentShape);
+    const opts = {
+      shape: latentShape,
+      sampler: { kind: 'dpm-solver++', order: 2 } as const,
+      steps: 3,
+      shift: 3,
+      noise,
+    };
+    // uncached: every step conditions the batch of two afresh, as before the cache existed
+    const uncached = tidy(() =>
+      vals(
+        sample({
+          ...opts,
+          velocity: (latents, t) => {
+            const [c, u] = videoDiTBatch(model, [
+              { latents, t, text },
+              { latents, t, text: empty },
+            ]).velocities;
+            return guide(c, u, 4);
+          },
+        }),
+      ),
+    );
+    const live = getBackend().liveBytes();
+    const v = samplingVelocity(denoiser(model), text, 4, 'velocity', latentShape);
+    const cached = tidy(() => vals(sample({ ...opts, velocity: v.velocity })));
+    assert.ok(getBackend().liveBytes() > live, 'the conditioning is held between the steps');
+    v.dispose();
+    assert.equal(getBackend().liveBytes(), live, 'dispose frees all of the conditioning');
+    assert.deepEqual(cached, uncached);
+    assert.throws(
+      () => v.velocity(rng.normal([MICRO.latentChannels, 2, 4, 6]), 0.5),
+      /conditioned on \[3,4,4,6\]/,
+    );
+  });
 
   test('a batch equals its samples run one by one (different times and captions, shared layout)', () =>
     tidy(() => {

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { REF_KERNELS } from '../../src/backends/ref/kernels/index.js';
+import type { ConvParams } from '../../src/core/op-spec.js';
+import { type Shape, sizeOf } from '../../src/core/shape.js';
 import { causalConv3d, conv2d, conv3d, initConv3d } from '../../src/nn/conv.js';
-import type { ConvParams } from '../../src/tensor/op-spec.js';
 import { Rng } from '../../src/tensor/random.js';
-import { type Shape, sizeOf } from '../../src/tensor/shape.js';
 import { fromArray, tidy } from '../../src/tensor/tensor.js';
 import { checkOpGrad, f, randData } from '../helpers/gradcheck.js';
 

@@ -118,3 +118,24 @@ test('trainDit: a recipe with init starts a deeper model from another run, recor
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a DiT recipe with an unknown branch, sampler or codec is refused, listing the valid names', () => {
+  const r = microRecipe('/nonexistent');
+  assert.throws(
+    () =>
+      checkDitRecipe({
+        ...r,
+        dit: { ...r.dit, attention: { ...r.dit.attention!, branches: ['dense' as never] } },
+      }),
+    /dit recipe: VisualAttention: unknown attention branch 'dense' \(valid: routed, window, frame, full\)/,
+  );
+  assert.throws(
+    () => checkDitRecipe({ ...r, generation: { ...r.generation, sampler: { kind: 'ddpm' } as never } }),
+    /dit recipe: unknown sampler "ddpm" \(valid: euler, dpm-solver\+\+\)/,
+  );
+  assert.throws(
+    () => checkDitRecipe({ ...r, codec: { kind: 'taesd' } as never }),
+    /dit recipe: codec: unknown kind "taesd" \(valid: vae, pool/,
+  );
+  checkDitRecipe(r);
+});

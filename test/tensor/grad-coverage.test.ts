@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { UNARY_OPS } from '../../src/core/op-spec.js';
 import { NOT_DIFFERENTIABLE } from '../../src/tensor/grad-kind.js';
 import { GRAD_RULES } from '../../src/tensor/grad-rules.js';
-import { UNARY_OPS } from '../../src/tensor/op-spec.js';
 
 const sources = readdirSync('test', { recursive: true })
   .map(String)

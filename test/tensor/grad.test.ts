@@ -1,6 +1,6 @@
 /** Finite-difference checks of every differentiable primitive's gradient rule (float64 evaluation). */
 import { describe, test } from 'node:test';
-import { UNARY_OPS } from '../../src/tensor/op-spec.js';
+import { UNARY_OPS } from '../../src/core/op-spec.js';
 import { checkOpGrad, f } from '../helpers/gradcheck.js';
 
 const positive = new Set(['log', 'sqrt', 'rsqrt']);

@@ -53,6 +53,35 @@ describe('trainLoop', () => {
     assert.equal(r.state.opt.t, 100);
   });
 
+  it('a signal stops the run with a checkpoint; a step-only schedule and the metrics are what the steps saw', () => {
+    const p = initMlp2(3);
+    const stop = new AbortController();
+    const seen: { lr: number; metrics?: Readonly<Record<string, number>> }[] = [];
+    const ck = join(dir, 'signal');
+    const r = trainLoop({
+      ...options(p, 10, { accumulate: 2 }),
+      lossFn: (b, step, rng) => ({ loss: mlpLoss(p, b, rng), metrics: { step, x0: b.x[0] } }),
+      schedule: (step) => 0.01 / (step + 1),
+      signal: stop.signal,
+      checkpoint: { dir: ck },
+      onStep: (info) => {
+        seen.push(info);
+        if (info.step === 3) stop.abort();
+      },
+    });
+    assert.equal(r.stopped, 'signal');
+    assert.equal(r.step, 3);
+    assert.deepEqual(
+      seen.map((i) => i.lr),
+      [0.01, 0.005, 0.01 / 3],
+    );
+    // metrics are the mean over the step's micro-batches
+    assert.deepEqual(seen[1].metrics, { step: 1, x0: 0.5 * batchAt(1, 0).x[0] + 0.5 * batchAt(1, 1).x[0] });
+    const state = initTrainState(initMlp2(3), resolveHyper(options(p, 10)));
+    assert.equal(loadCheckpoint(ck, initMlp2(3), state).step, 3, 'saved when stopped');
+    assert.equal(trainLoop({ ...options(initMlp2(3), 10), maxMinutes: 0 }).stopped, 'time');
+  });
+
   it('resumes exactly: N steps straight == N/2 + save + load into a fresh model + N/2, bit for bit', () => {
     const N = 12;
     const straight = initMlp2(7);

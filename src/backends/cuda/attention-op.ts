@@ -6,8 +6,8 @@
  * plan object and freed when the host arrays are collected.
  */
 
-import type { GroupedAttentionParams } from '../../tensor/op-spec.js';
-import { sizeOf } from '../../tensor/shape.js';
+import type { GroupedAttentionParams } from '../../core/op-spec.js';
+import { sizeOf } from '../../core/shape.js';
 import type { TensorRef } from '../backend.js';
 import { attentionBackward, attentionForward } from './attention.js';
 import type { DevPtr } from './driver-types.js';

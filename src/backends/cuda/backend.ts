@@ -3,9 +3,9 @@
  * case) through the reference kernel on downloaded copies (correct, slow; counted in `fallbacks`).
  */
 
-import { BYTES, type DType, makeArray, type TypedArray } from '../../tensor/dtype.js';
-import type { OpName, OpParams } from '../../tensor/op-spec.js';
-import { sizeOf } from '../../tensor/shape.js';
+import { BYTES, type DType, makeArray, type TypedArray } from '../../core/dtype.js';
+import type { OpName, OpParams } from '../../core/op-spec.js';
+import { sizeOf } from '../../core/shape.js';
 import type { Backend, Storage, TensorRef } from '../backend.js';
 import { REF_KERNELS } from '../ref/kernels/index.js';
 import type { RefKernel, View } from '../ref/view.js';

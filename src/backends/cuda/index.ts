@@ -88,8 +88,6 @@ export {
   type DevicePlan,
   downloadPlan,
   freePlan,
-  type HostPlan,
   uploadPlan,
-  validatePlan,
 } from './plan.js';
 export type { CudaContext };

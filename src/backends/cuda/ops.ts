@@ -11,8 +11,8 @@ import {
   type OpParams,
   UNARY_OPS,
   type UnaryOp,
-} from '../../tensor/op-spec.js';
-import { type Shape, sizeOf, stridesOf } from '../../tensor/shape.js';
+} from '../../core/op-spec.js';
+import { type Shape, sizeOf, stridesOf } from '../../core/shape.js';
 import type { TensorRef } from '../backend.js';
 import { type CudaOpOptions, groupedAttentionBackwardOp, groupedAttentionOp } from './attention-op.js';
 import type { DevPtr, KernelArg } from './driver-types.js';

@@ -1,18 +1,11 @@
 /**
- * Attention plans on the device. A plan is `{ qIndex, qOffsets, kvIndex, kvOffsets }` (int32):
- * segment s attends query rows qIndex[qOffsets[s]..qOffsets[s+1]) to key/value rows
- * kvIndex[kvOffsets[s]..kvOffsets[s+1]). Plans come from the host (validated, uploaded) or are
+ * Attention plans on the device: the arrays of a host plan (core/attention-plan.ts) in device
+ * memory. Plans come from the host (validated by the one validator, uploaded) or are
  * built on the GPU from router logits (argmax + counting sort), which costs milliseconds at 578k.
  */
+import { type AttentionPlan, validatePlan } from '../../core/attention-plan.js';
 import type { DevPtr } from './driver-types.js';
 import { type CudaContext, grid1d } from './kernels.js';
-
-export interface HostPlan {
-  readonly qIndex: Int32Array;
-  readonly qOffsets: Int32Array;
-  readonly kvIndex: Int32Array;
-  readonly kvOffsets: Int32Array;
-}
 
 export interface DevicePlan {
   readonly qIndex: DevPtr;
@@ -29,35 +22,13 @@ export interface DevicePlan {
   readonly owned: DevPtr[];
 }
 
-/** Throws a clear error when a host plan is malformed for nq query rows and nk key rows. */
-export function validatePlan(p: HostPlan, nq: number, nk: number): void {
-  const side = (name: string, index: Int32Array, offsets: Int32Array, rows: number) => {
-    if (offsets.length < 1 || offsets[0] !== 0) throw new Error(`plan ${name}Offsets must start with 0`);
-    for (let s = 1; s < offsets.length; s++)
-      if (offsets[s] < offsets[s - 1]) throw new Error(`plan ${name}Offsets decreases at segment ${s - 1}`);
-    if (offsets[offsets.length - 1] !== index.length)
-      throw new Error(
-        `plan ${name}Offsets ends at ${offsets[offsets.length - 1]} but ${name}Index has ${index.length} entries`,
-      );
-    for (let i = 0; i < index.length; i++)
-      if (index[i] < 0 || index[i] >= rows)
-        throw new Error(`plan ${name}Index[${i}] = ${index[i]} is outside [0, ${rows})`);
-  };
-  side('q', p.qIndex, p.qOffsets, nq);
-  side('kv', p.kvIndex, p.kvOffsets, nk);
-  if (p.qOffsets.length !== p.kvOffsets.length)
-    throw new Error(
-      `plan has ${p.qOffsets.length - 1} query segments but ${p.kvOffsets.length - 1} key segments`,
-    );
-}
-
 function uploadInts(ctx: CudaContext, a: Int32Array): DevPtr {
   const p = ctx.temp(a.byteLength);
   ctx.driver.upload(p, a);
   return p;
 }
 
-export function uploadPlan(ctx: CudaContext, p: HostPlan, nq: number, nk: number): DevicePlan {
+export function uploadPlan(ctx: CudaContext, p: AttentionPlan, nq: number, nk: number): DevicePlan {
   validatePlan(p, nq, nk);
   const owned = [p.qIndex, p.qOffsets, p.kvIndex, p.kvOffsets].map((a) => uploadInts(ctx, a));
   return {
@@ -150,7 +121,7 @@ export function freePlan(ctx: CudaContext, plan: DevicePlan): void {
 }
 
 /** Downloads a device plan (for checks and tests). */
-export function downloadPlan(ctx: CudaContext, plan: DevicePlan): HostPlan {
+export function downloadPlan(ctx: CudaContext, plan: DevicePlan): AttentionPlan {
   const get = (p: DevPtr, n: number) => {
     const a = new Int32Array(n);
     ctx.driver.download(a, p);

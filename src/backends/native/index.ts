@@ -7,8 +7,8 @@
  * self-test (a GEMM and a grouped attention against ref) passes.
  */
 import os from 'node:os';
-import { BYTES, type DType, type TypedArray } from '../../tensor/dtype.js';
-import type { OpName, OpParams } from '../../tensor/op-spec.js';
+import { BYTES, type DType, type TypedArray } from '../../core/dtype.js';
+import type { OpName, OpParams } from '../../core/op-spec.js';
 import type { Backend, Storage, TensorRef } from '../backend.js';
 import { REF_KERNELS } from '../ref/kernels/index.js';
 import type { RefKernel, View } from '../ref/view.js';

@@ -3,6 +3,8 @@
  * a kernel declines (int32 data, unusual broadcasts), run the `ref` kernel on the same typed arrays.
  * Each entry shapes the arguments (strides, plan arrays, broadcast modes) and makes one FFI call.
  */
+
+import { validatePlan } from '../../core/attention-plan.js';
 import {
   BINARY_OPS,
   type BinaryOp,
@@ -11,10 +13,10 @@ import {
   type OpParams,
   UNARY_OPS,
   type UnaryOp,
-} from '../../tensor/op-spec.js';
-import { type Shape, sizeOf, stridesOf } from '../../tensor/shape.js';
+} from '../../core/op-spec.js';
+import { type Shape, sizeOf, stridesOf } from '../../core/shape.js';
 import type { Storage, TensorRef } from '../backend.js';
-import { binaryMode, checkAttentionPlan, checkRowIndices, gemmArgs, reduceSplit } from '../kernel-args.js';
+import { binaryMode, checkRowIndices, gemmArgs, reduceSplit } from '../kernel-args.js';
 import { type ConvGeom, convGeom } from '../ref/kernels/conv.js';
 import { broadcastStrides } from '../ref/kernels/strided.js';
 import type { NativeLib } from './lib.js';
@@ -53,7 +55,7 @@ const matmul: NativeKernel<'matmul'> = (lib, [a, b], [y], { transA, transB }) =>
 const groupedAttention: NativeKernel<'groupedAttention'> = (lib, [q, k, v], [out, lse], p) => {
   if (![q, k, v].every(f32)) return false;
   const [nq, H, D] = q.shape;
-  checkAttentionPlan(p, nq, k.shape[0]);
+  validatePlan(p, nq, k.shape[0]);
   arr(out).fill(0); // rows in no segment, or in a segment without keys
   arr(lse).fill(Number.NEGATIVE_INFINITY);
   if (sizeOf(q.shape) === 0) return true;
@@ -85,7 +87,7 @@ const groupedAttentionBackward: NativeKernel<'groupedAttentionBackward'> = (
   if (![dOut, q, k, v, out, lse].every(f32)) return false;
   const [nq, H, D] = q.shape;
   const nk = k.shape[0];
-  checkAttentionPlan(p, nq, nk);
+  validatePlan(p, nq, nk);
   for (const t of [dq, dk, dv]) arr(t).fill(0);
   if (sizeOf(q.shape) === 0) return true;
   const segs = p.qOffsets.length - 1;

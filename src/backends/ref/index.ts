@@ -3,8 +3,8 @@
  * TypeScript (float64 accumulation where it matters). It is the oracle the other backends are
  * tested against, and the fallback for ops a faster backend does not accelerate.
  */
-import { BYTES, type DType, makeArray, type TypedArray } from '../../tensor/dtype.js';
-import type { OpName, OpParams } from '../../tensor/op-spec.js';
+import { BYTES, type DType, makeArray, type TypedArray } from '../../core/dtype.js';
+import type { OpName, OpParams } from '../../core/op-spec.js';
 import type { Backend, Storage, TensorRef } from '../backend.js';
 import { REF_KERNELS } from './kernels/index.js';
 import type { RefKernel, View } from './view.js';

@@ -1,6 +1,6 @@
-import type { TypedArray } from '../../tensor/dtype.js';
-import type { OpName, OpParams } from '../../tensor/op-spec.js';
-import type { Shape } from '../../tensor/shape.js';
+import type { TypedArray } from '../../core/dtype.js';
+import type { OpName, OpParams } from '../../core/op-spec.js';
+import type { Shape } from '../../core/shape.js';
 
 /** A contiguous row-major array with its shape: what reference kernels compute on. */
 export interface View {

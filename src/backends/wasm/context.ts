@@ -1,5 +1,5 @@
 /** What a wasm kernel sees: the kernel exports, the heap, the worker pool, per-thread scratch. */
-import type { OpName, OpParams } from '../../tensor/op-spec.js';
+import type { OpName, OpParams } from '../../core/op-spec.js';
 import type { Storage, TensorRef } from '../backend.js';
 import type { Heap } from './heap.js';
 import type { Pool } from './pool.js';

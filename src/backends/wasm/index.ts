@@ -5,8 +5,8 @@
  * unusual broadcasts), run the `ref` kernel on typed-array views of the heap, so every op works.
  */
 import os from 'node:os';
-import { BYTES, type DType, type TypedArray } from '../../tensor/dtype.js';
-import type { OpName, OpParams } from '../../tensor/op-spec.js';
+import { BYTES, type DType, type TypedArray } from '../../core/dtype.js';
+import type { OpName, OpParams } from '../../core/op-spec.js';
 import type { Backend, Storage, TensorRef } from '../backend.js';
 import { REF_KERNELS } from '../ref/kernels/index.js';
 import type { RefKernel, View } from '../ref/view.js';

@@ -17,6 +17,7 @@ import {
   VisualAttention,
   type VisualAttentionConfig,
   type VisualAttentionParams,
+  type VisualAttentionStatics,
 } from '../../attention/visual-attention.js';
 import { initLinear, type Linear, linear } from '../../nn/linear.js';
 import { initMlp, type Mlp, mlp } from '../../nn/mlp.js';
@@ -86,12 +87,12 @@ export function initDiTBlock(rng: Rng, c: DiTConfig): DiTBlockParams {
   };
 }
 
-/** Everything a block needs besides its parameters, computed once per forward. */
+/** Everything a block needs besides its parameters and x, shared by all blocks of a forward. */
 export interface BlockContext {
   readonly config: DiTConfig;
   readonly attention: VisualAttentionConfig;
   readonly layout: GridLayout; // the token grid with shot starts
-  readonly rope: { cos: Tensor; sin: Tensor }; // [N, headDim/2], shared by all blocks
+  readonly self: VisualAttentionStatics; // rotary tables and fixed-branch plans for the batch
   readonly timeMod: Tensor; // [B, 6, dim], the projected time embedding of each sample
   readonly text: Tensor; // [Lt, dim], embedded caption rows of all samples, sample-major
   readonly textPlan: AttentionPlan; // rows of the batch [B*N] -> rows of `text`
@@ -111,7 +112,7 @@ export function ditBlock(
 
   // 1. modulated visual self-attention (MoGA + STGA)
   const h1 = modulate(layerNorm(x, undefined, undefined, eps), shift1, scale1);
-  const sa = VisualAttention.apply(p.selfAttn, ctx.attention, h1, ctx.layout, { rope: ctx.rope });
+  const sa = VisualAttention.apply(p.selfAttn, ctx.attention, h1, ctx.layout, ctx.self);
   x = add(x, mul(sa.out, gate1));
 
   // 2. cross-attention: each shot's video tokens to that shot's caption and the global caption

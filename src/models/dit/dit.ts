@@ -13,15 +13,20 @@
  * Parameters are a plain tree (checkpoint names follow it); the model object holds the frozen
  * config and the attention configuration resolved once at construction.
  */
-import { batchPlans } from '../../attention/plan.js';
+import { type AttentionPlan, batchPlans } from '../../attention/plan.js';
 import type { GridLayout } from '../../attention/plans.js';
-import { ropeFor, type VisualAttentionConfig } from '../../attention/visual-attention.js';
+import {
+  type VisualAttentionConfig,
+  type VisualAttentionStatics,
+  visualAttentionStatics,
+} from '../../attention/visual-attention.js';
+import type { Shape } from '../../core/shape.js';
 import { timestepEmbedding } from '../../nn/embeddings.js';
 import { initLinear, type Linear, linear } from '../../nn/linear.js';
 import { type Mlp, mlp } from '../../nn/mlp.js';
 import { add, concat, layerNorm, mul, reshape, silu, sliceAxis } from '../../tensor/ops.js';
 import type { Rng } from '../../tensor/random.js';
-import { fromArray, type Tensor } from '../../tensor/tensor.js';
+import { fromArray, isGradEnabled, type Tensor, tidy } from '../../tensor/tensor.js';
 import type { DiTConfig } from '../presets.js';
 import {
   type BlockContext,
@@ -100,8 +105,101 @@ export interface DiTBatchOutput {
 
 /** B samples in one pass; they must share the latent size and the shot layout. */
 export function videoDiTBatch(model: VideoDiT, inputs: readonly DiTInput[]): DiTBatchOutput {
+  if (inputs.length === 0) throw new Error('VideoDiT: empty batch');
+  // conditioned per call: its tensors stay in the caller's scope (and autodiff graph, in training)
+  const cond = conditionDiT(
+    model,
+    inputs.map((i) => i.text),
+    inputs[0].latents.shape,
+  );
+  return videoDiTConditioned(
+    model,
+    cond,
+    inputs.map((i) => i.latents),
+    inputs.map((i) => i.t),
+  );
+}
+
+/**
+ * The conditioning of a batch: everything a forward pass needs that depends on neither x_t nor t
+ * (the token layout, the rotary tables and fixed self-attention plans, the embedded caption rows
+ * and the cross-attention plan). The sampler conditions once per generation and runs every step
+ * with it (`videoDiTConditioned`), then frees it (`disposeConditioning`).
+ */
+export interface DiTConditioning {
+  /** [C, F, H, W] of every sample's latents. */
+  readonly latentShape: Shape;
+  readonly batch: number;
+  readonly layout: GridLayout;
+  readonly self: VisualAttentionStatics;
+  readonly text: Tensor; // [Lt, dim], embedded caption rows of all samples, sample-major
+  readonly textPlan: AttentionPlan; // rows of the batch [B*N] -> rows of `text`
+}
+
+/** Conditions B samples with these texts on latents of `latentShape`; see DiTConditioning. */
+export function conditionDiT(
+  model: VideoDiT,
+  texts: readonly MultiShotText[],
+  latentShape: Shape,
+): DiTConditioning {
   const { config: c, params: p } = model;
-  const { tokens, ctx, temb, grid } = embedInputs(model, inputs);
+  if (texts.length === 0) throw new Error('VideoDiT: empty batch');
+  const layouts = texts.map((text) => layoutOf(c, latentShape, text));
+  layouts.forEach((l, b) => {
+    if (JSON.stringify(l) !== JSON.stringify(layouts[0]))
+      throw new Error(
+        `VideoDiT: batch sample ${b} has latent grid/shots ${JSON.stringify(l)} but sample 0 has ${JSON.stringify(layouts[0])}; a batch must share them (run such samples separately)`,
+      );
+  });
+  const layout = layouts[0];
+  const perFrame = layout.height * layout.width;
+  const n = layout.frames * perFrame;
+  const tokenStarts = layout.shotStarts!.map((f) => f * perFrame);
+  const build = () => ({
+    self: visualAttentionStatics(model.attention, layout, texts.length),
+    text: mlp(
+      p.textEmbed,
+      concat(
+        texts.map((text) => textRows(text)),
+        0,
+      ),
+    ), // (Lt, dim), sample-major
+  });
+  // without autodiff no backward pass reads the intermediates: free them now, keep the results
+  const { self, text } = isGradEnabled() ? build() : tidy(build);
+  return {
+    latentShape: [...latentShape],
+    batch: texts.length,
+    layout,
+    self,
+    text,
+    textPlan: batchPlans(
+      texts.map((text) => {
+        const lens = text.shots.map((s) => s.caption.shape[0]);
+        const globalLen = text.global?.shape[0] ?? 0;
+        const plan = shotTextPlan(tokenStarts, n, lens, globalLen);
+        return { plan, qRows: n, kvRows: globalLen + lens.reduce((a, v) => a + v, 0) };
+      }),
+    ),
+  };
+}
+
+/** Frees a conditioning's tensors (never while an autodiff graph that read them is still needed). */
+export function disposeConditioning(cond: DiTConditioning): void {
+  cond.text.dispose();
+  cond.self.rope.cos.dispose();
+  cond.self.rope.sin.dispose();
+}
+
+/** The forward pass of a conditioned batch: latents[b] at time ts[b] -> velocities[b]. */
+export function videoDiTConditioned(
+  model: VideoDiT,
+  cond: DiTConditioning,
+  latents: readonly Tensor[],
+  ts: readonly number[],
+): DiTBatchOutput {
+  const { config: c, params: p } = model;
+  const { tokens, ctx, temb } = embedInputs(model, cond, latents, ts);
   let x = tokens; // (B, N, dim)
   const balanceLosses: Tensor[] = [];
   for (const bp of p.blocks) {
@@ -111,89 +209,80 @@ export function videoDiTBatch(model: VideoDiT, inputs: readonly DiTInput[]): DiT
   }
 
   // output head: LN, modulate by (table + temb) as Wan does, project to patch values
-  const B = inputs.length;
+  const B = cond.batch;
   const e = add(p.head.modulation, reshape(temb, [B, 1, c.dim])); // (B, 2, dim)
   const [shift, scale] = [sliceAxis(e, 1, 0, 1), sliceAxis(e, 1, 1, 2)]; // (B, 1, dim)
   const h = add(mul(layerNorm(x, undefined, undefined, c.eps), add(scale, 1)), shift);
   const out = linear(p.head.proj, h); // (B, N, pt*ph*pw*C)
   const n = out.shape[1];
-  const velocities = inputs.map((_, b) =>
-    unpatchify(reshape(sliceAxis(out, 0, b, b + 1), [n, out.shape[2]]), c.latentChannels, grid, c.patch),
+  const velocities = latents.map((_, b) =>
+    unpatchify(
+      reshape(sliceAxis(out, 0, b, b + 1), [n, out.shape[2]]),
+      c.latentChannels,
+      cond.layout,
+      c.patch,
+    ),
   );
   return { velocities, balanceLosses };
 }
 
 /**
  * The input side of the model: patch tokens [B, N, dim], the time embeddings [B, dim] and the
- * context every block shares (layout, rotary tables, time modulation, embedded text and its plan).
+ * context every block shares (the conditioning plus the time modulation).
  */
-export function embedInputs(model: VideoDiT, inputs: readonly DiTInput[]) {
+export function embedInputs(
+  model: VideoDiT,
+  cond: DiTConditioning,
+  latents: readonly Tensor[],
+  ts: readonly number[],
+) {
   const { config: c, params: p } = model;
-  if (inputs.length === 0) throw new Error('VideoDiT: empty batch');
-  const first = layoutOf(c, inputs[0]);
-  inputs.forEach((inp, b) => {
-    const l = b === 0 ? first : layoutOf(c, inp);
-    if (JSON.stringify(l.layout) !== JSON.stringify(first.layout))
+  const B = cond.batch;
+  if (latents.length !== B || ts.length !== B)
+    throw new Error(
+      `VideoDiT: conditioned for ${B} samples, got ${latents.length} latents and ${ts.length} times`,
+    );
+  latents.forEach((l, b) => {
+    if (l.shape.join() !== cond.latentShape.join())
       throw new Error(
-        `VideoDiT: batch sample ${b} has latent grid/shots ${JSON.stringify(l.layout)} but sample 0 has ${JSON.stringify(first.layout)}; a batch must share them (run such samples separately)`,
+        `VideoDiT: batch sample ${b} has latents [${l.shape}] but the batch is conditioned on [${cond.latentShape}] (latent grid/shots must match)`,
       );
   });
-  const { layout } = first;
-  const grid = { frames: layout.frames, height: layout.height, width: layout.width };
-  const perFrame = grid.height * grid.width;
-  const n = grid.frames * perFrame;
-  const B = inputs.length;
-
+  for (const t of ts) if (!(t >= 0 && t <= 1)) throw new Error(`VideoDiT: t must be in [0, 1], got ${t}`);
+  const { layout } = cond;
+  const n = layout.frames * layout.height * layout.width;
   const patches = concat(
-    inputs.map((inp) => reshape(patchify(inp.latents, c.patch), [1, n, -1])),
+    latents.map((l) => reshape(patchify(l, c.patch), [1, n, -1])),
     0,
   ); // (B, N, C*pt*ph*pw)
   const tokens = linear(p.patchEmbed, patches); // (B, N, dim)
   const sinus = timestepEmbedding(
-    Float32Array.from(inputs, (inp) => 1000 * inp.t),
+    Float32Array.from(ts, (t) => 1000 * t),
     c.freqDim,
   ); // (B, freqDim), Wan's 0..1000 scale
   const temb = linear(p.timeEmbed.fc2, silu(linear(p.timeEmbed.fc1, sinus))); // (B, dim)
   const timeMod = reshape(linear(p.timeProj, silu(temb)), [B, 6, c.dim]); // (B, 6, dim)
-  const tokenStarts = layout.shotStarts!.map((f) => f * perFrame);
   const ctx: BlockContext = {
     config: c,
     attention: model.attention,
     layout,
-    rope: ropeFor(layout, c.dim / c.heads),
+    self: cond.self,
     timeMod,
-    text: mlp(
-      p.textEmbed,
-      concat(
-        inputs.map((inp) => textRows(inp.text)),
-        0,
-      ),
-    ), // (Lt, dim), sample-major
-    textPlan: batchPlans(
-      inputs.map(({ text }) => {
-        const lens = text.shots.map((s) => s.caption.shape[0]);
-        const globalLen = text.global?.shape[0] ?? 0;
-        const plan = shotTextPlan(tokenStarts, n, lens, globalLen);
-        return { plan, qRows: n, kvRows: globalLen + lens.reduce((a, v) => a + v, 0) };
-      }),
-    ),
+    text: cond.text,
+    textPlan: cond.textPlan,
   };
-  return { tokens, temb, ctx, grid };
+  return { tokens, temb, ctx };
 }
 
-/** The token grid and shot starts of one input, validated against the config. */
-function layoutOf(c: DiTConfig, input: DiTInput): { layout: GridLayout } {
-  const { latents, t, text } = input;
-  if (!(t >= 0 && t <= 1)) throw new Error(`VideoDiT: t must be in [0, 1], got ${t}`);
-  const grid = patchGrid(latents.shape, c.patch);
-  if (latents.shape[0] !== c.latentChannels)
-    throw new Error(
-      `VideoDiT: latents have ${latents.shape[0]} channels, the model expects ${c.latentChannels}`,
-    );
+/** The token grid and shot starts for latents of `shape` with this text, validated against the config. */
+function layoutOf(c: DiTConfig, shape: Shape, text: MultiShotText): GridLayout {
+  const grid = patchGrid(shape, c.patch);
+  if (shape[0] !== c.latentChannels)
+    throw new Error(`VideoDiT: latents have ${shape[0]} channels, the model expects ${c.latentChannels}`);
   const pt = c.patch[0];
-  const starts = shotStarts(text, latents.shape[1], c.textDim);
+  const starts = shotStarts(text, shape[1], c.textDim);
   const bad = starts.find((s) => s % pt);
   if (bad !== undefined)
     throw new Error(`VideoDiT: shot starting at latent frame ${bad} does not align with patch ${pt}`);
-  return { layout: { ...grid, shotStarts: starts.map((s) => s / pt) } };
+  return { ...grid, shotStarts: starts.map((s) => s / pt) };
 }

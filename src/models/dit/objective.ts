@@ -11,12 +11,20 @@
  * x0 regression loss, and the sampler gets v = (x_t - x0_hat) / t, the same flow; DPM-Solver++'s
  * data prediction x - t v is then exactly the network's output.
  */
+
+import type { Shape } from '../../core/shape.js';
 import { guide } from '../../diffusion/guidance.js';
 import { flowLoss, noisedExample, sampleT, type TimeSampling } from '../../diffusion/rectified-flow.js';
 import { add, mul, sub } from '../../tensor/ops.js';
 import type { Rng } from '../../tensor/random.js';
-import type { Tensor } from '../../tensor/tensor.js';
-import { type DiTBatchOutput, type DiTInput, type VideoDiT, videoDiTBatch } from './dit.js';
+import { noGrad, type Tensor } from '../../tensor/tensor.js';
+import {
+  conditionDiT,
+  type DiTBatchOutput,
+  disposeConditioning,
+  type VideoDiT,
+  videoDiTConditioned,
+} from './dit.js';
 import { dropText, emptyText, type MultiShotText } from './text.js';
 
 export type Prediction = 'velocity' | 'data';
@@ -24,17 +32,33 @@ export type Prediction = 'velocity' | 'data';
 export const PREDICTIONS: readonly Prediction[] = ['velocity', 'data'];
 
 /**
- * The network as the objective sees it: a batch of inputs sharing a layout -> one output each,
- * plus the routers' balancing losses. `denoiser(dit)` is the real one; tests hand-set others
- * (e.g. the exact posterior mean of a toy data set) to check the objective in closed form.
+ * The network as the objective sees it: conditioned once on a batch of texts for latents of one
+ * shape, then run on any (x_t, t) of that batch -> one output each, plus the routers' balancing
+ * losses. `denoiser(dit)` is the real one; tests hand-set others (e.g. the exact posterior mean of
+ * a toy data set) to check the objective in closed form.
  */
 export interface Denoiser {
   readonly textDim: number;
-  run(inputs: readonly DiTInput[]): DiTBatchOutput;
+  condition(texts: readonly MultiShotText[], shape: Shape): ConditionedDenoiser;
+}
+
+export interface ConditionedDenoiser {
+  run(latents: readonly Tensor[], ts: readonly number[]): DiTBatchOutput;
+  /** Frees what `condition` built; never before a loss that read it has been differentiated. */
+  dispose(): void;
 }
 
 export function denoiser(dit: VideoDiT): Denoiser {
-  return { textDim: dit.config.textDim, run: (inputs) => videoDiTBatch(dit, inputs) };
+  return {
+    textDim: dit.config.textDim,
+    condition: (texts, shape) => {
+      const cond = conditionDiT(dit, texts, shape);
+      return {
+        run: (latents, ts) => videoDiTConditioned(dit, cond, latents, ts),
+        dispose: () => disposeConditioning(cond),
+      };
+    },
+  };
 }
 
 export interface TrainingExample {
@@ -93,7 +117,8 @@ export function trainingLoss(
       const e = rng.normal(ex.latents.shape);
       const { xt, target } = noisedExample(ex.latents, e, ts[i]);
       const text = dropText(ex.text, net.textDim, rng, opts.captionDropout);
-      const out = net.run([{ latents: xt, t: ts[i], text }]);
+      // conditioned per example and left to the caller's scope: the loss's graph reads it
+      const out = net.condition([text], xt.shape).run([xt], [ts[i]]);
       const l = flowLoss(
         out.velocities[0],
         opts.prediction === 'velocity' ? target : ex.latents,
@@ -110,10 +135,7 @@ export function trainingLoss(
     const e = rng.normal(ex.latents.shape);
     const { xt, target } = noisedExample(ex.latents, e, ts[i]);
     const text = dropText(ex.text, net.textDim, rng, opts.captionDropout);
-    return {
-      input: { latents: xt, t: ts[i], text },
-      target: opts.prediction === 'velocity' ? target : ex.latents,
-    };
+    return { xt, text, target: opts.prediction === 'velocity' ? target : ex.latents };
   });
   const groups = new Map<string, number[]>();
   batch.forEach((ex, i) => {
@@ -121,7 +143,14 @@ export function trainingLoss(
     groups.set(key, [...(groups.get(key) ?? []), i]);
   });
   for (const idx of groups.values()) {
-    const out = net.run(idx.map((i) => noised[i].input));
+    const cond = net.condition(
+      idx.map((i) => noised[i].text),
+      noised[idx[0]].xt.shape,
+    );
+    const out = cond.run(
+      idx.map((i) => noised[i].xt),
+      idx.map((i) => ts[i]),
+    );
     idx.forEach((i, j) => {
       const l = flowLoss(out.velocities[j], noised[i].target);
       mse += l.mse.item() / batch.length;
@@ -136,34 +165,42 @@ export function trainingLoss(
   return { loss: mul(total!, 1 / batch.length), mse, balance };
 }
 
+/** The velocity the sampler follows, and the conditioning it holds until `dispose`. */
+export interface SamplingVelocity {
+  readonly velocity: (x: Tensor, t: number) => Tensor;
+  dispose(): void;
+}
+
 /**
- * The sampler's velocity v(x, t) from the network, classifier-free guidance included: the
- * conditional and the empty-caption branches run as one batch of two, and guidance = 1 runs only
- * the conditional one. Guidance is linear, so it applies to x0_hat as to v; the conversion to a
- * velocity comes after it.
+ * The sampler's velocity v(x, t) for latents of `shape`, classifier-free guidance included: the
+ * conditional and the empty-caption branches run as one batch of two (guidance = 1 runs only the
+ * conditional one), conditioned once here and reused by every step. Guidance is linear, so it
+ * applies to x0_hat as to v; the conversion to a velocity comes after it.
  */
 export function samplingVelocity(
   net: Denoiser,
   text: MultiShotText,
   guidance: number,
   prediction: Prediction,
-): (x: Tensor, t: number) => Tensor {
+  shape: Shape,
+): SamplingVelocity {
   checkPrediction(prediction);
-  let output: (x: Tensor, t: number) => Tensor;
-  if (guidance === 1) output = (latents, t) => net.run([{ latents, t, text }]).velocities[0];
-  else {
-    const empty = emptyText(text, net.textDim);
-    output = (latents, t) => {
-      const [cond, uncond] = net.run([
-        { latents, t, text },
-        { latents, t, text: empty },
-      ]).velocities;
-      return guide(cond, uncond, guidance);
-    };
-  }
-  if (prediction === 'velocity') return output;
+  const empty = guidance === 1 ? undefined : emptyText(text, net.textDim);
+  // sampling never differentiates through the conditioning
+  const cond = noGrad(() => net.condition(empty ? [text, empty] : [text], shape));
+  const output = empty
+    ? (x: Tensor, t: number) => {
+        const [c, u] = cond.run([x, x], [t, t]).velocities;
+        return guide(c, u, guidance);
+      }
+    : (x: Tensor, t: number) => cond.run([x], [t]).velocities[0];
+  const dispose = () => {
+    cond.dispose();
+    if (empty) for (const s of empty.shots) s.caption.dispose();
+  };
+  if (prediction === 'velocity') return { velocity: output, dispose };
   // x_t = (1 - t) x0 + t e  =>  v = e - x0 = (x_t - x0) / t; t -> 0 only at the last step's end
-  return (x, t) => mul(sub(x, output(x, t)), 1 / Math.max(t, 1e-4));
+  return { velocity: (x, t) => mul(sub(x, output(x, t)), 1 / Math.max(t, 1e-4)), dispose };
 }
 
 function checkPrediction(p: Prediction): void {

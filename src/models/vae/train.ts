@@ -1,18 +1,17 @@
 /**
- * The VAE training recipe: random crops of training-world clips, the whole-clip loss, AdamW
- * (src/train), a cosine schedule, periodic checkpoints, and latent statistics at the end.
+ * The VAE training recipe: random crops of training-world clips, the whole-clip loss, a cosine
+ * schedule, on the one training loop (src/train: AdamW, clipping, exact-resume checkpoints in
+ * `work`), and latent statistics at the end.
  * The recipe is plain JSON (configs/vae-*.json); `moga train vae --config` runs it.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { namedParams, type Params } from '../../nn/params.js';
-import { gradients } from '../../tensor/autodiff.js';
-import { Rng } from '../../tensor/random.js';
+import { type Params, paramList } from '../../nn/params.js';
 import { fromArray, noGrad, tidy } from '../../tensor/tensor.js';
-import { adamwUpdate, initAdamW } from '../../train/adamw.js';
-import { clipGlobalNorm } from '../../train/schedule.js';
+import { findCheckpoint } from '../../train/checkpoint.js';
+import { trainLoop } from '../../train/loop.js';
 import { latentFrames } from '../latent-layout.js';
-import { loadVae, saveVae } from './checkpoint.js';
+import { saveVae } from './checkpoint.js';
 import { checkVaeConfig, type VAE_PRESETS, type VaeConfig, vaeFactors, vaePresetOrConfig } from './config.js';
 import { randomCrop, worldClip } from './data.js';
 import { type VaeLossWeights, vaeLoss } from './loss.js';
@@ -37,12 +36,12 @@ export interface VaeRecipe {
   /** Training stories drawn from indices [0, storyPool). */
   storyPool: number;
   loss: VaeLossWeights;
-  /** Stop (and save) after this many minutes even if steps remain; the schedule follows time too. */
+  /** Stop (and save) after this many minutes even if steps remain (the schedule follows steps only). */
   maxMinutes: number;
   checkpointEvery: number;
   /** Clips encoded at the end for the latent statistics. */
   statsClips: number;
-  /** Where the final checkpoint goes (F16) and where resumable F32 checkpoints go. */
+  /** Where the final checkpoint goes (F16), and the directory of the resumable training checkpoint. */
   out: string;
   work: string;
   /** Resume from the work checkpoint if present. */
@@ -68,85 +67,64 @@ export function checkRecipe(r: VaeRecipe): void {
   need(typeof r.out === 'string' && typeof r.work === 'string', 'out and work must be paths');
 }
 
-/** Progress in [0, 1]: the larger of the step fraction and the time fraction. */
-function lrAt(r: VaeRecipe, step: number, progress: number): number {
+/** Linear warm-up, then cosine from lr down to lr * minLrRatio at `steps`: a function of the step only. */
+export function vaeLr(r: VaeRecipe, step: number): number {
   if (step < r.warmup) return (r.lr * (step + 1)) / r.warmup;
-  const c = 0.5 * (1 + Math.cos(Math.PI * Math.min(1, progress)));
+  const c = 0.5 * (1 + Math.cos(Math.PI * Math.min(1, step / r.steps)));
   return r.lr * (r.minLrRatio + (1 - r.minLrRatio) * c);
 }
 
-export function trainVae(r: VaeRecipe, log: (line: string) => void = console.log): VideoVAE {
+/**
+ * Trains (or, with `resume`, continues) on train/'s trainLoop: one micro-batch per clip of the
+ * batch, the crop and the posterior sample drawn from the loop's RNG, so a run stopped by time or
+ * `signal` and resumed ends bit for bit where an uninterrupted one does (optimizer moments, RNG
+ * and step come back from the checkpoint in `work`).
+ */
+export function trainVae(
+  r: VaeRecipe,
+  log: (line: string) => void = console.log,
+  opts: { readonly signal?: AbortSignal } = {},
+): VideoVAE {
   checkRecipe(r);
   const config = vaePresetOrConfig(r.model);
-  let vae = initVideoVAE(config, r.seed);
-  let start = 0;
-  const workPath = `${r.work}/vae-work.safetensors`;
-  if (r.resume) {
-    try {
-      const got = loadVae(workPath);
-      vae = got.vae;
-      start = Number(got.info.step ?? 0);
-      log(`resumed from ${workPath} at step ${start}`);
-    } catch (e) {
-      log(`no resume (${(e as Error).message.split('\n')[0]})`);
-    }
-  }
-  const named = namedParams(vae.params as unknown as Params);
-  const params = named.map(([, t]) => t);
-  for (const p of params) p.requiresGrad = true;
-  const opt = initAdamW(named.map(([n, t]) => [n, t.size]));
-  const adamCfg = { lr: r.lr, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: r.weightDecay };
-  const rng = new Rng(r.seed + 1 + start * 7919);
+  const vae = initVideoVAE(config, r.seed);
   const full = { frames: r.frames, width: r.size[0], height: r.size[1] };
-  const t0 = Date.now();
-  mkdirSync(r.work, { recursive: true });
-  let ema = 0;
-  let step = start;
-  for (; step < r.steps; step++) {
-    const minutes = (Date.now() - t0) / 60000;
-    if (minutes >= r.maxMinutes) {
-      log(`time limit ${r.maxMinutes} min reached at step ${step}`);
-      break;
-    }
-    const lr = lrAt(r, step, Math.max(step / r.steps, minutes / r.maxMinutes));
-    // Gradients averaged over `batch` clips, one clip at a time (memory of one clip; exact mean).
-    const grads = params.map((p) => new Float32Array(p.size));
-    const vals = [0, 0, 0];
-    for (let k = 0; k < r.batch; k++) {
+  if (r.resume && findCheckpoint(r.work)) log(`resuming from ${r.work}`);
+  let psnrEma: number | undefined; // for the log only
+  const res = trainLoop({
+    params: vae.params,
+    nextBatch: (_step, micro) => micro,
+    lossFn: (_micro, _step, rng) => {
       const clip = randomCrop(rng, full, { width: r.crop[0], height: r.crop[1] }, r.storyPool);
-      tidy(() => {
-        const x = fromArray(clip, [1, 3, r.frames, r.crop[1], r.crop[0]]);
-        const { loss, parts } = vaeLoss(vae, x, r.loss, rng);
-        const gs = gradients(loss, params);
-        [loss, parts.mse, parts.kl].forEach((t, i) => (vals[i] += t.item() / r.batch));
-        gs.forEach((g, i) => {
-          if (!g) return;
-          const d = g.dataSync();
-          const acc = grads[i];
-          for (let j = 0; j < acc.length; j++) acc[j] += d[j] / r.batch;
-        });
-      });
-    }
-    const norm = clipGlobalNorm(grads, r.clipNorm);
-    opt.t++;
-    named.forEach(([n, p], i) => {
-      const v = p.dataSync() as Float32Array;
-      adamwUpdate(opt, adamCfg, lr, n, v, grads[i]);
-      p.backend.write(p.storage, v);
-    });
-    const psnr = 10 * Math.log10(4 / Math.max(vals[1], 1e-12));
-    ema = step === start ? psnr : 0.95 * ema + 0.05 * psnr;
-    log(
-      `step ${step + 1}/${r.steps} loss ${vals[0].toFixed(5)} mse ${vals[1].toFixed(5)} psnr ${psnr.toFixed(2)} (ema ${ema.toFixed(2)}) kl ${vals[2].toFixed(3)} |g| ${norm.toFixed(3)} lr ${lr.toExponential(2)} ${((Date.now() - t0) / 1000).toFixed(0)}s`,
-    );
-    if ((step + 1) % r.checkpointEvery === 0) saveVae(workPath, vae, { info: { step: step + 1 } });
-  }
-  for (const p of params) p.requiresGrad = false;
-  saveVae(workPath, vae, { info: { step } });
+      const x = fromArray(clip, [1, 3, r.frames, r.crop[1], r.crop[0]]);
+      const { loss, parts } = vaeLoss(vae, x, r.loss, rng);
+      return { loss, metrics: { mse: parts.mse.item(), kl: parts.kl.item() } };
+    },
+    steps: r.steps,
+    accumulate: r.batch,
+    adamw: { lr: r.lr, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: r.weightDecay },
+    schedule: (step) => vaeLr(r, step),
+    maxGradNorm: r.clipNorm,
+    seed: r.seed + 1,
+    maxMinutes: r.maxMinutes,
+    signal: opts.signal,
+    checkpoint: { dir: r.work, every: r.checkpointEvery, resume: r.resume, config: { vae: config } },
+    progress: 'none',
+    onStep: (p) => {
+      const { mse, kl } = p.metrics!;
+      const psnr = 10 * Math.log10(4 / Math.max(mse, 1e-12));
+      psnrEma = psnrEma === undefined ? psnr : 0.95 * psnrEma + 0.05 * psnr;
+      log(
+        `step ${p.step}/${p.steps} loss ${p.loss.toFixed(5)} mse ${mse.toFixed(5)} psnr ${psnr.toFixed(2)} (ema ${psnrEma.toFixed(2)}) kl ${kl.toFixed(3)} |g| ${p.gradNorm.toFixed(3)} lr ${p.lr.toExponential(2)}`,
+      );
+    },
+  });
+  if (res.stopped !== 'steps') log(`stopped (${res.stopped}) at step ${res.step} of ${r.steps}`);
+  for (const t of paramList(vae.params as unknown as Params)) t.requiresGrad = false;
   computeLatentStats(vae, r);
   mkdirSync(dirname(r.out), { recursive: true });
-  saveVae(r.out, vae, { dtype: 'F16', info: { step, recipe: r, minutes: (Date.now() - t0) / 60000 } });
-  log(`saved ${r.out} after ${step} steps`);
+  saveVae(r.out, vae, { dtype: 'F16', info: { step: res.step, recipe: r, minutes: res.seconds / 60 } });
+  log(`saved ${r.out} after ${res.step} steps`);
   return vae;
 }
 

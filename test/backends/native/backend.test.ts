@@ -165,11 +165,19 @@ describe('native backend', { skip: skipUnbuilt }, () => {
         const plan = { qIndex: qi, qOffsets: qo, kvIndex: ki, kvOffsets: ko, scale: 0.5 };
         return apply('groupedAttention', [q, k, v], plan)[0];
       });
-    assert.throws(() => run([0, 5], [0, 2], [0], [0, 1]), /qIndex\[1\] = 5 outside \[0, 3\)/);
-    assert.throws(() => run([0], [0, 1], [2, -1], [0, 2]), /kvIndex\[1\] = -1 outside \[0, 3\)/);
-    assert.throws(() => run([0, 1], [0, 2], [0], [0, 2]), /do not cover the index arrays/);
-    assert.throws(() => run([0, 1], [0, 2, 1], [0], [0, 1, 1]), /offsets decrease at segment 1/);
-    assert.throws(() => run([0], [1, 1], [0], [0, 1]), /malformed plan offsets/);
+    // the one validator (core/attention-plan.ts), called by the kernel even for a trusted plan
+    assert.throws(() => run([0, 5], [0, 2], [0], [0, 1]), /query row 5 \(qIndex\[1\]\) outside \[0, 3\)/);
+    assert.throws(
+      () => run([0], [0, 1], [2, -1], [0, 2]),
+      /key\/value row -1 \(kvIndex\[1\]\) outside \[0, 3\)/,
+    );
+    assert.throws(() => run([0, 1], [0, 2], [0], [0, 2]), /kvOffsets ends at 2 but kvIndex has 1/);
+    assert.throws(() => run([0, 1], [0, 2, 1], [0], [0, 1, 1]), /qOffsets decreases at segment 1/);
+    assert.throws(() => run([0], [1, 1], [0], [0, 1]), /qOffsets\[0\] must be 0/);
+    assert.throws(
+      () => run([1, 1], [0, 1, 2], [0], [0, 1, 1]),
+      /query row 1 is in segment 0 and again in segment 1/,
+    );
   });
 
   it('a recycled array reads as zeros until written, also as an op input', () => {

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createNativeBackend, type NativeBackend } from '../../../src/backends/native/index.js';
-import type { ConvParams } from '../../../src/tensor/op-spec.js';
+import type { ConvParams } from '../../../src/core/op-spec.js';
 import * as o from '../../../src/tensor/ops.js';
 import { apply, fromArray } from '../../../src/tensor/tensor.js';
 import { compareWithRef, onBackend } from '../conformance.js';

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { readSafetensors, writeSafetensors } from '../../../src/io/safetensors.js';
 import { loadVae } from '../../../src/models/vae/checkpoint.js';
 import { checkRecipe, trainVae, type VaeRecipe } from '../../../src/models/vae/train.js';
+import { findCheckpoint } from '../../../src/train/checkpoint.js';
 
 const recipe = (dir: string): VaeRecipe => ({
   model: 'tiny',
@@ -34,9 +36,10 @@ describe('VAE training recipe', () => {
     try {
       const lines: string[] = [];
       trainVae(recipe(dir), (l) => lines.push(l));
-      assert.equal(lines.filter((l) => l.startsWith('step ')).length, 3);
-      for (const l of lines.filter((s) => s.startsWith('step '))) assert.match(l, /loss \d+\.\d+ mse \d/);
-      assert.ok(existsSync(join(dir, 'work', 'vae-work.safetensors')));
+      const steps = lines.filter((l) => l.startsWith('step '));
+      assert.equal(steps.length, 3);
+      for (const l of steps) assert.match(l, /loss \d+\.\d+ mse \d+\.\d+ psnr \d+\.\d+ .* kl \d/);
+      assert.ok(findCheckpoint(join(dir, 'work')), 'a resumable checkpoint in work/');
       const { vae, info } = loadVae(join(dir, 'final', 'vae.safetensors'));
       assert.equal(info.step, 3);
       const std = vae.latentStats.std.dataSync();
@@ -48,10 +51,46 @@ describe('VAE training recipe', () => {
       const more: string[] = [];
       trainVae({ ...recipe(dir), steps: 4, resume: true }, (l) => more.push(l));
       assert.ok(
-        more.some((l) => /resumed .* at step 3/.test(l)),
+        more.some((l) => /resuming from .*work/.test(l)),
         more.join('\n'),
       );
-      assert.equal(more.filter((l) => l.startsWith('step ')).length, 1);
+      assert.deepEqual(
+        more.filter((l) => l.startsWith('step ')).map((l) => l.split(' ')[1]),
+        ['4/4'],
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('resumes exactly: 4 steps equal 2 steps, a stop, a resume and 2 more, bit for bit', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'moga-vae-resume-'));
+    try {
+      const work = (d: string) => readSafetensors(join(dir, d, 'work', 'model.safetensors')).tensors;
+      const r = (d: string): VaeRecipe => ({ ...recipe(join(dir, d)), steps: 4, checkpointEvery: 100 });
+      trainVae(r('a'), () => {});
+      /** Stops after 2 steps as SIGINT would (the schedule still spans 4), then resumes. */
+      const interrupted = (d: string, tamper: () => void = () => {}) => {
+        const stop = new AbortController();
+        trainVae(r(d), (l) => l.startsWith('step 2/') && stop.abort(), { signal: stop.signal });
+        tamper();
+        trainVae({ ...r(d), resume: true }, () => {});
+        return work(d);
+      };
+      const a = work('a');
+      const b = interrupted('b');
+      assert.ok(a.size > 10);
+      for (const [name, t] of a) assert.deepEqual(b.get(name)!.data, t.data, name);
+      // the comparison can fail: a resume that restarts AdamW's moments lands elsewhere
+      const c = interrupted('c', () => {
+        const opt = join(dir, 'c', 'work', 'optimizer.safetensors');
+        const f = readSafetensors(opt);
+        writeSafetensors(
+          opt,
+          [...f.tensors].map(([n, t]) => [n, { ...t, data: new Float32Array(t.data.length) }]),
+        );
+      });
+      assert.notDeepEqual(c.get('encoder.convIn.weight')!.data, a.get('encoder.convIn.weight')!.data);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,4 +1,4 @@
-// Elementwise fp32 kernels: unary ops (codes in UNARY_OPS order of src/tensor/op-spec.ts), binary
+// Elementwise fp32 kernels: unary ops (codes in UNARY_OPS order of src/core/op-spec.ts), binary
 // ops with broadcasting through per-dimension strides (codes in BINARY_OPS order), where, and the
 // fp32 <-> bf16 casts. Grid-stride loops over 64-bit element counts.
 #include <cuda_bf16.h>

@@ -800,7 +800,7 @@ static int rmsnorm_bwd(const float *dy, const float *x, const float *w, const fl
 
 /* ---------------------------------------------------------------- elementwise */
 
-/* Op codes: the order of UNARY_OPS / BINARY_OPS in src/tensor/op-spec.ts (see ../kernels.ts). */
+/* Op codes: the order of UNARY_OPS / BINARY_OPS in src/core/op-spec.ts (see ../kernels.ts). */
 enum { U_NEG, U_EXP, U_LOG, U_SQRT, U_RSQRT, U_TANH, U_SIGMOID, U_SILU, U_GELU, U_ABS, U_SIGN, U_SIN, U_COS };
 enum { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MAX, B_GREATER, B_EQUAL };
 

@@ -6,7 +6,7 @@
  * All three go through im2col on blocks of output rows, so their inner loops are long contiguous
  * axpy/dot loops (fast in plain JS) and share one index mapping. Buffers and sums are float64.
  */
-import type { Shape } from '../../../tensor/shape.js';
+import type { Shape } from '../../../core/shape.js';
 import type { RefKernel } from '../view.js';
 
 export interface ConvGeom {

@@ -1,6 +1,6 @@
 /** Unary and broadcasting binary/ternary elementwise kernels. */
-import type { BinaryOp, UnaryOp } from '../../../tensor/op-spec.js';
-import { sameShape } from '../../../tensor/shape.js';
+import type { BinaryOp, UnaryOp } from '../../../core/op-spec.js';
+import { sameShape } from '../../../core/shape.js';
 import type { RefKernel, View } from '../view.js';
 import { broadcastStrides, forEachStrided } from './strided.js';
 

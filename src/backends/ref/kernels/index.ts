@@ -1,5 +1,5 @@
 /** The reference kernel table: one plain-TypeScript kernel for every op (the compiler checks it). */
-import { elementwiseTable, type OpName } from '../../../tensor/op-spec.js';
+import { elementwiseTable, type OpName } from '../../../core/op-spec.js';
 import type { RefKernel } from '../view.js';
 import { conv3d, conv3dBackwardInput, conv3dBackwardWeight } from './conv.js';
 import { binary, broadcastTo, cast, unary, where } from './elementwise.js';

@@ -1,5 +1,5 @@
 /** Batched matmul with transposes and broadcast batch dims; float64 accumulation. */
-import { broadcastShapes, sizeOf, stridesOf } from '../../../tensor/shape.js';
+import { broadcastShapes, sizeOf, stridesOf } from '../../../core/shape.js';
 import type { RefKernel } from '../view.js';
 
 export const matmul: RefKernel<'matmul'> = ([a, b], [y], { transA, transB }) => {

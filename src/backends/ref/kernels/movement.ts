@@ -1,5 +1,5 @@
 /** Data movement: permute, slice, concat, pad. */
-import { stridesOf } from '../../../tensor/shape.js';
+import { stridesOf } from '../../../core/shape.js';
 import type { RefKernel } from '../view.js';
 import { forEachStrided } from './strided.js';
 

@@ -1,5 +1,5 @@
 /** Reductions over any set of axes, and argmax along one axis. Sums accumulate in float64. */
-import { type Shape, stridesOf } from '../../../tensor/shape.js';
+import { type Shape, stridesOf } from '../../../core/shape.js';
 import type { RefKernel } from '../view.js';
 import { forEachStrided } from './strided.js';
 

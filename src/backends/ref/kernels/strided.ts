@@ -1,5 +1,5 @@
 /** Index helpers for kernels over broadcast or permuted layouts. */
-import { type Shape, stridesOf } from '../../../tensor/shape.js';
+import { type Shape, stridesOf } from '../../../core/shape.js';
 
 /** Strides of `inShape` read as if broadcast to `outShape` (0 along broadcast axes). */
 export function broadcastStrides(inShape: Shape, outShape: Shape): number[] {

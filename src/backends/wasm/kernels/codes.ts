@@ -1,5 +1,5 @@
 /** Op codes shared with assembly/elementwise.ts and assembly/reduce.ts (keep the orders equal). */
-import type { BinaryOp, UnaryOp } from '../../../tensor/op-spec.js';
+import type { BinaryOp, UnaryOp } from '../../../core/op-spec.js';
 
 export const UNARY_CODES: Record<UnaryOp, number> = {
   neg: 0,

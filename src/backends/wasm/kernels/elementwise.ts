@@ -3,8 +3,8 @@
  * shape, an operand broadcast along leading axes (bias rows: [n] against [m, n]), along trailing
  * axes (softmax's [m, 1] against [m, n]), and scalars; anything else goes to `ref`.
  */
-import type { BinaryOp, UnaryOp } from '../../../tensor/op-spec.js';
-import { sizeOf } from '../../../tensor/shape.js';
+import type { BinaryOp, UnaryOp } from '../../../core/op-spec.js';
+import { sizeOf } from '../../../core/shape.js';
 import { binaryMode } from '../../kernel-args.js';
 import { ptrOf, type WasmKernel } from '../context.js';
 import { BINARY_CODES, UNARY_CODES } from './codes.js';

@@ -13,10 +13,10 @@
  *   writing dK/dV partials that are summed afterwards.
  */
 
-import type { GroupedAttentionParams } from '../../../tensor/op-spec.js';
-import { sizeOf } from '../../../tensor/shape.js';
+import { validatePlan } from '../../../core/attention-plan.js';
+import type { GroupedAttentionParams } from '../../../core/op-spec.js';
+import { sizeOf } from '../../../core/shape.js';
 import type { TensorRef } from '../../backend.js';
-import { checkAttentionPlan } from '../../kernel-args.js';
 import { type KernelExports, ptrOf, type WasmCtx, type WasmKernel } from '../context.js';
 
 export interface AttentionExports {
@@ -98,7 +98,7 @@ export const groupedAttention: WasmKernel<'groupedAttention'> = (ctx, [q, kk, v]
   const nk = kk.shape[0];
   if (q.dtype !== 'float32' || kk.dtype !== 'float32' || v.dtype !== 'float32') return false;
   if (sizeOf(q.shape) === 0) return true;
-  const maxKv = checkAttentionPlan(p, nq, nk);
+  const maxKv = validatePlan(p, nq, nk);
   ctx.heap.f32().fill(Number.NEGATIVE_INFINITY, ptrOf(lse) / 4, ptrOf(lse) / 4 + nq * H);
   zeroUncovered(ctx, p, out, H * D, nq);
   const items: Item[] = [];
@@ -167,7 +167,7 @@ export const groupedAttentionBackward: WasmKernel<'groupedAttentionBackward'> = 
   const nk = kk.shape[0];
   if ([dOut, q, kk, v].some((t) => t.dtype !== 'float32')) return false;
   if (sizeOf(q.shape) === 0) return true;
-  const maxKv = checkAttentionPlan(p, nq, nk);
+  const maxKv = validatePlan(p, nq, nk);
   const f = ctx.heap.f32();
   zeroUncovered(ctx, p, dq, H * D, nq);
   f.fill(0, ptrOf(dk) / 4, ptrOf(dk) / 4 + nk * H * D);

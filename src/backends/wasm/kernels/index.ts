@@ -1,5 +1,5 @@
 /** The wasm kernel table: ops listed here run in WebAssembly; the rest run `ref` on views of the heap. */
-import { elementwiseTable, type OpName } from '../../../tensor/op-spec.js';
+import { elementwiseTable, type OpName } from '../../../core/op-spec.js';
 import type { WasmKernel } from '../context.js';
 import { conv3d, conv3dBackwardInput, conv3dBackwardWeight } from './conv.js';
 import { binary, unary } from './elementwise.js';

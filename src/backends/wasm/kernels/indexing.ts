@@ -1,5 +1,5 @@
 /** gatherRows / scatterAddRows: indices are checked here (a clear error, never a wild read). */
-import { sizeOf } from '../../../tensor/shape.js';
+import { sizeOf } from '../../../core/shape.js';
 import type { TensorRef } from '../../backend.js';
 import { checkRowIndices } from '../../kernel-args.js';
 import { ptrOf, type WasmCtx, type WasmKernel } from '../context.js';

@@ -3,7 +3,7 @@
  * Axes are coalesced first (size-1 axes dropped, adjacent axes contiguous in both layouts merged),
  * so the common cases become a few long row copies.
  */
-import { type Shape, sizeOf, stridesOf } from '../../../tensor/shape.js';
+import { type Shape, sizeOf, stridesOf } from '../../../core/shape.js';
 import { broadcastStrides } from '../../ref/kernels/strided.js';
 import { ptrOf, type WasmCtx, type WasmKernel } from '../context.js';
 

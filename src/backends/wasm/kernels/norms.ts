@@ -3,7 +3,7 @@
  * across the pool; in the backward pass each thread sums its rows' weight gradients into its own
  * scratch and the caller adds them up.
  */
-import { sizeOf } from '../../../tensor/shape.js';
+import { sizeOf } from '../../../core/shape.js';
 import { ptrOf, type WasmCtx, type WasmKernel } from '../context.js';
 import { ranges } from './matmul.js';
 

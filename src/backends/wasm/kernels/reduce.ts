@@ -1,5 +1,5 @@
 /** sum / max over a contiguous run of axes (after dropping size-1 axes); other cases go to `ref`. */
-import { sizeOf } from '../../../tensor/shape.js';
+import { sizeOf } from '../../../core/shape.js';
 import { reduceSplit } from '../../kernel-args.js';
 import { ptrOf, type WasmKernel } from '../context.js';
 import { REDUCE_CODES } from './codes.js';

@@ -1,5 +1,5 @@
 /** where (full condition; full or scalar branches), argmax along one axis, and casts. */
-import { sameShape, sizeOf } from '../../../tensor/shape.js';
+import { sameShape, sizeOf } from '../../../core/shape.js';
 import { ptrOf, type WasmKernel } from '../context.js';
 
 export const where: WasmKernel<'where'> = (ctx, [c, a, b], [y]) => {

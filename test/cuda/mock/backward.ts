@@ -3,8 +3,8 @@
  * mapping: positions per warp for fp32, tiles per block for bf16), so the op wiring (which buffer
  * goes where, casts, plan reuse) is testable without a GPU.
  */
-import { fromBf16Bits } from './bf16.js';
-import type { MockKernel, MockMemory } from './mock-driver.js';
+import { fromBf16Bits } from '../../../src/backends/cuda/bf16.js';
+import type { MockKernel, MockMemory } from './driver.js';
 
 type Reader = (base: number, row: number, h: number) => Float64Array;
 

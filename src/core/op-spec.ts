@@ -3,6 +3,7 @@
  * kernels for these names; the gradient rules in grad-rules.ts cover every one of them.
  * Composite ops (softmax, mean, linear, ...) are built from these in ops.ts.
  */
+import type { AttentionPlan } from './attention-plan.js';
 import type { DType } from './dtype.js';
 import {
   broadcastShapes,
@@ -97,7 +98,7 @@ export interface OpParams extends Record<UnaryOp | BinaryOp, NoParams> {
   /** (dy, x) -> dw of shape `kernelShape`. */
   conv3dBackwardWeight: ConvParams & { kernelShape: number[] };
   /**
-   * Attention executed through a plan (src/attention/plan.ts): (q [Nq,H,D], k [Nk,H,D], v [Nk,H,D])
+   * Attention executed through a plan (core/attention-plan.ts): (q [Nq,H,D], k [Nk,H,D], v [Nk,H,D])
    * -> (out [Nq,H,D], lse [Nq,H]); lse is the softmax's log-sum-exp (-Infinity for rows that see no key).
    */
   groupedAttention: GroupedAttentionParams;
@@ -107,13 +108,9 @@ export interface OpParams extends Record<UnaryOp | BinaryOp, NoParams> {
 
 export type OpName = keyof OpParams;
 
-/** The arrays of an attention plan (see src/attention/plan.ts) plus the softmax scale. */
-export interface GroupedAttentionParams {
-  qIndex: Int32Array;
-  qOffsets: Int32Array;
-  kvIndex: Int32Array;
-  kvOffsets: Int32Array;
-  scale: number;
+/** An attention plan (validated by the op's caller or kernel) plus the softmax scale. */
+export interface GroupedAttentionParams extends AttentionPlan {
+  readonly scale: number;
 }
 
 export interface Meta {

@@ -13,8 +13,8 @@ import {
   type KernelArg,
   type LaunchConfig,
   packArgs,
-} from './driver-types.js';
-import { checkArgs, type KernelSignature } from './signatures.js';
+} from '../../../src/backends/cuda/driver-types.js';
+import { checkArgs, type KernelSignature } from '../../../src/backends/cuda/signatures.js';
 
 export interface MockLaunch {
   readonly f: CuFunction;

@@ -3,8 +3,8 @@
  * follow the CUDA grid mapping (block -> tile -> segment) so a launch that covers too few tiles,
  * or reads the wrong offsets, gives wrong output here too.
  */
-import { fromBf16Bits, toBf16Bits } from './bf16.js';
-import type { MockKernel, MockMemory } from './mock-driver.js';
+import { fromBf16Bits, toBf16Bits } from '../../../src/backends/cuda/bf16.js';
+import type { MockKernel, MockMemory } from './driver.js';
 
 function segmentOf(offsets: Int32Array, S: number, p: number): number {
   let lo = 0;
