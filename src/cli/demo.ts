@@ -9,10 +9,10 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { makeRenderer } from '../data/world/index.js';
+import { bundledExample, bundledModel, packageRoot } from '../pipeline/bundled.js';
 import { loadModel } from '../pipeline/model.js';
 import { stageTracker } from '../pipeline/progress.js';
 import { worldTruthOf } from '../pipeline/world-story.js';
@@ -22,7 +22,6 @@ import { chooseBackend, generateToMp4 } from './generate.js';
 import { integerAtLeast } from './options.js';
 import { stderrProgress } from './progress-bar.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const HELP = `usage: moga demo [--out demo.mp4] [--story FILE] [--model DIR] [--steps N] [--backend B] [--json]
 
 Generates examples/minute.story.json (60 s, 24 fps, 1,441 frames, 8 shots) with the bundled
@@ -47,8 +46,8 @@ export async function run(argv: string[]): Promise<void> {
     return;
   }
   const out = resolve(values.out ?? 'demo.mp4');
-  const storyPath = values.story ?? join(ROOT, 'examples', 'minute.story.json');
-  const modelDir = values.model ?? join(ROOT, 'models', 'dit-tiny');
+  const storyPath = values.story ?? bundledExample('minute');
+  const modelDir = values.model ?? bundledModel();
   const steps = integerAtLeast('demo', 'steps', values.steps, 1);
   const story = readStory(storyPath);
   const { frames } = storyFrames(story);
@@ -93,7 +92,10 @@ export async function run(argv: string[]): Promise<void> {
  * the reference backend alone would take hours for a minute of video.
  */
 function ensureWasmBuild(say: (s: string) => void): void {
+  const ROOT = packageRoot();
+  // an installed package ships build/wasm; only a checkout has the sources to build it from
   if (existsSync(join(ROOT, 'build', 'wasm', 'kernels.wasm'))) return;
+  if (!existsSync(join(ROOT, 'scripts', 'build.mjs'))) return;
   say('building the WebAssembly kernels once (npm run build) ...');
   const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], {
     cwd: ROOT,

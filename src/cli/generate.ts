@@ -6,14 +6,13 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { bundledModel } from '../pipeline/bundled.js';
 import { type GenerateResult, generate } from '../pipeline/generate.js';
 import { loadModel } from '../pipeline/model.js';
 import { readStory, type Story } from '../story/story.js';
 import { openMp4Writer } from '../video/index.js';
 import { chooseBackend } from './backend.js';
 import { stderrProgress } from './progress-bar.js';
-
-export const DEFAULT_MODEL = 'models/dit-tiny';
 
 const HELP = `usage: moga generate --story FILE --out FILE.mp4 [options]
 
@@ -22,7 +21,7 @@ directory (DiT + text encoder + VAE), and writes an H.264 MP4.
 
   --story FILE     the story: title, fps, width, height, seed, global, shots[{caption, seconds}]
   --out FILE.mp4   where to write the video (atomically: temp file, then rename)
-  --model DIR      model directory (default ${DEFAULT_MODEL})
+  --model DIR      model directory (default: the bundled models/dit-tiny)
   --steps N        sampler steps (default: the model's)
   --seed S         noise seed (default: the story's)
   --guidance W     classifier-free guidance scale (default: the model's; 1 = off, 2x faster)
@@ -139,7 +138,7 @@ export async function run(argv: string[]): Promise<void> {
     throw new Error(`generate: --guidance must be a number >= 0, got '${values.guidance}'`);
   const backend = await chooseBackend(values.backend);
   if (!values.quiet) process.stderr.write(`generate: backend ${backend}\n`);
-  const report = await generateToMp4(story, values.story, values.model ?? DEFAULT_MODEL, values.out, {
+  const report = await generateToMp4(story, values.story, values.model ?? bundledModel(), values.out, {
     steps: posInt(values.steps, 'steps'),
     seed: values.seed === undefined ? undefined : posInt(values.seed, 'seed'),
     guidance,

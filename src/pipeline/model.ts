@@ -29,6 +29,7 @@ import { makeTokenizer, type Tokenizer } from '../models/text/tokenizer.js';
 import { VOCAB_V1 } from '../models/text/vocab.js';
 import { loadVae } from '../models/vae/checkpoint.js';
 import { Rng } from '../tensor/random.js';
+import { packageRoot } from './bundled.js';
 import { type LatentCodec, vaeCodec } from './codec.js';
 import { poolCodec } from './pool-codec.js';
 
@@ -125,14 +126,19 @@ function checkModelConfig(c: ModelConfig, where: string): void {
   if (!(s.shift > 0) || !(s.guidance >= 0)) bad('sampling.shift must be > 0 and sampling.guidance >= 0');
 }
 
-/** The codec a spec names; a VAE path is resolved against `base` (the model directory). */
+/**
+ * The codec a spec names. A VAE path is resolved against `base` (the model directory, or the working
+ * directory for a training recipe), else against moga's package root, so a recipe naming
+ * `models/vae-small/vae.safetensors` also finds the bundled VAE from a user's project.
+ */
 export function openCodec(spec: CodecSpec, base: string): LatentCodec {
   if (spec.kind === 'pool') return poolCodec();
-  const path = resolve(base, spec.path);
-  if (!existsSync(path))
+  const tried = [resolve(base, spec.path), resolve(packageRoot(), spec.path)];
+  const path = tried.find((p) => existsSync(p));
+  if (!path)
     throw new ModelLoadError(
       base,
-      `the VAE checkpoint ${path} (codec.path ${JSON.stringify(spec.path)}) does not exist`,
+      `the VAE checkpoint named by codec.path ${JSON.stringify(spec.path)} does not exist (looked for ${[...new Set(tried)].join(' and ')})`,
     );
   try {
     return vaeCodec(loadVae(path).vae);
