@@ -11,14 +11,15 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { chooseBackend } from '../backends/index.js';
 import { makeRenderer } from '../data/world/index.js';
 import { bundledExample, bundledModel, packageRoot } from '../pipeline/bundled.js';
-import { loadModel } from '../pipeline/model.js';
+import { loadModel, type MogaModel } from '../pipeline/model.js';
 import { stageTracker } from '../pipeline/progress.js';
 import { worldTruthOf } from '../pipeline/world-story.js';
 import { readStory, type Story, storyFrames } from '../story/story.js';
 import { openMp4Writer } from '../video/index.js';
-import { chooseBackend, generateToMp4 } from './generate.js';
+import { generateToMp4 } from './generate.js';
 import { integerAtLeast } from './options.js';
 import { stderrProgress } from './progress-bar.js';
 
@@ -56,22 +57,21 @@ export async function run(argv: string[]): Promise<void> {
     `moga demo: "${story.title}": ${story.shots.length} shots, ${frames} frames (${(frames - 1) / story.fps} s at ${story.fps} fps), ${story.width}x${story.height}`,
   );
   if (!values.backend) ensureWasmBuild(say);
-  const backend = await chooseBackend(values.backend);
+  const backend = (await chooseBackend(values.backend)).name;
   say(`backend: ${backend}`);
 
   let why: string | undefined;
+  let model: MogaModel | undefined;
   try {
-    loadModel(modelDir);
+    model = await loadModel(modelDir);
   } catch (e) {
     why = (e as Error).message;
   }
   let report: Record<string, unknown>;
-  if (why === undefined) {
+  if (model) {
     say(`model: ${modelDir}`);
-    report = {
-      source: 'generated',
-      ...(await generateToMp4(story, storyPath, modelDir, out, { steps, backend })),
-    };
+    report = { source: 'generated', ...(await generateToMp4(story, storyPath, model, out, { steps })) };
+    model.dispose();
   } else {
     say(`\nNO BUNDLED MODEL: ${why}`);
     say('Train it with: moga train dit --config configs/dit-tiny.json');

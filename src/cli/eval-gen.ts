@@ -95,7 +95,7 @@ export async function run(argv: string[]): Promise<void> {
 
   const be = await setBackend(values.backend!);
   const { probe } = loadProbe(values.probe!);
-  let model = source !== 'truth' && values.model ? loadModel(values.model) : undefined;
+  let model = source !== 'truth' && values.model ? await loadModel(values.model) : undefined;
   if (model && attention) model = withAttention(model, attention);
   const codec = source === 'noise' ? (model?.codec ?? vaeCodec(loadVae(values.vae!).vae)) : undefined;
   const run =

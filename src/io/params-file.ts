@@ -3,7 +3,7 @@
  * Loading writes into the tree's existing tensors, so anything holding them (an optimizer, EMA)
  * keeps pointing at the loaded values.
  */
-import { namedParams, type Params } from '../nn/params.js';
+import { namedParams, type ParamTree } from '../nn/params.js';
 import type { Tensor } from '../tensor/tensor.js';
 import {
   readSafetensors,
@@ -13,14 +13,10 @@ import {
   writeSafetensors,
 } from './safetensors.js';
 
-/**
- * A params tree as the nn layer builds it. `Params` has an index signature, which interfaces such
- * as `Linear` do not satisfy, so the io and train layers accept any object and walk it as Params.
- */
-export type ParamTree = Params | object;
+export type { ParamTree };
 
 export function namedTensors(params: ParamTree): [string, Tensor][] {
-  return namedParams(params as Params);
+  return namedParams(params);
 }
 
 /** Host copies of every tensor of the tree, ready to serialise. */

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { initModel, loadModel, saveModel } from '../../src/pipeline/model.js';
 import { microConfig } from './helpers.js';
 
-test('saveModel over an existing directory keeps its README.md (the model card)', () => {
+test('saveModel over an existing directory keeps its README.md (the model card)', async () => {
   const root = mkdtempSync(join(tmpdir(), 'moga-model-dir-'));
   try {
     const dir = join(root, 'm');
@@ -15,7 +15,7 @@ test('saveModel over an existing directory keeps its README.md (the model card)'
     writeFileSync(join(dir, 'README.md'), '# card\n');
     saveModel(dir, initModel({ ...microConfig(), training: { steps: 7 } }, 2));
     assert.equal(readFileSync(join(dir, 'README.md'), 'utf8'), '# card\n');
-    assert.equal(loadModel(dir).config.training?.steps, 7);
+    assert.equal((await loadModel(dir)).config.training?.steps, 7);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
