@@ -6,6 +6,7 @@
 import { namedParams, type ParamTree } from '../nn/params.js';
 import type { Tensor } from '../tensor/tensor.js';
 import {
+  isFloatDType,
   readSafetensors,
   type SafeDType,
   type SafeFile,
@@ -59,7 +60,7 @@ export function loadParamsInto(
     if (!f) continue;
     const sameShape = f.shape.length === t.shape.length && f.shape.every((d, i) => d === t.shape[i]);
     if (!sameShape) misShaped.push(`${name} (file [${f.shape.join(', ')}], model [${t.shape.join(', ')}])`);
-    else if ((f.dtype === 'I32') !== (t.dtype === 'int32'))
+    else if (isFloatDType(f.dtype) !== (t.dtype === 'float32'))
       misShaped.push(`${name} (file ${f.dtype}, model ${t.dtype})`);
   }
   const problems: string[] = [];

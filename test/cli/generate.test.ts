@@ -123,6 +123,6 @@ test('moga --version prints package.json version; --help lists every command', a
   assert.equal(v.status, 0);
   assert.equal(v.stdout.trim(), version);
   const h = moga('--help');
-  for (const c of ['demo', 'generate', 'train', 'eval', 'world', '--version'])
+  for (const c of ['demo', 'generate', 'train', 'eval', 'inspect', 'world', '--version'])
     assert.match(h.stdout, new RegExp(`^  ${c} `, 'm'));
 });

@@ -191,7 +191,7 @@ console.log(JSON.stringify({ version: own.version, attended: attended.shape, bac
 test('npx moga --version and --help', () => {
   assert.equal(ok('npx', ['--no', '--', 'moga', '--version'], project).trim(), pkg.version);
   const help = ok('npx', ['--no', '--', 'moga', '--help'], project);
-  for (const c of ['demo', 'generate', 'train', 'eval', 'world'])
+  for (const c of ['demo', 'generate', 'train', 'eval', 'inspect', 'world'])
     assert.match(help, new RegExp(`^  ${c} `, 'm'));
 });
 
