@@ -25,7 +25,8 @@ const HELP = `usage: moga generate --story FILE --out FILE.mp4 [options]
 Generates a multi-shot video from a story file (see examples/*.story.json) with a model
 directory (DiT + text encoder + VAE), and writes an H.264 MP4.
 
-  --story FILE     the story: title, fps, width, height, seed, global, shots[{caption, seconds}]
+  --story FILE     the story (JSON, or YAML if named .yaml/.yml): title, fps, width, height, seed,
+                   global, shots[{caption, seconds}]
   --out FILE.mp4   where to write the video (atomically: temp file, then rename)
   --model DIR      model directory (default: the bundled models/dit-tiny)
   --steps N        sampler steps (default: the model's)

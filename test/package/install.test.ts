@@ -35,6 +35,17 @@ const TWO_SECONDS = {
   ],
 };
 
+const TWO_SECONDS_YAML = `title: installed
+width: 160
+height: 96
+seed: 3
+shots:
+  - caption: a red circle drifts right across a blue wall, wide shot
+    seconds: 0.5
+  - caption: a white star spins in front of a navy sky, close-up
+    seconds: 0.5
+`;
+
 /** The child's environment without npm's own variables (npm test sets npm_config_local_prefix=REPO...). */
 function cleanEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
@@ -60,12 +71,25 @@ function newestSource(d = 'src'): number {
   return t;
 }
 
-/** A lockfile pinning the tarball and our runtime dependencies as our own lockfile has them. */
+/** A lockfile pinning the tarball, and our runtime dependencies (with theirs) as our own lockfile has them. */
 function lockfile(tarball: string, integrity: string): object {
-  const ours = JSON.parse(readFileSync('package-lock.json', 'utf8')).packages as Record<string, unknown>;
-  const deps = Object.entries(ours).filter(([k]) =>
-    /^node_modules\/(koffi$|@koromix\/|@ffmpeg-installer\/)/.test(k),
-  );
+  type Entry = {
+    version: string;
+    dependencies?: Record<string, string>;
+    optionalDependencies?: Record<string, string>;
+  };
+  const ours = JSON.parse(readFileSync('package-lock.json', 'utf8')).packages as Record<string, Entry>;
+  const deps: [string, Entry & { resolved: string }][] = [];
+  const todo = Object.keys(pkg.dependencies);
+  for (let name = todo.pop(); name !== undefined; name = todo.pop()) {
+    const key = `node_modules/${name}`;
+    if (!ours[key] || deps.some(([k]) => k === key)) continue;
+    // the tarball's address, which our lockfile leaves out (omit-lockfile-registry-resolved), so
+    // npm needs no registry document to find it
+    const resolved = `https://registry.npmjs.org/${name}/-/${name.split('/').pop()}-${ours[key].version}.tgz`;
+    deps.push([key, { resolved, ...ours[key] }]);
+    todo.push(...Object.keys({ ...ours[key].dependencies, ...ours[key].optionalDependencies }));
+  }
   return {
     name: 'user-project',
     version: '1.0.0',
@@ -107,6 +131,7 @@ before(() => {
   writeFileSync(join(project, 'package-lock.json'), JSON.stringify(lockfile(tarball, integrity)));
   ok('npm', ['install', '--offline', '--no-audit', '--no-fund'], project);
   writeFileSync(join(project, 'two.story.json'), JSON.stringify(TWO_SECONDS));
+  writeFileSync(join(project, 'two.story.yaml'), TWO_SECONDS_YAML);
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -195,14 +220,14 @@ test('npx moga --version and --help', () => {
     assert.match(help, new RegExp(`^  ${c} `, 'm'));
 });
 
-test('npx moga generate: the bundled model, from the project folder, a playable MP4', async () => {
+test('npx moga generate: a YAML story, the bundled model, from the project folder, a playable MP4', async () => {
   const args = [
     '--no',
     '--',
     'moga',
     'generate',
     '--story',
-    'two.story.json',
+    'two.story.yaml',
     '--out',
     'two.mp4',
     '--steps',
