@@ -1,7 +1,7 @@
 /**
  * moga as a dependency, the way a user gets it: `npm pack` of this checkout (built by `npm test`
  * first; packed with --ignore-scripts so prepack does not rebuild), installed into a fresh project
- * with no network (`npm install --offline`: the tarball plus koffi and @ffmpeg-installer from the
+ * with no network (`npm install --offline`: the tarball plus yaml, koffi and @ffmpeg-installer from the
  * npm cache, which `npm ci` filled, pinned by a lockfile made from ours), then used from there:
  * a strict TypeScript program typechecks against the installed types and runs in plain Node
  * without setBackend, and `npx moga --version | --help | generate | demo` run from the project's
@@ -80,7 +80,7 @@ function lockfile(tarball: string, integrity: string): object {
   };
   const ours = JSON.parse(readFileSync('package-lock.json', 'utf8')).packages as Record<string, Entry>;
   const deps: [string, Entry & { resolved: string }][] = [];
-  const todo = Object.keys(pkg.dependencies);
+  const todo = Object.keys({ ...pkg.dependencies, ...pkg.optionalDependencies });
   for (let name = todo.pop(); name !== undefined; name = todo.pop()) {
     const key = `node_modules/${name}`;
     if (!ours[key] || deps.some(([k]) => k === key)) continue;
@@ -103,6 +103,7 @@ function lockfile(tarball: string, integrity: string): object {
         integrity,
         license: pkg.license,
         dependencies: pkg.dependencies,
+        optionalDependencies: pkg.optionalDependencies,
         bin: { moga: 'bin/moga.js' },
         engines: pkg.engines,
       },
