@@ -23,6 +23,8 @@ export {
   type VisualAttentionOutput,
   type VisualAttentionParams,
 } from './attention/visual-attention.js';
+// Types the API above refers to (so its reference documentation is complete).
+export type { Storage, TensorRef } from './backends/backend.js';
 // ---- backends ----
 export {
   availableBackends,
@@ -44,8 +46,10 @@ export { createWasmBackend, type WasmBackend, type WasmOptions } from './backend
 export * as world from './data/world/index.js';
 // ---- diffusion ----
 export * from './diffusion/index.js';
+export type { CaptionEmbeddingsFile } from './io/caption-embeddings.js';
 // ---- files ----
 export { loadParams, loadParamsInto, saveParams } from './io/params-file.js';
+export type { TensorsToWrite } from './io/safetensors.js';
 export {
   inspectSafetensors,
   parseSafetensors,
@@ -60,6 +64,7 @@ export {
 } from './io/safetensors.js';
 // ---- models ----
 export * from './models/cost.js';
+export type { DiTBatchOutput } from './models/dit/dit.js';
 export {
   type DiTInput,
   type DiTOutput,
@@ -69,10 +74,14 @@ export {
   videoDiT,
   videoDiTBatch,
 } from './models/dit/dit.js';
+export type { CrossAttentionParams, DiTBlockParams } from './models/dit/dit-block.js';
+export type { Denoiser, ObjectiveOptions, TrainingExample, TrainingLoss } from './models/dit/objective.js';
 export { denoiser, type Prediction, samplingVelocity, trainingLoss } from './models/dit/objective.js';
 export type { MultiShotText, ShotText } from './models/dit/text.js';
+export type { LatentFactors } from './models/latent-layout.js';
 export { type LatentLayout, type ShotLayout, videoLayout } from './models/latent-layout.js';
 export * from './models/presets.js';
+export type { TextBlock } from './models/text/encoder.js';
 export {
   type CaptionEmbedding,
   type CaptionEncoder,
@@ -130,14 +139,25 @@ export {
 export { poolCodec } from './pipeline/pool-codec.js';
 export type { ProgressEvent, Stage } from './pipeline/progress.js';
 export { type DitRecipe, type TrainDitResult, trainDit } from './pipeline/train-dit.js';
+export type { ClipSpec } from './pipeline/world-clips.js';
+export type { FieldPath } from './story/story.js';
 export { parseStory, readStory, type Shot, type Story, StoryError, storyFrames } from './story/story.js';
 // ---- tensors and autodiff ----
 export { backward, grad, gradients, valueAndGrad } from './tensor/autodiff.js';
 export type { DType, TypedArray } from './tensor/dtype.js';
-export type { BinaryOp, OpName, UnaryOp } from './tensor/op-spec.js';
+export type {
+  BinaryOp,
+  ConvParams,
+  GroupedAttentionParams,
+  NoParams,
+  OpName,
+  OpParams,
+  UnaryOp,
+} from './tensor/op-spec.js';
 export * from './tensor/ops.js';
 export { Rng, rand, randn } from './tensor/random.js';
 export { type Shape, sizeOf } from './tensor/shape.js';
+export type { GradNode } from './tensor/tensor.js';
 export {
   empty,
   fromArray,
@@ -150,8 +170,10 @@ export {
   tidyAsync,
   toBackend,
 } from './tensor/tensor.js';
+export type { AdamWState } from './train/adamw.js';
 // ---- training ----
 export { ADAMW_DEFAULTS, type AdamWConfig } from './train/adamw.js';
+export type { StateJson } from './train/checkpoint.js';
 export {
   findCheckpoint,
   loadCheckpoint,
@@ -160,9 +182,12 @@ export {
   type TrainState,
 } from './train/checkpoint.js';
 export { type TrainLoopOptions, type TrainResult, trainLoop } from './train/loop.js';
+export type { ProgressInfo, ProgressMode } from './train/progress.js';
 export { clipGlobalNorm, emaUpdate, warmupConstant } from './train/schedule.js';
+export type { SheetOptions } from './video/contact-sheet.js';
 // ---- video ----
 export { contactSheet, writeContactSheet } from './video/contact-sheet.js';
+export type { FfmpegLocation } from './video/ffmpeg.js';
 export { findFfmpeg } from './video/ffmpeg.js';
 export { type Mp4Options, type Mp4Writer, openMp4Writer } from './video/mp4-writer.js';
 export { encodePng, writePng } from './video/png.js';

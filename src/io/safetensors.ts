@@ -30,7 +30,7 @@ import { endianness } from 'node:os';
 const HOST_LE = endianness() === 'LE';
 
 /** Bytes per element of every dtype this reader knows (sub-byte F4/F6 and F8_E8M0 are refused). */
-const ELEM_BYTES = {
+const ELEM_BYTES: Record<SafeDType, number> = {
   BOOL: 1,
   U8: 1,
   I8: 1,
@@ -46,9 +46,24 @@ const ELEM_BYTES = {
   BF16: 2,
   F32: 4,
   F64: 8,
-} as const;
+};
 
-export type SafeDType = keyof typeof ELEM_BYTES;
+export type SafeDType =
+  | 'BOOL'
+  | 'U8'
+  | 'I8'
+  | 'U16'
+  | 'I16'
+  | 'U32'
+  | 'I32'
+  | 'U64'
+  | 'I64'
+  | 'F8_E4M3'
+  | 'F8_E5M2'
+  | 'F16'
+  | 'BF16'
+  | 'F32'
+  | 'F64';
 
 /** The dtypes the writer produces. */
 const WRITABLE: readonly SafeDType[] = ['F32', 'F16', 'BF16', 'I32'];
@@ -70,7 +85,7 @@ export interface SafeTensor {
 }
 
 export interface SafeFile {
-  /** Tensors in file order (ascending data offset). */
+  /** TensorsToWrite in file order (ascending data offset). */
   readonly tensors: Map<string, SafeTensor>;
   readonly metadata: Record<string, string>;
 }
@@ -337,7 +352,8 @@ export function parseSafetensors(bytes: Uint8Array, source = '<buffer>'): SafeFi
   return { tensors, metadata };
 }
 
-type Tensors = Iterable<[string, TensorToWrite]> | Record<string, TensorToWrite>;
+/** TensorsToWrite to write, by name, in order. */
+export type TensorsToWrite = Iterable<[string, TensorToWrite]> | Record<string, TensorToWrite>;
 
 interface WritePlan {
   /** The 8-byte length followed by the space-padded JSON header. */
@@ -347,7 +363,7 @@ interface WritePlan {
 }
 
 /** Validates what to write and lays out the header (offsets in the given order). */
-function planWrite(tensors: Tensors, metadata: Record<string, string>): WritePlan {
+function planWrite(tensors: TensorsToWrite, metadata: Record<string, string>): WritePlan {
   const list =
     Symbol.iterator in tensors
       ? [...(tensors as Iterable<[string, TensorToWrite]>)]
@@ -410,7 +426,10 @@ function encodeTensor(t: TensorToWrite, dtype: SafeDType): Uint8Array {
 }
 
 /** Encodes tensors (in the given order) and string metadata as a safetensors file in memory. */
-export function serializeSafetensors(tensors: Tensors, metadata: Record<string, string> = {}): Uint8Array {
+export function serializeSafetensors(
+  tensors: TensorsToWrite,
+  metadata: Record<string, string> = {},
+): Uint8Array {
   const plan = planWrite(tensors, metadata);
   const out = new Uint8Array(plan.head.length + plan.dataBytes);
   out.set(plan.head, 0);
@@ -563,7 +582,7 @@ export function writeDurable(
  */
 export function writeSafetensors(
   path: string,
-  tensors: Tensors,
+  tensors: TensorsToWrite,
   metadata: Record<string, string> = {},
   opts: { atomic?: boolean } = {},
 ): void {

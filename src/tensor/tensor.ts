@@ -39,6 +39,7 @@ export class Tensor implements TensorRef {
   grad: Tensor | undefined;
   private buf: Buffer | undefined;
 
+  /** @internal Tensors come from fromArray, empty, full and the ops. */
   constructor(
     readonly shape: Shape,
     readonly dtype: DType,
