@@ -167,7 +167,7 @@ test('a strict TypeScript program typechecks against the installed package and r
     join(project, 'user.ts'),
     `import { createRequire } from 'node:module';
 import {
-  type AttentionPlan, bundledModel, fromArray, generate, groupedAttention, loadModel, parseStory, plans,
+  type AttentionPlan, bundledModel, disposeParams, fromArray, generate, groupedAttention, loadModel, parseStory, plans,
   type Story, StoryError,
 } from 'moga';
 const own = createRequire(import.meta.url)('moga/package.json') as { version: string };
@@ -183,6 +183,7 @@ try {
 } catch (e) {
   if (e instanceof StoryError) refused = e.message;
 }
+disposeParams(model.dit.params); // a typed params tree is accepted as is
 model.dispose();
 console.log(JSON.stringify({ version: own.version, attended: attended.shape, backend: model.backend.name,
   frames: result.frames, video: result.video?.length, refused }));
