@@ -70,7 +70,7 @@ test('generate validates the story with the story file messages, and reports unk
   const { shots: _, ...noShots } = TWO_SHOTS;
   await assert.rejects(
     generate(noShots as unknown as Story, model),
-    /^Error: story\.shots: expected a non-empty array$/,
+    /^StoryError: story\.shots: expected a non-empty array$/,
   );
   await assert.rejects(
     generate({ ...TWO_SHOTS, width: 40 }, model),
