@@ -10,7 +10,7 @@
  * minus its own sampling steps. Candidates run interleaved, so a changing load hits all alike.
  */
 import os from 'node:os';
-import { chooseBackend } from '../src/cli/backend.js';
+import { chooseBackend } from '../src/backends/choose.js';
 import { initVideoDiT, type VideoDiT } from '../src/models/dit/dit.js';
 import {
   denoiser,
@@ -70,7 +70,7 @@ export default async function ditSizes(argv: string[]): Promise<void> {
   const repeats = Number(arg(argv, '--repeats') ?? 3);
   const demoSeconds = Number(arg(argv, '--demo-seconds') ?? Number.NaN);
   const demoSteps = Number(arg(argv, '--demo-steps') ?? 6);
-  const backend = await chooseBackend(arg(argv, '--backend'));
+  const backend = (await chooseBackend(arg(argv, '--backend'))).name;
   console.log(
     `dit-sizes: ${machine()}, backend ${backend}, load average ${os
       .loadavg()

@@ -1,14 +1,13 @@
 #!/usr/bin/env node
-// Runs the CLI from the built package (dist/), or from source through tsx when not built.
+// Runs the compiled CLI (dist/), which ships in the package; a checkout builds it with npm run build
+// (or runs the source through tsx with npm run moga).
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const built = join(root, 'dist/src/cli/main.js');
-if (existsSync(built)) await import(pathToFileURL(built).href);
-else {
-  const { register } = await import('tsx/esm/api');
-  register();
-  await import(pathToFileURL(join(root, 'src/cli/main.ts')).href);
+const built = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'src', 'cli', 'main.js');
+if (!existsSync(built)) {
+  console.error(`moga: ${built} is missing: run npm run build first (or npm run moga -- ARGS from source)`);
+  process.exit(1);
 }
+await import(pathToFileURL(built).href);

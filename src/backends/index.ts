@@ -24,4 +24,5 @@ registerBackend({
 });
 
 export { type Backend, type Storage, type TensorRef, UnsupportedRoutineError } from './backend.js';
+export * from './choose.js';
 export * from './registry.js';

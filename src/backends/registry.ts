@@ -18,6 +18,8 @@ const probes = new Map<string, BackendProbe>();
 const ready = new Map<string, Backend>();
 const reasons = new Map<string, string>();
 let current: Backend | undefined;
+/** True once a backend was set on purpose (setBackend, useBackend, chooseBackend), not by the ref default. */
+let chosen = false;
 
 export function registerBackend(p: BackendProbe): void {
   probes.set(p.name, p);
@@ -63,6 +65,7 @@ export async function availableBackends(): Promise<{
 /** Makes the named backend the one new tensors are created on. */
 export async function setBackend(name: string): Promise<Backend> {
   current = await initBackend(name);
+  chosen = true;
   return current;
 }
 
@@ -70,12 +73,44 @@ export async function setBackend(name: string): Promise<Backend> {
 export function useBackend(b: Backend): void {
   ready.set(b.name, b);
   current = b;
+  chosen = true;
 }
 
 /** The backend new tensors go to: the one last set, else `ref`. */
 export function getBackend(): Backend {
-  if (!current) useBackend(createRefBackend());
-  return current!;
+  if (!current) {
+    current = createRefBackend();
+    ready.set(current.name, current);
+  }
+  return current;
+}
+
+/** Whether a backend was set on purpose (else new tensors go to the `ref` default). */
+export function backendChosen(): boolean {
+  return chosen;
+}
+
+/**
+ * Runs `fn` with `b` as the backend new tensors go to, then restores the previous one (when the
+ * promise settles, for an async `fn`: tensors other code makes meanwhile also go to `b`).
+ */
+export function withBackend<T>(b: Backend, fn: () => T): T {
+  const prev = current;
+  current = b;
+  let r: T;
+  try {
+    r = fn();
+  } catch (e) {
+    current = prev;
+    throw e;
+  }
+  if (!(r instanceof Promise)) {
+    current = prev;
+    return r;
+  }
+  return r.finally(() => {
+    current = prev;
+  }) as T;
 }
 
 export function readyBackend(name: string): Backend | undefined {

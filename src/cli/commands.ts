@@ -16,6 +16,10 @@ export const COMMAND_TABLE: Record<
     load: () => import('./train.js'),
   },
   eval: { about: 'evaluate a committed checkpoint (moga eval vae)', load: () => import('./eval.js') },
+  inspect: {
+    about: 'list the tensors of a .safetensors file (name, dtype, shape, bytes) from its header',
+    load: () => import('./inspect.js'),
+  },
   world: {
     about: 'render a synthetic multi-shot story to MP4/PNG with captions and truth',
     load: () => import('./world.js'),

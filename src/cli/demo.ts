@@ -9,20 +9,20 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { chooseBackend } from '../backends/index.js';
 import { makeRenderer } from '../data/world/index.js';
-import { loadModel } from '../pipeline/model.js';
+import { bundledExample, bundledModel, packageRoot } from '../pipeline/bundled.js';
+import { loadModel, type MogaModel } from '../pipeline/model.js';
 import { stageTracker } from '../pipeline/progress.js';
 import { worldTruthOf } from '../pipeline/world-story.js';
 import { readStory, type Story, storyFrames } from '../story/story.js';
 import { openMp4Writer } from '../video/index.js';
-import { chooseBackend, generateToMp4 } from './generate.js';
+import { generateToMp4 } from './generate.js';
 import { integerAtLeast } from './options.js';
 import { stderrProgress } from './progress-bar.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const HELP = `usage: moga demo [--out demo.mp4] [--story FILE] [--model DIR] [--steps N] [--backend B] [--json]
 
 Generates examples/minute.story.json (60 s, 24 fps, 1,441 frames, 8 shots) with the bundled
@@ -47,8 +47,8 @@ export async function run(argv: string[]): Promise<void> {
     return;
   }
   const out = resolve(values.out ?? 'demo.mp4');
-  const storyPath = values.story ?? join(ROOT, 'examples', 'minute.story.json');
-  const modelDir = values.model ?? join(ROOT, 'models', 'dit-tiny');
+  const storyPath = values.story ?? bundledExample('minute');
+  const modelDir = values.model ?? bundledModel();
   const steps = integerAtLeast('demo', 'steps', values.steps, 1);
   const story = readStory(storyPath);
   const { frames } = storyFrames(story);
@@ -57,22 +57,21 @@ export async function run(argv: string[]): Promise<void> {
     `moga demo: "${story.title}": ${story.shots.length} shots, ${frames} frames (${(frames - 1) / story.fps} s at ${story.fps} fps), ${story.width}x${story.height}`,
   );
   if (!values.backend) ensureWasmBuild(say);
-  const backend = await chooseBackend(values.backend);
+  const backend = (await chooseBackend(values.backend)).name;
   say(`backend: ${backend}`);
 
   let why: string | undefined;
+  let model: MogaModel | undefined;
   try {
-    loadModel(modelDir);
+    model = await loadModel(modelDir);
   } catch (e) {
     why = (e as Error).message;
   }
   let report: Record<string, unknown>;
-  if (why === undefined) {
+  if (model) {
     say(`model: ${modelDir}`);
-    report = {
-      source: 'generated',
-      ...(await generateToMp4(story, storyPath, modelDir, out, { steps, backend })),
-    };
+    report = { source: 'generated', ...(await generateToMp4(story, storyPath, model, out, { steps })) };
+    model.dispose();
   } else {
     say(`\nNO BUNDLED MODEL: ${why}`);
     say('Train it with: moga train dit --config configs/dit-tiny.json');
@@ -93,7 +92,10 @@ export async function run(argv: string[]): Promise<void> {
  * the reference backend alone would take hours for a minute of video.
  */
 function ensureWasmBuild(say: (s: string) => void): void {
+  const ROOT = packageRoot();
+  // an installed package ships build/wasm; only a checkout has the sources to build it from
   if (existsSync(join(ROOT, 'build', 'wasm', 'kernels.wasm'))) return;
+  if (!existsSync(join(ROOT, 'scripts', 'build.mjs'))) return;
   say('building the WebAssembly kernels once (npm run build) ...');
   const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], {
     cwd: ROOT,

@@ -17,6 +17,7 @@ import {
 } from '../eval/gen.js';
 import { loadProbe } from '../eval/probe-model.js';
 import { loadVae } from '../models/vae/checkpoint.js';
+import { packageRoot } from '../pipeline/bundled.js';
 import { vaeCodec } from '../pipeline/codec.js';
 import { loadModel } from '../pipeline/model.js';
 import { formatSeconds } from '../train/progress.js';
@@ -60,8 +61,8 @@ export async function run(argv: string[]): Promise<void> {
       'min-recall-gap': { type: 'string', default: '1' },
       first: { type: 'string', default: '0' },
       steps: { type: 'string' },
-      probe: { type: 'string', default: 'models/probe' },
-      vae: { type: 'string', default: 'models/vae-small/vae.safetensors' },
+      probe: { type: 'string', default: join(packageRoot(), 'models', 'probe') },
+      vae: { type: 'string', default: join(packageRoot(), 'models', 'vae-small', 'vae.safetensors') },
       out: { type: 'string' },
       label: { type: 'string' },
       backend: { type: 'string', default: 'wasm' },
@@ -94,7 +95,7 @@ export async function run(argv: string[]): Promise<void> {
 
   const be = await setBackend(values.backend!);
   const { probe } = loadProbe(values.probe!);
-  let model = source !== 'truth' && values.model ? loadModel(values.model) : undefined;
+  let model = source !== 'truth' && values.model ? await loadModel(values.model) : undefined;
   if (model && attention) model = withAttention(model, attention);
   const codec = source === 'noise' ? (model?.codec ?? vaeCodec(loadVae(values.vae!).vae)) : undefined;
   const run =

@@ -1,21 +1,23 @@
 /** `moga eval probe [--probe models/probe] [--stories 40] [--clips 2] [--vae models/vae-small/vae.safetensors | --no-vae] [--json]` */
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setBackend } from '../backends/index.js';
 import { evaluateProbe } from '../eval/probe-eval.js';
 import { loadProbe } from '../eval/probe-model.js';
 import { loadVae } from '../models/vae/checkpoint.js';
+import { packageRoot } from '../pipeline/bundled.js';
 import { integerAtLeast } from './options.js';
 
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      probe: { type: 'string', default: 'models/probe' },
+      probe: { type: 'string', default: join(packageRoot(), 'models', 'probe') },
       stories: { type: 'string', default: '40' },
       clips: { type: 'string', default: '2' },
       first: { type: 'string', default: '0' },
       'min-pixels': { type: 'string', default: '24' },
-      vae: { type: 'string', default: 'models/vae-small/vae.safetensors' },
+      vae: { type: 'string', default: join(packageRoot(), 'models', 'vae-small', 'vae.safetensors') },
       'no-vae': { type: 'boolean' },
       backend: { type: 'string', default: 'wasm' },
       json: { type: 'boolean' },

@@ -1,15 +1,17 @@
 /** `moga eval vae [--checkpoint models/vae-small/vae.safetensors] [--clips N] [--frames F] [--backend B]` */
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setBackend } from '../backends/index.js';
 import { loadVae } from '../models/vae/checkpoint.js';
 import { evaluateVae } from '../models/vae/evaluate.js';
+import { packageRoot } from '../pipeline/bundled.js';
 import { integerAtLeast } from './options.js';
 
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      checkpoint: { type: 'string', default: 'models/vae-small/vae.safetensors' },
+      checkpoint: { type: 'string', default: join(packageRoot(), 'models', 'vae-small', 'vae.safetensors') },
       clips: { type: 'string', default: '4' },
       frames: { type: 'string', default: '17' },
       width: { type: 'string', default: '224' },

@@ -6,27 +6,34 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type GenerateResult, generate } from '../pipeline/generate.js';
-import { loadModel } from '../pipeline/model.js';
+import { chooseBackend } from '../backends/index.js';
+import { bundledModel } from '../pipeline/bundled.js';
+import {
+  describeUnknown,
+  type GenerateResult,
+  generate,
+  type UnknownWords,
+  unknownWords,
+} from '../pipeline/generate.js';
+import { loadModel, type MogaModel } from '../pipeline/model.js';
 import { readStory, type Story } from '../story/story.js';
 import { openMp4Writer } from '../video/index.js';
-import { chooseBackend } from './backend.js';
 import { stderrProgress } from './progress-bar.js';
-
-export const DEFAULT_MODEL = 'models/dit-tiny';
 
 const HELP = `usage: moga generate --story FILE --out FILE.mp4 [options]
 
 Generates a multi-shot video from a story file (see examples/*.story.json) with a model
 directory (DiT + text encoder + VAE), and writes an H.264 MP4.
 
-  --story FILE     the story: title, fps, width, height, seed, global, shots[{caption, seconds}]
+  --story FILE     the story (JSON, or YAML if named .yaml/.yml): title, fps, width, height, seed,
+                   global, shots[{caption, seconds}]
   --out FILE.mp4   where to write the video (atomically: temp file, then rename)
-  --model DIR      model directory (default ${DEFAULT_MODEL})
+  --model DIR      model directory (default: the bundled models/dit-tiny)
   --steps N        sampler steps (default: the model's)
   --seed S         noise seed (default: the story's)
   --guidance W     classifier-free guidance scale (default: the model's; 1 = off, 2x faster)
   --backend NAME   native | wasm | ref | cuda (default: the first that starts of native, wasm, ref)
+  --strict-vocab   refuse captions with words the model does not know (default: warn, naming them)
   --json           print a JSON report on stdout (progress stays on stderr)
   --quiet          no progress bars
   -h, --help       this text`;
@@ -49,6 +56,7 @@ export interface GenerateReport {
   readonly seed: number;
   readonly guidance: number;
   readonly codec: string;
+  readonly unknownWords: readonly UnknownWords[];
   readonly timings: GenerateResult['seconds'];
 }
 
@@ -59,20 +67,17 @@ function posInt(v: string | undefined, what: string): number | undefined {
   return Number(v);
 }
 
-export { chooseBackend } from './backend.js';
-
 /** Story + model -> MP4 at `out`; the report of what was made. */
 export async function generateToMp4(
   story: Story,
   storyPath: string,
-  modelDir: string,
+  model: MogaModel,
   out: string,
-  opts: { steps?: number; seed?: number; guidance?: number; backend: string; quiet?: boolean },
+  opts: { steps?: number; seed?: number; guidance?: number; quiet?: boolean },
 ): Promise<GenerateReport> {
   const dir = dirname(resolve(out));
   if (!existsSync(dir) || !statSync(dir).isDirectory())
     throw new Error(`generate: output folder ${dir} does not exist`);
-  const model = loadModel(modelDir);
   const writer = await openMp4Writer(out, { width: story.width, height: story.height, fps: story.fps });
   let result: GenerateResult;
   try {
@@ -94,8 +99,8 @@ export async function generateToMp4(
     bytes: closed.bytes,
     story: storyPath,
     title: story.title,
-    model: modelDir,
-    backend: opts.backend,
+    model: model.dir ?? 'in-memory',
+    backend: model.backend.name,
     frames: result.frames,
     width: result.width,
     height: result.height,
@@ -107,6 +112,7 @@ export async function generateToMp4(
     seed: result.seed,
     guidance: result.guidance,
     codec: result.codec,
+    unknownWords: result.unknownWords,
     timings: result.seconds,
   };
 }
@@ -123,6 +129,7 @@ export async function run(argv: string[]): Promise<void> {
       guidance: { type: 'string' },
       backend: { type: 'string' },
       json: { type: 'boolean' },
+      'strict-vocab': { type: 'boolean' },
       quiet: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -137,15 +144,22 @@ export async function run(argv: string[]): Promise<void> {
   const guidance = values.guidance === undefined ? undefined : Number(values.guidance);
   if (guidance !== undefined && !(guidance >= 0))
     throw new Error(`generate: --guidance must be a number >= 0, got '${values.guidance}'`);
-  const backend = await chooseBackend(values.backend);
+  const backend = (await chooseBackend(values.backend)).name;
   if (!values.quiet) process.stderr.write(`generate: backend ${backend}\n`);
-  const report = await generateToMp4(story, values.story, values.model ?? DEFAULT_MODEL, values.out, {
+  const model = await loadModel(values.model ?? bundledModel());
+  // before any output: --strict-vocab refuses here, else the words are named once
+  const unknown = unknownWords(story, model, values['strict-vocab']);
+  if (unknown.length)
+    process.stderr.write(
+      `generate: warning: words the model does not know (encoded as bytes it never saw in training; --strict-vocab refuses them): ${describeUnknown(unknown)}\n`,
+    );
+  const report = await generateToMp4(story, values.story, model, values.out, {
     steps: posInt(values.steps, 'steps'),
     seed: values.seed === undefined ? undefined : posInt(values.seed, 'seed'),
     guidance,
-    backend,
     quiet: values.quiet,
   });
+  model.dispose();
   if (values.json) console.log(JSON.stringify(report, null, 2));
   else
     process.stderr.write(

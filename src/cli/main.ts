@@ -2,19 +2,28 @@
  * `moga <command> [options]`: each command is a module under cli/ exporting `run(argv)`, loaded
  * only when used (so a CPU-only machine never loads the CUDA FFI, for example).
  */
+import { packageVersion } from '../pipeline/bundled.js';
 import { COMMAND_TABLE as COMMANDS } from './commands.js';
 
 function usage(): string {
   const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.about}`);
-  return ['usage: moga <command> [options]   (moga <command> --help for its options)', '', ...rows].join(
-    '\n',
-  );
+  return [
+    'usage: moga <command> [options]   (moga <command> --help for its options)',
+    '',
+    ...rows,
+    '',
+    '  --version  print the version',
+  ].join('\n');
 }
 
 async function main(argv: string[]) {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h') {
     console.log(usage());
+    return;
+  }
+  if (name === '--version' || name === '-v') {
+    console.log(packageVersion());
     return;
   }
   const cmd = COMMANDS[name];

@@ -3,8 +3,8 @@
  *  [--resume] [--backend native|wasm|ref]`: trains the DiT, text encoder frozen (src/pipeline/train-dit.ts).
  */
 import { parseArgs } from 'node:util';
+import { chooseBackend } from '../backends/index.js';
 import { checkDitRecipe, type DitRecipe, trainDit } from '../pipeline/train-dit.js';
-import { chooseBackend } from './backend.js';
 import { positiveNumber, RECIPE_OPTIONS, readRecipe } from './options.js';
 
 const HELP = `usage: moga train dit --config <recipe.json> [options]
@@ -42,7 +42,7 @@ export async function run(argv: string[]): Promise<void> {
     ...(values.codec === 'pool' ? { codec: { kind: 'pool' } as const } : {}),
   };
   checkDitRecipe(recipe);
-  const backend = await chooseBackend(values.backend);
+  const backend = (await chooseBackend(values.backend)).name;
   process.stderr.write(`train dit: backend ${backend}, codec ${recipe.codec.kind}, out ${recipe.out}\n`);
   const r = trainDit(recipe, { resume: values.resume, command: `moga train dit ${argv.join(' ')}` });
   console.log(JSON.stringify({ event: 'done', ...r }));

@@ -1,7 +1,7 @@
 /** `moga train vae --config configs/vae-small.json [--steps N] [--max-minutes M] [--resume] [--backend B]` */
 import { parseArgs } from 'node:util';
+import { chooseBackend } from '../backends/index.js';
 import { checkRecipe, trainVae, type VaeRecipe } from '../models/vae/train.js';
-import { chooseBackend } from './backend.js';
 import { positiveNumber, RECIPE_OPTIONS, readRecipe } from './options.js';
 
 export async function run(argv: string[]): Promise<void> {
@@ -23,6 +23,6 @@ export async function run(argv: string[]): Promise<void> {
     resume: values.resume ?? file.resume,
   };
   checkRecipe(recipe);
-  console.log(`backend ${await chooseBackend(values.backend)}`);
+  console.log(`backend ${(await chooseBackend(values.backend)).name}`);
   trainVae(recipe);
 }

@@ -57,7 +57,7 @@ export const BINARY_OPS: readonly BinaryOp[] = [
   'equal',
 ];
 
-type NoParams = Record<string, never>;
+export type NoParams = Record<string, never>;
 /** Convolution geometry over (T, H, W): strides and zero padding (before, after) per axis. */
 export interface ConvParams {
   stride: number[];

@@ -5,7 +5,13 @@
  *   lengths     I32               [B]         real tokens of each caption (1..L)
  *   __metadata__.captions = JSON array of the B caption strings (the lookup keys)
  */
-import { readSafetensors, type SafeDType, type SafeFile, writeSafetensors } from './safetensors.js';
+import {
+  isFloatDType,
+  readSafetensors,
+  type SafeDType,
+  type SafeFile,
+  writeSafetensors,
+} from './safetensors.js';
 
 export interface CaptionEmbeddingsFile {
   readonly captions: readonly string[];
@@ -25,7 +31,8 @@ export function parseCaptionEmbeddings(file: SafeFile, source: string): CaptionE
   const len = file.tensors.get('lengths');
   if (!emb) throw fail(`no 'embeddings' tensor (has: ${[...file.tensors.keys()].join(', ') || 'none'})`);
   if (!len) throw fail("no 'lengths' tensor");
-  if (emb.dtype === 'I32') throw fail("'embeddings' must be a float tensor (F32, F16 or BF16), got I32");
+  if (!isFloatDType(emb.dtype))
+    throw fail(`'embeddings' must be a float tensor (F32, F16 or BF16), got ${emb.dtype}`);
   if (emb.shape.length !== 3)
     throw fail(`'embeddings' must be [captions, seqLen, width], got [${emb.shape.join(', ')}]`);
   const [B, L, D] = emb.shape;

@@ -3,9 +3,10 @@
  * Loading writes into the tree's existing tensors, so anything holding them (an optimizer, EMA)
  * keeps pointing at the loaded values.
  */
-import { namedParams, type Params } from '../nn/params.js';
+import { namedParams, type ParamTree } from '../nn/params.js';
 import type { Tensor } from '../tensor/tensor.js';
 import {
+  isFloatDType,
   readSafetensors,
   type SafeDType,
   type SafeFile,
@@ -13,14 +14,10 @@ import {
   writeSafetensors,
 } from './safetensors.js';
 
-/**
- * A params tree as the nn layer builds it. `Params` has an index signature, which interfaces such
- * as `Linear` do not satisfy, so the io and train layers accept any object and walk it as Params.
- */
-export type ParamTree = Params | object;
+export type { ParamTree };
 
 export function namedTensors(params: ParamTree): [string, Tensor][] {
-  return namedParams(params as Params);
+  return namedParams(params);
 }
 
 /** Host copies of every tensor of the tree, ready to serialise. */
@@ -63,7 +60,7 @@ export function loadParamsInto(
     if (!f) continue;
     const sameShape = f.shape.length === t.shape.length && f.shape.every((d, i) => d === t.shape[i]);
     if (!sameShape) misShaped.push(`${name} (file [${f.shape.join(', ')}], model [${t.shape.join(', ')}])`);
-    else if ((f.dtype === 'I32') !== (t.dtype === 'int32'))
+    else if (isFloatDType(f.dtype) !== (t.dtype === 'float32'))
       misShaped.push(`${name} (file ${f.dtype}, model ${t.dtype})`);
   }
   const problems: string[] = [];

@@ -4,10 +4,15 @@
  * header = { "<name>": { dtype, shape, data_offsets: [begin, end] }, "__metadata__"?: {str: str} },
  * offsets relative to the start of the data buffer.
  *
- * Supported dtypes: F32, F16, BF16 (decoded to float32 on read) and I32. Everything in the header
- * is checked against the buffer before any tensor byte is read, so a corrupt or hostile file gets
- * an error naming the tensor and the problem, never an out-of-range read: offsets must lie inside
- * the data, not overlap, and together cover it exactly (as the reference implementation demands).
+ * Read: every byte-sized dtype of the format (BOOL, U8, I8, U16, I16, U32, I32, U64, I64, F8_E4M3,
+ * F8_E5M2, F16, BF16, F32, F64); a tensor keeps its stored bytes and decodes them on first use of
+ * `data` (floats to float32, integers and BOOL to int32, refusing by index a value int32 cannot
+ * hold). `openSafetensors` reads tensors one at a time from an open file; `inspectSafetensors` reads
+ * only the header. Written: F32, F16, BF16, I32 (what moga's tensors hold).
+ * Everything in the header is checked against the buffer before any tensor byte is read, so a
+ * corrupt or hostile file gets an error naming the tensor and the problem, never an out-of-range
+ * read: offsets must lie inside the data, not overlap, and together cover it exactly (as the
+ * reference implementation demands).
  */
 import {
   closeSync,
@@ -24,20 +29,63 @@ import { endianness } from 'node:os';
 /** On little-endian hosts (all current Node targets) 4-byte data is copied, not decoded. */
 const HOST_LE = endianness() === 'LE';
 
-export type SafeDType = 'F32' | 'F16' | 'BF16' | 'I32';
+/** Bytes per element of every dtype this reader knows (sub-byte F4/F6 and F8_E8M0 are refused). */
+const ELEM_BYTES: Record<SafeDType, number> = {
+  BOOL: 1,
+  U8: 1,
+  I8: 1,
+  U16: 2,
+  I16: 2,
+  U32: 4,
+  I32: 4,
+  U64: 8,
+  I64: 8,
+  F8_E4M3: 1,
+  F8_E5M2: 1,
+  F16: 2,
+  BF16: 2,
+  F32: 4,
+  F64: 8,
+};
 
-const ELEM_BYTES: Record<SafeDType, number> = { F32: 4, F16: 2, BF16: 2, I32: 4 };
+export type SafeDType =
+  | 'BOOL'
+  | 'U8'
+  | 'I8'
+  | 'U16'
+  | 'I16'
+  | 'U32'
+  | 'I32'
+  | 'U64'
+  | 'I64'
+  | 'F8_E4M3'
+  | 'F8_E5M2'
+  | 'F16'
+  | 'BF16'
+  | 'F32'
+  | 'F64';
 
-/** A decoded tensor: float dtypes decode to Float32Array, I32 to Int32Array. */
+/** The dtypes the writer produces. */
+const WRITABLE: readonly SafeDType[] = ['F32', 'F16', 'BF16', 'I32'];
+
+/** A dtype name from a header, looked up as an own key (so "toString" or "__proto__" is unknown). */
+function isDType(d: unknown): d is SafeDType {
+  return typeof d === 'string' && Object.hasOwn(ELEM_BYTES, d);
+}
+
+/** A tensor as stored; `data` decodes `bytes` on first use (and keeps the result). */
 export interface SafeTensor {
   /** The dtype stored in the file. */
   readonly dtype: SafeDType;
   readonly shape: readonly number[];
+  /** The stored bytes, little-endian, exactly as in the file (for exact I64, U64 or F64 values). */
+  readonly bytes: Uint8Array;
+  /** Floats as float32, integers and BOOL as int32 (an error names a value int32 cannot hold). */
   readonly data: Float32Array | Int32Array;
 }
 
 export interface SafeFile {
-  /** Tensors in file order (ascending data offset). */
+  /** TensorsToWrite in file order (ascending data offset). */
   readonly tensors: Map<string, SafeTensor>;
   readonly metadata: Record<string, string>;
 }
@@ -109,7 +157,7 @@ function parseHeader(bytes: Uint8Array, source: string, fileSize = bytes.length)
     const bad = (m: string) => fail(`tensor '${name}': ${m}`);
     if (!v || typeof v !== 'object') throw bad('entry is not an object');
     const { dtype, shape, data_offsets: off } = v as Record<string, unknown>;
-    if (typeof dtype !== 'string' || !(dtype in ELEM_BYTES))
+    if (!isDType(dtype))
       throw bad(
         `unknown or unsupported dtype ${JSON.stringify(dtype)} (supported: ${Object.keys(ELEM_BYTES).join(', ')})`,
       );
@@ -124,12 +172,12 @@ function parseHeader(bytes: Uint8Array, source: string, fileSize = bytes.length)
         `data_offsets [${begin}, ${end}] out of range: the data buffer has ${dataLen} bytes (file truncated?)`,
       );
     const elems = (shape as number[]).reduce((a, d) => a * d, 1);
-    const want = elems * ELEM_BYTES[dtype as SafeDType];
+    const want = elems * ELEM_BYTES[dtype];
     if (want !== end - begin)
       throw bad(
         `shape [${shape.join(', ')}] of ${dtype} needs ${want} bytes but data_offsets span ${end - begin}`,
       );
-    entries.push({ name, dtype: dtype as SafeDType, shape: shape as number[], begin, end });
+    entries.push({ name, dtype, shape: shape as number[], begin, end });
   }
   entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
   let at = 0;
@@ -197,28 +245,102 @@ export function f32ToBf16(v: number): number {
   return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
 }
 
-/** Decodes one tensor's bytes (exactly its data_offsets span). */
-function decode(bytes: Uint8Array, e: Entry): Float32Array | Int32Array {
-  const n = (e.end - e.begin) / ELEM_BYTES[e.dtype];
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, e.end - e.begin);
-  if (HOST_LE && (e.dtype === 'I32' || e.dtype === 'F32')) {
-    const out = e.dtype === 'I32' ? new Int32Array(n) : new Float32Array(n);
-    new Uint8Array(out.buffer).set(bytes.subarray(0, n * 4));
+function f8e4m3ToF32(b: number): number {
+  // the "fn" variant (PyTorch float8_e4m3fn): bias 7, no infinities, S.1111.111 is NaN
+  const s = b & 0x80 ? -1 : 1;
+  const e = (b >> 3) & 0xf;
+  const m = b & 7;
+  if (e === 15 && m === 7) return Number.NaN;
+  return e === 0 ? s * m * 2 ** -9 : s * (1 + m / 8) * 2 ** (e - 7);
+}
+
+/** Element i of a little-endian buffer as a number (64-bit integers as bigint). */
+function element(dv: DataView, dtype: SafeDType, i: number): number | bigint {
+  switch (dtype) {
+    case 'BOOL':
+      return dv.getUint8(i) ? 1 : 0;
+    case 'U8':
+      return dv.getUint8(i);
+    case 'I8':
+      return dv.getInt8(i);
+    case 'U16':
+      return dv.getUint16(i * 2, true);
+    case 'I16':
+      return dv.getInt16(i * 2, true);
+    case 'U32':
+      return dv.getUint32(i * 4, true);
+    case 'I32':
+      return dv.getInt32(i * 4, true);
+    case 'U64':
+      return dv.getBigUint64(i * 8, true);
+    case 'I64':
+      return dv.getBigInt64(i * 8, true);
+    case 'F8_E4M3':
+      return f8e4m3ToF32(dv.getUint8(i));
+    case 'F8_E5M2':
+      return f16ToF32(dv.getUint8(i) << 8); // the top byte of an IEEE half
+    case 'F16':
+      return f16ToF32(dv.getUint16(i * 2, true));
+    case 'BF16':
+      return bf16ToF32(dv.getUint16(i * 2, true));
+    case 'F32':
+      return dv.getFloat32(i * 4, true);
+    case 'F64':
+      return dv.getFloat64(i * 8, true);
+  }
+}
+
+function bf16ToF32(h: number): number {
+  u32[0] = h << 16;
+  return f32[0];
+}
+
+const FLOAT = new Set<SafeDType>(['F8_E4M3', 'F8_E5M2', 'F16', 'BF16', 'F32', 'F64']);
+
+/** Whether a dtype decodes to float32 (else to int32). */
+export function isFloatDType(d: SafeDType): boolean {
+  return FLOAT.has(d);
+}
+
+/** Decodes one tensor's stored bytes; `where` names it in errors. */
+function decode(bytes: Uint8Array, dtype: SafeDType, where: string): Float32Array | Int32Array {
+  const n = bytes.length / ELEM_BYTES[dtype];
+  if (HOST_LE && (dtype === 'I32' || dtype === 'F32')) {
+    const out = dtype === 'I32' ? new Int32Array(n) : new Float32Array(n);
+    new Uint8Array(out.buffer).set(bytes);
     return out;
   }
-  if (e.dtype === 'I32') {
-    const out = new Int32Array(n);
-    for (let i = 0; i < n; i++) out[i] = dv.getInt32(i * 4, true);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  if (FLOAT.has(dtype)) {
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i++) out[i] = element(dv, dtype, i) as number;
     return out;
   }
-  const out = new Float32Array(n);
-  if (e.dtype === 'F32') for (let i = 0; i < n; i++) out[i] = dv.getFloat32(i * 4, true);
-  else if (e.dtype === 'F16') for (let i = 0; i < n; i++) out[i] = f16ToF32(dv.getUint16(i * 2, true));
-  else {
-    const o32 = new Uint32Array(out.buffer);
-    for (let i = 0; i < n; i++) o32[i] = dv.getUint16(i * 2, true) << 16;
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = element(dv, dtype, i);
+    if (v < -2147483648 || v > 2147483647)
+      throw new SafetensorsError(
+        where,
+        `${dtype} value ${v} at index ${i} does not fit in int32 (read the exact values from .bytes)`,
+      );
+    out[i] = Number(v);
   }
   return out;
+}
+
+/** A SafeTensor over its stored bytes, decoded on first use of `data`. */
+function safeTensor(e: Entry, bytes: Uint8Array, source: string): SafeTensor {
+  let data: Float32Array | Int32Array | undefined;
+  return {
+    dtype: e.dtype,
+    shape: e.shape,
+    bytes,
+    get data() {
+      data ??= decode(bytes, e.dtype, `${source}: tensor '${e.name}'`);
+      return data;
+    },
+  };
 }
 
 /** Parses a whole safetensors file held in memory. `source` names it in errors. */
@@ -226,12 +348,12 @@ export function parseSafetensors(bytes: Uint8Array, source = '<buffer>'): SafeFi
   const { entries, metadata, dataStart } = parseHeader(bytes, source);
   const data = bytes.subarray(dataStart);
   const tensors = new Map<string, SafeTensor>();
-  for (const e of entries)
-    tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: decode(data.subarray(e.begin, e.end), e) });
+  for (const e of entries) tensors.set(e.name, safeTensor(e, data.subarray(e.begin, e.end), source));
   return { tensors, metadata };
 }
 
-type Tensors = Iterable<[string, TensorToWrite]> | Record<string, TensorToWrite>;
+/** TensorsToWrite to write, by name, in order. */
+export type TensorsToWrite = Iterable<[string, TensorToWrite]> | Record<string, TensorToWrite>;
 
 interface WritePlan {
   /** The 8-byte length followed by the space-padded JSON header. */
@@ -241,12 +363,13 @@ interface WritePlan {
 }
 
 /** Validates what to write and lays out the header (offsets in the given order). */
-function planWrite(tensors: Tensors, metadata: Record<string, string>): WritePlan {
+function planWrite(tensors: TensorsToWrite, metadata: Record<string, string>): WritePlan {
   const list =
     Symbol.iterator in tensors
       ? [...(tensors as Iterable<[string, TensorToWrite]>)]
       : Object.entries(tensors);
-  const header: Record<string, unknown> = {};
+  // no prototype: a tensor named "__proto__" is a key like any other
+  const header: Record<string, unknown> = Object.create(null);
   if (Object.keys(metadata).length) {
     for (const [k, v] of Object.entries(metadata))
       if (typeof v !== 'string')
@@ -260,8 +383,10 @@ function planWrite(tensors: Tensors, metadata: Record<string, string>): WritePla
       throw new Error("safetensors: '__metadata__' is reserved and cannot name a tensor");
     if (Object.hasOwn(header, name)) throw new Error(`safetensors: duplicate tensor name '${name}'`);
     const dtype = t.dtype ?? (t.data instanceof Int32Array ? 'I32' : 'F32');
-    if (!(dtype in ELEM_BYTES))
-      throw new Error(`safetensors: tensor '${name}': unsupported dtype '${dtype}'`);
+    if (!WRITABLE.includes(dtype))
+      throw new Error(
+        `safetensors: tensor '${name}': cannot write dtype '${dtype}' (writable: ${WRITABLE.join(', ')})`,
+      );
     if ((dtype === 'I32') !== t.data instanceof Int32Array)
       throw new Error(
         `safetensors: tensor '${name}': dtype ${dtype} does not match its ${t.data.constructor.name} data`,
@@ -301,7 +426,10 @@ function encodeTensor(t: TensorToWrite, dtype: SafeDType): Uint8Array {
 }
 
 /** Encodes tensors (in the given order) and string metadata as a safetensors file in memory. */
-export function serializeSafetensors(tensors: Tensors, metadata: Record<string, string> = {}): Uint8Array {
+export function serializeSafetensors(
+  tensors: TensorsToWrite,
+  metadata: Record<string, string> = {},
+): Uint8Array {
   const plan = planWrite(tensors, metadata);
   const out = new Uint8Array(plan.head.length + plan.dataBytes);
   out.set(plan.head, 0);
@@ -314,13 +442,23 @@ export function serializeSafetensors(tensors: Tensors, metadata: Record<string, 
   return out;
 }
 
-/** Reads and validates a safetensors file. */
+/** An open safetensors file: the validated header, and tensors read one at a time. */
+export interface SafetensorsReader {
+  readonly path: string;
+  /** Names, dtypes, shapes and byte sizes, in file order. */
+  readonly entries: readonly { name: string; dtype: SafeDType; shape: readonly number[]; bytes: number }[];
+  readonly metadata: Record<string, string>;
+  /** Reads one tensor's bytes now (decoded on first use of its `data`). */
+  read(name: string): SafeTensor;
+  close(): void;
+}
+
 /**
- * Reads and validates a safetensors file: the header first (checked against the file size), then
- * each tensor's bytes at its offset, so files beyond Node's 2 GB buffer limit load too.
+ * Opens a safetensors file and validates its header against the file size; tensors are read only
+ * when asked for, so files beyond Node's 2 GB buffer limit, or a few tensors of a large one, load.
  */
-export function readSafetensors(path: string): SafeFile {
-  let fd: number;
+export function openSafetensors(path: string): SafetensorsReader {
+  let fd: number | undefined;
   try {
     fd = openSync(path, 'r');
   } catch (e) {
@@ -328,19 +466,39 @@ export function readSafetensors(path: string): SafeFile {
   }
   try {
     const size = fstatSync(fd).size;
-    const first8 = readAt(fd, 0, Math.min(8, size));
-    const hlen = headerLength(first8, size, path);
+    const hlen = headerLength(readAt(fd, 0, Math.min(8, size)), size, path);
     const { entries, metadata, dataStart } = parseHeader(readAt(fd, 0, 8 + hlen), path, size);
-    const tensors = new Map<string, SafeTensor>();
-    for (const e of entries)
-      tensors.set(e.name, {
-        dtype: e.dtype,
-        shape: e.shape,
-        data: decode(readAt(fd, dataStart + e.begin, e.end - e.begin), e),
-      });
-    return { tensors, metadata };
-  } finally {
+    const byName = new Map(entries.map((e) => [e.name, e]));
+    const open = fd;
+    let closed = false;
+    return {
+      path,
+      entries: entries.map((e) => ({ name: e.name, dtype: e.dtype, shape: e.shape, bytes: e.end - e.begin })),
+      metadata,
+      read(name) {
+        const e = byName.get(name);
+        if (!e) throw new SafetensorsError(path, `no tensor named '${name}'`);
+        if (closed) throw new SafetensorsError(path, `read of '${name}' after close`);
+        return safeTensor(e, readAt(open, dataStart + e.begin, e.end - e.begin), path);
+      },
+      close() {
+        if (!closed) closeSync(open);
+        closed = true;
+      },
+    };
+  } catch (e) {
     closeSync(fd);
+    throw e;
+  }
+}
+
+/** Reads and validates a whole safetensors file (tensor by tensor, at their offsets). */
+export function readSafetensors(path: string): SafeFile {
+  const r = openSafetensors(path);
+  try {
+    return { tensors: new Map(r.entries.map((e) => [e.name, r.read(e.name)])), metadata: r.metadata };
+  } finally {
+    r.close();
   }
 }
 
@@ -357,10 +515,21 @@ function readAt(fd: number, position: number, length: number): Uint8Array {
   return buf;
 }
 
-/** Names, dtypes and shapes only (the data is validated but not decoded). */
-export function inspectSafetensors(bytes: Uint8Array, source = '<buffer>') {
-  const { entries, metadata } = parseHeader(bytes, source);
-  return { tensors: entries.map(({ name, dtype, shape }) => ({ name, dtype, shape })), metadata };
+/**
+ * Names, dtypes, shapes and byte sizes, and the metadata, from the header alone: a path reads only
+ * the header (the offsets are checked against the file size); bytes are validated, not decoded.
+ */
+export function inspectSafetensors(file: string | Uint8Array, source = '<buffer>') {
+  if (typeof file === 'string') {
+    const r = openSafetensors(file);
+    r.close();
+    return { tensors: r.entries, metadata: r.metadata };
+  }
+  const { entries, metadata } = parseHeader(file, source);
+  return {
+    tensors: entries.map((e) => ({ name: e.name, dtype: e.dtype, shape: e.shape, bytes: e.end - e.begin })),
+    metadata,
+  };
 }
 
 let tmpCounter = 0;
@@ -413,7 +582,7 @@ export function writeDurable(
  */
 export function writeSafetensors(
   path: string,
-  tensors: Tensors,
+  tensors: TensorsToWrite,
   metadata: Record<string, string> = {},
   opts: { atomic?: boolean } = {},
 ): void {

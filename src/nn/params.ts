@@ -7,8 +7,14 @@ import { Tensor } from '../tensor/tensor.js';
 
 export type Params = Tensor | readonly Params[] | { readonly [k: string]: Params | undefined };
 
+/**
+ * What the functions below accept: a Params tree, or a typed one (VideoDiTParams, Linear...), whose
+ * interfaces have no index signature and so are not assignable to Params.
+ */
+export type ParamTree = Params | object;
+
 /** [name, tensor] pairs in a stable order (object key order, array index order). */
-export function namedParams(p: Params, prefix = ''): [string, Tensor][] {
+export function namedParams(p: ParamTree, prefix = ''): [string, Tensor][] {
   if (p instanceof Tensor) return [[prefix, p]];
   const out: [string, Tensor][] = [];
   const entries = Array.isArray(p) ? p.map((v, i) => [String(i), v] as const) : Object.entries(p);
@@ -17,20 +23,20 @@ export function namedParams(p: Params, prefix = ''): [string, Tensor][] {
   return out;
 }
 
-export function paramList(p: Params): Tensor[] {
+export function paramList(p: ParamTree): Tensor[] {
   return namedParams(p).map(([, t]) => t);
 }
 
-export function countParams(p: Params): number {
+export function countParams(p: ParamTree): number {
   return paramList(p).reduce((n, t) => n + t.size, 0);
 }
 
 /** Marks every parameter as requiring grad (for training) or not. */
-export function trainable<P extends Params>(p: P, on = true): P {
+export function trainable<P extends ParamTree>(p: P, on = true): P {
   for (const t of paramList(p)) t.requiresGrad = on;
   return p;
 }
 
-export function disposeParams(p: Params): void {
+export function disposeParams(p: ParamTree): void {
   for (const t of paramList(p)) t.dispose();
 }

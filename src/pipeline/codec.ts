@@ -11,6 +11,7 @@
 import { vaeFactors } from '../models/vae/config.js';
 import { disposeStreamState, newStreamState, type StreamState } from '../models/vae/layers.js';
 import { decode, denormalizeLatent, encode, normalizeLatent, type VideoVAE } from '../models/vae/vae.js';
+import { disposeParams } from '../nn/params.js';
 import { reshape } from '../tensor/ops.js';
 import { noGrad, type Tensor, tidy } from '../tensor/tensor.js';
 
@@ -35,6 +36,8 @@ export interface LatentCodec {
   /** video [3, F, H, W], F = 1 + time k -> normalised latent [C, 1 + k, H / space, W / space]. */
   encode(video: Tensor): Tensor;
   decoder(): LatentDecoder;
+  /** Frees its weights (nothing for the parameter-free pool codec). */
+  dispose(): void;
 }
 
 export function vaeCodec(vae: VideoVAE): LatentCodec {
@@ -79,6 +82,11 @@ export function vaeCodec(vae: VideoVAE): LatentCodec {
           state = undefined;
         },
       };
+    },
+    dispose() {
+      disposeParams(vae.params);
+      vae.latentStats.mean.dispose();
+      vae.latentStats.std.dispose();
     },
   };
 }

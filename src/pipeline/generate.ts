@@ -12,12 +12,14 @@
  * soon as they are decoded unless `collect` asks to keep them.
  */
 
+import { withBackend } from '../backends/index.js';
 import { sample } from '../diffusion/sample.js';
 import type { SamplerConfig } from '../diffusion/sampler.js';
 import { denoiser, samplingVelocity } from '../models/dit/objective.js';
 import type { MultiShotText } from '../models/dit/text.js';
 import type { LatentLayout } from '../models/latent-layout.js';
-import type { Story } from '../story/story.js';
+import { tokenizeText } from '../models/text/tokenizer.js';
+import { parseStory, type Story } from '../story/story.js';
 import { sliceAxis } from '../tensor/ops.js';
 import { noGrad, type Tensor, tidy } from '../tensor/tensor.js';
 import { latentLayout } from './layout.js';
@@ -41,6 +43,15 @@ export interface GenerateOptions {
   readonly onFrame?: (rgb: Uint8Array, index: number) => void | Promise<void>;
   /** Keep the frames in the result (default: true when there is no onFrame). */
   readonly collect?: boolean;
+  /** Refuse captions with words outside the model's vocabulary (default: generate, and report them). */
+  readonly strictVocab?: boolean;
+}
+
+/** Caption words the model never saw in training (encoded byte by byte, so their meaning is lost). */
+export interface UnknownWords {
+  /** The shot's index, or 'global' for the story's global caption. */
+  readonly caption: number | 'global';
+  readonly words: readonly string[];
 }
 
 export interface GenerateResult {
@@ -55,16 +66,49 @@ export interface GenerateResult {
   readonly codec: MogaModel['codec']['kind'];
   /** Wall-clock seconds per stage. */
   readonly seconds: { text: number; sample: number; decode: number; total: number };
+  /** Captions with words outside the vocabulary (empty when every word is known). */
+  readonly unknownWords: readonly UnknownWords[];
   /** The frames, when collected. */
   readonly video?: Uint8Array[];
 }
 
+/**
+ * Story + model -> video. The story is validated first (the same checks and messages as a story
+ * file), and the work runs on the model's backend whatever the current one is.
+ */
 export async function generate(
   story: Story,
   model: MogaModel,
   opts: GenerateOptions = {},
 ): Promise<GenerateResult> {
+  const checked = parseStory(story, 'story');
+  return withBackend(model.backend, () => run(checked, model, opts));
+}
+
+/** Unknown words per caption; `strict` makes any of them an error naming them. */
+export function unknownWords(story: Story, model: MogaModel, strict = false): UnknownWords[] {
+  const captions: [number | 'global', string][] = story.shots.map((s, i) => [i, s.caption]);
+  if (story.global !== undefined) captions.unshift(['global', story.global]);
+  const found = captions
+    .map(([caption, text]) => ({ caption, words: tokenizeText(model.tokenizer, text).unknown }))
+    .filter((u) => u.words.length > 0);
+  if (strict && found.length > 0)
+    throw new Error(
+      `generate: words outside the model's vocabulary: ${describeUnknown(found)} (rephrase with known words, or drop strict vocabulary)`,
+    );
+  return found;
+}
+
+/** "shots[1]: elephant, dances; global: purple" */
+export function describeUnknown(u: readonly UnknownWords[]): string {
+  return u
+    .map((x) => `${x.caption === 'global' ? 'global' : `shots[${x.caption}]`}: ${x.words.join(', ')}`)
+    .join('; ');
+}
+
+async function run(story: Story, model: MogaModel, opts: GenerateOptions): Promise<GenerateResult> {
   const t0 = performance.now();
+  const unknown = unknownWords(story, model, opts.strictVocab);
   const s = model.config.sampling;
   const steps = opts.steps ?? s.steps;
   const seed = opts.seed ?? story.seed;
@@ -170,6 +214,7 @@ export async function generate(
     seed,
     guidance,
     codec: codec.kind,
+    unknownWords: unknown,
     seconds: {
       text: (t1 - t0) / 1000,
       sample: (t2 - t1) / 1000,

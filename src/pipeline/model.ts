@@ -13,6 +13,8 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { checkBranches } from '../attention/visual-attention.js';
+import type { Backend } from '../backends/backend.js';
+import { ensureBackend, getBackend, initBackend, withBackend } from '../backends/index.js';
 import { checkSamplerConfig, type SamplerConfig } from '../diffusion/sampler.js';
 import { loadParamsInto, saveParams } from '../io/params-file.js';
 import { readSafetensors, writeFileAtomic } from '../io/safetensors.js';
@@ -29,7 +31,9 @@ import {
 import { makeTokenizer, type Tokenizer } from '../models/text/tokenizer.js';
 import { VOCAB_V1 } from '../models/text/vocab.js';
 import { loadVae } from '../models/vae/checkpoint.js';
+import { disposeParams, paramList } from '../nn/params.js';
 import { Rng } from '../tensor/random.js';
+import { packageRoot } from './bundled.js';
 import { type LatentCodec, vaeCodec } from './codec.js';
 import { poolCodec } from './pool-codec.js';
 
@@ -82,6 +86,18 @@ export interface MogaModel {
   readonly codec: LatentCodec;
   /** Where it was loaded from (undefined for an in-memory model). */
   readonly dir?: string;
+  /** The backend its weights live on; generate() runs there. */
+  readonly backend: Backend;
+  /** Frees its weights (DiT, text encoder, VAE); the model cannot be used afterwards. */
+  dispose(): void;
+}
+
+export interface LoadModelOptions {
+  /**
+   * The backend to load onto (native | wasm | ref | cuda). Default: the one set with setBackend(),
+   * else the best available here (native, wasm, ref), which then becomes the current backend.
+   */
+  readonly backend?: string;
 }
 
 export class ModelLoadError extends Error {
@@ -113,7 +129,13 @@ function assemble(
       `the codec has ${codec.channels} latent channels but the DiT expects ${config.dit.latentChannels}`,
     );
   const captions = learnedCaptionEncoder(text, config.text, tokenizer);
-  return { config, dit, text, tokenizer, captions, codec, dir };
+  const backend = paramList(dit.params)[0]?.backend ?? getBackend();
+  const dispose = () => {
+    disposeParams(dit.params);
+    disposeParams(text);
+    codec.dispose();
+  };
+  return { config, dit, text, tokenizer, captions, codec, dir, backend, dispose };
 }
 
 function checkModelConfig(c: ModelConfig, where: string): void {
@@ -146,14 +168,19 @@ function checkModelConfig(c: ModelConfig, where: string): void {
   named(() => checkSamplerConfig(s.sampler));
 }
 
-/** The codec a spec names; a VAE path is resolved against `base` (the model directory). */
+/**
+ * The codec a spec names. A VAE path is resolved against `base` (the model directory, or the working
+ * directory for a training recipe), else against moga's package root, so a recipe naming
+ * `models/vae-small/vae.safetensors` also finds the bundled VAE from a user's project.
+ */
 export function openCodec(spec: CodecSpec, base: string): LatentCodec {
   if (spec.kind === 'pool') return poolCodec();
-  const path = resolve(base, spec.path);
-  if (!existsSync(path))
+  const tried = [resolve(base, spec.path), resolve(packageRoot(), spec.path)];
+  const path = tried.find((p) => existsSync(p));
+  if (!path)
     throw new ModelLoadError(
       base,
-      `the VAE checkpoint ${path} (codec.path ${JSON.stringify(spec.path)}) does not exist`,
+      `the VAE checkpoint named by codec.path ${JSON.stringify(spec.path)} does not exist (looked for ${[...new Set(tried)].join(' and ')})`,
     );
   try {
     return vaeCodec(loadVae(path).vae);
@@ -162,8 +189,16 @@ export function openCodec(spec: CodecSpec, base: string): LatentCodec {
   }
 }
 
-/** Loads a model directory (see the file comment). */
-export function loadModel(dir: string): MogaModel {
+/**
+ * Loads a model directory (see the file comment) onto `opts.backend`, else onto the backend set with
+ * setBackend(), else onto the best one available here (chosen now, and then the current backend).
+ */
+export async function loadModel(dir: string, opts: LoadModelOptions = {}): Promise<MogaModel> {
+  const backend = opts.backend ? await initBackend(opts.backend) : await ensureBackend();
+  return withBackend(backend, () => readModelDir(dir));
+}
+
+function readModelDir(dir: string): MogaModel {
   if (!existsSync(dir)) throw new ModelLoadError(dir, 'directory does not exist');
   const cfgPath = join(dir, 'config.json');
   if (!existsSync(cfgPath)) throw new ModelLoadError(dir, 'config.json is missing');
@@ -178,19 +213,25 @@ export function loadModel(dir: string): MogaModel {
   const rng = new Rng(0);
   const dit = initVideoDiT(config.dit, rng.fork(1));
   const text = initTextEncoder(rng.fork(2), config.text);
-  for (const [file, tree] of [
-    ['dit.safetensors', dit.params],
-    ['text.safetensors', text],
-  ] as const) {
-    const path = join(dir, file);
-    if (!existsSync(path)) throw new ModelLoadError(dir, `${file} is missing`);
-    try {
-      loadParamsInto(tree, readSafetensors(path), { source: path });
-    } catch (e) {
-      throw new ModelLoadError(path, (e as Error).message);
+  const model = assemble(config, dit, text, codec, dir);
+  try {
+    for (const [file, tree] of [
+      ['dit.safetensors', dit.params],
+      ['text.safetensors', text],
+    ] as const) {
+      const path = join(dir, file);
+      if (!existsSync(path)) throw new ModelLoadError(dir, `${file} is missing`);
+      try {
+        loadParamsInto(tree, readSafetensors(path), { source: path });
+      } catch (e) {
+        throw new ModelLoadError(path, (e as Error).message);
+      }
     }
+  } catch (e) {
+    model.dispose(); // a failed load leaves nothing allocated
+    throw e;
   }
-  return assemble(config, dit, text, codec, dir);
+  return model;
 }
 
 /**

@@ -22,6 +22,7 @@ export function poolCodec(): LatentCodec {
     channels: 16,
     space: SPACE,
     time: TIME,
+    dispose() {}, // no weights
     encode(video) {
       const [c, F, H, W] = video.shape;
       if (video.rank !== 4 || c !== 3)

@@ -9,7 +9,7 @@
  * reference); `gradients()` in autodiff.ts walks it back. `noGrad(fn)` records nothing.
  */
 import type { Backend, Storage, TensorRef } from '../backends/backend.js';
-import { getBackend } from '../backends/registry.js';
+import { getBackend, readyBackend } from '../backends/registry.js';
 import { type DType, dtypeOf, makeArray, type TypedArray } from '../core/dtype.js';
 import { type Meta, OP_SPECS, type OpName, type OpParams } from '../core/op-spec.js';
 import { fmt, type Shape, sizeOf } from '../core/shape.js';
@@ -39,6 +39,7 @@ export class Tensor implements TensorRef {
   grad: Tensor | undefined;
   private buf: Buffer | undefined;
 
+  /** @internal Tensors come from fromArray, empty, full and the ops. */
   constructor(
     readonly shape: Shape,
     readonly dtype: DType,
@@ -134,6 +135,13 @@ export function full(shape: Shape, value: number, dtype: DType = 'float32', back
   return fromArray(a, shape, backend);
 }
 
+/** A copy of `t` on another backend (a name must be initialised already: see initBackend). */
+export function toBackend(t: Tensor, to: Backend | string): Tensor {
+  const b = typeof to === 'string' ? readyBackend(to) : to;
+  if (!b) throw new Error(`toBackend: backend '${to}' is not initialised (await initBackend('${to}') first)`);
+  return b === t.backend ? t.shareAs(t.shape) : fromArray(t.dataSync(), t.shape, b);
+}
+
 // ---- scopes ----
 
 const scopes: Set<Tensor>[] = [];
@@ -218,7 +226,9 @@ export function apply<K extends OpName>(op: K, inputs: readonly Tensor[], params
   const backend = inputs[0].backend;
   for (const t of inputs)
     if (t.backend !== backend)
-      throw new Error(`${op}: inputs live on different backends (${backend.name} and ${t.backend.name})`);
+      throw new Error(
+        `${op}: inputs live on different backends (${backend.name} and ${t.backend.name}); a tensor stays on the backend it was made on: make every input after the same setBackend() (or on the model's backend, model.backend), or move one with toBackend(tensor, '${backend.name}')`,
+      );
   let metas: Meta[];
   try {
     metas = (OP_SPECS[op] as (ins: readonly Meta[], p: OpParams[K]) => Meta[])(inputs, params);

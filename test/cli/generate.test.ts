@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -73,14 +73,14 @@ test('a malformed story: named error, exit code 1, no output file', () => {
   assert.equal(existsSync(out), false);
 });
 
-test('a model directory with a missing file is refused by name', () => {
+test('a model directory with a missing file is refused by name', async () => {
   const broken = join(dir, 'broken-model');
   saveModel(broken, initModel(microConfig(), 3));
   rmSync(join(broken, 'text.safetensors'));
-  assert.throws(() => loadModel(broken), /text\.safetensors is missing/);
+  await assert.rejects(loadModel(broken), /text\.safetensors is missing/);
   writeFileSync(join(broken, 'config.json'), '{"format": "something"');
-  assert.throws(() => loadModel(broken), /config\.json: not valid JSON/);
-  assert.throws(() => loadModel(join(dir, 'nowhere')), /directory does not exist/);
+  await assert.rejects(loadModel(broken), /config\.json: not valid JSON/);
+  await assert.rejects(loadModel(join(dir, 'nowhere')), /directory does not exist/);
 });
 
 test('moga demo without a model renders the ground truth, labelled as such', () => {
@@ -99,4 +99,30 @@ test('moga demo without a model renders the ground truth, labelled as such', () 
   assert.match(r.stderr, /GROUND TRUTH/);
   assert.ok(existsSync(out));
   assert.ok(existsSync(join(dir, 'demo.json')));
+});
+
+test('unknown caption words: named in a warning and the report; --strict-vocab refuses them, writing nothing', () => {
+  const story = join(dir, 'elephant.story.json');
+  const shots = [TWO_SHOTS.shots[0], { caption: 'a purple elephant dances', seconds: 0.5 }];
+  writeFileSync(story, JSON.stringify({ ...TWO_SHOTS, shots }));
+  const out = join(dir, 'elephant.mp4');
+  const args = ['generate', '--story', story, '--out', out, '--model', modelDir, '--backend', 'ref'];
+  const strict = moga(...args, '--strict-vocab');
+  assert.equal(strict.status, 1);
+  assert.match(strict.stderr, /outside the model's vocabulary: shots\[1\]: elephant, dances/);
+  assert.equal(existsSync(out), false);
+  const r = moga(...args, '--json', '--quiet');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /warning: words the model does not know .*shots\[1\]: elephant, dances/);
+  assert.deepEqual(JSON.parse(r.stdout).unknownWords, [{ caption: 1, words: ['elephant', 'dances'] }]);
+});
+
+test('moga --version prints package.json version; --help lists every command', async () => {
+  const { version } = JSON.parse(readFileSync('package.json', 'utf8'));
+  const v = moga('--version');
+  assert.equal(v.status, 0);
+  assert.equal(v.stdout.trim(), version);
+  const h = moga('--help');
+  for (const c of ['demo', 'generate', 'train', 'eval', 'inspect', 'world', '--version'])
+    assert.match(h.stdout, new RegExp(`^  ${c} `, 'm'));
 });

@@ -42,7 +42,7 @@ export function weightsId(dir = MODEL_DIR): string {
 }
 
 export async function bundledStats(steps = 2): Promise<GoldenStats> {
-  const model = loadModel(MODEL_DIR);
+  const model = await loadModel(MODEL_DIR);
   const r = await generate(GOLDEN_STORY, model, { steps });
   // a shot's frames as decoded: from the first video frame of its first latent frame
   const bounds = [...r.layout.shotStarts.map((s) => videoFramesOf(s, model.codec.time)[0]), r.frames];

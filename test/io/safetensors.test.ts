@@ -1,5 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -7,6 +16,7 @@ import {
   f32ToBf16,
   f32ToF16,
   inspectSafetensors,
+  openSafetensors,
   parseSafetensors,
   readSafetensors,
   serializeSafetensors,
@@ -192,9 +202,14 @@ describe('safetensors', () => {
       ],
       [
         'unknown dtype',
-        craft({ w: { dtype: 'F64', shape: [1], data_offsets: [0, 8] } }, 8),
-        /tensor 'w': unknown or unsupported dtype "F64"/,
+        craft({ w: { dtype: 'F4', shape: [2], data_offsets: [0, 1] } }, 1),
+        /tensor 'w': unknown or unsupported dtype "F4" \(supported: BOOL, U8, .*F64\)/,
       ],
+      ...['toString', '__proto__', 'constructor', 'hasOwnProperty'].map((d): [string, Uint8Array, RegExp] => [
+        `a dtype named ${d} (an Object.prototype key)`,
+        craft({ w: { dtype: d, shape: [1], data_offsets: [0, 4] } }, 4),
+        new RegExp(`tensor 'w': unknown or unsupported dtype "${d}"`),
+      ]),
       [
         'shape vs byte size',
         craft({ w: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, 8),
@@ -249,6 +264,136 @@ describe('safetensors', () => {
         inspectSafetensors(good).tensors.map((t) => t.name),
         ['w', 'b'],
       );
+    });
+  });
+
+  describe('every dtype of the format', () => {
+    /** One tensor per dtype, bytes written by hand (little-endian), with the values they mean. */
+    const cases: [string, number[], (dv: DataView, i: number, v: number) => void, number][] = [
+      ['BOOL', [1, 0, 1], (dv, i, v) => dv.setUint8(i, v), 1],
+      ['U8', [0, 200, 255], (dv, i, v) => dv.setUint8(i, v), 1],
+      ['I8', [-128, 0, 127], (dv, i, v) => dv.setInt8(i, v), 1],
+      ['U16', [0, 40000, 65535], (dv, i, v) => dv.setUint16(i * 2, v, true), 2],
+      ['I16', [-32768, 5, 32767], (dv, i, v) => dv.setInt16(i * 2, v, true), 2],
+      ['U32', [0, 7, 2147483647], (dv, i, v) => dv.setUint32(i * 4, v, true), 4],
+      ['I32', [-2147483648, 1, 2147483647], (dv, i, v) => dv.setInt32(i * 4, v, true), 4],
+      ['U64', [0, 9, 2147483647], (dv, i, v) => dv.setBigUint64(i * 8, BigInt(v), true), 8],
+      ['I64', [-5, 0, 2047], (dv, i, v) => dv.setBigInt64(i * 8, BigInt(v), true), 8],
+      ['F64', [0.5, -1.25, 1e30], (dv, i, v) => dv.setFloat64(i * 8, v, true), 8],
+      ['F32', [0.5, -1.25, 3], (dv, i, v) => dv.setFloat32(i * 4, v, true), 4],
+      ['F16', [0.5, -1.25, 3], (dv, i, v) => dv.setUint16(i * 2, f32ToF16(v), true), 2],
+      ['BF16', [0.5, -1.25, 3], (dv, i, v) => dv.setUint16(i * 2, f32ToBf16(v), true), 2],
+      // F8_E5M2 is the top byte of an F16; F8_E4M3 (fn): 0x38 = 1, 0xC2 = -2.5, 0x7E = 448 (its max)
+      ['F8_E5M2', [0.5, -1.25, 3], (dv, i, v) => dv.setUint8(i, f32ToF16(v) >> 8), 1],
+      ['F8_E4M3', [1, -2.5, 448], (dv, i) => dv.setUint8(i, [0x38, 0xc2, 0x7e][i]), 1],
+    ];
+    const header: Record<string, unknown> = {};
+    let at = 0;
+    for (const [dtype, , , size] of cases) {
+      header[dtype.toLowerCase()] = { dtype, shape: [3], data_offsets: [at, at + 3 * size] };
+      at += 3 * size;
+    }
+    const file = craft(header, at);
+    const dataStart = file.length - at;
+    at = 0;
+    for (const [, values, put, size] of cases) {
+      const dv = new DataView(file.buffer, dataStart + at, 3 * size);
+      values.forEach((v, i) => put(dv, i, v));
+      at += 3 * size;
+    }
+
+    for (const [dtype, values] of cases)
+      it(`reads ${dtype}`, () => {
+        const t = parseSafetensors(file).tensors.get(dtype.toLowerCase())!;
+        assert.equal(t.dtype, dtype);
+        const float = dtype.startsWith('F') || dtype === 'BF16';
+        assert.equal(t.data instanceof (float ? Float32Array : Int32Array), true);
+        assert.deepEqual(
+          [...t.data],
+          values.map((v) => (float ? Math.fround(v) : v)),
+        );
+      });
+
+    it('an integer int32 cannot hold is refused by tensor and index; .bytes keeps it exactly', () => {
+      const big = craft({ ids: { dtype: 'I64', shape: [2], data_offsets: [0, 16] } }, 16);
+      const dv = new DataView(big.buffer, big.length - 16);
+      dv.setBigInt64(0, 3n, true);
+      dv.setBigInt64(8, 2n ** 40n, true);
+      const t = parseSafetensors(big, 'ids.safetensors').tensors.get('ids')!;
+      assert.throws(
+        () => t.data,
+        /^SafetensorsError: safetensors ids\.safetensors: tensor 'ids': I64 value 1099511627776 at index 1 does not fit in int32/,
+      );
+      assert.equal(new DataView(t.bytes.buffer, t.bytes.byteOffset).getBigInt64(8, true), 2n ** 40n);
+    });
+
+    it('reads and writes a tensor named like an Object.prototype key', () => {
+      const path = join(dir, 'proto.safetensors');
+      writeSafetensors(path, [
+        ['__proto__', { shape: [1], data: Float32Array.of(7) }],
+        ['constructor', { shape: [1], data: Float32Array.of(8) }],
+      ]);
+      const f = readSafetensors(path);
+      assert.deepEqual([...f.tensors.keys()], ['__proto__', 'constructor']);
+      assert.deepEqual([...f.tensors.get('__proto__')!.data], [7]);
+    });
+
+    it('refuses to write a dtype it only reads', () => {
+      assert.throws(
+        () => serializeSafetensors({ x: { shape: [1], data: Int32Array.of(1), dtype: 'I64' } }),
+        /tensor 'x': cannot write dtype 'I64' \(writable: F32, F16, BF16, I32\)/,
+      );
+    });
+  });
+
+  describe('reading only what is asked', () => {
+    it('openSafetensors reads one tensor at a time, names a missing one, and refuses reads after close', () => {
+      const path = join(dir, 'lazy.safetensors');
+      writeSafetensors(path, {
+        a: { shape: [2], data: Float32Array.of(1, 2) },
+        b: { shape: [1], data: Int32Array.of(9) },
+      });
+      const r = openSafetensors(path);
+      assert.deepEqual(
+        r.entries.map((e) => [e.name, e.dtype, e.shape, e.bytes]),
+        [
+          ['a', 'F32', [2], 8],
+          ['b', 'I32', [1], 4],
+        ],
+      );
+      assert.deepEqual([...r.read('b').data], [9]);
+      assert.throws(() => r.read('c'), /no tensor named 'c'/);
+      r.close();
+      assert.throws(() => r.read('a'), /read of 'a' after close/);
+    });
+
+    it('inspectSafetensors(path) reads the header alone: a 3 GB tensor is listed, not loaded', () => {
+      const path = join(dir, 'huge.safetensors');
+      const n = 3 * 2 ** 30;
+      const h = new TextEncoder().encode(
+        JSON.stringify({
+          __metadata__: { format: 'pt' },
+          position_ids: { dtype: 'I64', shape: [1, 4], data_offsets: [0, 32] },
+          w: { dtype: 'F32', shape: [n / 4], data_offsets: [32, 32 + n] },
+        }),
+      );
+      const head = new Uint8Array(8 + h.length);
+      new DataView(head.buffer).setBigUint64(0, BigInt(h.length), true);
+      head.set(h, 8);
+      const fd = openSync(path, 'w');
+      writeSync(fd, head);
+      writeSync(fd, new Uint8Array(1), 0, 1, head.length + 32 + n - 1); // sparse: the size, no data
+      closeSync(fd);
+      const info = inspectSafetensors(path);
+      assert.deepEqual(info.metadata, { format: 'pt' });
+      assert.deepEqual(
+        info.tensors.map((t) => [t.name, t.dtype, t.shape, t.bytes]),
+        [
+          ['position_ids', 'I64', [1, 4], 32],
+          ['w', 'F32', [n / 4], n],
+        ],
+      );
+      rmSync(path);
     });
   });
 });

@@ -12,7 +12,7 @@ import { initModel, loadModel, type ModelConfig, saveModel } from '../../src/pip
 import { parseStory } from '../../src/story/story.js';
 import { microConfig, TWO_SHOTS } from './helpers.js';
 
-test('saveModel over an existing directory keeps its README.md (the model card)', () => {
+test('saveModel over an existing directory keeps its README.md (the model card)', async () => {
   const root = mkdtempSync(join(tmpdir(), 'moga-model-dir-'));
   try {
     const dir = join(root, 'm');
@@ -20,7 +20,7 @@ test('saveModel over an existing directory keeps its README.md (the model card)'
     writeFileSync(join(dir, 'README.md'), '# card\n');
     saveModel(dir, initModel({ ...microConfig(), training: { steps: 7 } }, 2));
     assert.equal(readFileSync(join(dir, 'README.md'), 'utf8'), '# card\n');
-    assert.equal(loadModel(dir).config.training?.steps, 7);
+    assert.equal((await loadModel(dir)).config.training?.steps, 7);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
@@ -50,7 +50,7 @@ test('an unknown attention branch, sampler or codec name is refused, listing the
     const dir = join(root, 'm');
     saveModel(dir, initModel(c, 1));
     writeFileSync(join(dir, 'config.json'), JSON.stringify(bad[0][0]));
-    assert.throws(() => loadModel(dir), /config\.json: VisualAttention: unknown attention branch 'windows'/);
+    await assert.rejects(loadModel(dir), /config\.json: VisualAttention: unknown attention branch 'windows'/);
     // a sampler passed in code fails at the first step, with the same message
     await assert.rejects(
       generate(parseStory(TWO_SHOTS), initModel(c, 1), { sampler: { kind: 'ddim' } as never }),

@@ -49,7 +49,7 @@ test('trainDit: cached latents, resume, and a model directory that generates', a
     assert.equal(cfg.training.history[0].command, 'test');
     assert.equal(cfg.codec.kind, 'pool');
     assert.equal(cfg.prediction, 'data');
-    const model = loadModel(join(dir, 'model'));
+    const model = await loadModel(join(dir, 'model'), { backend: 'ref' });
     // the model holds the EMA weights (as F16) and the checkpoint's live weights are untouched
     const ema = readSafetensors(join(dir, 'work', 'ema.safetensors')).tensors;
     const live = readSafetensors(join(dir, 'work', 'model.safetensors')).tensors;

@@ -23,7 +23,7 @@ test('a valid story parses with defaults, and a minute at 24 fps is 1,441 frames
 
 test('each malformed field is named with its problem', () => {
   const bad: [unknown, RegExp][] = [
-    [[], /expected a JSON object/],
+    [[], /expected an object of story fields/],
     [{ ...ok, shots: [] }, /story\.shots: expected a non-empty array/],
     [{ ...ok, width: 100 }, /story\.width: 100 is not a multiple of 16/],
     [{ ...ok, fps: 0 }, /story\.fps: 0 is out of range/],

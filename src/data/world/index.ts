@@ -1,5 +1,6 @@
 /** The synthetic multi-shot world: stories with captions and exact ground truth, rendered to frames. */
 export { backgroundPhrase, globalCaption, grammarWords, nounPhrase, shotCaption } from './caption.js';
+export type { Camera } from './motion.js';
 export { BACKGROUND_RGB, inkOf, OBJECT_RGB, type RGB } from './palette.js';
 export {
   type FrameTruth,

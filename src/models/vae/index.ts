@@ -9,8 +9,14 @@ export {
   vaeFactors,
   vaePresetOrConfig,
 } from './config.js';
-export { type EvalOptions, evaluateVae, reconstructStreaming } from './evaluate.js';
-export { disposeStreamState, newStreamState, type StreamState } from './layers.js';
+export { type ClipScore, type EvalOptions, evaluateVae, reconstructStreaming } from './evaluate.js';
+export {
+  disposeStreamState,
+  type GroupNorm,
+  newStreamState,
+  type ResBlock,
+  type StreamState,
+} from './layers.js';
 export { psnr8, toBytes, type VaeLoss, type VaeLossWeights, vaeLoss } from './loss.js';
 export { checkRecipe, computeLatentStats, trainVae, type VaeRecipe } from './train.js';
 export {
@@ -21,5 +27,7 @@ export {
   normalizeLatent,
   type Posterior,
   samplePosterior,
+  type VaeDecoder,
+  type VaeEncoder,
   type VideoVAE,
 } from './vae.js';
