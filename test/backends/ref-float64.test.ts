@@ -20,7 +20,7 @@ const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
 /** Random float32 data of a shape, with scale and offset. */
 const data = (shape: number[], seed: number, scale = 1, offset = 0) =>
   randArray(prod(shape), seed, scale).map((x) => x + offset);
-const t = (x: Float32Array, shape: number[], grad = false) => {
+const t = (x: Float32Array, shape: readonly number[], grad = false) => {
   const y = fromArray(x, shape);
   y.requiresGrad = grad;
   return y;
