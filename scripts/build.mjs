@@ -130,8 +130,13 @@ function buildTs() {
   console.log('build: ts    dist/');
 }
 
-const only = process.argv[2];
-if (!only || only === 'wasm') buildWasm();
-if (!only || only === 'native') buildNative();
-if (!only || only === 'cuda') buildCuda();
-if (!only || only === 'ts') buildTs();
+// `node scripts/build.mjs [step ...]`: the named steps, or all of them (npm test builds all: the ts
+// step is its typecheck, and the package test installs the compiled dist/).
+const STEPS = { wasm: buildWasm, native: buildNative, cuda: buildCuda, ts: buildTs };
+const asked = process.argv.slice(2);
+for (const s of asked)
+  if (!(s in STEPS)) {
+    console.error(`build: unknown step '${s}' (steps: ${Object.keys(STEPS).join(', ')})`);
+    process.exit(1);
+  }
+for (const [name, step] of Object.entries(STEPS)) if (asked.length === 0 || asked.includes(name)) step();

@@ -1,5 +1,6 @@
 // Runs every test/**/*.test.ts with node's own test runner through tsx.
-// (Node 20's `--test` does not expand globs itself.) The last line counts the skipped suites and
+// (Node 20's `--test` does not expand globs itself.) The last line names the backends the
+// conformance suite checked and those it did not (with why), and counts the skipped suites and
 // tests, a suite skipped at `describe` level included.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -44,18 +45,23 @@ tap.forEach((line, i) => {
   skips[isSuite ? 'suite' : 'test'].push(`${m[1]}${m[2] ? ` (${m[2]})` : ''}`);
 });
 rmSync(dirname(tapFile), { recursive: true, force: true });
-// The native suites skip without a library; say so last, after node's own summary.
-if (!existsSync('build/native/libmoga.so')) {
-  const has = (c) => spawnSync('sh', ['-c', `command -v ${c}`], { stdio: 'ignore' }).status === 0;
-  const cc = process.env.CC || ['cc', 'gcc', 'clang'].find(has);
-  console.log(
-    cc && has(cc)
-      ? 'native backend: not built (build/native/libmoga.so is missing: run npm run build)'
-      : 'native backend: not built (no C compiler)',
-  );
+// Which backends passed the conformance suite (test/backends/ops.test.ts, a suite `backend <name>`
+// each), and which were left untested where test/backends/required.ts allows it (a suite skipped as
+// `backend <name> not tested (<why>)`): said last, after node's own summary.
+const checked = new Set();
+const notTested = new Map();
+for (const line of tap) {
+  const passed = line.match(/^\s*ok \d+ - backend (\S+)$/); // a failed suite is listed as a failure
+  if (passed) checked.add(passed[1]);
+  const why = line.match(/# SKIP backend (\S+) not tested \(([^)]*)\)/);
+  if (why) notTested.set(why[1], why[2]);
 }
 for (const name of skips.suite) console.log(`skipped suite: ${name}`);
+const backends = [
+  checked.size ? `backends checked against ref: ${[...checked].sort().join(', ')}` : '',
+  notTested.size ? `not tested: ${[...notTested].map(([b, why]) => `${b} (${why})`).join(', ')}` : '',
+].filter(Boolean);
 console.log(
-  `skipped: ${skips.suite.length} suite(s) and ${skips.test.length} test(s) outside them${skips.suite.length + skips.test.length ? ' (see above)' : ''}`,
+  `${backends.map((s) => `${s}; `).join('')}skipped: ${skips.suite.length} suite(s) and ${skips.test.length} test(s) outside them${skips.suite.length + skips.test.length ? ' (see above)' : ''}`,
 );
 process.exit(r.status ?? 1);

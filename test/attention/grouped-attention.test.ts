@@ -1,6 +1,6 @@
 /**
  * groupedAttention equals dense attention under the plan's boolean mask (computed here, in float64)
- * on every backend that initialises, for every plan builder and the awkward cases; gradients by
+ * on ref, wasm and native (an unavailable one fails, or skips where test/backends/required.ts allows), for every plan builder and the awkward cases; gradients by
  * finite differences (float64 ref evaluation) and backend-vs-ref backward agreement.
  */
 import assert from 'node:assert/strict';
@@ -12,11 +12,12 @@ import { type Backend, initBackend } from '../../src/backends/index.js';
 import { gradients } from '../../src/tensor/autodiff.js';
 import { mul, sum } from '../../src/tensor/ops.js';
 import { fromArray, tidy } from '../../src/tensor/tensor.js';
+import { describeNeeding } from '../backends/required.js';
 import { checkOpGrad, f } from '../helpers/gradcheck.js';
 import { denseMasked, planMask, randArray, relErr } from './dense.js';
 
 const backends: [string, Backend | string][] = [];
-for (const name of ['ref', 'wasm']) {
+for (const name of ['ref', 'wasm', 'native']) {
   try {
     backends.push([name, await initBackend(name)]);
   } catch (e) {
@@ -57,10 +58,14 @@ function routedIds(n: number, m: number, seed: number): Int32Array {
   return Int32Array.from(r, (x) => Math.min(m - 1, Math.floor(((x + 1) / 2) * m)));
 }
 
+/** A suite that needs `be` (an unavailable one fails it, or skips it where required.ts allows). */
+function describeOn(name: string, be: Backend | string, title: string, body: () => void): void {
+  describeNeeding(name, typeof be === 'string' ? be : undefined, title, body);
+}
+
 for (const [name, be] of backends) {
-  const skip = typeof be === 'string' ? be : false;
   const B = be as Backend;
-  describe(`groupedAttention == dense masked attention (${name})`, { skip }, () => {
+  describeOn(name, be, `groupedAttention == dense masked attention (${name})`, () => {
     for (const D of [8, 64, 128, 12, 2])
       test(`full, N prime (37), D ${D}`, () => {
         check(B, plans.full(37), 37, 37, 2, D);
@@ -147,31 +152,31 @@ describe('groupedAttention gradients', () => {
       ['routed', plans.routed(routedIds(288, 3, 11), 3), 288, 2],
       ['windows', plans.windows(L, { window: [2, 2], temporalGroup: 2 }), 288, 2],
     ];
-    for (const [what, plan, n, H] of cases)
-      test(`forward and backward on ${name} equal ref (${what}, N ${n})`, {
-        skip: typeof be === 'string' ? be : false,
-      }, () => {
-        const ref = backends[0][1] as Backend;
-        const D = 64;
-        const data = [
-          randArray(n * H * D, 1, 2),
-          randArray(n * H * D, 2, 2),
-          randArray(n * H * D, 3),
-          randArray(n * H * D, 4),
-        ];
-        const run = (b: Backend) =>
-          tidy(() => {
-            const [q, k, v] = [0, 1, 2].map((i) => fromArray(data[i], [n, H, D], b));
-            for (const t of [q, k, v]) t.requiresGrad = true;
-            const o = groupedAttention(q, k, v, plan);
-            const l = sum(mul(o, fromArray(data[3], [n, H, D], b)));
-            return [o.dataSync(), ...gradients(l, [q, k, v]).map((g) => g!.dataSync())];
-          });
-        const [a, r] = [run(be as Backend), run(ref)];
-        a.forEach((x, i) =>
-          assert.ok(relErr(x, r[i]) < 1e-5, `${['out', 'dq', 'dk', 'dv'][i]}: ${relErr(x, r[i])}`),
-        );
-      });
+    describeOn(name, be, `forward and backward on ${name}`, () => {
+      for (const [what, plan, n, H] of cases)
+        test(`equal ref (${what}, N ${n})`, () => {
+          const ref = backends[0][1] as Backend;
+          const D = 64;
+          const data = [
+            randArray(n * H * D, 1, 2),
+            randArray(n * H * D, 2, 2),
+            randArray(n * H * D, 3),
+            randArray(n * H * D, 4),
+          ];
+          const run = (b: Backend) =>
+            tidy(() => {
+              const [q, k, v] = [0, 1, 2].map((i) => fromArray(data[i], [n, H, D], b));
+              for (const t of [q, k, v]) t.requiresGrad = true;
+              const o = groupedAttention(q, k, v, plan);
+              const l = sum(mul(o, fromArray(data[3], [n, H, D], b)));
+              return [o.dataSync(), ...gradients(l, [q, k, v]).map((g) => g!.dataSync())];
+            });
+          const [a, r] = [run(be as Backend), run(ref)];
+          a.forEach((x, i) =>
+            assert.ok(relErr(x, r[i]) < 1e-5, `${['out', 'dq', 'dk', 'dv'][i]}: ${relErr(x, r[i])}`),
+          );
+        });
+    });
   }
 });
 

@@ -1,15 +1,16 @@
 /**
  * A reusable harness for backend conformance tests: `forEachBackend` declares one suite per
- * registered backend (skipped, with the probe's reason, where it is unavailable); `onRef` /
- * `onBackend` run a tensor program on a backend and read its outputs back; `allClose` compares
- * arrays elementwise with a clear message naming the worst element. `ref` is the oracle.
+ * registered backend other than `ref` (an unavailable one fails the suite or, where
+ * test/backends/required.ts allows, skips it with the reason); `onRef` / `onBackend` run a tensor
+ * program on a backend and read its outputs back; `allClose` compares arrays elementwise with a
+ * clear message naming the worst element. `ref` is the oracle, itself checked against float64
+ * loops in test/backends/ref-float64.test.ts.
  *
  *   forEachBackend((name, b) => {
  *     it('matmul', () => compareWithRef(b(), () => matmul(randn([3, 17], 1), randn([17, 5], 2))));
  *   });
  */
 import assert from 'node:assert/strict';
-import { describe } from 'node:test';
 import {
   availableBackends,
   type Backend,
@@ -20,6 +21,7 @@ import {
 import { createRefBackend } from '../../src/backends/ref/index.js';
 import type { TypedArray } from '../../src/core/dtype.js';
 import { type Tensor, tidy } from '../../src/tensor/tensor.js';
+import { describeNeeding } from './required.js';
 
 const availability = await availableBackends();
 const REF = createRefBackend();
@@ -30,17 +32,14 @@ export function refBackend(): Backend {
 }
 
 /**
- * Declares `describe(backend <name>)` for every registered backend and calls `fn(name, get)` inside
- * it; `get()` returns the initialised backend. Unavailable backends are skipped with their reason.
+ * Declares `describe(backend <name>)` for every registered backend but `ref` (comparing the oracle
+ * with itself could not fail) and calls `fn(name, get)` inside it; `get()` returns the initialised
+ * backend.
  */
-export function forEachBackend(
-  fn: (name: string, get: () => Backend) => void,
-  opts: { only?: string[] } = {},
-): void {
+export function forEachBackend(fn: (name: string, get: () => Backend) => void): void {
   for (const name of registeredBackends()) {
-    if (opts.only && !opts.only.includes(name)) continue;
-    const reason = availability.unavailable[name];
-    describe(`backend ${name}`, { skip: reason ? `unavailable: ${reason}` : false }, () => {
+    if (name === 'ref') continue;
+    describeNeeding(name, availability.unavailable[name], `backend ${name}`, () => {
       fn(name, () => {
         const b = readyBackend(name);
         if (!b) throw new Error(`backend ${name} is not initialised`);

@@ -1,21 +1,48 @@
 /**
- * Every op on every available backend against `ref`, on random inputs with odd sizes (1, 3, 17,
- * 129) and broadcast shapes. Sizes are chosen so that SIMD tails, GEMM edge tiles and the
- * multi-thread split paths of the wasm backend are all exercised.
+ * The conformance suite: every op and routine (matmul, norms, softmax, grouped attention, conv3d,
+ * forward and backward) on every backend but `ref` against `ref`, on random inputs with odd sizes
+ * (1, 3, 17, 129), broadcast shapes, empty operands and extreme values. Sizes are chosen so that
+ * SIMD tails, GEMM edge tiles and the multi-thread split paths are all exercised. `ref` itself is
+ * checked against float64 loops in ref-float64.test.ts.
  */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
+import { groupedAttention } from '../../src/attention/grouped-attention.js';
+import type { AttentionPlan } from '../../src/attention/plan.js';
+import { plans } from '../../src/attention/plans.js';
 import { BINARY_OPS, UNARY_OPS } from '../../src/core/op-spec.js';
 import { gradients } from '../../src/tensor/autodiff.js';
 import * as o from '../../src/tensor/ops.js';
 import { Rng } from '../../src/tensor/random.js';
 import { fromArray, type Tensor } from '../../src/tensor/tensor.js';
 import { compareWithRef, forEachBackend, onBackend } from './conformance.js';
+import { CONV_CASES, convProgram } from './conv-cases.js';
 
 const SIZES = [1, 3, 17, 129];
 const OPS = o as unknown as Record<string, (...xs: Tensor[]) => Tensor>;
 const rn = (shape: number[], seed: number, std = 1) => new Rng(seed).normal(shape, std);
 const pos = (shape: number[], seed: number) => new Rng(seed).uniform(shape, 0.1, 3);
+
+/** Attention forward, then gradients of a weighted sum w.r.t. q, k, v (inputs of scale `std`). */
+function attention(plan: AttentionPlan, nq: number, nk: number, H: number, D: number, std = 1.5) {
+  return () => {
+    const q = rn([nq, H, D], D, std);
+    const k = rn([nk, H, D], D + 1, std);
+    const v = rn([nk, H, D], D + 2);
+    for (const t of [q, k, v]) t.requiresGrad = true;
+    const out = groupedAttention(q, k, v, plan);
+    const loss = o.sum(o.mul(out, rn([nq, H, D], D + 3)));
+    return [out, ...(gradients(loss, [q, k, v]) as Tensor[])];
+  };
+}
+
+/** Group ids in [0, m) for n tokens; group 1 left empty and group m - 1 given one token. */
+function groupIds(n: number, m: number, seed: number): Int32Array {
+  const r = new Rng(seed).uniform([n], 0, m - 1).dataSync();
+  const ids = Int32Array.from(r, (x) => (Math.floor(x) === 1 ? 0 : Math.floor(x)));
+  ids[n >> 1] = m - 1;
+  return ids;
+}
 
 forEachBackend((name, backend) => {
   it('unary ops, every size', () => {
@@ -407,5 +434,84 @@ forEachBackend((name, backend) => {
       1e-5,
       `${name} mlp`,
     );
+  });
+
+  it('groupedAttention forward and backward: full, routed with empty and one-token groups, awkward plans', () => {
+    const b = backend();
+    const cases: [string, AttentionPlan, number, number, number, number][] = [];
+    for (const D of [1, 2, 12, 17, 64]) cases.push([`full N 37 D ${D}`, plans.full(37), 37, 37, 2, D]);
+    cases.push(['one query, one key', plans.full(1), 1, 1, 1, 8]);
+    cases.push(['routed N 131, M 5', plans.routed(groupIds(131, 5, 3), 5), 131, 131, 3, 16]);
+    cases.push([
+      'one group over several tiles (N 300)',
+      plans.routed(new Int32Array(300), 2),
+      300,
+      300,
+      1,
+      32,
+    ]);
+    // Rows in no segment, queries without keys, keys without queries, key rows shared by segments, nq != nk.
+    const odd = plans.fromSegments([
+      { q: [0, 5, 2], kv: [1, 3, 4, 8] },
+      { q: [], kv: [2, 3] },
+      { q: [7], kv: [] },
+      { q: [3], kv: [3] },
+      { q: [6, 1], kv: [0, 1, 2, 3, 4, 5, 6, 7, 8] },
+    ]);
+    cases.push(['uncovered rows, empty sides, shared keys, nq 8 != nk 9', odd, 8, 9, 2, 8]);
+    const L = { frames: 4, height: 4, width: 6, shotStarts: [0, 2] };
+    cases.push([
+      'windows x temporal groups',
+      plans.windows(L, { window: [2, 3], temporalGroup: 2 }),
+      96,
+      96,
+      2,
+      16,
+    ]);
+    for (const [what, plan, nq, nk, H, D] of cases)
+      compareWithRef(b, attention(plan, nq, nk, H, D), 2e-4, 2e-5, `${name} attention ${what}`);
+    // Large logits (scores of order 100): the online softmax must rescale, not overflow.
+    compareWithRef(
+      b,
+      attention(plans.full(37), 37, 37, 2, 16, 8),
+      2e-4,
+      2e-4,
+      `${name} attention, large logits`,
+    );
+  });
+
+  it('conv3d forward and both backward kernels (padding, causal time, strides, 1x1x1, large)', () => {
+    for (const c of CONV_CASES)
+      compareWithRef(backend(), convProgram(c), 1e-4, 1e-4, `${name} conv ${c.name}`);
+  });
+
+  it('norms and softmax on large and offset values, empty rows', () => {
+    const b = backend();
+    // Rows with a mean far from zero (the variance must not cancel) and wide softmax logits.
+    const off = () => o.add(rn([7, 129], 1, 3), 100);
+    compareWithRef(
+      b,
+      () => o.layerNorm(off(), rn([129], 2), rn([129], 3), 1e-5),
+      1e-4,
+      1e-4,
+      `${name} layerNorm offset`,
+    );
+    compareWithRef(
+      b,
+      () => o.rmsNorm(o.mul(rn([7, 129], 1), 1e4), rn([129], 2), 1e-5),
+      1e-4,
+      1e-4,
+      `${name} rmsNorm large`,
+    );
+    compareWithRef(b, () => o.softmax(rn([5, 129], 4, 50)), 1e-5, 1e-7, `${name} softmax wide logits`);
+    compareWithRef(b, () => o.softmax(rn([0, 17], 4)), 0, 0, `${name} softmax no rows`);
+    compareWithRef(
+      b,
+      () => o.layerNorm(rn([0, 17], 1), rn([17], 2), rn([17], 3)),
+      0,
+      0,
+      `${name} layerNorm no rows`,
+    );
+    compareWithRef(b, () => o.matmul(rn([0, 5], 1), rn([5, 3], 2)), 0, 0, `${name} matmul m = 0`);
   });
 });

@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { REF_KERNELS } from '../../src/backends/ref/kernels/index.js';
+import { createWasmBackend, type WasmBackend } from '../../src/backends/wasm/index.js';
 import type { ConvParams } from '../../src/core/op-spec.js';
 import { type Shape, sizeOf } from '../../src/core/shape.js';
 import { causalConv3d, conv2d, conv3d, initConv3d } from '../../src/nn/conv.js';
 import { Rng } from '../../src/tensor/random.js';
-import { fromArray, tidy } from '../../src/tensor/tensor.js';
+import { apply, fromArray, tidy } from '../../src/tensor/tensor.js';
+import { compareWithRef } from '../backends/conformance.js';
+import { describeNeeding } from '../backends/required.js';
 import { checkOpGrad, f, randData } from '../helpers/gradcheck.js';
 
 /** The definition, one output element at a time (no shared loop structure with the kernel). */
@@ -185,18 +188,14 @@ describe('conv3d', () => {
 
 // wasm kernels (im2col + packed GEMM) against the ref oracle, forward and both backward kernels,
 // on one and two threads (the two-thread run splits the GEMM by column panels).
-describe('conv3d on wasm matches ref', async () => {
-  const { createWasmBackend } = await import('../../src/backends/wasm/index.js');
-  const { compareWithRef } = await import('../backends/conformance.js');
-  const { apply } = await import('../../src/tensor/tensor.js');
-  for (const threads of [1, 2]) {
-    const be = createWasmBackend({ threads });
-    if (typeof be === 'string') {
-      // `npm test` builds the kernels first, so an unavailable wasm backend is a failure, not a skip.
-      it(`wasm backend is available (${threads} threads)`, () => assert.fail(`wasm unavailable: ${be}`));
-      continue;
-    }
-    after(() => be.dispose());
+const wasm = [1, 2].map((threads) => createWasmBackend({ threads }));
+after(() => {
+  for (const be of wasm) if (typeof be !== 'string') be.dispose();
+});
+const wasmMissing = wasm.find((be): be is string => typeof be === 'string');
+describeNeeding('wasm', wasmMissing, 'conv3d on wasm matches ref', () => {
+  for (const be of wasm as WasmBackend[]) {
+    const threads = be.threads;
     const big: (typeof CASES)[number] = {
       name: 'large (split GEMM)',
       xs: [1, 16, 3, 24, 40],

@@ -2,11 +2,11 @@
  * native-specific behaviour (the shared conformance suite, test/backends/ops.test.ts, also runs on
  * it): grouped attention forward and backward against ref on awkward plans, every ISA build this CPU
  * runs, bit-identical results for 1 and 2 threads, GEMM blocking edges, norms, and no ref fallback
- * for the hot ops of a training step. Without a C compiler the library is not built: the suite then
- * says so (skipped, with the reason); with a compiler an unbuilt or failing library is a failure.
+ * for the hot ops of a training step. An unavailable library fails the suite, or skips it where
+ * test/backends/required.ts allows (no C compiler on the PATH).
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { it } from 'node:test';
 import { groupedAttention } from '../../../src/attention/grouped-attention.js';
 import type { AttentionPlan } from '../../../src/attention/plan.js';
 import { plans } from '../../../src/attention/plans.js';
@@ -16,7 +16,7 @@ import * as o from '../../../src/tensor/ops.js';
 import { Rng } from '../../../src/tensor/random.js';
 import { apply, type Tensor } from '../../../src/tensor/tensor.js';
 import { compareWithRef, onBackend } from '../conformance.js';
-import { builds, lib, rn, skipUnbuilt } from './setup.js';
+import { builds, describeNative, lib, rn } from './setup.js';
 
 /** Attention forward, then gradients of a weighted sum w.r.t. q, k, v. */
 function attention(plan: AttentionPlan, nq: number, nk: number, H: number, D: number, seed: number) {
@@ -36,7 +36,7 @@ function routedIds(n: number, m: number, seed: number): Int32Array {
   return Int32Array.from(r, (x) => Math.min(m - 1, Math.floor(x)));
 }
 
-describe('native backend', { skip: skipUnbuilt }, () => {
+describeNative('native backend', () => {
   it('the library loads and passes its start-up self-test (a compiler is present)', () => {
     assert.notEqual(typeof lib, 'string', `native library unavailable: ${lib}`);
     const b = createNativeBackend();

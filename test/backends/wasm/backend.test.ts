@@ -4,13 +4,14 @@
  * pool's workers never keep the process alive.
  */
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
+import { after, it } from 'node:test';
 import { createWasmBackend, type WasmBackend } from '../../../src/backends/wasm/index.js';
 import { gradients } from '../../../src/tensor/autodiff.js';
 import * as o from '../../../src/tensor/ops.js';
 import { Rng } from '../../../src/tensor/random.js';
 import { type Tensor, tidy } from '../../../src/tensor/tensor.js';
 import { compareWithRef, onBackend } from '../conformance.js';
+import { describeNeeding } from '../required.js';
 
 const made: WasmBackend[] = [];
 function make(opts: Parameters<typeof createWasmBackend>[0]): WasmBackend | undefined {
@@ -24,7 +25,7 @@ after(() => {
 });
 
 const probe = createWasmBackend({ threads: 1 });
-const skip = typeof probe === 'string' ? `wasm unavailable: ${probe}` : false;
+const unavailable = typeof probe === 'string' ? probe : undefined;
 if (typeof probe !== 'string') probe.dispose();
 
 const rn = (shape: number[], seed: number, std = 1) => new Rng(seed).normal(shape, std);
@@ -54,7 +55,7 @@ function makeParams(): Tensor[] {
   return ps;
 }
 
-describe('wasm backend', { skip }, () => {
+describeNeeding('wasm', unavailable, 'wasm backend', () => {
   it('runs the hot ops of a forward+backward step without falling back to ref', () => {
     const b = make({ threads: 2 })!;
     onBackend(b, () => step(1, makeParams()));
