@@ -17,11 +17,13 @@ export {
   type MoGARouting,
 } from './attention/router.js';
 export {
+  ATTENTION_BRANCHES,
   type AttentionBranch,
   VisualAttention,
   type VisualAttentionConfig,
   type VisualAttentionOutput,
   type VisualAttentionParams,
+  type VisualAttentionStatics,
 } from './attention/visual-attention.js';
 // Types the API above refers to (so its reference documentation is complete).
 export type { Storage, TensorRef } from './backends/backend.js';
@@ -88,7 +90,14 @@ export {
 } from './models/dit/dit.js';
 export type { CrossAttentionParams, DiTBlockParams } from './models/dit/dit-block.js';
 export type { Denoiser, ObjectiveOptions, TrainingExample, TrainingLoss } from './models/dit/objective.js';
-export { denoiser, type Prediction, samplingVelocity, trainingLoss } from './models/dit/objective.js';
+export {
+  type ConditionedDenoiser,
+  denoiser,
+  type Prediction,
+  type SamplingVelocity,
+  samplingVelocity,
+  trainingLoss,
+} from './models/dit/objective.js';
 export type { MultiShotText, ShotText } from './models/dit/text.js';
 export type { LatentFactors } from './models/latent-layout.js';
 export { type LatentLayout, type ShotLayout, videoLayout } from './models/latent-layout.js';
@@ -182,7 +191,7 @@ export {
   type TrainHyper,
   type TrainState,
 } from './train/checkpoint.js';
-export { type TrainLoopOptions, type TrainResult, trainLoop } from './train/loop.js';
+export { type LossWithMetrics, type TrainLoopOptions, type TrainResult, trainLoop } from './train/loop.js';
 export type { ProgressInfo, ProgressMode } from './train/progress.js';
 export { clipGlobalNorm, emaUpdate, warmupConstant } from './train/schedule.js';
 export type { SheetOptions } from './video/contact-sheet.js';
