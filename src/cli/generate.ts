@@ -3,14 +3,17 @@
  *  [--backend B] [--json]`: a story file in, an MP4 out (written to a temporary name and renamed
  * on success, so a failure never leaves a partial file), with progress bars on stderr.
  */
-import { existsSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type GenerateResult, generate } from '../pipeline/generate.js';
+import { removeStaleTemps } from '../io/atomic-file.js';
+import { exitOnSignals } from '../io/exit-cleanup.js';
+import { checkGuidance, type GenerateResult, generate, MAX_GUIDANCE } from '../pipeline/generate.js';
 import { loadModel } from '../pipeline/model.js';
 import { readStory, type Story } from '../story/story.js';
 import { openMp4Writer } from '../video/index.js';
 import { chooseBackend } from './backend.js';
+import { integerAtLeast } from './options.js';
+import { checkOutputPath } from './out-path.js';
 import { stderrProgress } from './progress-bar.js';
 
 export const DEFAULT_MODEL = 'models/dit-tiny';
@@ -24,8 +27,8 @@ directory (DiT + text encoder + VAE), and writes an H.264 MP4.
   --out FILE.mp4   where to write the video (atomically: temp file, then rename)
   --model DIR      model directory (default ${DEFAULT_MODEL})
   --steps N        sampler steps (default: the model's)
-  --seed S         noise seed (default: the story's)
-  --guidance W     classifier-free guidance scale (default: the model's; 1 = off, 2x faster)
+  --seed S         noise seed, an integer in [0, 2^32) (default: the story's)
+  --guidance W     classifier-free guidance scale in [0, ${MAX_GUIDANCE}] (default: the model's; 1 = off, 2x faster)
   --backend NAME   native | wasm | ref | cuda (default: the first that starts of native, wasm, ref)
   --json           print a JSON report on stdout (progress stays on stderr)
   --quiet          no progress bars
@@ -52,13 +55,6 @@ export interface GenerateReport {
   readonly timings: GenerateResult['seconds'];
 }
 
-function posInt(v: string | undefined, what: string): number | undefined {
-  if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v) || (Number(v) < 1 && what !== 'seed'))
-    throw new Error(`generate: --${what} must be a positive integer, got '${v}'`);
-  return Number(v);
-}
-
 export { chooseBackend } from './backend.js';
 
 /** Story + model -> MP4 at `out`; the report of what was made. */
@@ -69,9 +65,11 @@ export async function generateToMp4(
   out: string,
   opts: { steps?: number; seed?: number; guidance?: number; backend: string; quiet?: boolean },
 ): Promise<GenerateReport> {
-  const dir = dirname(resolve(out));
-  if (!existsSync(dir) || !statSync(dir).isDirectory())
-    throw new Error(`generate: output folder ${dir} does not exist`);
+  const target = checkOutputPath('generate', 'out', out, {
+    ext: '.mp4',
+    inputs: [{ flag: 'story', path: storyPath }],
+  });
+  removeStaleTemps(dirname(target)); // left by runs killed with SIGKILL
   const model = loadModel(modelDir);
   const writer = await openMp4Writer(out, { width: story.width, height: story.height, fps: story.fps });
   let result: GenerateResult;
@@ -133,15 +131,26 @@ export async function run(argv: string[]): Promise<void> {
   }
   if (!values.story) throw new Error('generate: --story is required (try examples/minute.story.json)');
   if (!values.out) throw new Error('generate: --out is required (an .mp4 path)');
+  exitOnSignals(); // Ctrl-C: stop ffmpeg, remove the temp file, exit 130
+  checkOutputPath('generate', 'out', values.out, {
+    ext: '.mp4',
+    inputs: [{ flag: 'story', path: values.story }],
+  });
   const story = readStory(values.story); // throws a StoryError naming the field: nothing is written
   const guidance = values.guidance === undefined ? undefined : Number(values.guidance);
-  if (guidance !== undefined && !(guidance >= 0))
-    throw new Error(`generate: --guidance must be a number >= 0, got '${values.guidance}'`);
+  if (guidance !== undefined && !(values.guidance!.trim() !== '' && checkGuidance(guidance)))
+    throw new Error(
+      `generate: --guidance must be a number in [0, ${MAX_GUIDANCE}], got '${values.guidance}'`,
+    );
+  const steps = integerAtLeast('generate', 'steps', values.steps, 1);
+  const seed = integerAtLeast('generate', 'seed', values.seed, 0);
+  if (seed !== undefined && seed >= 2 ** 32)
+    throw new Error(`generate: --seed must be an integer in [0, 2^32), got '${values.seed}'`);
   const backend = await chooseBackend(values.backend);
   if (!values.quiet) process.stderr.write(`generate: backend ${backend}\n`);
   const report = await generateToMp4(story, values.story, values.model ?? DEFAULT_MODEL, values.out, {
-    steps: posInt(values.steps, 'steps'),
-    seed: values.seed === undefined ? undefined : posInt(values.seed, 'seed'),
+    steps,
+    seed,
     guidance,
     backend,
     quiet: values.quiet,

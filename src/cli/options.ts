@@ -22,7 +22,7 @@ export function integerAtLeast(
 ): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!(Number.isInteger(n) && n >= min))
+  if (!(v.trim() !== '' && Number.isInteger(n) && n >= min))
     throw new Error(
       `${cmd}: --${name} must be ${min === 1 ? 'a positive integer' : `an integer >= ${min}`}, got '${v}'`,
     );

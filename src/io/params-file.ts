@@ -3,8 +3,10 @@
  * Loading writes into the tree's existing tensors, so anything holding them (an optimizer, EMA)
  * keeps pointing at the loaded values.
  */
+
 import { namedParams, type Params } from '../nn/params.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { writeFileAtomic } from './atomic-file.js';
 import {
   readSafetensors,
   type SafeDType,
@@ -38,7 +40,8 @@ export function saveParams(
   params: ParamTree,
   opts: { metadata?: Record<string, string>; dtype?: SafeDType } = {},
 ): void {
-  writeSafetensors(path, paramsToEntries(params, opts.dtype), opts.metadata);
+  const entries = paramsToEntries(params, opts.dtype);
+  writeFileAtomic(path, (tmp) => writeSafetensors(tmp, entries, opts.metadata, { atomic: false }));
 }
 
 /**

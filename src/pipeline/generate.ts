@@ -11,7 +11,8 @@
  * soon as they are decoded unless `collect` asks to keep them.
  */
 
-import { sample } from '../diffusion/sample.js';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { sampling } from '../diffusion/sample.js';
 import type { SamplerConfig } from '../diffusion/sampler.js';
 import { denoiser, samplingVelocity } from '../models/dit/objective.js';
 import type { MultiShotText } from '../models/dit/text.js';
@@ -42,6 +43,14 @@ export interface GenerateOptions {
   readonly collect?: boolean;
 }
 
+/** Beyond this, guidance only saturates the video (the trained scales are 1 to ~7). */
+export const MAX_GUIDANCE = 50;
+
+/** Whether `g` is a usable guidance scale: finite, in [0, MAX_GUIDANCE]. */
+export function checkGuidance(g: number): boolean {
+  return Number.isFinite(g) && g >= 0 && g <= MAX_GUIDANCE;
+}
+
 export interface GenerateResult {
   readonly frames: number;
   readonly width: number;
@@ -70,7 +79,11 @@ export async function generate(
   const guidance = opts.guidance ?? s.guidance;
   if (!Number.isInteger(steps) || steps < 1)
     throw new Error(`generate: steps must be a positive integer, got ${steps}`);
-  if (!(guidance >= 0)) throw new Error(`generate: guidance must be >= 0, got ${guidance}`);
+  if (!checkGuidance(guidance))
+    throw new Error(`generate: guidance must be a finite number in [0, ${MAX_GUIDANCE}], got ${guidance}`);
+  // the noise RNG keys on 32 bits: 2^32 would silently give the video of seed 0
+  if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32)
+    throw new Error(`generate: seed must be an integer in [0, 2^32), got ${seed}`);
   const chunk = opts.decodeChunk ?? 4;
   if (!Number.isInteger(chunk) || chunk < 1)
     throw new Error(`generate: decodeChunk must be a positive integer, got ${chunk}`);
@@ -101,18 +114,28 @@ export async function generate(
   const shape = [codec.channels, layout.latentFrames, layout.height, layout.width];
   const sampleTrack = stageTracker('sample', steps, 'steps', opts.onProgress);
   sampleTrack(0);
-  const latent = noGrad(() =>
-    sample({
-      velocity: samplingVelocity(denoiser(model.dit), text, guidance, model.config.prediction ?? 'velocity'),
-      shape,
-      sampler: opts.sampler ?? s.sampler,
-      steps,
-      shift: opts.shift ?? s.shift,
-      seed,
-      onStep: (info) => sampleTrack(info.step + 1),
-    }),
-  );
-  disposeText(text);
+  const stepper = sampling({
+    velocity: samplingVelocity(denoiser(model.dit), text, guidance, model.config.prediction ?? 'velocity'),
+    shape,
+    sampler: opts.sampler ?? s.sampler,
+    steps,
+    shift: opts.shift ?? s.shift,
+    seed,
+    onStep: (info) => sampleTrack(info.step + 1),
+  });
+  let latent: Tensor;
+  try {
+    for (;;) {
+      const r = noGrad(() => stepper.next());
+      if (r.done) {
+        latent = r.value;
+        break;
+      }
+      await nextTurn(); // a turn for signal handlers (Ctrl-C) between steps
+    }
+  } finally {
+    disposeText(text);
+  }
   const t2 = performance.now();
 
   // 3. decode chunk by chunk and hand frames on

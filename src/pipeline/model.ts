@@ -13,8 +13,9 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { SamplerConfig } from '../diffusion/sampler.js';
+import { writeFileAtomic } from '../io/atomic-file.js';
 import { loadParamsInto, saveParams } from '../io/params-file.js';
-import { readSafetensors, writeFileAtomic } from '../io/safetensors.js';
+import { readSafetensors } from '../io/safetensors.js';
 import { initVideoDiT, type VideoDiT } from '../models/dit/dit.js';
 import type { Prediction } from '../models/dit/objective.js';
 import type { DiTConfig } from '../models/presets.js';

@@ -14,8 +14,9 @@ import { cpus, hostname } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { getBackend } from '../backends/registry.js';
 import type { TimeSampling } from '../diffusion/rectified-flow.js';
+import { writeFileAtomic } from '../io/atomic-file.js';
 import { namedTensors, type ParamTree } from '../io/params-file.js';
-import { readSafetensors, writeFileAtomic, writeSafetensors } from '../io/safetensors.js';
+import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { denoiser, type Prediction, trainingLoss } from '../models/dit/objective.js';
 import type { MultiShotText } from '../models/dit/text.js';
 import { type DiTConfig, ditPreset } from '../models/presets.js';
@@ -191,9 +192,14 @@ export function cachedLatents(r: DitRecipe, codec: LatentCodec, log: (s: string)
       shotFrames: clip.shotFrames,
       ...(clip.global ? { global: clip.global } : {}),
     };
-    writeSafetensors(path, [['latent', { shape, data: latent, dtype: 'F32' }]], {
-      clip: JSON.stringify(meta),
-    });
+    writeFileAtomic(path, (tmp) =>
+      writeSafetensors(
+        tmp,
+        [['latent', { shape, data: latent, dtype: 'F32' }]],
+        { clip: JSON.stringify(meta) },
+        { atomic: false },
+      ),
+    );
     out.push({ latent, shape, ...meta });
     encoded++;
     const now = performance.now();

@@ -7,8 +7,9 @@
  * (its {seed, offset} is saved in every checkpoint). Each micro-step runs inside `tidy`, so memory
  * stays flat whatever the number of steps.
  */
+
+import { writeFileAtomic } from '../io/atomic-file.js';
 import { namedTensors, type ParamTree } from '../io/params-file.js';
-import { writeFileAtomic } from '../io/safetensors.js';
 import { gradients } from '../tensor/autodiff.js';
 import { Rng } from '../tensor/random.js';
 import { type Tensor, tidy } from '../tensor/tensor.js';

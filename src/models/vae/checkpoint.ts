@@ -2,6 +2,7 @@
  * VAE checkpoints: one safetensors file holding the weights (encoder.*, decoder.*), the latent
  * scaling statistics (latent_stats.mean / .std, [Z]) and, in the metadata, the config and recipe.
  */
+import { writeFileAtomic } from '../../io/atomic-file.js';
 import { loadParamsInto, paramsToEntries } from '../../io/params-file.js';
 import { readSafetensors, type SafeDType, writeSafetensors } from '../../io/safetensors.js';
 import type { VaeConfig } from './config.js';
@@ -18,11 +19,9 @@ export function saveVae(
   vae: VideoVAE,
   opts: { dtype?: SafeDType; info?: Record<string, unknown> } = {},
 ): void {
-  writeSafetensors(path, paramsToEntries(tree(vae), opts.dtype ?? 'F32'), {
-    format: FORMAT,
-    config: JSON.stringify(vae.config),
-    info: JSON.stringify(opts.info ?? {}),
-  });
+  const meta = { format: FORMAT, config: JSON.stringify(vae.config), info: JSON.stringify(opts.info ?? {}) };
+  const entries = paramsToEntries(tree(vae), opts.dtype ?? 'F32');
+  writeFileAtomic(path, (tmp) => writeSafetensors(tmp, entries, meta, { atomic: false }));
 }
 
 /** Reads a checkpoint written by `saveVae`; the config comes from its metadata. */
