@@ -10,11 +10,11 @@
  * so the bundled DiT shares models/vae-small/ instead of copying it) or the pool stand-in.
  * Every missing or corrupt file gives an error that names it and says what was expected.
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync } from 'node:fs';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import type { SamplerConfig } from '../diffusion/sampler.js';
 import { writeFileAtomic } from '../io/atomic-file.js';
-import { loadParamsInto, saveParams } from '../io/params-file.js';
+import { firstNonFinite, loadParamsInto, saveParams } from '../io/params-file.js';
 import { readSafetensors } from '../io/safetensors.js';
 import { initVideoDiT, type VideoDiT } from '../models/dit/dit.js';
 import type { Prediction } from '../models/dit/objective.js';
@@ -31,9 +31,11 @@ import { VOCAB_V1 } from '../models/text/vocab.js';
 import { loadVae } from '../models/vae/checkpoint.js';
 import { Rng } from '../tensor/random.js';
 import { type LatentCodec, vaeCodec } from './codec.js';
-import { poolCodec } from './pool-codec.js';
+import { checkModelConfig, MODEL_FORMAT } from './model-config.js';
 
-export const MODEL_FORMAT = 'moga-model';
+export { MODEL_FORMAT };
+
+import { poolCodec } from './pool-codec.js';
 
 export type CodecSpec = { readonly kind: 'vae'; readonly path: string } | { readonly kind: 'pool' };
 
@@ -79,7 +81,7 @@ export class ModelLoadError extends Error {
 
 /** A model with fresh weights (tests, and the start of training). */
 export function initModel(config: ModelConfig, seed = 0, codec?: LatentCodec): MogaModel {
-  checkModelConfig(config, 'config');
+  checkConfig(config, 'config');
   const rng = new Rng(seed);
   const dit = initVideoDiT(config.dit, rng.fork(1));
   const text = initTextEncoder(rng.fork(2), config.text);
@@ -103,43 +105,56 @@ function assemble(
   return { config, dit, text, tokenizer, captions, codec, dir };
 }
 
-function checkModelConfig(c: ModelConfig, where: string): void {
-  const bad = (m: string) => {
+/** The config's fields in range (model-config.ts), or a ModelLoadError naming `where` and the field. */
+function checkConfig(c: ModelConfig, where: string): void {
+  checkModelConfig(c, (m) => {
     throw new ModelLoadError(where, m);
-  };
-  if (!c || typeof c !== 'object') bad('expected a JSON object');
-  if (c.format !== MODEL_FORMAT) bad(`format is ${JSON.stringify(c.format)}, expected "${MODEL_FORMAT}"`);
-  if (c.version !== 1) bad(`version ${c.version} is not supported (expected 1)`);
-  if (c.vocab !== 'v1') bad(`vocab ${JSON.stringify(c.vocab)} is not supported (expected "v1")`);
-  if (!c.dit || typeof c.dit.dim !== 'number') bad('dit: missing DiT config');
-  if (!c.text || typeof c.text.dim !== 'number') bad('text: missing text-encoder config');
-  if (c.text.textDim !== c.dit.textDim)
-    bad(`text.textDim ${c.text.textDim} differs from dit.textDim ${c.dit.textDim}`);
-  if (!c.codec || (c.codec.kind !== 'vae' && c.codec.kind !== 'pool'))
-    bad(`codec must be {"kind": "vae", "path": ...} or {"kind": "pool"}, got ${JSON.stringify(c.codec)}`);
-  if (c.codec.kind === 'vae' && typeof c.codec.path !== 'string')
-    bad('codec.path must name the VAE checkpoint');
-  if (c.prediction !== undefined && c.prediction !== 'velocity' && c.prediction !== 'data')
-    bad(`prediction must be "velocity" or "data", got ${JSON.stringify(c.prediction)}`);
-  const s = c.sampling;
-  if (!s || !Number.isInteger(s.steps) || s.steps < 1) bad('sampling.steps must be a positive integer');
-  if (!(s.shift > 0) || !(s.guidance >= 0)) bad('sampling.shift must be > 0 and sampling.guidance >= 0');
+  });
 }
 
-/** The codec a spec names; a VAE path is resolved against `base` (the model directory). */
-export function openCodec(spec: CodecSpec, base: string): LatentCodec {
+/**
+ * The codec a spec names; a VAE path is resolved against `base` (the model directory). With
+ * `within`, the path must stay inside one of those folders, before and after symlinks; it is
+ * refused before it is opened, so the error says nothing about what lies outside.
+ */
+export function openCodec(spec: CodecSpec, base: string, within?: readonly string[]): LatentCodec {
   if (spec.kind === 'pool') return poolCodec();
   const path = resolve(base, spec.path);
+  const inside = (p: string, roots: readonly string[]) => roots.some((r) => p.startsWith(r + sep));
+  const outside = () =>
+    new ModelLoadError(
+      base,
+      `codec.path ${JSON.stringify(spec.path)} points outside ${within!.join(' and ')}; a model's VAE must live in its directory or beside it in models/`,
+    );
+  if (within && !inside(path, within)) throw outside();
   if (!existsSync(path))
     throw new ModelLoadError(
       base,
       `the VAE checkpoint ${path} (codec.path ${JSON.stringify(spec.path)}) does not exist`,
     );
+  if (
+    within &&
+    !inside(
+      realpathSync(path),
+      within.map((r) => realpathSync(r)),
+    )
+  )
+    throw outside();
   try {
     return vaeCodec(loadVae(path).vae);
   } catch (e) {
     throw new ModelLoadError(base, `cannot load the VAE ${path}: ${(e as Error).message}`);
   }
+}
+
+/**
+ * Where a model's VAE may live: its own directory, and the models/ folder holding it (the bundled
+ * models/dit-tiny names ../vae-small/vae.safetensors).
+ */
+function codecRoots(dir: string): string[] {
+  const own = resolve(dir);
+  const parent = dirname(own);
+  return basename(parent) === 'models' ? [own, parent] : [own];
 }
 
 /** Loads a model directory (see the file comment). */
@@ -153,8 +168,8 @@ export function loadModel(dir: string): MogaModel {
   } catch (e) {
     throw new ModelLoadError(cfgPath, `not valid JSON: ${(e as Error).message}`);
   }
-  checkModelConfig(config, cfgPath);
-  const codec = openCodec(config.codec, dir);
+  checkConfig(config, cfgPath);
+  const codec = openCodec(config.codec, dir, codecRoots(dir));
   const rng = new Rng(0);
   const dit = initVideoDiT(config.dit, rng.fork(1));
   const text = initTextEncoder(rng.fork(2), config.text);
@@ -165,7 +180,10 @@ export function loadModel(dir: string): MogaModel {
     const path = join(dir, file);
     if (!existsSync(path)) throw new ModelLoadError(dir, `${file} is missing`);
     try {
-      loadParamsInto(tree, readSafetensors(path), { source: path });
+      const weights = readSafetensors(path);
+      const nonFinite = firstNonFinite(weights);
+      if (nonFinite) throw new Error(nonFinite);
+      loadParamsInto(tree, weights, { source: path });
     } catch (e) {
       throw new ModelLoadError(path, (e as Error).message);
     }
