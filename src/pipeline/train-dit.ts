@@ -266,16 +266,18 @@ export function trainDit(
   let lastMse = Number.NaN;
   const t0 = performance.now();
   const resume = opts.resume ?? false;
-  let step = resume && findCheckpoint(r.work) ? readStateJson(r.work).step : 0;
+  // `<work>` or, after a crash in the middle of a checkpoint swap, `<work>.prev`
+  const found = findCheckpoint(r.work);
+  let step = resume && found ? readStateJson(found).step : 0;
   const startStep = step;
-  if (!resume && findCheckpoint(r.work))
+  if (!resume && found)
     throw new Error(
       `train dit: ${r.work} already holds a checkpoint; pass --resume to continue it or remove it`,
     );
   let finalLoss: number | null = null;
   let lastLog = 0;
   let mseAvg = Number.NaN;
-  const history = readHistory(r.work);
+  const history = found ? readHistory(found) : [];
   const run: TrainingRun = {
     command: opts.command ?? null,
     machine: `${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}, ${hostname()}`,
