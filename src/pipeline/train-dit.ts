@@ -16,7 +16,6 @@ import { getBackend } from '../backends/registry.js';
 import type { TimeSampling } from '../diffusion/rectified-flow.js';
 import { writeFileAtomic } from '../io/atomic-file.js';
 import { namedTensors, type ParamTree } from '../io/params-file.js';
-import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { denoiser, type Prediction, trainingLoss } from '../models/dit/objective.js';
 import type { MultiShotText } from '../models/dit/text.js';
 import { type DiTConfig, ditPreset } from '../models/presets.js';
@@ -30,6 +29,7 @@ import { epochSampler } from '../train/epochs.js';
 import { trainLoop } from '../train/loop.js';
 import { crc32 } from '../video/png.js';
 import type { LatentCodec } from './codec.js';
+import { type CachedClip, readCachedClip, writeCachedClip } from './latent-cache.js';
 import {
   type CodecSpec,
   initModel,
@@ -142,14 +142,6 @@ export function modelConfigOf(r: DitRecipe, outDir: string): ModelConfig {
   };
 }
 
-interface CachedClip {
-  latent: Float32Array;
-  shape: number[];
-  captions: string[];
-  shotFrames: number[];
-  global?: string;
-}
-
 /** A folder name that changes whenever the codec or the clip spec does. */
 function cacheDir(r: DitRecipe): string {
   const d = r.data;
@@ -174,10 +166,7 @@ export function cachedLatents(r: DitRecipe, codec: LatentCodec, log: (s: string)
   for (let i = 0; i < r.data.clips; i++) {
     const path = join(dir, `clip-${i}.safetensors`);
     if (existsSync(path)) {
-      const f = readSafetensors(path);
-      const t = f.tensors.get('latent')!;
-      const meta = JSON.parse(f.metadata.clip);
-      out.push({ latent: t.data as Float32Array, shape: [...t.shape], ...meta });
+      out.push(readCachedClip(path));
       continue;
     }
     const clip = worldClip(i, r.data, codec.time);
@@ -187,20 +176,15 @@ export function cachedLatents(r: DitRecipe, codec: LatentCodec, log: (s: string)
     const latent = z.dataSync() as Float32Array;
     const shape = [...z.shape];
     z.dispose();
-    const meta = {
+    const cached: CachedClip = {
+      latent,
+      shape,
       captions: clip.captions,
       shotFrames: clip.shotFrames,
       ...(clip.global ? { global: clip.global } : {}),
     };
-    writeFileAtomic(path, (tmp) =>
-      writeSafetensors(
-        tmp,
-        [['latent', { shape, data: latent, dtype: 'F32' }]],
-        { clip: JSON.stringify(meta) },
-        { atomic: false },
-      ),
-    );
-    out.push({ latent, shape, ...meta });
+    writeCachedClip(path, cached);
+    out.push(cached);
     encoded++;
     const now = performance.now();
     if (now - lastLog > 5000 || i === r.data.clips - 1) {
