@@ -53,7 +53,9 @@ export function* sampling(opts: SampleOptions): Generator<StepInfo, Tensor, void
     const prevX = x;
     const prevCarry = carry;
     const r = tidy(() => {
-      const res = samplerStep(opts.sampler, x, opts.velocity(x, t), t, tNext, carry);
+      // the model's temporaries go before the solver's step allocates its own
+      const v = tidy(() => opts.velocity(x, t));
+      const res = samplerStep(opts.sampler, x, v, t, tNext, carry);
       return { x: res.x, carryX0: res.carry?.x0 };
     });
     x = r.x;
