@@ -64,7 +64,7 @@ export function checkModelConfig(c: ModelConfig, bad: (m: string) => never): voi
   int(d.ffnDim, 'dit.ffnDim', 1, L.ffnDim);
   int(d.latentChannels, 'dit.latentChannels', 1, L.latentChannels);
   if (!Array.isArray(d.patch) || d.patch.length !== 3) bad('dit.patch must be [t, h, w]');
-  d.patch.forEach((p, i) => int(p, `dit.patch[${i}]`, 1, L.patch));
+  for (let i = 0; i < 3; i++) int(d.patch[i], `dit.patch[${i}]`, 1, L.patch); // not forEach: it skips holes
   int(d.textDim, 'dit.textDim', 1, L.textDim);
   int(d.textLen, 'dit.textLen', 1, L.textLen);
   int(d.freqDim, 'dit.freqDim', 2, L.freqDim);
@@ -78,7 +78,7 @@ export function checkModelConfig(c: ModelConfig, bad: (m: string) => never): voi
     );
   int(a.groups, 'dit.attention.groups', 1, L.groups);
   if (!Array.isArray(a.window) || a.window.length !== 2) bad('dit.attention.window must be [wy, wx]');
-  a.window.forEach((w, i) => int(w, `dit.attention.window[${i}]`, 1, L.window));
+  for (let i = 0; i < 2; i++) int(a.window[i], `dit.attention.window[${i}]`, 1, L.window);
   int(a.temporalGroup, 'dit.attention.temporalGroup', 0, L.temporalGroup);
   int(a.adjacentFrames, 'dit.attention.adjacentFrames', 0, L.adjacentFrames);
   num(a.alpha, 'dit.attention.alpha', 0, 1000);
@@ -112,13 +112,19 @@ export function checkModelConfig(c: ModelConfig, bad: (m: string) => never): voi
     bad(`sampling.sampler.kind must be one of ${SAMPLERS.join(', ')}, got ${JSON.stringify(s.sampler)}`);
 
   // the weights alone (float32 on the host) must fit in this machine's memory
-  const textParams =
-    (t.vocabSize + t.maxLength) * t.dim +
-    t.layers * (4 * t.dim * t.dim + 2 * t.dim * t.ffnDim) +
-    t.dim * t.textDim;
-  const bytes = 4 * (ditParamCount(d) + textParams);
+  const bytes = 4 * modelParamCount(c);
   if (bytes > totalmem())
     bad(
       `the weights alone need ${(bytes / 2 ** 30).toFixed(1)} GiB (float32), more than this machine's ${(totalmem() / 2 ** 30).toFixed(1)} GiB of memory`,
     );
+}
+
+/** Parameters of the DiT and the text encoder (the latter to within its norms' few). */
+export function modelParamCount(c: ModelConfig): number {
+  const t = c.text;
+  const text =
+    (t.vocabSize + t.maxLength) * t.dim +
+    t.layers * (4 * t.dim * t.dim + 2 * t.dim * t.ffnDim) +
+    t.dim * t.textDim;
+  return ditParamCount(c.dit) + text;
 }

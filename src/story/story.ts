@@ -62,7 +62,8 @@ export function parseStory(json: unknown, source = 'story'): Story {
     throw new StoryError(`${source}.shots`, 'expected a non-empty array');
   if (o.shots.length > LIMITS.maxShots)
     throw new StoryError(`${source}.shots`, `at most ${LIMITS.maxShots} shots`);
-  const shots = o.shots.map((s, i): Shot => {
+  // Array.from, not map: map skips the holes of a sparse array, which would pass unchecked
+  const shots = Array.from(o.shots as unknown[], (s, i): Shot => {
     const where = `${source}.shots[${i}]`;
     if (!s || typeof s !== 'object')
       throw new StoryError(where, 'expected an object with caption and seconds');

@@ -42,7 +42,10 @@ const storyOf = (seconds: number) =>
     width: 128,
     height: 64,
     seed: 1,
-    shots: Array.from({ length: seconds }, (_, i) => ({ caption: `a red circle drifts, shot ${i}`, seconds: 1 })),
+    shots: Array.from({ length: seconds }, (_, i) => ({
+      caption: `a red circle drifts, shot ${i}`,
+      seconds: 1,
+    })),
   });
 
 test('peak memory of generate grows with the latent, not with the network times the video', async () => {
