@@ -12,7 +12,7 @@ import { loadModel } from '../pipeline/model.js';
 import { readStory, type Story } from '../story/story.js';
 import { openMp4Writer } from '../video/index.js';
 import { chooseBackend } from './backend.js';
-import { integerAtLeast } from './options.js';
+import { integerAtLeast, memorySize } from './options.js';
 import { checkOutputPath } from './out-path.js';
 import { stderrProgress } from './progress-bar.js';
 
@@ -30,6 +30,7 @@ directory (DiT + text encoder + VAE), and writes an H.264 MP4.
   --seed S         noise seed, an integer in [0, 2^32) (default: the story's)
   --guidance W     classifier-free guidance scale in [0, ${MAX_GUIDANCE}] (default: the model's; 1 = off, 2x faster)
   --backend NAME   native | wasm | ref | cuda (default: the first that starts of native, wasm, ref)
+  --max-memory M   refuse a story estimated to need more, e.g. 4G or 1500M (default: the memory available now)
   --json           print a JSON report on stdout (progress stays on stderr)
   --quiet          no progress bars
   -h, --help       this text`;
@@ -63,7 +64,14 @@ export async function generateToMp4(
   storyPath: string,
   modelDir: string,
   out: string,
-  opts: { steps?: number; seed?: number; guidance?: number; backend: string; quiet?: boolean },
+  opts: {
+    steps?: number;
+    seed?: number;
+    guidance?: number;
+    maxMemory?: number;
+    backend: string;
+    quiet?: boolean;
+  },
 ): Promise<GenerateReport> {
   const target = checkOutputPath('generate', 'out', out, {
     ext: '.mp4',
@@ -78,6 +86,7 @@ export async function generateToMp4(
       steps: opts.steps,
       seed: opts.seed,
       guidance: opts.guidance,
+      maxMemory: opts.maxMemory,
       onProgress: stderrProgress({ quiet: opts.quiet }),
       onFrame: (rgb) => writer.write(rgb),
     });
@@ -120,6 +129,7 @@ export async function run(argv: string[]): Promise<void> {
       seed: { type: 'string' },
       guidance: { type: 'string' },
       backend: { type: 'string' },
+      'max-memory': { type: 'string' },
       json: { type: 'boolean' },
       quiet: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -146,11 +156,13 @@ export async function run(argv: string[]): Promise<void> {
   const seed = integerAtLeast('generate', 'seed', values.seed, 0);
   if (seed !== undefined && seed >= 2 ** 32)
     throw new Error(`generate: --seed must be an integer in [0, 2^32), got '${values.seed}'`);
+  const maxMemory = memorySize('generate', 'max-memory', values['max-memory']);
   const backend = await chooseBackend(values.backend);
   if (!values.quiet) process.stderr.write(`generate: backend ${backend}\n`);
   const report = await generateToMp4(story, values.story, values.model ?? DEFAULT_MODEL, values.out, {
     steps,
     seed,
+    maxMemory,
     guidance,
     backend,
     quiet: values.quiet,

@@ -29,6 +29,15 @@ export function integerAtLeast(
   return n;
 }
 
+/** `--name 4G` / `1500M` / `2.5G` as bytes; undefined when the option was not given. */
+export function memorySize(cmd: string, name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const m = /^(\d+(?:\.\d+)?)([MG])$/i.exec(v.trim());
+  const bytes = m ? Number(m[1]) * 2 ** (m[2].toUpperCase() === 'G' ? 30 : 20) : Number.NaN;
+  if (!(bytes > 0)) throw new Error(`${cmd}: --${name} must be a size like 4G or 1500M, got '${v}'`);
+  return bytes;
+}
+
 /** The options every `moga train <model>` command takes (parseArgs form). */
 export const RECIPE_OPTIONS = {
   config: { type: 'string' },

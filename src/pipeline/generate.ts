@@ -21,6 +21,7 @@ import type { Story } from '../story/story.js';
 import { sliceAxis } from '../tensor/ops.js';
 import { noGrad, type Tensor, tidy } from '../tensor/tensor.js';
 import { latentLayout } from './layout.js';
+import { defaultMemoryLimit, estimateGenerateMemory, gib } from './memory-estimate.js';
 import type { MogaModel } from './model.js';
 import { type ProgressEvent, stageTracker } from './progress.js';
 import { encodeShots } from './story-text.js';
@@ -41,6 +42,8 @@ export interface GenerateOptions {
   readonly onFrame?: (rgb: Uint8Array, index: number) => void | Promise<void>;
   /** Keep the frames in the result (default: true when there is no onFrame). */
   readonly collect?: boolean;
+  /** Refuse, before allocating, a story estimated to need more bytes (default: the memory available now). */
+  readonly maxMemory?: number;
 }
 
 /** Beyond this, guidance only saturates the video (the trained scales are 1 to ~7). */
@@ -93,6 +96,14 @@ export async function generate(
   if (layout.height % patch[1] || layout.width % patch[2])
     throw new Error(
       `generate: latent ${layout.width}x${layout.height} is not divisible by the DiT patch ${patch[2]}x${patch[1]}; use a size that is a multiple of ${codec.space * patch[1]}`,
+    );
+
+  // refuse what cannot fit before allocating any of it (collected frames are the caller's choice)
+  const need = estimateGenerateMemory(layout, model, { guidance, decodeChunk: chunk });
+  const limit = opts.maxMemory ?? defaultMemoryLimit();
+  if (need.bytes > limit)
+    throw new Error(
+      `generate: this story needs about ${gib(need.bytes)} of memory (sampling ${gib(need.sampling)}, decoding ${gib(need.decoding)}), more than the limit of ${gib(limit)} (--max-memory; default: the memory available now); make the story shorter or smaller`,
     );
 
   // 1. captions

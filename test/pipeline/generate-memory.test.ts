@@ -67,3 +67,30 @@ test('peak memory of generate grows with the latent, not with the network times 
     `# peak ${(short.peak / 1e6).toFixed(2)} -> ${(long.peak / 1e6).toFixed(2)} MB, latent ${(short.latent / 1e6).toFixed(2)} -> ${(long.latent / 1e6).toFixed(2)} MB: ${(grew / latentGrew).toFixed(1)}x`,
   );
 });
+
+test('a story that cannot fit is refused before anything is allocated, with the estimate and the limit', async () => {
+  const model = initModel(microConfig(), 2);
+  const huge = parseStory({
+    title: 'too big',
+    fps: 60,
+    width: 1920,
+    height: 1920,
+    shots: Array.from({ length: 60 }, () => ({ caption: 'a red circle drifts', seconds: 10 })),
+  });
+  const be = getBackend();
+  const before = be.liveBytes();
+  const t0 = performance.now();
+  await assert.rejects(
+    generate(huge, model, { steps: 1, maxMemory: 8 * 2 ** 30, onFrame: () => {} }),
+    /generate: this story needs about [\d.]+ GiB of memory \(sampling [\d.]+ GiB, decoding [\d.]+ GiB\), more than the limit of 8\.00 GiB \(--max-memory/,
+  );
+  assert.ok(performance.now() - t0 < 2000, 'refused at once');
+  assert.equal(be.liveBytes(), before, 'nothing was allocated');
+  // the same check with a limit below a small story's needs; above them it runs
+  await assert.rejects(
+    generate(storyOf(2), model, { steps: 1, maxMemory: 2 ** 20 }),
+    /more than the limit of 0\.00 GiB/,
+  );
+  const ok = await generate(storyOf(2), model, { steps: 1, maxMemory: 2 ** 30, onFrame: () => {} });
+  assert.equal(ok.frames, 49);
+});
