@@ -2,9 +2,10 @@
  * Timing as BENCHMARKS.md prescribes: variants interleaved (A B A B ...), warm-up first, median of
  * the repeats; one table printed; the same rows written as JSON with `--json FILE`.
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import os from 'node:os';
 import { dirname } from 'node:path';
+import { writeFileAtomic } from '../../src/io/atomic-file.js';
 
 export interface Variant {
   name: string;
@@ -62,11 +63,9 @@ export function maybeWriteJson(
   const file = argv[i + 1];
   if (!file) throw new Error('--json needs a file name');
   mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.tmp`;
-  writeFileSync(
-    tmp,
+  writeFileAtomic(
+    file,
     JSON.stringify({ bench, machine: machine(), date: new Date().toISOString(), ...extra, rows }, null, 2),
   );
-  renameSync(tmp, file);
   console.log(`wrote ${file}`);
 }

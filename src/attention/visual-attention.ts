@@ -11,7 +11,7 @@ import { initLinear, type Linear, linear } from '../nn/linear.js';
 import { applyRmsNorm, initRmsNorm, type Norm } from '../nn/norm.js';
 import { add, concat, mul, reshape } from '../tensor/ops.js';
 import type { Rng } from '../tensor/random.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { disposeIfNoGrad, type Tensor, tidyIfNoGrad } from '../tensor/tensor.js';
 import { groupedAttention } from './grouped-attention.js';
 import { type AttentionPlan, batchPlans } from './plan.js';
 import { type GridLayout, plans as planBuilders } from './plans.js';
@@ -184,32 +184,46 @@ function apply(
   const N = B * L;
   const xf = reshape(x, [N, dim]);
   const { cos, sin } = st.rope;
-  const q = applyRope(reshape(applyRmsNorm(p.normQ, linear(p.q, xf)), [N, heads, hd]), cos, sin); // (N, h, hd)
-  const k = applyRope(reshape(applyRmsNorm(p.normK, linear(p.k, xf)), [N, heads, hd]), cos, sin);
-  const v = reshape(linear(p.v, xf), [N, heads, hd]);
+  // without autodiff, each stage's temporaries are freed as soon as it is done (same numbers)
+  const stage = tidyIfNoGrad;
+  const q = stage(() => applyRope(reshape(applyRmsNorm(p.normQ, linear(p.q, xf)), [N, heads, hd]), cos, sin)); // (N, h, hd)
+  const k = stage(() => applyRope(reshape(applyRmsNorm(p.normK, linear(p.k, xf)), [N, heads, hd]), cos, sin));
+  const v = stage(() => reshape(linear(p.v, xf), [N, heads, hd])); // a scope: the view then owns the storage
 
-  const outs: Tensor[] = [];
+  let sumOut: Tensor | undefined;
   let routing: MoGARouting | undefined;
   for (const branch of cfg.branches) {
+    let o: Tensor;
     if (branch === 'routed') {
       if (!p.router) throw new Error("VisualAttention: the 'routed' branch needs router parameters");
-      routing = MoGARouter.apply(p.router, xf, { alpha: cfg.alpha, balance: cfg.balance });
-      const ids = routing.groupIds;
-      const per = Array.from({ length: B }, (_, b) => ({
-        plan: planBuilders.routed(
-          ids.subarray(b * L, (b + 1) * L),
-          cfg.numGroups,
-          cfg.routedPerShot ? { perShot: layout } : {},
-        ),
-        qRows: L,
-      }));
-      const o = groupedAttention(q, k, v, B === 1 ? per[0].plan : batchPlans(per), { trusted: true });
-      outs.push(mul(o, reshape(routing.gate, [N, 1, 1])));
-    } else outs.push(groupedAttention(q, k, v, st.plans.get(branch)!, { trusted: true }));
+      const r = stage(() => {
+        const rt = MoGARouter.apply(p.router!, xf, { alpha: cfg.alpha, balance: cfg.balance });
+        const ids = rt.groupIds;
+        const per = Array.from({ length: B }, (_, b) => ({
+          plan: planBuilders.routed(
+            ids.subarray(b * L, (b + 1) * L),
+            cfg.numGroups,
+            cfg.routedPerShot ? { perShot: layout } : {},
+          ),
+          qRows: L,
+        }));
+        const a = groupedAttention(q, k, v, B === 1 ? per[0].plan : batchPlans(per), { trusted: true });
+        return { o: mul(a, reshape(rt.gate, [N, 1, 1])), routing: rt };
+      });
+      routing = r.routing;
+      o = r.o;
+    } else o = stage(() => groupedAttention(q, k, v, st.plans.get(branch)!, { trusted: true }));
+    if (!sumOut) sumOut = o;
+    else {
+      const prev = sumOut;
+      sumOut = add(prev, o);
+      disposeIfNoGrad(prev);
+      disposeIfNoGrad(o);
+    }
   }
-  let sumOut = outs[0];
-  for (let i = 1; i < outs.length; i++) sumOut = add(sumOut, outs[i]);
-  const mixed = outs.length === 1 ? sumOut : mul(sumOut, 1 / outs.length); // (N, h, hd): mean of branches
+  for (const t of [q, k, v]) disposeIfNoGrad(t);
+  const n = cfg.branches.length;
+  const mixed = n === 1 ? sumOut! : mul(sumOut!, 1 / n); // (N, h, hd): mean of branches
   const out = linear(p.o, reshape(mixed, [N, dim]));
   return { out: reshape(out, [...x.shape]), balanceLoss: routing?.balanceLoss, routing };
 }

@@ -8,11 +8,13 @@
  * so the command always produces a real MP4, labelled for what it is.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chooseBackend } from '../backends/index.js';
 import { makeRenderer } from '../data/world/index.js';
+import { writeFileAtomic } from '../io/atomic-file.js';
+import { exitOnSignals } from '../io/exit-cleanup.js';
 import { bundledExample, bundledModel, packageRoot } from '../pipeline/bundled.js';
 import { loadModel, type MogaModel } from '../pipeline/model.js';
 import { stageTracker } from '../pipeline/progress.js';
@@ -21,6 +23,7 @@ import { readStory, type Story, storyFrames } from '../story/story.js';
 import { openMp4Writer } from '../video/index.js';
 import { generateToMp4 } from './generate.js';
 import { integerAtLeast } from './options.js';
+import { checkOutputPath } from './out-path.js';
 import { stderrProgress } from './progress-bar.js';
 
 const HELP = `usage: moga demo [--out demo.mp4] [--story FILE] [--model DIR] [--steps N] [--backend B] [--json]
@@ -46,8 +49,12 @@ export async function run(argv: string[]): Promise<void> {
     console.log(HELP);
     return;
   }
-  const out = resolve(values.out ?? 'demo.mp4');
+  exitOnSignals(); // Ctrl-C: stop ffmpeg, remove the temp file, exit 130
   const storyPath = values.story ?? bundledExample('minute');
+  const inputs = [{ flag: 'story', path: storyPath }];
+  const out = checkOutputPath('demo', 'out', values.out ?? 'demo.mp4', { ext: '.mp4', inputs });
+  const reportPath = `${out.slice(0, -'.mp4'.length)}.json`;
+  checkOutputPath('demo', 'out', reportPath, { ext: '.json', inputs }); // the report beside it
   const modelDir = values.model ?? bundledModel();
   const steps = integerAtLeast('demo', 'steps', values.steps, 1);
   const story = readStory(storyPath);
@@ -78,7 +85,7 @@ export async function run(argv: string[]): Promise<void> {
     say("Rendering the story's GROUND TRUTH from the synthetic world instead (not a generated video).\n");
     report = { source: 'ground-truth', reason: why, ...(await renderTruth(story, storyPath, out)) };
   }
-  writeFileSync(out.replace(/\.mp4$/i, '') + '.json', `${JSON.stringify(report, null, 2)}\n`);
+  writeFileAtomic(reportPath, `${JSON.stringify(report, null, 2)}\n`);
   if (values.json) console.log(JSON.stringify(report, null, 2));
   const label =
     report.source === 'generated' ? 'generated video' : 'GROUND TRUTH (world render, not generated)';

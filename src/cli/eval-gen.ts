@@ -3,7 +3,7 @@
  * Scores generated videos of held-out world stories with the probes; writes result.json, table.md
  * and contact sheets of the worst and best shots (video | truth pairs) to --out.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setBackend } from '../backends/index.js';
@@ -16,6 +16,7 @@ import {
   withAttention,
 } from '../eval/gen.js';
 import { loadProbe } from '../eval/probe-model.js';
+import { writeFileAtomic } from '../io/atomic-file.js';
 import { loadVae } from '../models/vae/checkpoint.js';
 import { packageRoot } from '../pipeline/bundled.js';
 import { vaeCodec } from '../pipeline/codec.js';
@@ -145,7 +146,7 @@ export async function run(argv: string[]): Promise<void> {
     shotFrames: undefined,
     sheets,
   };
-  writeFileSync(join(out, 'result.json'), `${JSON.stringify(json, null, 2)}\n`);
+  writeFileAtomic(join(out, 'result.json'), `${JSON.stringify(json, null, 2)}\n`);
   const md = [
     `<!-- ${command} -->`,
     header,
@@ -154,7 +155,7 @@ export async function run(argv: string[]): Promise<void> {
     `${r.stories.length} stories (test indices ${r.stories.map((s) => s.index).join(', ')}), ${r.adherence.shots} shots, ${r.recall.n} recalls, ${r.cuts.truth} cuts; ${r.wallSeconds.toFixed(0)} s wall on ${r.machine.cpus} x ${r.machine.model}, load ${r.machine.load.map((x) => x.toFixed(2)).join(' ')}.`,
     '',
   ].join('\n');
-  writeFileSync(join(out, 'table.md'), md);
+  writeFileAtomic(join(out, 'table.md'), md);
   if (values.json) console.log(JSON.stringify(json, null, 2));
   else console.log(`${header}\n${row}\n\nwrote ${out}/result.json, table.md, ${sheets.join(', ')}`);
 }

@@ -3,21 +3,26 @@
  *  [--backend B] [--json]`: a story file in, an MP4 out (written to a temporary name and renamed
  * on success, so a failure never leaves a partial file), with progress bars on stderr.
  */
-import { existsSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chooseBackend } from '../backends/index.js';
+import { removeStaleTemps } from '../io/atomic-file.js';
+import { exitOnSignals } from '../io/exit-cleanup.js';
 import { bundledModel } from '../pipeline/bundled.js';
 import {
+  checkGuidance,
   describeUnknown,
   type GenerateResult,
   generate,
+  MAX_GUIDANCE,
   type UnknownWords,
   unknownWords,
 } from '../pipeline/generate.js';
 import { loadModel, type MogaModel } from '../pipeline/model.js';
 import { readStory, type Story } from '../story/story.js';
 import { openMp4Writer } from '../video/index.js';
+import { integerAtLeast, memorySize } from './options.js';
+import { checkOutputPath } from './out-path.js';
 import { stderrProgress } from './progress-bar.js';
 
 const HELP = `usage: moga generate --story FILE --out FILE.mp4 [options]
@@ -30,10 +35,11 @@ directory (DiT + text encoder + VAE), and writes an H.264 MP4.
   --out FILE.mp4   where to write the video (atomically: temp file, then rename)
   --model DIR      model directory (default: the bundled models/dit-tiny)
   --steps N        sampler steps (default: the model's)
-  --seed S         noise seed (default: the story's)
-  --guidance W     classifier-free guidance scale (default: the model's; 1 = off, 2x faster)
+  --seed S         noise seed, an integer in [0, 2^32) (default: the story's)
+  --guidance W     classifier-free guidance scale in [0, ${MAX_GUIDANCE}] (default: the model's; 1 = off, 2x faster)
   --backend NAME   native | wasm | ref | cuda (default: the first that starts of native, wasm, ref)
   --strict-vocab   refuse captions with words the model does not know (default: warn, naming them)
+  --max-memory M   refuse a story estimated to need more, e.g. 4G or 1500M (default: the memory available now)
   --json           print a JSON report on stdout (progress stays on stderr)
   --quiet          no progress bars
   -h, --help       this text`;
@@ -60,24 +66,19 @@ export interface GenerateReport {
   readonly timings: GenerateResult['seconds'];
 }
 
-function posInt(v: string | undefined, what: string): number | undefined {
-  if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v) || (Number(v) < 1 && what !== 'seed'))
-    throw new Error(`generate: --${what} must be a positive integer, got '${v}'`);
-  return Number(v);
-}
-
 /** Story + model -> MP4 at `out`; the report of what was made. */
 export async function generateToMp4(
   story: Story,
   storyPath: string,
   model: MogaModel,
   out: string,
-  opts: { steps?: number; seed?: number; guidance?: number; quiet?: boolean },
+  opts: { steps?: number; seed?: number; guidance?: number; maxMemory?: number; quiet?: boolean },
 ): Promise<GenerateReport> {
-  const dir = dirname(resolve(out));
-  if (!existsSync(dir) || !statSync(dir).isDirectory())
-    throw new Error(`generate: output folder ${dir} does not exist`);
+  const target = checkOutputPath('generate', 'out', out, {
+    ext: '.mp4',
+    inputs: [{ flag: 'story', path: storyPath }],
+  });
+  removeStaleTemps(dirname(target)); // left by runs killed with SIGKILL
   const writer = await openMp4Writer(out, { width: story.width, height: story.height, fps: story.fps });
   let result: GenerateResult;
   try {
@@ -85,6 +86,7 @@ export async function generateToMp4(
       steps: opts.steps,
       seed: opts.seed,
       guidance: opts.guidance,
+      maxMemory: opts.maxMemory,
       onProgress: stderrProgress({ quiet: opts.quiet }),
       onFrame: (rgb) => writer.write(rgb),
     });
@@ -128,6 +130,7 @@ export async function run(argv: string[]): Promise<void> {
       seed: { type: 'string' },
       guidance: { type: 'string' },
       backend: { type: 'string' },
+      'max-memory': { type: 'string' },
       json: { type: 'boolean' },
       'strict-vocab': { type: 'boolean' },
       quiet: { type: 'boolean' },
@@ -140,10 +143,22 @@ export async function run(argv: string[]): Promise<void> {
   }
   if (!values.story) throw new Error('generate: --story is required (try examples/minute.story.json)');
   if (!values.out) throw new Error('generate: --out is required (an .mp4 path)');
+  exitOnSignals(); // Ctrl-C: stop ffmpeg, remove the temp file, exit 130
+  checkOutputPath('generate', 'out', values.out, {
+    ext: '.mp4',
+    inputs: [{ flag: 'story', path: values.story }],
+  });
   const story = readStory(values.story); // throws a StoryError naming the field: nothing is written
   const guidance = values.guidance === undefined ? undefined : Number(values.guidance);
-  if (guidance !== undefined && !(guidance >= 0))
-    throw new Error(`generate: --guidance must be a number >= 0, got '${values.guidance}'`);
+  if (guidance !== undefined && !(values.guidance!.trim() !== '' && checkGuidance(guidance)))
+    throw new Error(
+      `generate: --guidance must be a number in [0, ${MAX_GUIDANCE}], got '${values.guidance}'`,
+    );
+  const steps = integerAtLeast('generate', 'steps', values.steps, 1);
+  const seed = integerAtLeast('generate', 'seed', values.seed, 0);
+  if (seed !== undefined && seed >= 2 ** 32)
+    throw new Error(`generate: --seed must be an integer in [0, 2^32), got '${values.seed}'`);
+  const maxMemory = memorySize('generate', 'max-memory', values['max-memory']);
   const backend = (await chooseBackend(values.backend)).name;
   if (!values.quiet) process.stderr.write(`generate: backend ${backend}\n`);
   const model = await loadModel(values.model ?? bundledModel());
@@ -154,8 +169,9 @@ export async function run(argv: string[]): Promise<void> {
       `generate: warning: words the model does not know (encoded as bytes it never saw in training; --strict-vocab refuses them): ${describeUnknown(unknown)}\n`,
     );
   const report = await generateToMp4(story, values.story, model, values.out, {
-    steps: posInt(values.steps, 'steps'),
-    seed: values.seed === undefined ? undefined : posInt(values.seed, 'seed'),
+    steps,
+    seed,
+    maxMemory,
     guidance,
     quiet: values.quiet,
   });

@@ -22,11 +22,20 @@ export function integerAtLeast(
 ): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!(Number.isInteger(n) && n >= min))
+  if (!(v.trim() !== '' && Number.isInteger(n) && n >= min))
     throw new Error(
       `${cmd}: --${name} must be ${min === 1 ? 'a positive integer' : `an integer >= ${min}`}, got '${v}'`,
     );
   return n;
+}
+
+/** `--name 4G` / `1500M` / `2.5G` as bytes; undefined when the option was not given. */
+export function memorySize(cmd: string, name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const m = /^(\d+(?:\.\d+)?)([MG])$/i.exec(v.trim());
+  const bytes = m ? Number(m[1]) * 2 ** (m[2].toUpperCase() === 'G' ? 30 : 20) : Number.NaN;
+  if (!(bytes > 0)) throw new Error(`${cmd}: --${name} must be a size like 4G or 1500M, got '${v}'`);
+  return bytes;
 }
 
 /** The options every `moga train <model>` command takes (parseArgs form). */

@@ -2,7 +2,7 @@
  * `moga world`: renders one story of the synthetic world to an MP4 (or PNG frames), with its
  * captions and ground truth as JSON beside it, so people can look at what the model trains on.
  */
-import { existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -13,6 +13,7 @@ import {
   type Story,
   splitSeed,
 } from '../data/world/index.js';
+import { writeFileAtomic } from '../io/atomic-file.js';
 import { evenlySpaced, openMp4Writer, writeContactSheet, writePng } from '../video/index.js';
 
 const HELP = `usage: moga world [options]
@@ -50,11 +51,7 @@ function positive(name: string, v: string | undefined): number | undefined {
   return x;
 }
 
-function atomicWrite(path: string, text: string): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
-}
+const atomicWrite = writeFileAtomic;
 
 const r2 = (x: number) => Math.round(x * 100) / 100;
 

@@ -4,6 +4,7 @@
  */
 
 import type { Shape } from '../core/shape.js';
+import { sum } from '../tensor/ops.js';
 import { Rng } from '../tensor/random.js';
 import { type Tensor, tidy } from '../tensor/tensor.js';
 import { type Carry, type SamplerConfig, samplerStep } from './sampler.js';
@@ -30,6 +31,18 @@ export interface SampleOptions {
 }
 
 export function sample(opts: SampleOptions): Tensor {
+  const it = sampling(opts);
+  for (;;) {
+    const r = it.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * The same loop as a generator that pauses after each step, so a caller can give the event loop
+ * a turn (signal handlers, progress) between steps.
+ */
+export function* sampling(opts: SampleOptions): Generator<StepInfo, Tensor, void> {
   const ts = timesteps(opts.steps, opts.shift ?? 1);
   if (opts.noise && opts.noise.shape.join() !== opts.shape.join())
     throw new Error(`sample: noise shape [${opts.noise.shape}] differs from the requested [${opts.shape}]`);
@@ -40,15 +53,33 @@ export function sample(opts: SampleOptions): Tensor {
     const prevX = x;
     const prevCarry = carry;
     const r = tidy(() => {
-      const res = samplerStep(opts.sampler, x, opts.velocity(x, t), t, tNext, carry);
+      // the model's temporaries go before the solver's step allocates its own
+      const v = tidy(() => opts.velocity(x, t));
+      const res = samplerStep(opts.sampler, x, v, t, tNext, carry);
       return { x: res.x, carryX0: res.carry?.x0 };
     });
     x = r.x;
     carry = r.carryX0 ? { x0: r.carryX0, t } : undefined;
     if (prevX !== opts.noise && prevX !== x) prevX.dispose();
     if (prevCarry && prevCarry.x0 !== carry?.x0) prevCarry.x0.dispose();
-    opts.onStep?.({ step: i, steps: opts.steps, t, tNext }, x);
+    const info = { step: i, steps: opts.steps, t, tNext };
+    checkFinite(x, info);
+    opts.onStep?.(info, x);
+    yield info;
   }
   if (carry && carry.x0 !== x) carry.x0.dispose();
   return x;
+}
+
+/**
+ * One reduction on the backend per step: a NaN or infinity anywhere in x makes the sum non-finite
+ * (so do values near float32's limit, which are garbage too). Stops at the first bad step instead
+ * of decoding a black or grey video.
+ */
+function checkFinite(x: Tensor, info: StepInfo): void {
+  const s = tidy(() => sum(x).item());
+  if (!Number.isFinite(s))
+    throw new Error(
+      `sample: step ${info.step + 1}/${info.steps} (t ${info.t.toFixed(3)} -> ${info.tNext.toFixed(3)}) produced non-finite values (NaN or infinity): check the model's weights and config`,
+    );
 }

@@ -5,6 +5,7 @@
  *   lengths     I32               [B]         real tokens of each caption (1..L)
  *   __metadata__.captions = JSON array of the B caption strings (the lookup keys)
  */
+import { writeFileAtomic } from './atomic-file.js';
 import {
   isFloatDType,
   readSafetensors,
@@ -83,12 +84,11 @@ export function writeCaptionEmbeddings(
     if (lengths[b] > L) throw new Error(`caption ${b} has ${lengths[b]} tokens, more than seqLen ${L}`);
     data.set(r, b * L * width);
   });
-  writeSafetensors(
-    path,
-    {
-      embeddings: { shape: [captions.length, L, width], data, dtype: opts.dtype ?? 'F32' },
-      lengths: { shape: [captions.length], data: lengths },
-    },
-    { captions: JSON.stringify(captions) },
+  const tensors = {
+    embeddings: { shape: [captions.length, L, width], data, dtype: opts.dtype ?? 'F32' },
+    lengths: { shape: [captions.length], data: lengths },
+  } as const;
+  writeFileAtomic(path, (tmp) =>
+    writeSafetensors(tmp, tensors, { captions: JSON.stringify(captions) }, { atomic: false }),
   );
 }

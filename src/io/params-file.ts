@@ -5,6 +5,7 @@
  */
 import { namedParams, type ParamTree } from '../nn/params.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { writeFileAtomic } from './atomic-file.js';
 import {
   isFloatDType,
   readSafetensors,
@@ -35,7 +36,8 @@ export function saveParams(
   params: ParamTree,
   opts: { metadata?: Record<string, string>; dtype?: SafeDType } = {},
 ): void {
-  writeSafetensors(path, paramsToEntries(params, opts.dtype), opts.metadata);
+  const entries = paramsToEntries(params, opts.dtype);
+  writeFileAtomic(path, (tmp) => writeSafetensors(tmp, entries, opts.metadata, { atomic: false }));
 }
 
 /**
@@ -89,4 +91,18 @@ function list(names: string[], max = 8): string {
   return names.length > max
     ? `${names.slice(0, max).join(', ')}, ... (${names.length - max} more)`
     : names.join(', ');
+}
+
+/**
+ * The first NaN or infinity in a float tensor of `file`, described ("tensor X holds NaN at element
+ * i"), or null: weights like that give an all-black or all-grey video without any other error.
+ */
+export function firstNonFinite(file: SafeFile): string | null {
+  for (const [name, t] of file.tensors) {
+    if (!(t.data instanceof Float32Array)) continue;
+    const d = t.data;
+    for (let i = 0; i < d.length; i++)
+      if (!Number.isFinite(d[i])) return `tensor ${name} holds ${d[i]} at element ${i} (non-finite weights)`;
+  }
+  return null;
 }

@@ -2,7 +2,7 @@
 
 import { gelu } from '../tensor/ops.js';
 import type { Rng } from '../tensor/random.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { type Tensor, tidyIfNoGrad } from '../tensor/tensor.js';
 import { initLinear, type Linear, linear } from './linear.js';
 
 export interface Mlp {
@@ -16,5 +16,9 @@ export function initMlp(rng: Rng, dim: number, hidden: number): Mlp {
 
 /** x [..., dim] -> [..., dim] */
 export function mlp(p: Mlp, x: Tensor): Tensor {
-  return linear(p.fc2, gelu(linear(p.fc1, x)));
+  // without autodiff the pre-activation is freed before fc2 runs (the widest tensor of the block)
+  return linear(
+    p.fc2,
+    tidyIfNoGrad(() => gelu(linear(p.fc1, x))),
+  );
 }

@@ -12,8 +12,9 @@
  * soon as they are decoded unless `collect` asks to keep them.
  */
 
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { withBackend } from '../backends/index.js';
-import { sample } from '../diffusion/sample.js';
+import { sampling } from '../diffusion/sample.js';
 import type { SamplerConfig } from '../diffusion/sampler.js';
 import { denoiser, samplingVelocity } from '../models/dit/objective.js';
 import type { MultiShotText } from '../models/dit/text.js';
@@ -23,6 +24,7 @@ import { parseStory, type Story } from '../story/story.js';
 import { sliceAxis } from '../tensor/ops.js';
 import { noGrad, type Tensor, tidy } from '../tensor/tensor.js';
 import { latentLayout } from './layout.js';
+import { defaultMemoryLimit, estimateGenerateMemory, gib } from './memory-estimate.js';
 import type { MogaModel } from './model.js';
 import { type ProgressEvent, stageTracker } from './progress.js';
 import { encodeShots } from './story-text.js';
@@ -45,6 +47,16 @@ export interface GenerateOptions {
   readonly collect?: boolean;
   /** Refuse captions with words outside the model's vocabulary (default: generate, and report them). */
   readonly strictVocab?: boolean;
+  /** Refuse, before allocating, a story estimated to need more bytes (default: the memory available now). */
+  readonly maxMemory?: number;
+}
+
+/** Beyond this, guidance only saturates the video (the trained scales are 1 to ~7). */
+export const MAX_GUIDANCE = 50;
+
+/** Whether `g` is a usable guidance scale: finite, in [0, MAX_GUIDANCE]. */
+export function checkGuidance(g: number): boolean {
+  return Number.isFinite(g) && g >= 0 && g <= MAX_GUIDANCE;
 }
 
 /** Caption words the model never saw in training (encoded byte by byte, so their meaning is lost). */
@@ -115,7 +127,11 @@ async function run(story: Story, model: MogaModel, opts: GenerateOptions): Promi
   const guidance = opts.guidance ?? s.guidance;
   if (!Number.isInteger(steps) || steps < 1)
     throw new Error(`generate: steps must be a positive integer, got ${steps}`);
-  if (!(guidance >= 0)) throw new Error(`generate: guidance must be >= 0, got ${guidance}`);
+  if (!checkGuidance(guidance))
+    throw new Error(`generate: guidance must be a finite number in [0, ${MAX_GUIDANCE}], got ${guidance}`);
+  // the noise RNG keys on 32 bits: 2^32 would silently give the video of seed 0
+  if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32)
+    throw new Error(`generate: seed must be an integer in [0, 2^32), got ${seed}`);
   const chunk = opts.decodeChunk ?? 4;
   if (!Number.isInteger(chunk) || chunk < 1)
     throw new Error(`generate: decodeChunk must be a positive integer, got ${chunk}`);
@@ -125,6 +141,14 @@ async function run(story: Story, model: MogaModel, opts: GenerateOptions): Promi
   if (layout.height % patch[1] || layout.width % patch[2])
     throw new Error(
       `generate: latent ${layout.width}x${layout.height} is not divisible by the DiT patch ${patch[2]}x${patch[1]}; use a size that is a multiple of ${codec.space * patch[1]}`,
+    );
+
+  // refuse what cannot fit before allocating any of it (collected frames are the caller's choice)
+  const need = estimateGenerateMemory(layout, model, { guidance, decodeChunk: chunk });
+  const limit = opts.maxMemory ?? defaultMemoryLimit();
+  if (need.bytes > limit)
+    throw new Error(
+      `generate: this story needs about ${gib(need.bytes)} of memory (sampling ${gib(need.sampling)}, decoding ${gib(need.decoding)}), more than the limit of ${gib(limit)} (--max-memory; default: the memory available now); make the story shorter or smaller`,
     );
 
   // 1. captions
@@ -146,30 +170,37 @@ async function run(story: Story, model: MogaModel, opts: GenerateOptions): Promi
   const shape = [codec.channels, layout.latentFrames, layout.height, layout.width];
   const sampleTrack = stageTracker('sample', steps, 'steps', opts.onProgress);
   sampleTrack(0);
-  const latent = noGrad(() => {
-    // conditioned once (caption MLP, cross-attention plan, rotary tables, fixed plans), every step reuses it
-    const v = samplingVelocity(
-      denoiser(model.dit),
-      text,
-      guidance,
-      model.config.prediction ?? 'velocity',
+  // conditioned once (caption MLP, cross-attention plan, rotary tables, fixed plans), every step reuses it
+  const v = samplingVelocity(
+    denoiser(model.dit),
+    text,
+    guidance,
+    model.config.prediction ?? 'velocity',
+    shape,
+  );
+  let latent: Tensor;
+  try {
+    const stepper = sampling({
+      velocity: v.velocity,
       shape,
-    );
-    try {
-      return sample({
-        velocity: v.velocity,
-        shape,
-        sampler: opts.sampler ?? s.sampler,
-        steps,
-        shift: opts.shift ?? s.shift,
-        seed,
-        onStep: (info) => sampleTrack(info.step + 1),
-      });
-    } finally {
-      v.dispose();
-      disposeText(text);
+      sampler: opts.sampler ?? s.sampler,
+      steps,
+      shift: opts.shift ?? s.shift,
+      seed,
+      onStep: (info) => sampleTrack(info.step + 1),
+    });
+    for (;;) {
+      const r = noGrad(() => stepper.next());
+      if (r.done) {
+        latent = r.value;
+        break;
+      }
+      await nextTurn(); // a turn for signal handlers (Ctrl-C) between steps
     }
-  });
+  } finally {
+    v.dispose();
+    disposeText(text);
+  }
   const t2 = performance.now();
 
   // 3. decode chunk by chunk and hand frames on

@@ -10,14 +10,14 @@
  * so the bundled DiT shares models/vae-small/ instead of copying it) or the pool stand-in.
  * Every missing or corrupt file gives an error that names it and says what was expected.
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { checkBranches } from '../attention/visual-attention.js';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync } from 'node:fs';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import type { Backend } from '../backends/backend.js';
 import { ensureBackend, getBackend, initBackend, withBackend } from '../backends/index.js';
-import { checkSamplerConfig, type SamplerConfig } from '../diffusion/sampler.js';
-import { loadParamsInto, saveParams } from '../io/params-file.js';
-import { readSafetensors, writeFileAtomic } from '../io/safetensors.js';
+import type { SamplerConfig } from '../diffusion/sampler.js';
+import { writeFileAtomic } from '../io/atomic-file.js';
+import { firstNonFinite, loadParamsInto, saveParams } from '../io/params-file.js';
+import { readSafetensors } from '../io/safetensors.js';
 import { initVideoDiT, type VideoDiT } from '../models/dit/dit.js';
 import type { Prediction } from '../models/dit/objective.js';
 import type { DiTConfig } from '../models/presets.js';
@@ -35,24 +35,10 @@ import { disposeParams, paramList } from '../nn/params.js';
 import { Rng } from '../tensor/random.js';
 import { packageRoot } from './bundled.js';
 import { type LatentCodec, vaeCodec } from './codec.js';
+import { CODECS, type CodecSpec, checkCodecSpec, checkModelConfig, MODEL_FORMAT } from './model-config.js';
 import { poolCodec } from './pool-codec.js';
 
-export const MODEL_FORMAT = 'moga-model';
-
-export type CodecSpec = { readonly kind: 'vae'; readonly path: string } | { readonly kind: 'pool' };
-
-export const CODECS: readonly CodecSpec['kind'][] = ['vae', 'pool'];
-
-/** Refuses a codec spec that names no codec (listing the valid ones) or a VAE without its path. */
-export function checkCodecSpec(spec: CodecSpec): void {
-  const kind = (spec as { kind?: unknown } | undefined)?.kind;
-  if (!CODECS.includes(kind as CodecSpec['kind']))
-    throw new Error(
-      `codec: unknown kind ${JSON.stringify(kind)} (valid: ${CODECS.join(', ')}; {"kind": "vae", "path": ...} or {"kind": "pool"})`,
-    );
-  if (spec.kind === 'vae' && typeof spec.path !== 'string')
-    throw new Error('codec.path must name the VAE checkpoint');
-}
+export { CODECS, type CodecSpec, checkCodecSpec, MODEL_FORMAT };
 
 export interface SamplingDefaults {
   readonly steps: number;
@@ -108,7 +94,7 @@ export class ModelLoadError extends Error {
 
 /** A model with fresh weights (tests, and the start of training). */
 export function initModel(config: ModelConfig, seed = 0, codec?: LatentCodec): MogaModel {
-  checkModelConfig(config, 'config');
+  checkConfig(config, 'config');
   const rng = new Rng(seed);
   const dit = initVideoDiT(config.dit, rng.fork(1));
   const text = initTextEncoder(rng.fork(2), config.text);
@@ -138,55 +124,62 @@ function assemble(
   return { config, dit, text, tokenizer, captions, codec, dir, backend, dispose };
 }
 
-function checkModelConfig(c: ModelConfig, where: string): void {
-  const bad = (m: string) => {
+/** The config's fields in range (model-config.ts), or a ModelLoadError naming `where` and the field. */
+function checkConfig(c: ModelConfig, where: string): void {
+  checkModelConfig(c, (m) => {
     throw new ModelLoadError(where, m);
-  };
-  if (!c || typeof c !== 'object') bad('expected a JSON object');
-  if (c.format !== MODEL_FORMAT) bad(`format is ${JSON.stringify(c.format)}, expected "${MODEL_FORMAT}"`);
-  if (c.version !== 1) bad(`version ${c.version} is not supported (expected 1)`);
-  if (c.vocab !== 'v1') bad(`vocab ${JSON.stringify(c.vocab)} is not supported (expected "v1")`);
-  if (!c.dit || typeof c.dit.dim !== 'number') bad('dit: missing DiT config');
-  if (!c.text || typeof c.text.dim !== 'number') bad('text: missing text-encoder config');
-  if (c.text.textDim !== c.dit.textDim)
-    bad(`text.textDim ${c.text.textDim} differs from dit.textDim ${c.dit.textDim}`);
-  // names that select code: an unknown one fails here, listing the valid ones
-  const named = (f: () => void) => {
-    try {
-      f();
-    } catch (e) {
-      bad((e as Error).message);
-    }
-  };
-  named(() => checkCodecSpec(c.codec));
-  named(() => checkBranches(c.dit.attention?.branches ?? []));
-  if (c.prediction !== undefined && c.prediction !== 'velocity' && c.prediction !== 'data')
-    bad(`prediction must be "velocity" or "data", got ${JSON.stringify(c.prediction)}`);
-  const s = c.sampling;
-  if (!s || !Number.isInteger(s.steps) || s.steps < 1) bad('sampling.steps must be a positive integer');
-  if (!(s.shift > 0) || !(s.guidance >= 0)) bad('sampling.shift must be > 0 and sampling.guidance >= 0');
-  named(() => checkSamplerConfig(s.sampler));
+  });
 }
 
 /**
  * The codec a spec names. A VAE path is resolved against `base` (the model directory, or the working
  * directory for a training recipe), else against moga's package root, so a recipe naming
- * `models/vae-small/vae.safetensors` also finds the bundled VAE from a user's project.
+ * `models/vae-small/vae.safetensors` also finds the bundled VAE from a user's project. With
+ * `within`, the path must stay inside one of those folders, before and after symlinks; it is
+ * refused before it is opened, so the error says nothing about what lies outside.
  */
-export function openCodec(spec: CodecSpec, base: string): LatentCodec {
+export function openCodec(spec: CodecSpec, base: string, within?: readonly string[]): LatentCodec {
   if (spec.kind === 'pool') return poolCodec();
-  const tried = [resolve(base, spec.path), resolve(packageRoot(), spec.path)];
+  const inside = (p: string, roots: readonly string[]) => roots.some((r) => p.startsWith(r + sep));
+  const outside = () =>
+    new ModelLoadError(
+      base,
+      `codec.path ${JSON.stringify(spec.path)} points outside ${within!.join(' and ')}; a model's VAE must live in its directory or beside it in models/`,
+    );
+  const tried = within
+    ? [resolve(base, spec.path)]
+    : [resolve(base, spec.path), resolve(packageRoot(), spec.path)];
+  if (within && !inside(tried[0], within)) throw outside();
   const path = tried.find((p) => existsSync(p));
   if (!path)
     throw new ModelLoadError(
       base,
       `the VAE checkpoint named by codec.path ${JSON.stringify(spec.path)} does not exist (looked for ${[...new Set(tried)].join(' and ')})`,
     );
+  if (
+    within &&
+    !inside(
+      realpathSync(path),
+      within.map((r) => realpathSync(r)),
+    )
+  )
+    throw outside();
   try {
     return vaeCodec(loadVae(path).vae);
   } catch (e) {
     throw new ModelLoadError(base, `cannot load the VAE ${path}: ${(e as Error).message}`);
   }
+}
+
+/**
+
+ * Where a model's VAE may live: its own directory, and the models/ folder holding it (the bundled
+ * models/dit-tiny names ../vae-small/vae.safetensors).
+ */
+function codecRoots(dir: string): string[] {
+  const own = resolve(dir);
+  const parent = dirname(own);
+  return basename(parent) === 'models' ? [own, parent] : [own];
 }
 
 /**
@@ -208,8 +201,8 @@ function readModelDir(dir: string): MogaModel {
   } catch (e) {
     throw new ModelLoadError(cfgPath, `not valid JSON: ${(e as Error).message}`);
   }
-  checkModelConfig(config, cfgPath);
-  const codec = openCodec(config.codec, dir);
+  checkConfig(config, cfgPath);
+  const codec = openCodec(config.codec, dir, codecRoots(dir));
   const rng = new Rng(0);
   const dit = initVideoDiT(config.dit, rng.fork(1));
   const text = initTextEncoder(rng.fork(2), config.text);
@@ -222,7 +215,10 @@ function readModelDir(dir: string): MogaModel {
       const path = join(dir, file);
       if (!existsSync(path)) throw new ModelLoadError(dir, `${file} is missing`);
       try {
-        loadParamsInto(tree, readSafetensors(path), { source: path });
+        const weights = readSafetensors(path);
+        const nonFinite = firstNonFinite(weights);
+        if (nonFinite) throw new Error(nonFinite);
+        loadParamsInto(tree, weights, { source: path });
       } catch (e) {
         throw new ModelLoadError(path, (e as Error).message);
       }

@@ -16,8 +16,9 @@ import { checkBranches } from '../attention/visual-attention.js';
 import { getBackend } from '../backends/registry.js';
 import type { TimeSampling } from '../diffusion/rectified-flow.js';
 import { checkSamplerConfig } from '../diffusion/sampler.js';
+import { writeFileAtomic } from '../io/atomic-file.js';
 import { namedTensors, type ParamTree } from '../io/params-file.js';
-import { readSafetensors, writeFileAtomic, writeSafetensors } from '../io/safetensors.js';
+import { readSafetensors } from '../io/safetensors.js';
 import type { VideoDiT } from '../models/dit/dit.js';
 import { growDiT } from '../models/dit/grow.js';
 import { denoiser, type Prediction, trainingLoss } from '../models/dit/objective.js';
@@ -33,6 +34,7 @@ import { epochSampler } from '../train/epochs.js';
 import { trainLoop } from '../train/loop.js';
 import { crc32 } from '../video/png.js';
 import type { LatentCodec } from './codec.js';
+import { type CachedClip, readCachedClip, writeCachedClip } from './latent-cache.js';
 import {
   type CodecSpec,
   checkCodecSpec,
@@ -165,14 +167,6 @@ export function modelConfigOf(r: DitRecipe, outDir: string): ModelConfig {
   };
 }
 
-interface CachedClip {
-  latent: Float32Array;
-  shape: number[];
-  captions: string[];
-  shotFrames: number[];
-  global?: string;
-}
-
 /** A folder name that changes whenever the codec or the clip spec does. */
 function cacheDir(r: DitRecipe): string {
   const d = r.data;
@@ -197,10 +191,7 @@ export function cachedLatents(r: DitRecipe, codec: LatentCodec, log: (s: string)
   for (let i = 0; i < r.data.clips; i++) {
     const path = join(dir, `clip-${i}.safetensors`);
     if (existsSync(path)) {
-      const f = readSafetensors(path);
-      const t = f.tensors.get('latent')!;
-      const meta = JSON.parse(f.metadata.clip);
-      out.push({ latent: t.data as Float32Array, shape: [...t.shape], ...meta });
+      out.push(readCachedClip(path));
       continue;
     }
     const clip = worldClip(i, r.data, codec.time);
@@ -210,15 +201,15 @@ export function cachedLatents(r: DitRecipe, codec: LatentCodec, log: (s: string)
     const latent = z.dataSync() as Float32Array;
     const shape = [...z.shape];
     z.dispose();
-    const meta = {
+    const cached: CachedClip = {
+      latent,
+      shape,
       captions: clip.captions,
       shotFrames: clip.shotFrames,
       ...(clip.global ? { global: clip.global } : {}),
     };
-    writeSafetensors(path, [['latent', { shape, data: latent, dtype: 'F32' }]], {
-      clip: JSON.stringify(meta),
-    });
-    out.push({ latent, shape, ...meta });
+    writeCachedClip(path, cached);
+    out.push(cached);
     encoded++;
     const now = performance.now();
     if (now - lastLog > 5000 || i === r.data.clips - 1) {
@@ -285,9 +276,11 @@ export function trainDit(
   let lastMse = Number.NaN;
   const t0 = performance.now();
   const resume = opts.resume ?? false;
-  let step = resume && findCheckpoint(r.work) ? readStateJson(r.work).step : 0;
+  // `<work>` or, after a crash in the middle of a checkpoint swap, `<work>.prev`
+  const found = findCheckpoint(r.work);
+  let step = resume && found ? readStateJson(found).step : 0;
   const startStep = step;
-  if (!resume && findCheckpoint(r.work))
+  if (!resume && found)
     throw new Error(
       `train dit: ${r.work} already holds a checkpoint; pass --resume to continue it or remove it`,
     );
@@ -300,7 +293,7 @@ export function trainDit(
   let lastLog = 0;
   let mseAvg = Number.NaN;
   // a warm-started run carries its source's runs, so the model card lists the whole chain
-  const history = readHistory(r.work);
+  const history = found ? readHistory(found) : [];
   if (initFrom && history.length === 0) history.push(...readHistory(r.init!.checkpoint));
   const run: TrainingRun = {
     command: opts.command ?? null,

@@ -79,7 +79,8 @@ export function parseStory(json: unknown, source = 'story'): Story {
     if (v % 16) throw bad([k], `${v} is not a multiple of 16 (VAE 8x, patch 2x)`);
   if (!Array.isArray(o.shots) || o.shots.length === 0) throw bad(['shots'], 'expected a non-empty array');
   if (o.shots.length > LIMITS.maxShots) throw bad(['shots'], `at most ${LIMITS.maxShots} shots`);
-  const shots = o.shots.map((s, i): Shot => {
+  // Array.from, not map: map skips the holes of a sparse array, which would pass unchecked
+  const shots = Array.from(o.shots as unknown[], (s, i): Shot => {
     if (!s || typeof s !== 'object') throw bad(['shots', i], 'expected an object with caption and seconds');
     const r = s as Record<string, unknown>;
     return {

@@ -215,6 +215,19 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
+/**
+ * `tidy(fn)` when autodiff is off, plain `fn()` when it is on (backward needs the intermediates).
+ * Inference code wraps its stages in it so only one stage's temporaries are alive at a time.
+ */
+export function tidyIfNoGrad<T>(fn: () => T): T {
+  return gradEnabled ? fn() : tidy(fn);
+}
+
+/** Disposes `t` when autodiff is off (an inference intermediate nothing reads again); else keeps it for backward. */
+export function disposeIfNoGrad(t: Tensor | undefined): void {
+  if (!gradEnabled) t?.dispose();
+}
+
 export function isGradEnabled(): boolean {
   return gradEnabled;
 }

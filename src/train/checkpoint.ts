@@ -12,7 +12,8 @@
  * directories left by crashed saves are removed by the next successful one.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fsyncDir } from '../io/atomic-file.js';
 import { loadParamsInto, namedTensors, type ParamTree, paramsToEntries } from '../io/params-file.js';
 import {
   readSafetensors,
@@ -104,6 +105,7 @@ export function saveCheckpoint(
     renameSync(dir, prev);
   }
   renameSync(tmp, dir);
+  fsyncDir(dirname(resolve(dir))); // the swap itself is durable before the old checkpoint goes
   rmSync(prev, { recursive: true, force: true });
   // temp directories of saves that crashed before their swap are garbage now
   const stem = `${basename(dir)}.tmp-`;

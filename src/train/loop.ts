@@ -9,8 +9,9 @@
  * `tidy`, so memory stays flat whatever the number of steps. Every recipe (DiT, VAE, probes) runs
  * on this loop.
  */
+
+import { writeFileAtomic } from '../io/atomic-file.js';
 import { namedTensors, type ParamTree } from '../io/params-file.js';
-import { writeFileAtomic } from '../io/safetensors.js';
 import { gradients } from '../tensor/autodiff.js';
 import { Rng } from '../tensor/random.js';
 import { type Tensor, tidy } from '../tensor/tensor.js';

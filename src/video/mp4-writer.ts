@@ -1,11 +1,14 @@
 /**
  * Streams raw RGB frames to ffmpeg's stdin and gets an H.264 MP4 (libx264, yuv420p, playable
- * everywhere). Writes to a temporary name beside the target and renames on success, so a crash
- * or an ffmpeg error never leaves a truncated file under the real name.
+ * everywhere). ffmpeg writes a temp file beside the target (io/atomic-file.ts), which is fsynced
+ * and renamed on success, so a crash or an ffmpeg error never leaves a truncated file under the
+ * real name; on exit or signal, ffmpeg is killed and the temp removed (io/exit-cleanup.ts).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, renameSync, rmSync, statSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { openAtomicTemp } from '../io/atomic-file.js';
+import { onCleanup } from '../io/exit-cleanup.js';
 import { findFfmpeg, lastLines, tailCollector } from './ffmpeg.js';
 
 export interface Mp4Options {
@@ -40,8 +43,11 @@ export async function openMp4Writer(path: string, opts: Mp4Options): Promise<Mp4
   const dir = dirname(target);
   if (!existsSync(dir) || !statSync(dir).isDirectory())
     throw new Error(`cannot write ${path}: folder ${dir} does not exist`);
-  const tmp = join(dir, `.${basename(target)}.${process.pid}.${Date.now().toString(36)}.tmp`);
+  if (existsSync(target) && statSync(target).isDirectory())
+    throw new Error(`cannot write ${path}: it is a directory`);
   const { path: ffmpeg } = await findFfmpeg();
+  const temp = openAtomicTemp(target);
+  const tmp = temp.path;
   // biome-ignore format: ffmpeg arguments read best as flag/value pairs
   const args = [
     '-y', '-hide_banner', '-loglevel', 'error',
@@ -50,11 +56,15 @@ export async function openMp4Writer(path: string, opts: Mp4Options): Promise<Mp4
     '-pix_fmt', 'yuv420p', '-movflags', '+faststart', '-f', 'mp4', tmp,
   ];
   const proc = spawn(ffmpeg, args, { stdio: ['pipe', 'ignore', 'pipe'] });
+  const stopOnExit = onCleanup(() => proc.kill('SIGKILL'));
   const stderr = tailCollector();
   proc.stderr.on('data', (c: Buffer) => stderr.push(c));
   let failure: Error | null = null;
   const exited = new Promise<{ code: number | null; signal: string | null }>((res) => {
-    proc.on('close', (code, signal) => res({ code, signal }));
+    proc.on('close', (code, signal) => {
+      stopOnExit();
+      res({ code, signal });
+    });
   });
   proc.on('error', (e) => {
     failure ??= new Error(`could not start ffmpeg (${ffmpeg}): ${e.message}`);
@@ -63,7 +73,7 @@ export async function openMp4Writer(path: string, opts: Mp4Options): Promise<Mp4
   proc.stdin.on('error', () => {});
   const explain = async (): Promise<Error> => {
     const { code, signal } = await exited;
-    rmSync(tmp, { force: true });
+    temp.discard();
     return (
       failure ??
       new Error(
@@ -103,13 +113,13 @@ export async function openMp4Writer(path: string, opts: Mp4Options): Promise<Mp4
       if (frames === 0) {
         proc.kill('SIGKILL');
         await exited;
-        rmSync(tmp, { force: true });
+        temp.discard();
         throw new Error(`no frames were written to ${path}`);
       }
       proc.stdin.end();
       const { code } = await exited;
       if (failure || code !== 0) throw await explain();
-      renameSync(tmp, target);
+      temp.commit();
       return { path, frames, bytes: statSync(target).size };
     },
     async abort() {
@@ -117,7 +127,7 @@ export async function openMp4Writer(path: string, opts: Mp4Options): Promise<Mp4
       done = true;
       proc.kill('SIGKILL');
       await exited;
-      rmSync(tmp, { force: true });
+      temp.discard();
     },
   };
 }

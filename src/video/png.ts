@@ -1,6 +1,6 @@
 /** A small PNG encoder (8-bit grey or RGB, zlib from node) and an atomic file writer. */
-import { renameSync, writeFileSync } from 'node:fs';
 import { deflateSync } from 'node:zlib';
+import { writeFileAtomic } from '../io/atomic-file.js';
 
 const CRC_TABLE = (() => {
   const t = new Uint32Array(256);
@@ -59,7 +59,7 @@ export function encodePng(pixels: Uint8Array, width: number, height: number, cha
   ]);
 }
 
-/** Writes a PNG atomically (temp name, then rename). */
+/** Writes a PNG atomically (io/atomic-file.ts). */
 export function writePng(
   path: string,
   pixels: Uint8Array,
@@ -67,7 +67,5 @@ export function writePng(
   height: number,
   channels: 1 | 3 = 3,
 ): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, encodePng(pixels, width, height, channels));
-  renameSync(tmp, path);
+  writeFileAtomic(path, encodePng(pixels, width, height, channels));
 }

@@ -24,7 +24,7 @@ import { initMlp, type Mlp, mlp } from '../../nn/mlp.js';
 import { applyLayerNorm, applyRmsNorm, initLayerNorm, initRmsNorm, type Norm } from '../../nn/norm.js';
 import { add, layerNorm, mul, reshape, sliceAxis } from '../../tensor/ops.js';
 import type { Rng } from '../../tensor/random.js';
-import { fromArray, type Tensor } from '../../tensor/tensor.js';
+import { disposeIfNoGrad, fromArray, type Tensor, tidyIfNoGrad } from '../../tensor/tensor.js';
 import type { DiTConfig } from '../presets.js';
 
 export interface CrossAttentionParams {
@@ -110,17 +110,50 @@ export function ditBlock(
     sliceAxis(e, 1, i, i + 1),
   ); // (B, 1, dim), broadcast over the tokens
 
+  // Without autodiff nothing needs the intermediates afterwards: each stage runs in its own scope
+  // and the residual stream it replaces is freed, so sampling holds one stage's activations at a
+  // time instead of the whole network's (the same ops in the same order: identical numbers).
+  const stage = tidyIfNoGrad;
+  const input = x;
+  const advance = (next: Tensor) => {
+    if (x !== input) disposeIfNoGrad(x);
+    x = next;
+  };
+
   // 1. modulated visual self-attention (MoGA + STGA)
-  const h1 = modulate(layerNorm(x, undefined, undefined, eps), shift1, scale1);
-  const sa = VisualAttention.apply(p.selfAttn, ctx.attention, h1, ctx.layout, ctx.self);
-  x = add(x, mul(sa.out, gate1));
+  const sa = stage(() => {
+    const h1 = stage(() => modulate(layerNorm(x, undefined, undefined, eps), shift1, scale1));
+    const r = VisualAttention.apply(p.selfAttn, ctx.attention, h1, ctx.layout, ctx.self);
+    return { x: add(x, mul(r.out, gate1)), balanceLoss: r.balanceLoss };
+  });
+  advance(sa.x);
 
   // 2. cross-attention: each shot's video tokens to that shot's caption and the global caption
-  x = add(x, crossAttention(p.crossAttn, ctx, applyLayerNorm(p.crossNorm, x)));
+  advance(
+    stage(() =>
+      add(
+        x,
+        stage(() =>
+          crossAttention(
+            p.crossAttn,
+            ctx,
+            stage(() => applyLayerNorm(p.crossNorm, x)),
+          ),
+        ),
+      ),
+    ),
+  );
 
   // 3. modulated feed-forward
-  const h2 = modulate(layerNorm(x, undefined, undefined, eps), shift2, scale2);
-  x = add(x, mul(mlp(p.ffn, h2), gate2));
+  advance(
+    stage(() => {
+      const h2 = stage(() => modulate(layerNorm(x, undefined, undefined, eps), shift2, scale2));
+      return add(
+        x,
+        stage(() => mul(mlp(p.ffn, h2), gate2)),
+      );
+    }),
+  );
   return { x, balanceLoss: sa.balanceLoss };
 }
 

@@ -26,7 +26,14 @@ import { initLinear, type Linear, linear } from '../../nn/linear.js';
 import { type Mlp, mlp } from '../../nn/mlp.js';
 import { add, concat, layerNorm, mul, reshape, silu, sliceAxis } from '../../tensor/ops.js';
 import type { Rng } from '../../tensor/random.js';
-import { fromArray, isGradEnabled, type Tensor, tidy } from '../../tensor/tensor.js';
+import {
+  disposeIfNoGrad,
+  fromArray,
+  isGradEnabled,
+  type Tensor,
+  tidy,
+  tidyIfNoGrad,
+} from '../../tensor/tensor.js';
 import type { DiTConfig } from '../presets.js';
 import {
   type BlockContext,
@@ -204,25 +211,30 @@ export function videoDiTConditioned(
   const balanceLosses: Tensor[] = [];
   for (const bp of p.blocks) {
     const r = ditBlock(bp, ctx, x);
+    disposeIfNoGrad(x); // sampling: a block's input is garbage once its output exists
     x = r.x;
     if (r.balanceLoss) balanceLosses.push(r.balanceLoss);
   }
 
   // output head: LN, modulate by (table + temb) as Wan does, project to patch values
   const B = cond.batch;
-  const e = add(p.head.modulation, reshape(temb, [B, 1, c.dim])); // (B, 2, dim)
-  const [shift, scale] = [sliceAxis(e, 1, 0, 1), sliceAxis(e, 1, 1, 2)]; // (B, 1, dim)
-  const h = add(mul(layerNorm(x, undefined, undefined, c.eps), add(scale, 1)), shift);
-  const out = linear(p.head.proj, h); // (B, N, pt*ph*pw*C)
-  const n = out.shape[1];
-  const velocities = latents.map((_, b) =>
-    unpatchify(
-      reshape(sliceAxis(out, 0, b, b + 1), [n, out.shape[2]]),
-      c.latentChannels,
-      cond.layout,
-      c.patch,
-    ),
-  );
+  const velocities = tidyIfNoGrad(() => {
+    const e = add(p.head.modulation, reshape(temb, [B, 1, c.dim])); // (B, 2, dim)
+    const [shift, scale] = [sliceAxis(e, 1, 0, 1), sliceAxis(e, 1, 1, 2)]; // (B, 1, dim)
+    const h = tidyIfNoGrad(() => add(mul(layerNorm(x, undefined, undefined, c.eps), add(scale, 1)), shift));
+    disposeIfNoGrad(x);
+    const out = linear(p.head.proj, h); // (B, N, pt*ph*pw*C)
+    disposeIfNoGrad(h);
+    const n = out.shape[1];
+    return latents.map((_, b) =>
+      unpatchify(
+        reshape(sliceAxis(out, 0, b, b + 1), [n, out.shape[2]]),
+        c.latentChannels,
+        cond.layout,
+        c.patch,
+      ),
+    );
+  });
   return { velocities, balanceLosses };
 }
 
@@ -251,11 +263,13 @@ export function embedInputs(
   for (const t of ts) if (!(t >= 0 && t <= 1)) throw new Error(`VideoDiT: t must be in [0, 1], got ${t}`);
   const { layout } = cond;
   const n = layout.frames * layout.height * layout.width;
-  const patches = concat(
-    latents.map((l) => reshape(patchify(l, c.patch), [1, n, -1])),
-    0,
-  ); // (B, N, C*pt*ph*pw)
-  const tokens = linear(p.patchEmbed, patches); // (B, N, dim)
+  const tokens = tidyIfNoGrad(() => {
+    const patches = concat(
+      latents.map((l) => reshape(patchify(l, c.patch), [1, n, -1])),
+      0,
+    ); // (B, N, C*pt*ph*pw)
+    return linear(p.patchEmbed, patches); // (B, N, dim)
+  });
   const sinus = timestepEmbedding(
     Float32Array.from(ts, (t) => 1000 * t),
     c.freqDim,

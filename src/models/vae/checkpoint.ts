@@ -2,7 +2,8 @@
  * VAE checkpoints: one safetensors file holding the weights (encoder.*, decoder.*), the latent
  * scaling statistics (latent_stats.mean / .std, [Z]) and, in the metadata, the config and recipe.
  */
-import { loadParamsInto, paramsToEntries } from '../../io/params-file.js';
+import { writeFileAtomic } from '../../io/atomic-file.js';
+import { firstNonFinite, loadParamsInto, paramsToEntries } from '../../io/params-file.js';
 import { readSafetensors, type SafeDType, writeSafetensors } from '../../io/safetensors.js';
 import type { VaeConfig } from './config.js';
 import { initVideoVAE, type VideoVAE } from './vae.js';
@@ -18,11 +19,9 @@ export function saveVae(
   vae: VideoVAE,
   opts: { dtype?: SafeDType; info?: Record<string, unknown> } = {},
 ): void {
-  writeSafetensors(path, paramsToEntries(tree(vae), opts.dtype ?? 'F32'), {
-    format: FORMAT,
-    config: JSON.stringify(vae.config),
-    info: JSON.stringify(opts.info ?? {}),
-  });
+  const meta = { format: FORMAT, config: JSON.stringify(vae.config), info: JSON.stringify(opts.info ?? {}) };
+  const entries = paramsToEntries(tree(vae), opts.dtype ?? 'F32');
+  writeFileAtomic(path, (tmp) => writeSafetensors(tmp, entries, meta, { atomic: false }));
 }
 
 /** Reads a checkpoint written by `saveVae`; the config comes from its metadata. */
@@ -30,6 +29,8 @@ export function loadVae(path: string): { vae: VideoVAE; info: Record<string, unk
   const file = readSafetensors(path);
   if (file.metadata.format !== FORMAT)
     throw new Error(`${path} is not a VAE checkpoint (metadata format '${file.metadata.format}')`);
+  const nonFinite = firstNonFinite(file);
+  if (nonFinite) throw new Error(`${path}: ${nonFinite}`);
   const config = JSON.parse(file.metadata.config) as VaeConfig;
   const vae = initVideoVAE(config);
   loadParamsInto(tree(vae), file, { source: path });
