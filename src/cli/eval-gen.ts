@@ -6,7 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { setBackend } from '../backends/index.js';
+import { chooseBackend } from '../backends/index.js';
 import {
   type AttentionMode,
   type EvalGenResult,
@@ -45,7 +45,7 @@ writes result.json, table.md, worst.png and best.png (video | truth, middle fram
   --vae FILE           VAE for --noise without --model (default models/vae-small/vae.safetensors)
   --out DIR            output directory (default out/eval-<run>)
   --label TEXT         the row's name in table.md
-  --backend NAME       wasm (default) | ref | cuda
+  --backend NAME       native | wasm | ref | cuda (default: the first that starts of native, wasm, ref)
   --json               print result.json on stdout
   -h, --help           this text`;
 
@@ -66,7 +66,7 @@ export async function run(argv: string[]): Promise<void> {
       vae: { type: 'string', default: join(packageRoot(), 'models', 'vae-small', 'vae.safetensors') },
       out: { type: 'string' },
       label: { type: 'string' },
-      backend: { type: 'string', default: 'wasm' },
+      backend: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -94,7 +94,7 @@ export async function run(argv: string[]): Promise<void> {
   if (attention && source !== 'model')
     throw new Error('eval gen: --attention needs --model (and no --truth/--noise)');
 
-  const be = await setBackend(values.backend!);
+  const be = await chooseBackend(values.backend);
   const { probe } = loadProbe(values.probe!);
   let model = source !== 'truth' && values.model ? await loadModel(values.model) : undefined;
   if (model && attention) model = withAttention(model, attention);

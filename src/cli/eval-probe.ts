@@ -1,7 +1,7 @@
 /** `moga eval probe [--probe models/probe] [--stories 40] [--clips 2] [--vae models/vae-small/vae.safetensors | --no-vae] [--json]` */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { setBackend } from '../backends/index.js';
+import { chooseBackend } from '../backends/index.js';
 import { evaluateProbe } from '../eval/probe-eval.js';
 import { loadProbe } from '../eval/probe-model.js';
 import { loadVae } from '../models/vae/checkpoint.js';
@@ -19,14 +19,14 @@ export async function run(argv: string[]): Promise<void> {
       'min-pixels': { type: 'string', default: '24' },
       vae: { type: 'string', default: join(packageRoot(), 'models', 'vae-small', 'vae.safetensors') },
       'no-vae': { type: 'boolean' },
-      backend: { type: 'string', default: 'wasm' },
+      backend: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
     console.log(
-      'usage: moga eval probe [--probe DIR] [--stories 40] [--clips 2] [--first 0] [--min-pixels 24] [--vae FILE | --no-vae] [--backend wasm|ref] [--json]\n' +
+      'usage: moga eval probe [--probe DIR] [--stories 40] [--clips 2] [--first 0] [--min-pixels 24] [--vae FILE | --no-vae] [--backend native|wasm|ref] [--json]\n' +
         'Held-out accuracy of the world probes on test-split clips (9 frames each), clean and through the VAE.',
     );
     return;
@@ -39,7 +39,7 @@ export async function run(argv: string[]): Promise<void> {
     first: int('first', 0),
     minPixels: int('min-pixels', 1),
   };
-  const be = await setBackend(values.backend!);
+  const be = await chooseBackend(values.backend); // default: the first that starts of native, wasm, ref
   const { probe, metadata } = loadProbe(values.probe!);
   const vae = values['no-vae'] ? undefined : loadVae(values.vae!).vae;
   const t0 = Date.now();

@@ -1,7 +1,7 @@
 /** `moga eval vae [--checkpoint models/vae-small/vae.safetensors] [--clips N] [--frames F] [--backend B]` */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { setBackend } from '../backends/index.js';
+import { chooseBackend } from '../backends/index.js';
 import { loadVae } from '../models/vae/checkpoint.js';
 import { evaluateVae } from '../models/vae/evaluate.js';
 import { packageRoot } from '../pipeline/bundled.js';
@@ -17,13 +17,13 @@ export async function run(argv: string[]): Promise<void> {
       width: { type: 'string', default: '224' },
       height: { type: 'string', default: '128' },
       chunk: { type: 'string', default: '2' },
-      backend: { type: 'string', default: 'wasm' },
+      backend: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
     console.log(
-      'usage: moga eval vae [--checkpoint file] [--clips 4] [--frames 17] [--width 224] [--height 128] [--chunk 2] [--backend wasm|ref]',
+      'usage: moga eval vae [--checkpoint file] [--clips 4] [--frames 17] [--width 224] [--height 128] [--chunk 2] [--backend native|wasm|ref]',
     );
     return;
   }
@@ -37,7 +37,7 @@ export async function run(argv: string[]): Promise<void> {
     chunk: int('chunk'),
   };
   if ((o.frames - 1) % 4 !== 0) throw new Error(`eval vae: --frames must be 1 + 4k, got ${o.frames}`);
-  const be = await setBackend(values.backend!);
+  const be = await chooseBackend(values.backend); // default: the first that starts of native, wasm, ref
   const { vae, info } = loadVae(values.checkpoint!);
   console.log(
     `checkpoint ${values.checkpoint} (step ${info.step ?? '?'}), backend ${be.name}, ${o.clips} held-out test clips of ${o.frames} frames at ${o.width}x${o.height}`,

@@ -1,6 +1,6 @@
 /** `moga train probe --config configs/probe.json [--steps N] [--max-minutes M] [--out file] [--resume] [--backend B]` */
 import { parseArgs } from 'node:util';
-import { setBackend } from '../backends/index.js';
+import { chooseBackend } from '../backends/index.js';
 import { checkProbeRecipe, type ProbeRecipe, trainProbe } from '../eval/probe-train.js';
 import { positiveNumber, RECIPE_OPTIONS, readRecipe } from './options.js';
 
@@ -8,7 +8,7 @@ export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: RECIPE_OPTIONS });
   if (values.help || !values.config) {
     console.log(
-      'usage: moga train probe --config <recipe.json> [--steps N] [--max-minutes M] [--out file] [--work dir] [--resume] [--backend wasm|ref]\n' +
+      'usage: moga train probe --config <recipe.json> [--steps N] [--max-minutes M] [--out file] [--work dir] [--resume] [--backend native|wasm|ref]\n' +
         'then: moga eval probe (held-out accuracy, clean and through the VAE)',
     );
     if (!values.help) throw new Error('train probe: --config is required');
@@ -24,7 +24,7 @@ export async function run(argv: string[]): Promise<void> {
     resume: values.resume ?? file.resume,
   };
   checkProbeRecipe(recipe);
-  const be = await setBackend(values.backend ?? 'wasm');
+  const be = await chooseBackend(values.backend); // default: the first that starts of native, wasm, ref
   console.log(`backend ${be.name}, recipe ${values.config}`);
   trainProbe(recipe);
 }
