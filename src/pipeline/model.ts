@@ -176,7 +176,7 @@ export function openCodec(spec: CodecSpec, base: string, within?: readonly strin
  * Where a model's VAE may live: its own directory, and the models/ folder holding it (the bundled
  * models/dit-tiny names ../vae-small/vae.safetensors).
  */
-function codecRoots(dir: string): string[] {
+export function codecRoots(dir: string): string[] {
   const own = resolve(dir);
   const parent = dirname(own);
   return basename(parent) === 'models' ? [own, parent] : [own];
@@ -238,6 +238,8 @@ export function saveModel(
   dir: string,
   model: Pick<MogaModel, 'config' | 'dit' | 'text'>,
   dtype: 'F16' | 'F32' = 'F16',
+  /** Files copied in beside the weights, by name (a VAE the config names as "vae.safetensors"). */
+  files: Readonly<Record<string, string>> = {},
 ): void {
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
@@ -245,6 +247,7 @@ export function saveModel(
   writeFileAtomic(join(tmp, 'config.json'), `${JSON.stringify(model.config, null, 2)}\n`);
   saveParams(join(tmp, 'dit.safetensors'), model.dit.params, { dtype, metadata: { format: 'moga-dit' } });
   saveParams(join(tmp, 'text.safetensors'), model.text, { dtype, metadata: { format: 'moga-text-encoder' } });
+  for (const [name, from] of Object.entries(files)) copyFileSync(from, join(tmp, name));
   // the model card is written by people: it survives a re-export of the weights
   const card = join(dir, 'README.md');
   if (existsSync(card)) copyFileSync(card, join(tmp, 'README.md'));

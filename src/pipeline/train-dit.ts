@@ -11,7 +11,7 @@
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { cpus, hostname } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
 import { checkBranches } from '../attention/visual-attention.js';
 import { getBackend } from '../backends/registry.js';
 import type { TimeSampling } from '../diffusion/rectified-flow.js';
@@ -38,6 +38,7 @@ import { type CachedClip, readCachedClip, writeCachedClip } from './latent-cache
 import {
   type CodecSpec,
   checkCodecSpec,
+  codecRoots,
   initModel,
   type ModelConfig,
   openCodec,
@@ -146,15 +147,25 @@ export function checkDitRecipe(r: DitRecipe): void {
   named(() => checkSamplerConfig(r.generation.sampler));
 }
 
+/**
+ * Where the exported model finds its VAE: beside it in models/ (the bundled layout, by a relative
+ * path), else a copy inside the model directory, since a model may only name files within its
+ * own directory or its models/ folder (model.ts `codecRoots`).
+ */
+export function vaeOf(r: DitRecipe, outDir: string): { path: string; copyFrom?: string } | undefined {
+  if (r.codec.kind !== 'vae') return undefined;
+  const src = resolve(r.codec.path);
+  const inside = codecRoots(outDir).some((root) => src.startsWith(root + sep));
+  return inside ? { path: relative(resolve(outDir), src) } : { path: 'vae.safetensors', copyFrom: src };
+}
+
 export function modelConfigOf(r: DitRecipe, outDir: string): ModelConfig {
   const { preset, ...over } = r.dit;
   const dit: DiTConfig = { ...ditPreset(preset), ...over };
   const tok = makeTokenizer(VOCAB_V1, r.text.maxLength);
   const { maxLength: _, ...textOver } = r.text;
-  const codec: CodecSpec =
-    r.codec.kind === 'vae'
-      ? { kind: 'vae', path: relative(resolve(outDir), resolve(r.codec.path)) }
-      : r.codec;
+  const vae = vaeOf(r, outDir);
+  const codec: CodecSpec = vae ? { kind: 'vae', path: vae.path } : { kind: 'pool' };
   return {
     format: 'moga-model',
     version: 1,
@@ -239,6 +250,7 @@ export function trainDit(
   checkDitRecipe(r);
   const log = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
   const config = modelConfigOf(r, r.out);
+  const vae = vaeOf(r, r.out);
   const codec = openCodec(r.codec, process.cwd());
   const model = initModel(config, r.seed, codec);
   const clips = cachedLatents(r, codec, log);
@@ -355,7 +367,12 @@ export function trainDit(
       history,
     };
     withWeights(params, res.state.ema, () =>
-      saveModel(r.out, { config: { ...config, training }, dit: model.dit, text: model.text }),
+      saveModel(
+        r.out,
+        { config: { ...config, training }, dit: model.dit, text: model.text },
+        'F16',
+        vae?.copyFrom ? { [vae.path]: vae.copyFrom } : {},
+      ),
     );
   }
   const minutes = (performance.now() - t0) / 60000;

@@ -5,12 +5,13 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { generate } from '../../src/pipeline/generate.js';
-import { initModel, loadModel, type ModelConfig, saveModel } from '../../src/pipeline/model.js';
+import { initModel, loadModel, type ModelConfig, openCodec, saveModel } from '../../src/pipeline/model.js';
+import { modelConfigOf, vaeOf } from '../../src/pipeline/train-dit.js';
 import { parseStory } from '../../src/story/story.js';
-import { microConfig, TWO_SHOTS } from './helpers.js';
+import { microConfig, microRecipe, TWO_SHOTS } from './helpers.js';
 
 test('saveModel over an existing directory keeps its README.md (the model card)', async () => {
   const root = mkdtempSync(join(tmpdir(), 'moga-model-dir-'));
@@ -56,6 +57,26 @@ test('an unknown attention branch, sampler or codec name is refused, listing the
       generate(parseStory(TWO_SHOTS), initModel(c, 1), { sampler: { kind: 'ddim' } as never }),
       /unknown sampler "ddim" \(valid: euler, dpm-solver\+\+\)/,
     );
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('a trained model exported outside models/ carries a copy of its VAE and loads; inside models/ it names it', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'moga-model-vae-'));
+  try {
+    const recipe = microRecipe(root, { codec: { kind: 'vae', path: 'models/vae-small/vae.safetensors' } });
+    const out = join(root, 'model');
+    const vae = vaeOf(recipe, out)!;
+    assert.deepEqual(vae, { path: 'vae.safetensors', copyFrom: resolve('models/vae-small/vae.safetensors') });
+    const config = modelConfigOf(recipe, out);
+    const codec = openCodec(recipe.codec, process.cwd());
+    saveModel(out, initModel(config, 1, codec), 'F16', { [vae.path]: vae.copyFrom! });
+    const model = await loadModel(out);
+    assert.equal(model.codec.kind, 'vae');
+    model.dispose();
+    // beside the VAE in models/, the relative path the bundled model uses, and no copy
+    assert.deepEqual(vaeOf(recipe, 'models/dit-other'), { path: '../vae-small/vae.safetensors' });
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
