@@ -192,6 +192,19 @@ const MICRO: DiTConfig = {
   attention: { ...DIT_PRESETS.tiny.attention, groups: 2 },
 };
 
+/** A micro DiT with every weight moved off its initialisation (adaLN-zero gates included). */
+function offInit(rng: Rng) {
+  const model = initVideoDiT(MICRO, rng.fork(1));
+  for (const p of paramList(model.params as never)) {
+    const n = rng.normalArray(p.size);
+    p.backend.write(
+      p.storage,
+      (p.dataSync() as Float32Array).map((v, i) => v + 0.2 * n[i]),
+    );
+  }
+  return model;
+}
+
 describe('the DiT objective on the real DiT', () => {
   // adaLN-zero makes every block the identity at initialisation, so the MSE does not depend on the
   // routers yet: their whole gradient comes from the balancing losses, and is zero without them
@@ -224,14 +237,7 @@ describe('the DiT objective on the real DiT', () => {
   test('reproducible from the RNG state; caption dropout 1 trains on the empty text; any layouts mix', () =>
     tidy(() => {
       const rng = new Rng(3);
-      const model = initVideoDiT(MICRO, rng.fork(1));
-      for (const p of paramList(model.params as never)) {
-        const n = rng.normalArray(p.size);
-        p.backend.write(
-          p.storage,
-          (p.dataSync() as Float32Array).map((v, i) => v + 0.2 * n[i]),
-        );
-      }
+      const model = offInit(rng);
       const net = denoiser(model);
       const tx = { shots: [{ frames: 2, caption: rng.normal([3, MICRO.textDim]) }] };
       const batch = [{ latents: rng.normal([MICRO.latentChannels, 2, 4, 4]), text: tx }];
@@ -272,14 +278,7 @@ describe('the DiT objective on the real DiT', () => {
   test('batched: examples of one layout share a pass with the same draws; other layouts get their own', () =>
     tidy(() => {
       const rng = new Rng(8);
-      const model = initVideoDiT(MICRO, rng.fork(1));
-      for (const p of paramList(model.params as never)) {
-        const n = rng.normalArray(p.size);
-        p.backend.write(
-          p.storage,
-          (p.dataSync() as Float32Array).map((v, i) => v + 0.2 * n[i]),
-        );
-      }
+      const model = offInit(rng);
       const net = denoiser(model);
       const calls: number[] = [];
       const counting: Denoiser = {
