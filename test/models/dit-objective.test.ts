@@ -306,12 +306,14 @@ describe('the DiT objective on the real DiT', () => {
       // each sample's output does not depend on its batch-mates, so the MSE is the per-example one;
       // the balancing loss is now taken over the pass's tokens
       assert.ok(Math.abs(b.mse - one.mse) < 1e-5 * one.mse, `mse ${b.mse} vs ${one.mse}`);
-      assert.ok(b.balance > 0);
-      assert.ok(Math.abs(b.loss.item() - (b.mse + b.balance)) < 1e-5);
+      assert.ok(b.balance > 0, `balance ${b.balance}`);
+      const l = b.loss.item();
+      assert.ok(Math.abs(l - (b.mse + b.balance)) < 1e-5, `loss ${l} vs mse + balance ${b.mse + b.balance}`);
       // with one example per layout the two forms are the same computation
       const alone = [frame(2), clip];
       const u = trainingLoss(net, alone, new Rng(6), opts);
       const v = trainingLoss(net, alone, new Rng(6), { ...opts, batched: true });
-      assert.ok(Math.abs(u.loss.item() - v.loss.item()) < 1e-6 * Math.abs(u.loss.item()));
+      const [lu, lv] = [u.loss.item(), v.loss.item()];
+      assert.ok(Math.abs(lu - lv) < 1e-6 * Math.abs(lu), `per-example ${lu} vs batched ${lv}`);
     }));
 });
