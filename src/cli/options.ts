@@ -58,3 +58,26 @@ export function readRecipe<T>(cmd: string, path: string): T {
     throw new Error(`${cmd}: cannot read recipe ${path}: ${(e as Error).message}`);
   }
 }
+
+interface RecipeFlags {
+  readonly steps?: string;
+  readonly 'max-minutes'?: string;
+  readonly out?: string;
+  readonly work?: string;
+  readonly resume?: boolean;
+}
+
+/** The recipe at `path` with the RECIPE_OPTIONS flags given on the command line put over it. */
+export function recipeWithFlags<
+  R extends { steps: number; maxMinutes: number; out: string; work: string; resume?: boolean },
+>(cmd: string, path: string, flags: RecipeFlags): R {
+  const file = readRecipe<R>(cmd, path);
+  return {
+    ...file,
+    steps: positiveNumber(cmd, 'steps', flags.steps) ?? file.steps,
+    maxMinutes: positiveNumber(cmd, 'max-minutes', flags['max-minutes']) ?? file.maxMinutes,
+    out: flags.out ?? file.out,
+    work: flags.work ?? file.work,
+    resume: flags.resume ?? file.resume,
+  };
+}

@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { chooseBackend } from '../backends/index.js';
 import { checkDitRecipe, type DitRecipe, trainDit } from '../pipeline/train-dit.js';
-import { positiveNumber, RECIPE_OPTIONS, readRecipe } from './options.js';
+import { RECIPE_OPTIONS, recipeWithFlags } from './options.js';
 
 const HELP = `usage: moga train dit --config <recipe.json> [options]
 
@@ -30,20 +30,20 @@ export async function run(argv: string[]): Promise<void> {
     if (!values.help) throw new Error('train dit: --config is required');
     return;
   }
-  const file = readRecipe<DitRecipe>('train dit', values.config);
   if (values.codec !== undefined && values.codec !== 'pool' && values.codec !== 'vae')
     throw new Error(`train dit: --codec must be pool or vae, got '${values.codec}'`);
+  const { resume, ...fromFile } = recipeWithFlags<DitRecipe & { resume?: boolean }>(
+    'train dit',
+    values.config,
+    values,
+  );
   const recipe: DitRecipe = {
-    ...file,
-    out: values.out ?? file.out,
-    work: values.work ?? file.work,
-    steps: positiveNumber('train dit', 'steps', values.steps) ?? file.steps,
-    maxMinutes: positiveNumber('train dit', 'max-minutes', values['max-minutes']) ?? file.maxMinutes,
+    ...fromFile,
     ...(values.codec === 'pool' ? { codec: { kind: 'pool' } as const } : {}),
   };
   checkDitRecipe(recipe);
   const backend = (await chooseBackend(values.backend)).name;
   process.stderr.write(`train dit: backend ${backend}, codec ${recipe.codec.kind}, out ${recipe.out}\n`);
-  const r = trainDit(recipe, { resume: values.resume, command: `moga train dit ${argv.join(' ')}` });
+  const r = trainDit(recipe, { resume, command: `moga train dit ${argv.join(' ')}` });
   console.log(JSON.stringify({ event: 'done', ...r }));
 }

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { chooseBackend } from '../backends/index.js';
 import { checkProbeRecipe, type ProbeRecipe, trainProbe } from '../eval/probe-train.js';
-import { positiveNumber, RECIPE_OPTIONS, readRecipe } from './options.js';
+import { RECIPE_OPTIONS, recipeWithFlags } from './options.js';
 
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: RECIPE_OPTIONS });
@@ -14,15 +14,7 @@ export async function run(argv: string[]): Promise<void> {
     if (!values.help) throw new Error('train probe: --config is required');
     return;
   }
-  const file = readRecipe<ProbeRecipe>('train probe', values.config);
-  const recipe: ProbeRecipe = {
-    ...file,
-    steps: positiveNumber('train probe', 'steps', values.steps) ?? file.steps,
-    maxMinutes: positiveNumber('train probe', 'max-minutes', values['max-minutes']) ?? file.maxMinutes,
-    out: values.out ?? file.out,
-    work: values.work ?? file.work,
-    resume: values.resume ?? file.resume,
-  };
+  const recipe = recipeWithFlags<ProbeRecipe>('train probe', values.config, values);
   checkProbeRecipe(recipe);
   const be = await chooseBackend(values.backend); // default: the first that starts of native, wasm, ref
   console.log(`backend ${be.name}, recipe ${values.config}`);

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { chooseBackend } from '../backends/index.js';
 import { checkRecipe, trainVae, type VaeRecipe } from '../models/vae/train.js';
-import { positiveNumber, RECIPE_OPTIONS, readRecipe } from './options.js';
+import { RECIPE_OPTIONS, recipeWithFlags } from './options.js';
 
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: RECIPE_OPTIONS });
@@ -13,15 +13,7 @@ export async function run(argv: string[]): Promise<void> {
     if (!values.help) throw new Error('train vae: --config is required');
     return;
   }
-  const file = readRecipe<VaeRecipe>('train vae', values.config);
-  const recipe: VaeRecipe = {
-    ...file,
-    steps: positiveNumber('train vae', 'steps', values.steps) ?? file.steps,
-    maxMinutes: positiveNumber('train vae', 'max-minutes', values['max-minutes']) ?? file.maxMinutes,
-    out: values.out ?? file.out,
-    work: values.work ?? file.work,
-    resume: values.resume ?? file.resume,
-  };
+  const recipe = recipeWithFlags<VaeRecipe>('train vae', values.config, values);
   checkRecipe(recipe);
   console.log(`backend ${(await chooseBackend(values.backend)).name}`);
   trainVae(recipe);

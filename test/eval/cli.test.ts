@@ -3,13 +3,13 @@
  * commands' number options (src/cli/options.ts).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { run } from '../../src/cli/eval-gen.js';
 import { run as runProbe } from '../../src/cli/eval-probe.js';
-import { integerAtLeast, positiveNumber } from '../../src/cli/options.js';
+import { integerAtLeast, positiveNumber, recipeWithFlags } from '../../src/cli/options.js';
 import { run as trainProbe } from '../../src/cli/train-probe.js';
 
 test('moga eval gen --truth writes result.json, table.md and the contact sheets', async () => {
@@ -68,4 +68,34 @@ test('number options: a clear error naming the command and flag, before anything
     trainProbe(['--config', '/nonexistent.json']),
     /train probe: cannot read recipe \/nonexistent.json/,
   );
+});
+
+test('recipe flags (--steps, --max-minutes, --out, --work, --resume) go over the recipe file, each checked', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'moga-recipe-'));
+  try {
+    const path = join(dir, 'r.json');
+    const file = { steps: 10, maxMinutes: 5, out: 'o', work: 'w', lr: 0.1 };
+    writeFileSync(path, JSON.stringify(file));
+    assert.deepEqual(recipeWithFlags('train x', path, {}), { ...file, resume: undefined });
+    assert.deepEqual(
+      recipeWithFlags('train x', path, {
+        steps: '20',
+        'max-minutes': '1.5',
+        out: 'O',
+        work: 'W',
+        resume: true,
+      }),
+      { steps: 20, maxMinutes: 1.5, out: 'O', work: 'W', lr: 0.1, resume: true },
+    );
+    assert.throws(
+      () => recipeWithFlags('train x', path, { steps: '0' }),
+      /train x: --steps must be a positive number/,
+    );
+    assert.throws(
+      () => recipeWithFlags('train x', join(dir, 'none.json'), {}),
+      /train x: cannot read recipe/,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
