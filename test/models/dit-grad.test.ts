@@ -7,39 +7,22 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { initVideoDiT, videoDiT } from '../../src/models/dit/dit.js';
-import { DIT_PRESETS, type DiTConfig } from '../../src/models/presets.js';
+import type { DiTConfig } from '../../src/models/presets.js';
 import { namedParams } from '../../src/nn/params.js';
 import { gradients } from '../../src/tensor/autodiff.js';
 import { mul, sum } from '../../src/tensor/ops.js';
 import { Rng } from '../../src/tensor/random.js';
 import { type Tensor, tidy } from '../../src/tensor/tensor.js';
+import { MICRO_DIT, moveOffInit } from './micro-dit.js';
 
-const CFG: DiTConfig = {
-  ...DIT_PRESETS.tiny,
-  dim: 16,
-  heads: 2,
-  ffnDim: 24,
-  layers: 2,
-  latentChannels: 2,
-  textDim: 8,
-  freqDim: 16,
-  attention: { ...DIT_PRESETS.tiny.attention, branches: ['window', 'frame'] },
-};
+const CFG: DiTConfig = { ...MICRO_DIT, attention: { ...MICRO_DIT.attention, branches: ['window', 'frame'] } };
 
 test('VideoDiT gradients match directional finite differences on every path', () =>
   tidy(() => {
     const rng = new Rng(17);
     const model = initVideoDiT(CFG, rng.fork(1));
     const named = namedParams(model.params as never);
-    // move off the zero-initialised gates and head so every path carries gradient
-    const noise = rng.fork(2);
-    for (const [, p] of named) {
-      const n = noise.normalArray(p.size);
-      p.backend.write(
-        p.storage,
-        (p.dataSync() as Float32Array).map((v, i) => v + 0.3 * n[i]),
-      );
-    }
+    moveOffInit(model, rng.fork(2), 0.3); // so every path carries gradient
     const latents = rng.normal([2, 2, 4, 4]);
     const text = {
       shots: [

@@ -6,35 +6,19 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { initVideoDiT, type VideoDiT, videoDiT } from '../../src/models/dit/dit.js';
 import { growDiT } from '../../src/models/dit/grow.js';
-import { DIT_PRESETS, type DiTConfig } from '../../src/models/presets.js';
 import { namedParams } from '../../src/nn/params.js';
 import { gradients } from '../../src/tensor/autodiff.js';
 import { mul, sum } from '../../src/tensor/ops.js';
 import { Rng } from '../../src/tensor/random.js';
 import { tidy } from '../../src/tensor/tensor.js';
+import { MICRO_DIT, moveOffInit } from './micro-dit.js';
 
-const CFG: DiTConfig = {
-  ...DIT_PRESETS.tiny,
-  dim: 16,
-  heads: 2,
-  ffnDim: 24,
-  layers: 2,
-  latentChannels: 2,
-  textDim: 8,
-  freqDim: 16,
-  attention: { ...DIT_PRESETS.tiny.attention, groups: 2 },
-};
+const CFG = MICRO_DIT;
 
 /** A "trained" source: every tensor moved off its initialisation (the gates and head included). */
 function trainedSource(rng: Rng): VideoDiT {
   const model = initVideoDiT(CFG, rng.fork(1));
-  for (const [, p] of namedParams(model.params as never)) {
-    const n = rng.fork(p.size).normalArray(p.size);
-    p.backend.write(
-      p.storage,
-      (p.dataSync() as Float32Array).map((v, i) => v + 0.3 * n[i]),
-    );
-  }
+  moveOffInit(model, rng.fork(2), 0.3);
   return model;
 }
 

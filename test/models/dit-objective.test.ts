@@ -25,6 +25,7 @@ import { namedParams, paramList } from '../../src/nn/params.js';
 import { gradients } from '../../src/tensor/autodiff.js';
 import { Rng } from '../../src/tensor/random.js';
 import { fromArray, full, type Tensor, tidy } from '../../src/tensor/tensor.js';
+import { moveOffInit } from './micro-dit.js';
 
 const TEXT_DIM = 2;
 const SHAPE = [1, 1, 2, 2]; // a 4-value latent
@@ -195,13 +196,7 @@ const MICRO: DiTConfig = {
 /** A micro DiT with every weight moved off its initialisation (adaLN-zero gates included). */
 function offInit(rng: Rng) {
   const model = initVideoDiT(MICRO, rng.fork(1));
-  for (const p of paramList(model.params as never)) {
-    const n = rng.normalArray(p.size);
-    p.backend.write(
-      p.storage,
-      (p.dataSync() as Float32Array).map((v, i) => v + 0.2 * n[i]),
-    );
-  }
+  moveOffInit(model, rng, 0.2);
   return model;
 }
 
