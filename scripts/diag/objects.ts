@@ -22,11 +22,11 @@ import { join } from 'node:path';
 import { setBackend } from '../../src/backends/index.js';
 import { noisedExample } from '../../src/diffusion/rectified-flow.js';
 import { sample } from '../../src/diffusion/sample.js';
-import { samplerStep } from '../../src/diffusion/sampler.js';
 import { readFrames } from '../../src/eval/probe.js';
 import { loadProbe } from '../../src/eval/probe-model.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
 import { denoiser, samplingVelocity } from '../../src/models/dit/objective.js';
+import type { MultiShotText } from '../../src/models/dit/text.js';
 import { loadModel, type MogaModel } from '../../src/pipeline/model.js';
 import { encodeShots } from '../../src/pipeline/story-text.js';
 import { worldClip } from '../../src/pipeline/world-clips.js';
@@ -130,25 +130,40 @@ function frames(m: MogaModel, n: number, steps: number, guidance: number, sheet?
   if (sheet) writeContactSheet(sheet, [...gen.slice(0, 12), ...truth.slice(0, 12)], W, H, { columns: 12 });
 }
 
+/** Runs `fn` on N cached clips (every 37th), each with its clean latent and encoded captions, in a scope. */
+function eachClip(
+  m: MogaModel,
+  cache: string,
+  n: number,
+  fn: (c: ReturnType<typeof cachedClip>, x0: Tensor, text: MultiShotText) => void,
+): void {
+  const count = readdirSync(cache).length;
+  for (let k = 0; k < n; k++) {
+    const c = cachedClip(cache, (k * 37) % count);
+    noGrad(() =>
+      tidy(() =>
+        fn(
+          c,
+          fromArray(c.x, c.shape),
+          encodeShots(m.captions, c.meta.captions, c.meta.shotFrames, c.meta.global),
+        ),
+      ),
+    );
+  }
+}
+
 function gain(m: MogaModel, cache: string, n: number): void {
   const ts = [0.6, 0.8, 0.9, 0.95];
   const meters = ts.map(gainMeter);
   const rng = new Rng(11);
-  for (let k = 0; k < n; k++) {
-    const c = cachedClip(cache, (k * 37) % readdirSync(cache).length);
-    noGrad(() =>
-      tidy(() => {
-        const x0 = fromArray(c.x, c.shape);
-        const text = encodeShots(m.captions, c.meta.captions, c.meta.shotFrames, c.meta.global);
-        const net = denoiser(m.dit).condition([text], c.shape);
-        ts.forEach((t, j) => {
-          const { xt } = noisedExample(x0, rng.normal(c.shape), t);
-          meters[j].add(net.run([xt], [t]).velocities[0].dataSync() as Float32Array, c);
-        });
-        net.dispose();
-      }),
-    );
-  }
+  eachClip(m, cache, n, (c, x0, text) => {
+    const net = denoiser(m.dit).condition([text], c.shape);
+    ts.forEach((t, j) => {
+      const { xt } = noisedExample(x0, rng.normal(c.shape), t);
+      meters[j].add(net.run([xt], [t]).velocities[0].dataSync() as Float32Array, c);
+    });
+    net.dispose();
+  });
   ts.forEach((t, j) => console.log(`t ${t}: ${meters[j].report()}`));
 }
 
@@ -156,37 +171,17 @@ function sdedit(m: MogaModel, cache: string, n: number, guidance: number): void 
   const t0s = [1.0, 0.97, 0.94, 0.9, 0.8, 0.7];
   const meters = t0s.map(gainMeter);
   const rng = new Rng(11);
-  const grid = Array.from({ length: 25 }, (_, i) => (3 * (1 - i / 24)) / (1 + 2 * (1 - i / 24))); // 24 steps, shift 3
-  for (let k = 0; k < n; k++) {
-    const c = cachedClip(cache, (k * 37) % readdirSync(cache).length);
-    noGrad(() =>
-      tidy(() => {
-        const x0 = fromArray(c.x, c.shape);
-        const text = encodeShots(m.captions, c.meta.captions, c.meta.shotFrames, c.meta.global);
-        const v = samplingVelocity(denoiser(m.dit), text, guidance, 'data', c.shape);
-        const e = rng.normal(c.shape);
-        t0s.forEach((t0, j) => {
-          const ts = [t0, ...grid.filter((t) => t < t0 - 1e-6)];
-          let z: Tensor = noisedExample(x0, e, t0).xt;
-          let carry: { x0: Tensor; t: number } | undefined;
-          for (let i = 0; i + 1 < ts.length; i++) {
-            const r = samplerStep(
-              { kind: 'dpm-solver++', order: 2 },
-              z,
-              v.velocity(z, ts[i]),
-              ts[i],
-              ts[i + 1],
-              carry,
-            );
-            z = r.x;
-            carry = r.carry ? { x0: r.carry.x0, t: ts[i] } : undefined;
-          }
-          meters[j].add(z.dataSync() as Float32Array, c);
-        });
-        v.dispose();
-      }),
-    );
-  }
+  eachClip(m, cache, n, (c, x0, text) => {
+    const v = samplingVelocity(denoiser(m.dit), text, guidance, 'data', c.shape);
+    const e = rng.normal(c.shape);
+    t0s.forEach((start, j) => {
+      const noise = noisedExample(x0, e, start).xt;
+      const sampler = { kind: 'dpm-solver++', order: 2 } as const;
+      const z = sample({ velocity: v.velocity, shape: c.shape, sampler, steps: 24, shift: 3, noise, start });
+      meters[j].add(z.dataSync() as Float32Array, c);
+    });
+    v.dispose();
+  });
   t0s.forEach((t0, j) => console.log(`from t0 ${t0}: ${meters[j].report()}`));
 }
 

@@ -1,6 +1,7 @@
 /**
- * The sampling loop: start from seeded noise at t = 1, step down the schedule to t = 0. It owns
- * the step index and the solver's carry; each step's intermediates are freed in a scope.
+ * The sampling loop: start from seeded noise at t = 1 (or from a given latent at t = start), step
+ * down the schedule to t = 0. It owns the step index and the solver's carry; each step's
+ * intermediates are freed in a scope.
  */
 
 import type { Shape } from '../core/shape.js';
@@ -27,6 +28,11 @@ export interface SampleOptions {
   /** Seeds the starting noise; ignored when `noise` is given. */
   readonly seed?: number;
   readonly noise?: Tensor;
+  /**
+   * Start at this time (0, 1] from `noise`, a latent already at t = start (SDEdit-style: a clip or
+   * an image noised part way); the schedule's times at or above it are skipped. Default 1.
+   */
+  readonly start?: number;
   readonly onStep?: (info: StepInfo, x: Tensor) => void;
 }
 
@@ -43,12 +49,15 @@ export function sample(opts: SampleOptions): Tensor {
  * a turn (signal handlers, progress) between steps.
  */
 export function* sampling(opts: SampleOptions): Generator<StepInfo, Tensor, void> {
-  const ts = timesteps(opts.steps, opts.shift ?? 1);
+  const ts = startedAt(timesteps(opts.steps, opts.shift ?? 1), opts.start ?? 1);
+  const steps = ts.length - 1;
+  if (ts[0] < 1 && !opts.noise)
+    throw new Error('sample: a start below 1 needs the latent to start from (noise)');
   if (opts.noise && opts.noise.shape.join() !== opts.shape.join())
     throw new Error(`sample: noise shape [${opts.noise.shape}] differs from the requested [${opts.shape}]`);
   let x = opts.noise ?? new Rng(opts.seed ?? 0).normal(opts.shape);
   let carry: Carry | undefined;
-  for (let i = 0; i < opts.steps; i++) {
+  for (let i = 0; i < steps; i++) {
     const [t, tNext] = [ts[i], ts[i + 1]];
     const prevX = x;
     const prevCarry = carry;
@@ -62,13 +71,19 @@ export function* sampling(opts: SampleOptions): Generator<StepInfo, Tensor, void
     carry = r.carryX0 ? { x0: r.carryX0, t } : undefined;
     if (prevX !== opts.noise && prevX !== x) prevX.dispose();
     if (prevCarry && prevCarry.x0 !== carry?.x0) prevCarry.x0.dispose();
-    const info = { step: i, steps: opts.steps, t, tNext };
+    const info = { step: i, steps, t, tNext };
     checkFinite(x, info);
     opts.onStep?.(info, x);
     yield info;
   }
   if (carry && carry.x0 !== x) carry.x0.dispose();
   return x;
+}
+
+/** The schedule from `start` down: start itself, then the times below it. */
+function startedAt(ts: number[], start: number): number[] {
+  if (!(start > 0 && start <= 1)) throw new Error(`sample: start must be in (0, 1], got ${start}`);
+  return start === 1 ? ts : [start, ...ts.filter((t) => t < start - 1e-9)];
 }
 
 /**

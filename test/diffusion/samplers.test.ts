@@ -177,6 +177,37 @@ describe('samplers on a Gaussian with a closed-form velocity', () => {
 });
 
 describe('schedule and guidance', () => {
+  test('start: sampling from a latent at t = start continues the full run from there', () =>
+    tidy(() => {
+      const noise = new Rng(4).normal([64, D]);
+      const ts = timesteps(12, 3);
+      const common = { velocity: exactVelocity, shape: noise.shape, sampler: EULER, steps: 12, shift: 3 };
+      // the full run's state after 4 steps, then the rest of it from there (Euler: no carry)
+      let at4: Float32Array | undefined;
+      const full = sample({
+        ...common,
+        noise,
+        onStep: (info, x) => {
+          if (info.step === 3) at4 = x.dataSync().slice() as Float32Array;
+        },
+      }).dataSync();
+      const seen: number[] = [];
+      const rest = sample({
+        ...common,
+        noise: fromArray(at4!, noise.shape),
+        start: ts[4],
+        onStep: (info) => seen.push(info.t),
+      }).dataSync();
+      assert.deepEqual(seen, ts.slice(4, 12), 'the remaining 8 steps, at the same times');
+      assert.deepEqual(Array.from(rest), Array.from(full));
+      // a start between two grid times takes it as its first time, then the grid below it
+      const between: number[] = [];
+      sample({ ...common, noise, start: 0.9, onStep: (info) => between.push(info.t) });
+      assert.deepEqual(between, [0.9, ...ts.filter((t) => t < 0.9).slice(0, -1)]);
+      assert.throws(() => sample({ ...common, start: 0.5 }), /a start below 1 needs the latent/);
+      assert.throws(() => sample({ ...common, noise, start: 0 }), /start must be in \(0, 1\]/);
+    }));
+
   test('timesteps run from 1 to 0, monotone, shift pushes them toward noise', () => {
     const a = timesteps(10);
     const b = timesteps(10, 5);
