@@ -140,7 +140,6 @@ function checkConfig(c: ModelConfig, where: string): void {
  */
 export function openCodec(spec: CodecSpec, base: string, within?: readonly string[]): LatentCodec {
   if (spec.kind === 'pool') return poolCodec();
-  const inside = (p: string, roots: readonly string[]) => roots.some((r) => p.startsWith(r + sep));
   const outside = () =>
     new ModelLoadError(
       base,
@@ -149,7 +148,7 @@ export function openCodec(spec: CodecSpec, base: string, within?: readonly strin
   const tried = within
     ? [resolve(base, spec.path)]
     : [resolve(base, spec.path), resolve(packageRoot(), spec.path)];
-  if (within && !inside(tried[0], within)) throw outside();
+  if (within && !isInside(tried[0], within)) throw outside();
   const path = tried.find((p) => existsSync(p));
   if (!path)
     throw new ModelLoadError(
@@ -158,7 +157,7 @@ export function openCodec(spec: CodecSpec, base: string, within?: readonly strin
     );
   if (
     within &&
-    !inside(
+    !isInside(
       realpathSync(path),
       within.map((r) => realpathSync(r)),
     )
@@ -176,6 +175,11 @@ export function openCodec(spec: CodecSpec, base: string, within?: readonly strin
  * Where a model's VAE may live: its own directory, and the models/ folder holding it (the bundled
  * models/dit-tiny names ../vae-small/vae.safetensors).
  */
+/** Whether `path` (absolute) lies inside one of `roots`. */
+export function isInside(path: string, roots: readonly string[]): boolean {
+  return roots.some((r) => path.startsWith(r + sep));
+}
+
 export function codecRoots(dir: string): string[] {
   const own = resolve(dir);
   const parent = dirname(own);

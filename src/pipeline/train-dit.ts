@@ -11,7 +11,7 @@
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { cpus, hostname } from 'node:os';
-import { join, relative, resolve, sep } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { checkBranches } from '../attention/visual-attention.js';
 import { getBackend } from '../backends/registry.js';
 import type { TimeSampling } from '../diffusion/rectified-flow.js';
@@ -40,6 +40,7 @@ import {
   checkCodecSpec,
   codecRoots,
   initModel,
+  isInside,
   type ModelConfig,
   openCodec,
   type SamplingDefaults,
@@ -155,8 +156,9 @@ export function checkDitRecipe(r: DitRecipe): void {
 export function vaeOf(r: DitRecipe, outDir: string): { path: string; copyFrom?: string } | undefined {
   if (r.codec.kind !== 'vae') return undefined;
   const src = resolve(r.codec.path);
-  const inside = codecRoots(outDir).some((root) => src.startsWith(root + sep));
-  return inside ? { path: relative(resolve(outDir), src) } : { path: 'vae.safetensors', copyFrom: src };
+  return isInside(src, codecRoots(outDir))
+    ? { path: relative(resolve(outDir), src) }
+    : { path: 'vae.safetensors', copyFrom: src };
 }
 
 export function modelConfigOf(r: DitRecipe, outDir: string): ModelConfig {
