@@ -62,7 +62,6 @@ export * as world from './data/world/index.js';
 export * from './diffusion/index.js';
 export type { CaptionEmbeddingsFile } from './io/caption-embeddings.js';
 // ---- files ----
-export { loadParams, loadParamsInto, saveParams } from './io/params-file.js';
 export type { TensorsToWrite } from './io/safetensors.js';
 export {
   inspectSafetensors,
@@ -134,6 +133,7 @@ export * from './nn/linear.js';
 export * from './nn/mlp.js';
 export * from './nn/norm.js';
 export * from './nn/params.js';
+export { loadParams, loadParamsInto, saveParams } from './nn/params-file.js';
 // ---- stories, models, generation ----
 export { bundledExample, bundledModel, packageVersion } from './pipeline/bundled.js';
 export { type LatentCodec, type LatentDecoder, vaeCodec } from './pipeline/codec.js';

@@ -31,8 +31,6 @@ const LAYERS = [
 /** Upward imports that exist today (issue 12: moving what they use into `core` removes them). */
 const KNOWN = new Set([
   'data -> tensor', // the world's frames as tensors (data/world/to-tensor.ts)
-  'io -> tensor', // safetensors and params files read into tensors
-  'io -> nn', // params files walk the params trees of nn/
 ]);
 
 function folderEdges(): Map<string, string[]> {
