@@ -165,6 +165,7 @@ export type { FieldPath } from './story/story.js';
 export { parseStory, readStory, type Shot, type Story, StoryError, storyFrames } from './story/story.js';
 // ---- tensors and autodiff ----
 export { backward, grad, gradients, valueAndGrad } from './tensor/autodiff.js';
+export { type FrameLayout, float32ToFrame, framesToFloat32, framesToTensor } from './tensor/frames.js';
 export * from './tensor/ops.js';
 export { Rng, rand, randn } from './tensor/random.js';
 export type { GradNode } from './tensor/tensor.js';

@@ -1,9 +1,10 @@
 /**
- * RGB byte frames -> float32 in [-1, 1] for training: v / 127.5 - 1 (0 -> -1, 255 -> 1).
+ * RGB byte frames -> float32 in [-1, 1] for training, as an array or a Tensor: v / 127.5 - 1
+ * (0 -> -1, 255 -> 1), and back.
  * Layouts: 'FCHW' = [F, 3, H, W] (frame-major, for per-frame work), 'CFHW' = [3, F, H, W]
  * (channel-first video, what a 3D-conv VAE takes).
  */
-import { fromArray, type Tensor } from '../../tensor/tensor.js';
+import { fromArray, type Tensor } from './tensor.js';
 
 export type FrameLayout = 'FCHW' | 'CFHW';
 
