@@ -62,7 +62,6 @@ export * as world from './data/world/index.js';
 export * from './diffusion/index.js';
 export type { CaptionEmbeddingsFile } from './io/caption-embeddings.js';
 // ---- files ----
-export { loadParams, loadParamsInto, saveParams } from './io/params-file.js';
 export type { TensorsToWrite } from './io/safetensors.js';
 export {
   inspectSafetensors,
@@ -134,6 +133,7 @@ export * from './nn/linear.js';
 export * from './nn/mlp.js';
 export * from './nn/norm.js';
 export * from './nn/params.js';
+export { loadParams, loadParamsInto, saveParams } from './nn/params-file.js';
 // ---- stories, models, generation ----
 export { bundledExample, bundledModel, packageVersion } from './pipeline/bundled.js';
 export { type LatentCodec, type LatentDecoder, vaeCodec } from './pipeline/codec.js';
@@ -165,6 +165,7 @@ export type { FieldPath } from './story/story.js';
 export { parseStory, readStory, type Shot, type Story, StoryError, storyFrames } from './story/story.js';
 // ---- tensors and autodiff ----
 export { backward, grad, gradients, valueAndGrad } from './tensor/autodiff.js';
+export { type FrameLayout, float32ToFrame, framesToFloat32, framesToTensor } from './tensor/frames.js';
 export * from './tensor/ops.js';
 export { Rng, rand, randn } from './tensor/random.js';
 export type { GradNode } from './tensor/tensor.js';

@@ -10,9 +10,9 @@
 import { type FrameTruth, makeRenderer } from '../data/world/render.js';
 import { splitSeed } from '../data/world/splits.js';
 import { generateStory } from '../data/world/story.js';
-import { float32ToFrame, framesToFloat32 } from '../data/world/to-tensor.js';
 import { reconstructStreaming } from '../models/vae/evaluate.js';
 import type { VideoVAE } from '../models/vae/vae.js';
+import { float32ToFrame, framesToFloat32 } from '../tensor/frames.js';
 import { type Box, isScorable, visibleObjects } from './frames.js';
 import { type FrameReading, readFrames } from './probe.js';
 import type { Probe } from './probe-model.js';

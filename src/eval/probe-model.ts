@@ -14,10 +14,10 @@
  */
 import { existsSync } from 'node:fs';
 import { BACKGROUND_COLOURS, BACKGROUND_KINDS, COLOURS, PATTERNS, SHAPES } from '../data/world/types.js';
-import { loadParamsInto, saveParams } from '../io/params-file.js';
 import { readSafetensors } from '../io/safetensors.js';
 import { conv2d, initConv3d } from '../nn/conv.js';
 import { initLinear, type Linear, linear } from '../nn/linear.js';
+import { loadParamsInto, saveParams } from '../nn/params-file.js';
 import { add, gelu, mean, reshape } from '../tensor/ops.js';
 import { Rng } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';

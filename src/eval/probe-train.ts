@@ -16,7 +16,7 @@ import { splitSeed } from '../data/world/splits.js';
 import { generateStory } from '../data/world/story.js';
 import type { Story } from '../data/world/types.js';
 import { BACKGROUND_COLOURS, BACKGROUND_KINDS, COLOURS, PATTERNS, SHAPES } from '../data/world/types.js';
-import { namedTensors } from '../io/params-file.js';
+import { namedTensors } from '../nn/params-file.js';
 import {
   abs,
   add,

@@ -1,3 +1,3 @@
 export * from './caption-embeddings.js';
-export * from './params-file.js';
+export * from './non-finite.js';
 export * from './safetensors.js';

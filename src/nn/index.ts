@@ -3,3 +3,4 @@ export * from './linear.js';
 export * from './mlp.js';
 export * from './norm.js';
 export * from './params.js';
+export * from './params-file.js';

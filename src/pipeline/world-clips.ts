@@ -6,8 +6,8 @@
  */
 import { generateStory, makeRenderer, splitSeed } from '../data/world/index.js';
 import { makeRand } from '../data/world/rand.js';
-import { framesToFloat32 } from '../data/world/to-tensor.js';
 import { exactLatentFrames, shotLayout } from '../models/latent-layout.js';
+import { framesToFloat32 } from '../tensor/frames.js';
 
 export interface ClipSpec {
   readonly frames: number; // 1 + 4k

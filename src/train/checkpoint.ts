@@ -14,7 +14,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fsyncDir } from '../io/atomic-file.js';
-import { loadParamsInto, namedTensors, type ParamTree, paramsToEntries } from '../io/params-file.js';
 import {
   readSafetensors,
   type TensorToWrite,
@@ -22,6 +21,8 @@ import {
   writeDurable,
   writeSafetensors,
 } from '../io/safetensors.js';
+import type { ParamTree } from '../nn/params.js';
+import { loadParamsInto, namedTensors, paramsToEntries } from '../nn/params-file.js';
 import type { AdamWConfig, AdamWState } from './adamw.js';
 
 export const CHECKPOINT_FORMAT = 'moga-checkpoint';

@@ -11,7 +11,8 @@
  */
 
 import { writeFileAtomic } from '../io/atomic-file.js';
-import { namedTensors, type ParamTree } from '../io/params-file.js';
+import type { ParamTree } from '../nn/params.js';
+import { namedTensors } from '../nn/params-file.js';
 import { gradients } from '../tensor/autodiff.js';
 import { Rng } from '../tensor/random.js';
 import { type Tensor, tidy } from '../tensor/tensor.js';

@@ -1,8 +1,7 @@
 /**
  * The layering of docs/ARCHITECTURE.md, checked on the source: a folder of src/ imports only from
- * folders below it, so folders never form a loop. The upward edges that exist today are listed in
- * KNOWN with the reason; the test fails on any other one, and on a listed one that has gone (so the
- * list only shrinks).
+ * folders below it, so folders never form a loop. The test fails on any upward edge, naming the
+ * files that make it.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -28,13 +27,6 @@ const LAYERS = [
   'core', // the op contract, shapes, dtypes and the attention plan: imports nothing
 ];
 
-/** Upward imports that exist today (issue 12: moving what they use into `core` removes them). */
-const KNOWN = new Set([
-  'data -> tensor', // the world's frames as tensors (data/world/to-tensor.ts)
-  'io -> tensor', // safetensors and params files read into tensors
-  'io -> nn', // params files walk the params trees of nn/
-]);
-
 function folderEdges(): Map<string, string[]> {
   const edges = new Map<string, string[]>();
   const files = readdirSync('src', { recursive: true })
@@ -54,7 +46,7 @@ function folderEdges(): Map<string, string[]> {
   return edges;
 }
 
-test('src/ folders import only downwards (docs/ARCHITECTURE.md), apart from the known edges', () => {
+test('src/ folders import only downwards (docs/ARCHITECTURE.md)', () => {
   const edges = folderEdges();
   const folders = new Set([...edges.keys()].flatMap((k) => k.split(' -> ')));
   const unknown = [...folders].filter((f) => !LAYERS.includes(f));
@@ -63,8 +55,5 @@ test('src/ folders import only downwards (docs/ARCHITECTURE.md), apart from the 
     const [a, b] = k.split(' -> ');
     return LAYERS.indexOf(b) < LAYERS.indexOf(a);
   });
-  const fresh = upward.filter((k) => !KNOWN.has(k));
-  assert.deepEqual(fresh, [], fresh.map((k) => `${k}: ${edges.get(k)!.slice(0, 3).join(', ')}`).join('\n'));
-  const gone = [...KNOWN].filter((k) => !upward.includes(k));
-  assert.deepEqual(gone, [], `no longer imported upwards, remove from KNOWN: ${gone}`);
+  assert.deepEqual(upward, [], upward.map((k) => `${k}: ${edges.get(k)!.slice(0, 3).join(', ')}`).join('\n'));
 });

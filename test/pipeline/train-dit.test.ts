@@ -7,8 +7,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { namedTensors } from '../../src/io/params-file.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
+import { namedTensors } from '../../src/nn/params-file.js';
 import { generate } from '../../src/pipeline/generate.js';
 import { loadModel } from '../../src/pipeline/model.js';
 import { checkDitRecipe, trainDit } from '../../src/pipeline/train-dit.js';

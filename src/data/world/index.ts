@@ -13,5 +13,4 @@ export {
 } from './render.js';
 export { SPLIT_RANGES, type Split, splitOf, splitSeed } from './splits.js';
 export { frameCount, generateStory, MAX_SHOTS, type StoryOptions } from './story.js';
-export { type FrameLayout, float32ToFrame, framesToFloat32, framesToTensor } from './to-tensor.js';
 export * from './types.js';

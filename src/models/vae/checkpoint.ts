@@ -3,8 +3,9 @@
  * scaling statistics (latent_stats.mean / .std, [Z]) and, in the metadata, the config and recipe.
  */
 import { writeFileAtomic } from '../../io/atomic-file.js';
-import { firstNonFinite, loadParamsInto, paramsToEntries } from '../../io/params-file.js';
+import { firstNonFinite } from '../../io/non-finite.js';
 import { readSafetensors, type SafeDType, writeSafetensors } from '../../io/safetensors.js';
+import { loadParamsInto, paramsToEntries } from '../../nn/params-file.js';
 import type { VaeConfig } from './config.js';
 import { initVideoVAE, type VideoVAE } from './vae.js';
 

@@ -1,11 +1,6 @@
 /** World clips for the VAE: RGB frames of synthetic stories as [1, 3, F, H, W] floats in [-1, 1]. */
-import {
-  framesToFloat32,
-  generateStory,
-  makeRenderer,
-  type Split,
-  splitSeed,
-} from '../../data/world/index.js';
+import { generateStory, makeRenderer, type Split, splitSeed } from '../../data/world/index.js';
+import { framesToFloat32 } from '../../tensor/frames.js';
 import type { Rng } from '../../tensor/random.js';
 
 export interface ClipSpec {

@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { readCaptionEmbeddings, writeCaptionEmbeddings } from '../../../src/io/caption-embeddings.js';
-import { namedTensors } from '../../../src/io/params-file.js';
 import { writeSafetensors } from '../../../src/io/safetensors.js';
 import {
   initTextEncoder,
@@ -15,6 +14,7 @@ import {
 } from '../../../src/models/text/encoder.js';
 import { encodeTextBatch, makeTokenizer } from '../../../src/models/text/tokenizer.js';
 import { initLinear, linear } from '../../../src/nn/linear.js';
+import { namedTensors } from '../../../src/nn/params-file.js';
 import { gradients } from '../../../src/tensor/autodiff.js';
 import { gatherRows, logSoftmax, mean, mul, sum } from '../../../src/tensor/ops.js';
 import { Rng } from '../../../src/tensor/random.js';

@@ -1,9 +1,10 @@
 /**
- * RGB byte frames -> float32 in [-1, 1] for training: v / 127.5 - 1 (0 -> -1, 255 -> 1).
+ * RGB byte frames -> float32 in [-1, 1] for training, as an array or a Tensor: v / 127.5 - 1
+ * (0 -> -1, 255 -> 1), and back.
  * Layouts: 'FCHW' = [F, 3, H, W] (frame-major, for per-frame work), 'CFHW' = [3, F, H, W]
  * (channel-first video, what a 3D-conv VAE takes).
  */
-import { fromArray, type Tensor } from '../../tensor/tensor.js';
+import { fromArray, type Tensor } from './tensor.js';
 
 export type FrameLayout = 'FCHW' | 'CFHW';
 
@@ -29,16 +30,12 @@ export function framesToFloat32(
   return out;
 }
 
-/** Shape [F, 3, H, W] for 'FCHW', [3, F, H, W] for 'CFHW'. */
-export function framesToTensor(
-  frames: readonly Uint8Array[],
-  width: number,
-  height: number,
-  layout: FrameLayout = 'FCHW',
-): Tensor {
+/** `framesToFloat32` as a Tensor: shape [F, 3, H, W] for 'FCHW', [3, F, H, W] for 'CFHW'. */
+export function framesToTensor(...args: Parameters<typeof framesToFloat32>): Tensor {
+  const [frames, width, height, layout = 'FCHW'] = args;
   const F = frames.length;
   const shape = layout === 'FCHW' ? [F, 3, height, width] : [3, F, height, width];
-  return fromArray(framesToFloat32(frames, width, height, layout), shape);
+  return fromArray(framesToFloat32(...args), shape);
 }
 
 /** The inverse for one frame of an 'FCHW' array: values are clamped to [-1, 1] and rounded. */

@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { loadParams, saveParams } from '../../src/io/params-file.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
 import { initLinear } from '../../src/nn/linear.js';
+import { loadParams, saveParams } from '../../src/nn/params-file.js';
 import { Rng } from '../../src/tensor/random.js';
 import { fromArray } from '../../src/tensor/tensor.js';
 

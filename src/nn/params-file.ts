@@ -3,9 +3,7 @@
  * Loading writes into the tree's existing tensors, so anything holding them (an optimizer, EMA)
  * keeps pointing at the loaded values.
  */
-import { namedParams, type ParamTree } from '../nn/params.js';
-import type { Tensor } from '../tensor/tensor.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '../io/atomic-file.js';
 import {
   isFloatDType,
   readSafetensors,
@@ -13,9 +11,9 @@ import {
   type SafeFile,
   type TensorToWrite,
   writeSafetensors,
-} from './safetensors.js';
-
-export type { ParamTree };
+} from '../io/safetensors.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { namedParams, type ParamTree } from './params.js';
 
 export function namedTensors(params: ParamTree): [string, Tensor][] {
   return namedParams(params);
@@ -91,18 +89,4 @@ function list(names: string[], max = 8): string {
   return names.length > max
     ? `${names.slice(0, max).join(', ')}, ... (${names.length - max} more)`
     : names.join(', ');
-}
-
-/**
- * The first NaN or infinity in a float tensor of `file`, described ("tensor X holds NaN at element
- * i"), or null: weights like that give an all-black or all-grey video without any other error.
- */
-export function firstNonFinite(file: SafeFile): string | null {
-  for (const [name, t] of file.tensors) {
-    if (!(t.data instanceof Float32Array)) continue;
-    const d = t.data;
-    for (let i = 0; i < d.length; i++)
-      if (!Number.isFinite(d[i])) return `tensor ${name} holds ${d[i]} at element ${i} (non-finite weights)`;
-  }
-  return null;
 }
