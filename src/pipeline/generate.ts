@@ -49,6 +49,12 @@ export interface GenerateOptions {
   readonly strictVocab?: boolean;
   /** Refuse, before allocating, a story estimated to need more bytes (default: the memory available now). */
   readonly maxMemory?: number;
+  /**
+   * Stops the generation when aborted: checked before each stage, after every sampler step and
+   * after every decode chunk; the promise then rejects with the signal's reason (an AbortError
+   * by default) and everything it allocated is freed.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** Beyond this, guidance only saturates the video (the trained scales are 1 to ~7). */
@@ -120,6 +126,8 @@ export function describeUnknown(u: readonly UnknownWords[]): string {
 
 async function run(story: Story, model: MogaModel, opts: GenerateOptions): Promise<GenerateResult> {
   const t0 = performance.now();
+  const stop = () => opts.signal?.throwIfAborted();
+  stop();
   const unknown = unknownWords(story, model, opts.strictVocab);
   const s = model.config.sampling;
   const steps = opts.steps ?? s.steps;
@@ -152,6 +160,7 @@ async function run(story: Story, model: MogaModel, opts: GenerateOptions): Promi
     );
 
   // 1. captions
+  stop();
   const textTrack = stageTracker('text', 1, 'passes', opts.onProgress);
   const text: MultiShotText = noGrad(() =>
     tidy(() =>
@@ -195,7 +204,11 @@ async function run(story: Story, model: MogaModel, opts: GenerateOptions): Promi
         latent = r.value;
         break;
       }
-      await nextTurn(); // a turn for signal handlers (Ctrl-C) between steps
+      await nextTurn(); // a turn for signal handlers (Ctrl-C) and aborts between steps
+      if (opts.signal?.aborted) {
+        stepper.return(undefined as never); // frees the sampler's state
+        stop();
+      }
     }
   } finally {
     v.dispose();
@@ -227,6 +240,7 @@ async function run(story: Story, model: MogaModel, opts: GenerateOptions): Promi
       }
       decodeTrack(written);
       a = b;
+      stop();
     }
   } finally {
     dec.close();
