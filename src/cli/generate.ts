@@ -9,18 +9,10 @@ import { chooseBackend } from '../backends/index.js';
 import { removeStaleTemps } from '../io/atomic-file.js';
 import { exitOnSignals } from '../io/exit-cleanup.js';
 import { bundledModel } from '../pipeline/bundled.js';
-import {
-  checkGuidance,
-  describeUnknown,
-  type GenerateResult,
-  generate,
-  MAX_GUIDANCE,
-  type UnknownWords,
-  unknownWords,
-} from '../pipeline/generate.js';
+import { checkGuidance, describeUnknown, MAX_GUIDANCE, unknownWords } from '../pipeline/generate.js';
+import { type GenerateReport, generateMp4 } from '../pipeline/generate-mp4.js';
 import { loadModel, type MogaModel } from '../pipeline/model.js';
 import { readStory, type Story } from '../story/story.js';
-import { openMp4Writer } from '../video/index.js';
 import { integerAtLeast, memorySize } from './options.js';
 import { checkOutputPath } from './out-path.js';
 import { stderrProgress } from './progress-bar.js';
@@ -44,29 +36,7 @@ directory (DiT + text encoder + VAE), and writes an H.264 MP4.
   --quiet          no progress bars
   -h, --help       this text`;
 
-export interface GenerateReport {
-  readonly out: string;
-  readonly bytes: number;
-  readonly story: string;
-  readonly title: string;
-  readonly model: string;
-  readonly backend: string;
-  readonly frames: number;
-  readonly width: number;
-  readonly height: number;
-  readonly fps: number;
-  readonly seconds: number;
-  readonly shots: number;
-  readonly latent: { frames: number; height: number; width: number; shotStarts: number[] };
-  readonly steps: number;
-  readonly seed: number;
-  readonly guidance: number;
-  readonly codec: string;
-  readonly unknownWords: readonly UnknownWords[];
-  readonly timings: GenerateResult['seconds'];
-}
-
-/** Story + model -> MP4 at `out`; the report of what was made. */
+/** Story + model -> MP4 at `out` (checked first; temps of killed runs removed), with progress bars. */
 export async function generateToMp4(
   story: Story,
   storyPath: string,
@@ -79,44 +49,14 @@ export async function generateToMp4(
     inputs: [{ flag: 'story', path: storyPath }],
   });
   removeStaleTemps(dirname(target)); // left by runs killed with SIGKILL
-  const writer = await openMp4Writer(out, { width: story.width, height: story.height, fps: story.fps });
-  let result: GenerateResult;
-  try {
-    result = await generate(story, model, {
-      steps: opts.steps,
-      seed: opts.seed,
-      guidance: opts.guidance,
-      maxMemory: opts.maxMemory,
-      onProgress: stderrProgress({ quiet: opts.quiet }),
-      onFrame: (rgb) => writer.write(rgb),
-    });
-  } catch (e) {
-    await writer.abort();
-    throw e;
-  }
-  const closed = await writer.close();
-  const l = result.layout;
-  return {
-    out,
-    bytes: closed.bytes,
-    story: storyPath,
-    title: story.title,
-    model: model.dir ?? 'in-memory',
-    backend: model.backend.name,
-    frames: result.frames,
-    width: result.width,
-    height: result.height,
-    fps: result.fps,
-    seconds: (result.frames - 1) / result.fps,
-    shots: story.shots.length,
-    latent: { frames: l.latentFrames, height: l.height, width: l.width, shotStarts: l.shotStarts },
-    steps: result.steps,
-    seed: result.seed,
-    guidance: result.guidance,
-    codec: result.codec,
-    unknownWords: result.unknownWords,
-    timings: result.seconds,
-  };
+  return generateMp4(story, model, out, {
+    steps: opts.steps,
+    seed: opts.seed,
+    guidance: opts.guidance,
+    maxMemory: opts.maxMemory,
+    onProgress: stderrProgress({ quiet: opts.quiet }),
+    storyName: storyPath,
+  });
 }
 
 export async function run(argv: string[]): Promise<void> {
