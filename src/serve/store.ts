@@ -125,7 +125,7 @@ export class JobStore {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       }
       const pid = Number(readFileSync(this.lockPath, 'utf8').trim());
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid))
+      if (Number.isInteger(pid) && pid > 0 && pidAlive(pid))
         throw new Error(
           `serve: ${this.root} is in use by another moga serve (pid ${pid}); one server per data folder (two would run jobs twice)`,
         );
