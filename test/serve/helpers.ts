@@ -4,9 +4,10 @@
  * a server in this process or in a child process of its own, and an SSE reader.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pidAlive } from '../../src/io/atomic-file.js';
 import { initModel, saveModel } from '../../src/pipeline/model.js';
 import { microConfig, TWO_SHOTS } from '../pipeline/helpers.js';
 
@@ -131,5 +132,19 @@ export async function waitFor<T>(
     if (v !== undefined) return v;
     if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * Whether process `pid` is still running: alive and not a zombie (an orphan that has exited is a
+ * zombie until whoever adopted it reaps it, which may take a while, or never, in a container).
+ */
+export function running(pid: number): boolean {
+  if (!pidAlive(pid)) return false;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return true; // no /proc: trust kill(pid, 0)
   }
 }

@@ -10,9 +10,8 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { pidAlive } from '../../src/io/atomic-file.js';
 import { countFrames } from '../../src/video/index.js';
-import { api, microModelDir, readEvents, spawnServer, twoShotJob, waitFor } from './helpers.js';
+import { api, microModelDir, readEvents, running, spawnServer, twoShotJob, waitFor } from './helpers.js';
 
 const { dir, model } = microModelDir('restart');
 const data = join(dir, 'data');
@@ -37,10 +36,10 @@ function exited(c: ChildProcess): Promise<{ code: number | null; signal: string 
   return new Promise((res) => c.once('exit', (code, signal) => res({ code, signal })));
 }
 
-/** Waits for job `id`'s first sampler step on server `url`. */
-function firstStep(url: string, id: string) {
+/** Waits for job `id`'s sampler step `n` (default 1) on server `url`; the events until then. */
+function firstStep(url: string, id: string, n = 1) {
   return readEvents(`${url}/api/jobs/${id}/events`, {
-    until: (e) => e.event === 'progress' && e.data.stage === 'sample' && e.data.done >= 1,
+    until: (e) => e.event === 'progress' && e.data.stage === 'sample' && e.data.done >= n,
   });
 }
 
@@ -49,9 +48,11 @@ test('kill -9 during a job: the next server runs it again and the queued ones af
   const a = (await api(one.url, '/api/jobs', { json: twoShotJob({ steps: 120 }) })).body;
   const b = (await api(one.url, '/api/jobs', { json: twoShotJob({ seed: 1 }) })).body;
   const c = (await api(one.url, '/api/jobs', { json: twoShotJob({ seed: 2 }) })).body;
-  await firstStep(one.url, a.id);
+  const steps = (await firstStep(one.url, a.id, 2)).filter((e) => e.event === 'progress').slice(-2);
+  const left = (120 - 2) * (steps[1].data.elapsed - steps[0].data.elapsed); // seconds the job still needed
   one.child.kill('SIGKILL');
   await exited(one.child);
+  const killed = performance.now();
 
   // on disk: a was running in worker W, b and c wait
   const before = record(a.id);
@@ -60,7 +61,12 @@ test('kill -9 during a job: the next server runs it again and the queued ones af
   assert.ok(Number.isInteger(worker), 'the attempt names its worker');
   assert.deepEqual([record(b.id).status, record(c.id).status], ['queued', 'queued']);
   // the orphaned worker notices its server is gone and stops: it never finishes the job
-  await waitFor('the orphaned worker to exit', () => (pidAlive(worker) ? undefined : true), 15_000);
+  await waitFor('the orphaned worker to exit', () => (running(worker) ? undefined : true), 15_000);
+  const lived = (performance.now() - killed) / 1000;
+  assert.ok(
+    lived < left / 2,
+    `the orphan stopped ${lived.toFixed(2)} s after its server; the job needed ${left.toFixed(2)} s more`,
+  );
   assert.equal(existsSync(join(data, 'jobs', a.id, 'video.mp4')), false);
 
   const two = await start(); // takes over the dead server's lock
