@@ -1,8 +1,9 @@
 /**
  * `moga generate --story FILE --out FILE.mp4 [--model DIR] [--steps N] [--seed S] [--guidance W]
- *  [--backend B] [--json]`: a story file in, an MP4 out (written to a temporary name and renamed
+ *  [--backend B] [--maps DIR] [--json]`: a story file in, an MP4 out (written to a temporary name and renamed
  * on success, so a failure never leaves a partial file), with progress bars on stderr.
  */
+import { existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chooseBackend } from '../backends/index.js';
@@ -32,6 +33,9 @@ directory (DiT + text encoder + VAE), and writes an H.264 MP4.
   --backend NAME   native | wasm | ref | cuda (default: the first that starts of native, wasm, ref)
   --strict-vocab   refuse captions with words the model does not know (default: warn, naming them)
   --max-memory M   refuse a story estimated to need more, e.g. 4G or 1500M (default: the memory available now)
+  --maps DIR       also draw the router maps into DIR: per routed layer and latent frame, each token
+                   tinted by its MoGA group over the decoded frame (PNGs), and groups.json (group
+                   sizes per layer and frame, each group's share per shot)
   --json           print a JSON report on stdout (progress stays on stderr)
   --quiet          no progress bars
   -h, --help       this text`;
@@ -42,7 +46,14 @@ export async function generateToMp4(
   storyPath: string,
   model: MogaModel,
   out: string,
-  opts: { steps?: number; seed?: number; guidance?: number; maxMemory?: number; quiet?: boolean },
+  opts: {
+    steps?: number;
+    seed?: number;
+    guidance?: number;
+    maxMemory?: number;
+    quiet?: boolean;
+    maps?: string;
+  },
 ): Promise<GenerateReport> {
   const target = checkOutputPath('generate', 'out', out, {
     ext: '.mp4',
@@ -56,6 +67,7 @@ export async function generateToMp4(
     maxMemory: opts.maxMemory,
     onProgress: stderrProgress({ quiet: opts.quiet }),
     storyName: storyPath,
+    maps: opts.maps,
   });
 }
 
@@ -71,6 +83,7 @@ export async function run(argv: string[]): Promise<void> {
       guidance: { type: 'string' },
       backend: { type: 'string' },
       'max-memory': { type: 'string' },
+      maps: { type: 'string' },
       json: { type: 'boolean' },
       'strict-vocab': { type: 'boolean' },
       quiet: { type: 'boolean' },
@@ -99,6 +112,8 @@ export async function run(argv: string[]): Promise<void> {
   if (seed !== undefined && seed >= 2 ** 32)
     throw new Error(`generate: --seed must be an integer in [0, 2^32), got '${values.seed}'`);
   const maxMemory = memorySize('generate', 'max-memory', values['max-memory']);
+  if (values.maps !== undefined && existsSync(values.maps) && !statSync(values.maps).isDirectory())
+    throw new Error(`generate: --maps '${values.maps}' is a file; name a folder (created if missing)`);
   const backend = (await chooseBackend(values.backend)).name;
   if (!values.quiet) process.stderr.write(`generate: backend ${backend}\n`);
   const model = await loadModel(values.model ?? bundledModel());
@@ -114,6 +129,7 @@ export async function run(argv: string[]): Promise<void> {
     maxMemory,
     guidance,
     quiet: values.quiet,
+    maps: values.maps,
   });
   model.dispose();
   if (values.json) console.log(JSON.stringify(report, null, 2));

@@ -3,12 +3,14 @@
  * and the `moga serve` worker each write (one copy of the writer plumbing and the report's shape).
  */
 
-import type { Story } from '../story/story.js';
+import { parseStory, type Story } from '../story/story.js';
 import type { Mp4Writer } from '../video/index.js';
 import { openMp4Writer } from '../video/index.js';
 import { type GenerateResult, generate, type UnknownWords } from './generate.js';
+import { latentLayout } from './layout.js';
 import type { MogaModel } from './model.js';
 import type { ProgressEvent } from './progress.js';
+import { routerMaps } from './router-maps.js';
 
 export interface GenerateReport {
   readonly out: string;
@@ -30,6 +32,13 @@ export interface GenerateReport {
   readonly codec: string;
   readonly unknownWords: readonly UnknownWords[];
   readonly timings: GenerateResult['seconds'];
+  /** The router maps, when asked for: their folder and what groups.json says of them. */
+  readonly maps?: {
+    readonly dir: string;
+    readonly files: number;
+    readonly layers: number;
+    readonly groups: number;
+  };
 }
 
 export interface GenerateMp4Options {
@@ -44,6 +53,8 @@ export interface GenerateMp4Options {
   readonly signal?: AbortSignal;
   /** The story's name in the report (its file, for the CLI). */
   readonly storyName?: string;
+  /** Draw router maps (pipeline/router-maps.ts) into this folder. */
+  readonly maps?: string;
 }
 
 /**
@@ -61,6 +72,16 @@ export async function generateMp4(
     height: story.height,
     fps: story.fps,
   });
+  const maps =
+    opts.maps === undefined
+      ? undefined
+      : routerMaps(
+          latentLayout(parseStory(story), model.codec),
+          story,
+          model.config.dit.patch,
+          model.codec.space,
+          model.codec.time,
+        );
   let result: GenerateResult;
   try {
     result = await generate(story, model, {
@@ -71,8 +92,10 @@ export async function generateMp4(
       strictVocab: opts.strictVocab,
       signal: opts.signal,
       onProgress: opts.onProgress,
+      onRouting: maps?.onRouting,
       onFrame: async (rgb, i) => {
         await writer.write(rgb);
+        maps?.onFrame(rgb, i);
         opts.onFrame?.(rgb, i);
       },
     });
@@ -81,6 +104,7 @@ export async function generateMp4(
     throw e;
   }
   const closed = await writer.close();
+  const drawn = maps && opts.maps !== undefined ? maps.write(opts.maps) : undefined;
   const l = result.layout;
   return {
     out,
@@ -102,5 +126,15 @@ export async function generateMp4(
     codec: result.codec,
     unknownWords: result.unknownWords,
     timings: result.seconds,
+    ...(drawn
+      ? {
+          maps: {
+            dir: opts.maps!,
+            files: drawn.files.length,
+            layers: drawn.layers.length,
+            groups: drawn.groups,
+          },
+        }
+      : {}),
   };
 }

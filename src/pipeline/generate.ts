@@ -13,6 +13,7 @@
  */
 
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { type RoutingView, tapRouting } from '../attention/router.js';
 import { withBackend } from '../backends/index.js';
 import { sampling } from '../diffusion/sample.js';
 import type { SamplerConfig } from '../diffusion/sampler.js';
@@ -55,6 +56,12 @@ export interface GenerateOptions {
    * by default) and everything it allocated is freed.
    */
   readonly signal?: AbortSignal;
+  /**
+   * The MoGA routing of the last sampler step (the cleanest latent; the conditional sample under
+   * guidance): one call per routed layer, in layer order, with each token's group
+   * (token = (f * H + y) * W + x on the DiT's token grid). What `generate --maps` draws.
+   */
+  readonly onRouting?: (r: RoutingView & { readonly layer: number }) => void;
 }
 
 /** Beyond this, guidance only saturates the video (the trained scales are 1 to ~7). */
@@ -198,8 +205,14 @@ async function run(story: Story, model: MogaModel, opts: GenerateOptions): Promi
       seed,
       onStep: (info) => sampleTrack(info.step + 1),
     });
-    for (;;) {
-      const r = noGrad(() => stepper.next());
+    const onRouting = opts.onRouting;
+    for (let call = 0; ; call++) {
+      const next = () => noGrad(() => stepper.next());
+      let layer = 0;
+      const r =
+        onRouting && call === steps - 1
+          ? tapRouting((v) => onRouting({ ...v, layer: layer++ }), next)
+          : next();
       if (r.done) {
         latent = r.value;
         break;
