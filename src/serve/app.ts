@@ -12,6 +12,8 @@
  *                                      elapsed: generate's ProgressEvent, what the CLI's bars
  *                                      draw; eta null while unknown), `end` (the final record)
  *   GET  /api/jobs/:id/video.mp4 | sheet.png | report.json   a finished job's outputs (Range too)
+ *   GET  /api/jobs/:id/maps            router maps' index (groups.json), for a job submitted with maps
+ *   GET  /api/jobs/:id/maps/:name      one map (layer-<l>-frame-<kkkk>.png) or groups.json
  *
  * Safety: a token, when set, is required on every request (`Authorization: Bearer T`, compared in
  * constant time); without one (loopback only, serve.ts) the Host header must name the loopback, so
@@ -19,16 +21,17 @@
  * Origin other than this server's is refused (browsers send one on cross-site requests); a
  * submission must say `Content-Type: application/json` (a cross-site form cannot, without a
  * preflight this server never grants) and fit in `maxBody` bytes; a job id must match the store's
- * pattern before anything is looked up, and the files served are a fixed list of names.
+ * pattern before anything is looked up, and the files served are a fixed list of names (maps: names
+ * of the maps writer's one pattern).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { createReadStream, statSync } from 'node:fs';
+import { createReadStream, existsSync, statSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { streamSSE } from 'hono/streaming';
 import { FINAL, type JobEvent, type JobQueue } from './queue.js';
-import { isOutputName, JOB_ID, type JobRecord, OUTPUTS } from './store.js';
+import { isOutputName, JOB_ID, type JobRecord, MAP_NAME, MAPS_DIR, OUTPUTS } from './store.js';
 import { parseSubmission, RequestError } from './submission.js';
 
 export interface AppOptions {
@@ -196,6 +199,33 @@ export function createApp(opts: AppOptions): Hono {
         unsubscribe();
       }
     });
+  });
+
+  const mapsOf = (c: Context): JobRecord => {
+    const job = jobOf(c);
+    if (!job.files.includes(MAPS_DIR))
+      throw new RequestError(
+        404,
+        `job ${job.id} has no router maps (status ${job.status}; submit with "maps": true to have them drawn)`,
+      );
+    return job;
+  };
+
+  app.get('/api/jobs/:id/maps', (c) =>
+    sendFile(c, queue.store.mapPath(mapsOf(c).id, 'groups.json'), 'application/json'),
+  );
+
+  app.get('/api/jobs/:id/maps/:name', (c) => {
+    const job = mapsOf(c);
+    const name = c.req.param('name');
+    if (!MAP_NAME.test(name))
+      throw new RequestError(
+        404,
+        `no such router map: ${JSON.stringify(name.slice(0, 64))} (layer-<l>-frame-<kkkk>.png or groups.json, listed in /api/jobs/${job.id}/maps)`,
+      );
+    const path = queue.store.mapPath(job.id, name);
+    if (!existsSync(path)) throw new RequestError(404, `job ${job.id} has no router map ${name}`);
+    return sendFile(c, path, name.endsWith('.png') ? 'image/png' : 'application/json');
   });
 
   app.get('/api/jobs/:id/:file', (c) => {

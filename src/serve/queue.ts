@@ -23,10 +23,18 @@ import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { extname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fsyncDir } from '../io/atomic-file.js';
 import type { ProgressEvent } from '../pipeline/progress.js';
 import { tailCollector } from '../video/ffmpeg.js';
 import type { JobSpec } from './render-job.js';
-import { type JobRecord, type JobStore, OUTPUTS, type OutputName, type RunOutcome } from './store.js';
+import {
+  type JobRecord,
+  type JobStore,
+  MAPS_DIR,
+  OUTPUTS,
+  type OutputName,
+  type RunOutcome,
+} from './store.js';
 import { RequestError, type Submission } from './submission.js';
 import type { FromWorker, ToWorker } from './worker.js';
 
@@ -329,6 +337,14 @@ export class JobQueue {
           files.push(name);
         }
         if (!files.includes('video.mp4')) throw new Error('the worker reported success but wrote no video');
+        const maps = join(runDir, MAPS_DIR);
+        if (existsSync(maps)) {
+          const to = join(this.store.jobDir(job.id), MAPS_DIR);
+          rmSync(to, { recursive: true, force: true });
+          renameSync(maps, to);
+          fsyncDir(this.store.jobDir(job.id));
+          files.push(MAPS_DIR);
+        }
         job.files = files;
         outcome = 'done';
       } catch (e) {

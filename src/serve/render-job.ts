@@ -2,7 +2,8 @@
  * One attempt at a job, as the worker process runs it: the model loaded on the chosen backend,
  * the story generated into `<run>/video.mp4` (pipeline/generate-mp4.ts), a contact sheet of
  * evenly spaced frames with each shot's first frame framed in orange (`sheet.png`), and the
- * report (`report.json`: generate's report plus the job id). Everything is written only inside
+ * report (`report.json`: generate's report plus the job id), and the router maps (`maps/`) when
+ * the job asked for them. Everything is written only inside
  * the run folder; an abort stops it between sampler steps or decode chunks and leaves no video.
  */
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import { loadModel } from '../pipeline/model.js';
 import type { ProgressEvent } from '../pipeline/progress.js';
 import { type Story, storyFrames } from '../story/story.js';
 import { evenlySpaced, writeContactSheet } from '../video/index.js';
+import { MAPS_DIR } from './store.js';
 import type { JobOptions } from './submission.js';
 
 export interface JobSpec {
@@ -48,8 +50,10 @@ export async function renderJob(
     ].sort((a, b) => a - b);
     const wanted = new Set(picked);
     const tiles = new Map<number, Uint8Array>();
+    const { maps, ...options } = spec.options;
     const report = await generateMp4(story, model, join(spec.runDir, 'video.mp4'), {
-      ...spec.options,
+      ...options,
+      ...(maps ? { maps: join(spec.runDir, MAPS_DIR) } : {}),
       onProgress: hooks.onProgress,
       signal: hooks.signal,
       storyName: `job ${spec.id}`,
@@ -65,7 +69,14 @@ export async function renderJob(
       story.height,
       { borders: shown.map((i) => (starts.has(i) ? CUT : null)) },
     );
-    const full = { job: spec.id, attempt: spec.attempt, ...report, out: 'video.mp4', sheetFrames: shown };
+    const full = {
+      job: spec.id,
+      attempt: spec.attempt,
+      ...report,
+      out: 'video.mp4',
+      sheetFrames: shown,
+      ...(report.maps ? { maps: { ...report.maps, dir: MAPS_DIR } } : {}),
+    };
     writeFileAtomic(join(spec.runDir, 'report.json'), `${JSON.stringify(full, null, 2)}\n`);
     return full;
   } finally {

@@ -7,7 +7,7 @@
  *   story.json    the checked story, written before the record (a folder without a record is a
  *                 submission that was never acknowledged, and is removed at the next start)
  *   run-<n>/      attempt n's outputs while it runs (the worker writes only here)
- *   video.mp4, sheet.png, report.json
+ *   video.mp4, sheet.png, report.json, maps/ (router maps, when asked for)
  *                 the finished job's outputs, moved out of the run folder by the server only when
  *                 the worker has reported success
  *
@@ -74,7 +74,7 @@ export interface JobRecord {
   note?: string;
   /** Set when a cancel was asked while it runs (the worker is stopping). */
   cancelling?: boolean;
-  /** Output files of a finished job, by name (video.mp4, sheet.png, report.json). */
+  /** Output files of a finished job, by name (video.mp4, sheet.png, report.json, and maps/ when drawn). */
   files: string[];
 }
 
@@ -92,6 +92,12 @@ export type OutputName = keyof typeof OUTPUTS;
 export function isOutputName(name: string): name is OutputName {
   return Object.hasOwn(OUTPUTS, name);
 }
+
+/** The router maps' folder in a job's folder (and in an attempt's). */
+export const MAPS_DIR = 'maps';
+
+/** The names a maps folder holds (pipeline/router-maps.ts): nothing else is served from it. */
+export const MAP_NAME = /^(layer-\d{1,3}-frame-\d{4,5}\.png|groups\.json)$/;
 
 export class JobStore {
   readonly root: string;
@@ -149,6 +155,12 @@ export class JobStore {
   runDir(id: string, attempt: number): string {
     if (!Number.isInteger(attempt) || attempt < 1) throw new Error(`bad attempt ${attempt}`);
     return join(this.jobDir(id), `run-${attempt}`);
+  }
+
+  /** A file of job `id`'s router maps; refuses any name the maps writer does not make. */
+  mapPath(id: string, name: string): string {
+    if (!MAP_NAME.test(name)) throw new Error(`not a router map: ${JSON.stringify(name)}`);
+    return join(this.jobDir(id), MAPS_DIR, name);
   }
 
   outputPath(id: string, name: OutputName): string {

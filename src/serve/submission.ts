@@ -1,7 +1,7 @@
 /**
  * A job request, checked: the body of `POST /api/jobs` is
  *   { "story": { ...the story file's fields... }, "steps": 2, "seed": 7, "guidance": 1, "strictVocab": false }
- * with everything but `story` optional. The story goes through the CLI's own parser (story/story.ts),
+ * (and `"maps": true` for router maps) with everything but `story` optional. The story goes through the CLI's own parser (story/story.ts),
  * so a request gets the same message a story file would, with `story` for the file name
  * ("story.shots[0].seconds: -2 is out of range [0.041666666666666664, 600]"); the options get the
  * CLI's ranges. On top of the parser's limits, a server can take shorter stories (`--max-seconds`).
@@ -14,6 +14,8 @@ export interface JobOptions {
   readonly seed?: number;
   readonly guidance?: number;
   readonly strictVocab?: boolean;
+  /** Draw router maps too (generate --maps): served under /api/jobs/:id/maps. */
+  readonly maps?: boolean;
 }
 
 export interface Submission {
@@ -36,7 +38,7 @@ export class RequestError extends Error {
 /** The most sampler steps a request may ask for (the CLI has no bound; a shared server does). */
 export const MAX_STEPS = 1000;
 
-const FIELDS = new Set(['story', 'steps', 'seed', 'guidance', 'strictVocab']);
+const FIELDS = new Set(['story', 'steps', 'seed', 'guidance', 'strictVocab', 'maps']);
 
 /** Parses and checks a request body (already within the size limit). */
 export function parseSubmission(text: string, limits: { maxSeconds: number }): Submission {
@@ -49,14 +51,14 @@ export function parseSubmission(text: string, limits: { maxSeconds: number }): S
   if (!body || typeof body !== 'object' || Array.isArray(body))
     throw new RequestError(
       400,
-      'request body must be a JSON object: {"story": {...}, "steps"?, "seed"?, "guidance"?, "strictVocab"?}',
+      'request body must be a JSON object: {"story": {...}, "steps"?, "seed"?, "guidance"?, "strictVocab"?, "maps"?}',
     );
   const o = body as Record<string, unknown>;
   for (const k of Object.keys(o))
     if (!FIELDS.has(k))
       throw new RequestError(
         400,
-        `${k}: unknown field (expected story, steps, seed, guidance, strictVocab)`,
+        `${k}: unknown field (expected story, steps, seed, guidance, strictVocab, maps)`,
         k,
       );
   if (o.story === undefined) throw new RequestError(400, 'story: required (the story file as JSON)', 'story');
@@ -93,17 +95,15 @@ export function parseSubmission(text: string, limits: { maxSeconds: number }): S
       );
     guidance = o.guidance;
   }
-  if (o.strictVocab !== undefined && typeof o.strictVocab !== 'boolean')
-    throw new RequestError(
-      400,
-      `strictVocab: must be true or false, got ${JSON.stringify(o.strictVocab)}`,
-      'strictVocab',
-    );
+  for (const k of ['strictVocab', 'maps'])
+    if (o[k] !== undefined && typeof o[k] !== 'boolean')
+      throw new RequestError(400, `${k}: must be true or false, got ${JSON.stringify(o[k])}`, k);
   const options: JobOptions = {
     ...(steps === undefined ? {} : { steps }),
     ...(seed === undefined ? {} : { seed }),
     ...(guidance === undefined ? {} : { guidance }),
-    ...(o.strictVocab === undefined ? {} : { strictVocab: o.strictVocab }),
+    ...(o.strictVocab === undefined ? {} : { strictVocab: o.strictVocab as boolean }),
+    ...(o.maps === undefined ? {} : { maps: o.maps as boolean }),
   };
   return { story, options };
 }

@@ -182,3 +182,29 @@ test('cancel: a running job stops (worker gone, no outputs), a queued one at onc
   assert.ok(t.runs[0].started >= job.runs[0].ended, 'one generation at a time, in order');
   assert.equal((await api(server.url, `/api/jobs/${queued.body.id}`)).body.runs.length, 0);
 });
+
+test('router maps: a job submitted with maps serves their index and each map; one without says how to ask', async () => {
+  const sub = await api(server.url, '/api/jobs', { json: twoShotJob({ maps: true }) });
+  assert.equal(sub.status, 202, JSON.stringify(sub.body));
+  const id = sub.body.id;
+  const end = (await readEvents(`${server.url}/api/jobs/${id}/events`)).at(-1)!.data;
+  assert.equal(end.status, 'done', JSON.stringify(end));
+  assert.deepEqual(end.files, ['video.mp4', 'sheet.png', 'report.json', 'maps']);
+  const index = await api(server.url, `/api/jobs/${id}/maps`);
+  assert.equal(index.status, 200);
+  assert.equal(index.body.files.length, 7);
+  assert.deepEqual(index.body.tokens, { rows: 2, columns: 4, pixels: [16, 16] });
+  const png = await fetch(`${server.url}/api/jobs/${id}/maps/${index.body.files[3]}`);
+  assert.equal(png.status, 200);
+  assert.equal(png.headers.get('content-type'), 'image/png');
+  assert.equal((await api(server.url, `/api/jobs/${id}/report.json`)).body.maps.dir, 'maps');
+  for (const bad of ['layer-0-frame-0099.png', 'story.json', '..%2f..%2fserver.lock', '..%2fjob.json']) {
+    const r = await api(server.url, `/api/jobs/${id}/maps/${bad}`);
+    assert.equal(r.status, 404, bad);
+    assert.equal(typeof r.body.error, 'string', `${bad}: a message`);
+  }
+  const first = (await api(server.url, '/api/jobs')).body.jobs[0].id;
+  const none = await api(server.url, `/api/jobs/${first}/maps`);
+  assert.equal(none.status, 404);
+  assert.match(none.body.error, /has no router maps .*"maps": true/);
+});
