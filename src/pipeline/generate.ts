@@ -111,7 +111,11 @@ export async function generate(
 }
 
 /** Unknown words per caption; `strict` makes any of them an error naming them. */
-export function unknownWords(story: Story, model: MogaModel, strict = false): UnknownWords[] {
+export function unknownWords(
+  story: Story,
+  model: Pick<MogaModel, 'tokenizer'>,
+  strict = false,
+): UnknownWords[] {
   const captions: [number | 'global', string][] = story.shots.map((s, i) => [i, s.caption]);
   if (story.global !== undefined) captions.unshift(['global', story.global]);
   const found = captions

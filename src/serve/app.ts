@@ -4,7 +4,9 @@
  *
  *   GET  /api/health                   {ok, version, queued, running}
  *   GET  /api/jobs                     {jobs: [record, ...]} in submission order
- *   POST /api/jobs                     {story, steps?, seed?, guidance?, strictVocab?} -> 202 record
+ *   POST /api/jobs                     {story, steps?, seed?, guidance?, strictVocab?, maps?} -> 202 record
+ *                                      (with the caption words the model does not know, if any)
+ *   POST /api/stories/check            the same body, checked only: {ok, unknownWords, frames, latent}
  *   GET  /api/jobs/:id                 the record (status, runs, last progress, error, files)
  *   POST /api/jobs/:id/cancel          202 record (queued: cancelled now; running: stopping)
  *   GET  /api/jobs/:id/events          Server-Sent Events: `status` (the record) at once and at each
@@ -30,12 +32,15 @@ import { Readable } from 'node:stream';
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { streamSSE } from 'hono/streaming';
+import { type ModelFacts, preflight } from './preflight.js';
 import { FINAL, type JobEvent, type JobQueue } from './queue.js';
 import { isOutputName, JOB_ID, type JobRecord, MAP_NAME, MAPS_DIR, OUTPUTS } from './store.js';
 import { parseSubmission, RequestError } from './submission.js';
 
 export interface AppOptions {
   readonly queue: JobQueue;
+  /** The model's vocabulary and latent grid, for the checks before queueing. */
+  readonly facts: ModelFacts;
   /** Bearer token every request must carry (undefined: none, loopback only). */
   readonly token?: string;
   /** Largest request body in bytes. */
@@ -130,23 +135,29 @@ export function createApp(opts: AppOptions): Hono {
 
   app.get('/api/jobs', (c) => c.json({ jobs: queue.list() }));
 
-  app.post(
-    '/api/jobs',
-    bodyLimit({
-      maxSize: opts.maxBody,
-      onError: (c) =>
-        refuse(c, new RequestError(413, `request body over ${opts.maxBody} bytes (moga serve --max-body)`)),
-    }),
-    async (c) => {
-      const type = c.req.header('content-type') ?? '';
-      if (!/^application\/json\s*(;|$)/i.test(type))
-        throw new RequestError(415, `a job is submitted as Content-Type: application/json, got '${type}'`);
-      const sub = parseSubmission(await c.req.text(), { maxSeconds: opts.maxSeconds });
-      const job = queue.submit(sub);
-      c.header('Location', `/api/jobs/${job.id}`);
-      return c.json(job, 202);
-    },
-  );
+  const limit = bodyLimit({
+    maxSize: opts.maxBody,
+    onError: (c) =>
+      refuse(c, new RequestError(413, `request body over ${opts.maxBody} bytes (moga serve --max-body)`)),
+  });
+  const jsonBody = async (c: Context): Promise<string> => {
+    const type = c.req.header('content-type') ?? '';
+    if (!/^application\/json\s*(;|$)/i.test(type))
+      throw new RequestError(415, `a story is sent as Content-Type: application/json, got '${type}'`);
+    return c.req.text();
+  };
+
+  app.post('/api/jobs', limit, async (c) => {
+    const sub = parseSubmission(await jsonBody(c), { maxSeconds: opts.maxSeconds });
+    const job = queue.submit(sub, preflight(sub, opts.facts).unknownWords);
+    c.header('Location', `/api/jobs/${job.id}`);
+    return c.json(job, 202);
+  });
+
+  app.post('/api/stories/check', limit, async (c) => {
+    const sub = parseSubmission(await jsonBody(c), { maxSeconds: opts.maxSeconds });
+    return c.json({ ok: true, ...preflight(sub, opts.facts) });
+  });
 
   app.get('/api/jobs/:id', (c) => c.json(jobOf(c)));
 

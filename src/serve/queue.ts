@@ -24,6 +24,7 @@ import { createRequire } from 'node:module';
 import { extname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { fsyncDir } from '../io/atomic-file.js';
+import type { UnknownWords } from '../pipeline/generate.js';
 import type { ProgressEvent } from '../pipeline/progress.js';
 import { tailCollector } from '../video/ffmpeg.js';
 import type { JobSpec } from './render-job.js';
@@ -135,7 +136,7 @@ export class JobQueue {
   }
 
   /** Adds a job at the end of the queue (429 when the queue is full). */
-  submit(sub: Submission): JobRecord {
+  submit(sub: Submission, unknownWords: readonly UnknownWords[] = []): JobRecord {
     if (this.closed) throw new RequestError(409, 'the server is shutting down');
     const queued = this.count('queued');
     if (queued >= this.opts.maxQueued)
@@ -152,6 +153,7 @@ export class JobQueue {
       shots: story.shots.length,
       seconds: story.shots.reduce((a, s) => a + s.seconds, 0),
       options: sub.options,
+      ...(unknownWords.length ? { unknownWords } : {}),
       created: now(),
       runs: [],
       files: [],

@@ -8,6 +8,7 @@ import type { Server } from 'node:http';
 import { isIP } from 'node:net';
 import { serve } from '@hono/node-server';
 import { createApp } from './app.js';
+import { modelFacts } from './preflight.js';
 import { JobQueue } from './queue.js';
 import { JobStore } from './store.js';
 
@@ -73,6 +74,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const host = opts.host ?? SERVE_DEFAULTS.host;
   checkExposure(host, opts.token);
   const maxSeconds = opts.maxSeconds ?? SERVE_DEFAULTS.maxSeconds;
+  const facts = await modelFacts(opts.model); // a model that does not load stops the start here
   const store = new JobStore(opts.data);
   let queue: JobQueue;
   try {
@@ -89,6 +91,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   }
   const app = createApp({
     queue,
+    facts,
     token: opts.token,
     maxBody: opts.maxBody ?? SERVE_DEFAULTS.maxBody,
     maxSeconds,

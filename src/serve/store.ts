@@ -29,6 +29,7 @@ import {
 import { join, resolve } from 'node:path';
 import { pidAlive, removeStaleTemps, writeFileAtomic } from '../io/atomic-file.js';
 import { onCleanup } from '../io/exit-cleanup.js';
+import type { UnknownWords } from '../pipeline/generate.js';
 import type { ProgressEvent } from '../pipeline/progress.js';
 import type { Story } from '../story/story.js';
 import type { JobOptions } from './submission.js';
@@ -72,6 +73,8 @@ export interface JobRecord {
   error?: string;
   /** What happened to it that a reader should know (re-queued after a restart, ...). */
   note?: string;
+  /** Caption words the model does not know (generated anyway, as the CLI does with a warning). */
+  unknownWords?: readonly UnknownWords[];
   /** Set when a cancel was asked while it runs (the worker is stopping). */
   cancelling?: boolean;
   /** Output files of a finished job, by name (video.mp4, sheet.png, report.json, and maps/ when drawn). */

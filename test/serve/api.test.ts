@@ -148,6 +148,42 @@ test("a bad story gets the CLI story parser's own message and field, and nothing
   assert.equal((await api(server.url, '/api/jobs')).body.jobs.length, before);
 });
 
+test('checked against the model before queueing: a shot too short, strict vocabulary; unknown words come back', async () => {
+  const before = (await api(server.url, '/api/jobs')).body.jobs.length;
+  const blink = { caption: 'a blink', seconds: 1 / 24 };
+  const short = { ...TWO_SHOTS, shots: [TWO_SHOTS.shots[0], blink, TWO_SHOTS.shots[1]] };
+  const r = await api(server.url, '/api/jobs', { json: { story: short } });
+  assert.equal(r.status, 400);
+  assert.match(
+    r.body.error,
+    /^story shot 1 \(starting at frame 12 of 26\) is too short: it owns no latent frame/,
+  );
+  const words = {
+    ...TWO_SHOTS,
+    shots: [TWO_SHOTS.shots[0], { caption: 'a purple elephant dances', seconds: 0.5 }],
+  };
+  const strict = await api(server.url, '/api/jobs', { json: { story: words, strictVocab: true } });
+  assert.equal(strict.status, 400);
+  assert.match(strict.body.error, /outside the model's vocabulary: shots\[1\]: elephant, dances/);
+  assert.equal((await api(server.url, '/api/jobs')).body.jobs.length, before, 'nothing queued');
+  // the check alone: nothing queued, the same messages, the layout when it passes
+  const check = await api(server.url, '/api/stories/check', { json: { story: words } });
+  assert.equal(check.status, 200, JSON.stringify(check.body));
+  assert.deepEqual(check.body, {
+    ok: true,
+    unknownWords: [{ caption: 1, words: ['elephant', 'dances'] }],
+    frames: 25,
+    latent: { frames: 7, shotStarts: [0, 4] },
+  });
+  assert.equal((await api(server.url, '/api/stories/check', { json: { story: short } })).status, 400);
+  assert.equal((await api(server.url, '/api/jobs')).body.jobs.length, before, 'a check queues nothing');
+  const sub = await api(server.url, '/api/jobs', { json: { story: words, steps: 1 } });
+  assert.equal(sub.status, 202);
+  assert.deepEqual(sub.body.unknownWords, [{ caption: 1, words: ['elephant', 'dances'] }]);
+  const end = (await readEvents(`${server.url}/api/jobs/${sub.body.id}/events`)).at(-1)!.data;
+  assert.equal(end.status, 'done');
+});
+
 test('cancel: a running job stops (worker gone, no outputs), a queued one at once; the rest run in order', async () => {
   const long = await api(server.url, '/api/jobs', { json: twoShotJob({ steps: 1000 }) });
   const queued = await api(server.url, '/api/jobs', { json: twoShotJob({ seed: 1 }) });
