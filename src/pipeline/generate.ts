@@ -13,7 +13,7 @@
  */
 
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { type RoutingView, tapRouting } from '../attention/router.js';
+import { tapRouting } from '../attention/router.js';
 import { withBackend } from '../backends/index.js';
 import { sampling } from '../diffusion/sample.js';
 import type { SamplerConfig } from '../diffusion/sampler.js';
@@ -61,7 +61,11 @@ export interface GenerateOptions {
    * guidance): one call per routed layer, in layer order, with each token's group
    * (token = (f * H + y) * W + x on the DiT's token grid). What `generate --maps` draws.
    */
-  readonly onRouting?: (r: RoutingView & { readonly layer: number }) => void;
+  readonly onRouting?: (r: {
+    readonly layer: number;
+    readonly groupIds: Int32Array;
+    readonly groups: number;
+  }) => void;
 }
 
 /** Beyond this, guidance only saturates the video (the trained scales are 1 to ~7). */
