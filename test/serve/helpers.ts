@@ -26,11 +26,15 @@ export function twoShotJob(over: Record<string, unknown> = {}) {
   return { story: TWO_SHOTS, steps: 2, ...over };
 }
 
+/** A response's JSON, read by the tests field by field (its shape is what they check). */
+// biome-ignore lint/suspicious/noExplicitAny: test code reads whatever JSON came back
+export type Json = any;
+
 export async function api(
   base: string,
   path: string,
   init: RequestInit & { json?: unknown } = {},
-): Promise<{ status: number; body: any; headers: Headers }> {
+): Promise<{ status: number; body: Json; headers: Headers }> {
   const { json, ...rest } = init;
   const r = await fetch(`${base}${path}`, {
     ...rest,
@@ -52,7 +56,7 @@ export async function api(
 
 export interface SseEvent {
   event: string;
-  data: any;
+  data: Json;
 }
 
 /** Reads an event stream until `end` (or `until` says stop); the events, in order. */

@@ -11,7 +11,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { checkExposure, isLoopback, type RunningServer, startServer } from '../../src/serve/server.js';
-import { api, microModelDir, twoShotJob, waitFor } from './helpers.js';
+import { api, type Json, microModelDir, twoShotJob, waitFor } from './helpers.js';
 
 let dir: string;
 let model: string;
@@ -37,7 +37,7 @@ after(async () => {
 function raw(
   path: string,
   opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer[] } = {},
-): Promise<{ status: number; text: string; body: any }> {
+): Promise<{ status: number; text: string; body: Json }> {
   const u = new URL(server.url);
   return new Promise((res, rej) => {
     const req = request(
