@@ -69,5 +69,33 @@ function apply(p: MoGARouterParams, x: Tensor, opts: MoGARouterOptions = {}): Mo
   return { groupIds, counts, gate, probs, balanceLoss };
 }
 
+/** What a routing tap sees: one sample's group per token, for one routed attention layer. */
+export interface RoutingView {
+  /** Group of each token of the batch's first sample, token = (f * H + y) * W + x. */
+  readonly groupIds: Int32Array;
+  readonly groups: number;
+}
+
+let routingTap: ((r: RoutingView) => void) | undefined;
+
+/**
+ * Runs `body` with `fn` called for every routing decision made inside it (one call per routed
+ * layer of each DiT pass, in layer order): what `generate --maps` draws. Synchronous only.
+ */
+export function tapRouting<T>(fn: (r: RoutingView) => void, body: () => T): T {
+  const prev = routingTap;
+  routingTap = fn;
+  try {
+    return body();
+  } finally {
+    routingTap = prev;
+  }
+}
+
+/** Hands one sample's routing to the tap, when one is set (VisualAttention calls it). */
+export function reportRouting(groupIds: Int32Array, groups: number): void {
+  routingTap?.({ groupIds: groupIds.slice(), groups });
+}
+
 /** The router as a module: `MoGARouter.init(rng, dModel, M)`, `MoGARouter.apply(params, x, opts)`. */
 export const MoGARouter = { init, apply };

@@ -15,7 +15,7 @@ import { disposeIfNoGrad, type Tensor, tidyIfNoGrad } from '../tensor/tensor.js'
 import { groupedAttention } from './grouped-attention.js';
 import { type AttentionPlan, batchPlans } from './plan.js';
 import { type GridLayout, plans as planBuilders } from './plans.js';
-import { MoGARouter, type MoGARouterParams, type MoGARouting } from './router.js';
+import { MoGARouter, type MoGARouterParams, type MoGARouting, reportRouting } from './router.js';
 
 /** 'routed' = MoGA groups, 'window' = STGA, 'frame' = per-frame, 'full' = dense (ablation). */
 export const ATTENTION_BRANCHES = ['routed', 'window', 'frame', 'full'] as const;
@@ -199,6 +199,7 @@ function apply(
       const r = stage(() => {
         const rt = MoGARouter.apply(p.router!, xf, { alpha: cfg.alpha, balance: cfg.balance });
         const ids = rt.groupIds;
+        reportRouting(ids.subarray(0, L), cfg.numGroups);
         const per = Array.from({ length: B }, (_, b) => ({
           plan: planBuilders.routed(
             ids.subarray(b * L, (b + 1) * L),

@@ -20,6 +20,10 @@ export const COMMAND_TABLE: Record<
     about: 'list the tensors of a .safetensors file (name, dtype, shape, bytes) from its header',
     load: () => import('./inspect.js'),
   },
+  serve: {
+    about: 'HTTP API and job queue: submit stories, follow progress, fetch MP4s (moga serve --port 8642)',
+    load: () => import('./serve.js'),
+  },
   world: {
     about: 'render a synthetic multi-shot story to MP4/PNG with captions and truth',
     load: () => import('./world.js'),

@@ -1,26 +1,19 @@
 /**
  * `moga generate --story FILE --out FILE.mp4 [--model DIR] [--steps N] [--seed S] [--guidance W]
- *  [--backend B] [--json]`: a story file in, an MP4 out (written to a temporary name and renamed
+ *  [--backend B] [--maps DIR] [--json]`: a story file in, an MP4 out (written to a temporary name and renamed
  * on success, so a failure never leaves a partial file), with progress bars on stderr.
  */
+import { existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chooseBackend } from '../backends/index.js';
 import { removeStaleTemps } from '../io/atomic-file.js';
 import { exitOnSignals } from '../io/exit-cleanup.js';
 import { bundledModel } from '../pipeline/bundled.js';
-import {
-  checkGuidance,
-  describeUnknown,
-  type GenerateResult,
-  generate,
-  MAX_GUIDANCE,
-  type UnknownWords,
-  unknownWords,
-} from '../pipeline/generate.js';
+import { checkGuidance, describeUnknown, MAX_GUIDANCE, unknownWords } from '../pipeline/generate.js';
+import { type GenerateReport, generateMp4 } from '../pipeline/generate-mp4.js';
 import { loadModel, type MogaModel } from '../pipeline/model.js';
 import { readStory, type Story } from '../story/story.js';
-import { openMp4Writer } from '../video/index.js';
 import { integerAtLeast, memorySize } from './options.js';
 import { checkOutputPath } from './out-path.js';
 import { stderrProgress } from './progress-bar.js';
@@ -40,83 +33,42 @@ directory (DiT + text encoder + VAE), and writes an H.264 MP4.
   --backend NAME   native | wasm | ref | cuda (default: the first that starts of native, wasm, ref)
   --strict-vocab   refuse captions with words the model does not know (default: warn, naming them)
   --max-memory M   refuse a story estimated to need more, e.g. 4G or 1500M (default: the memory available now)
+  --maps DIR       also draw the router maps into DIR: per routed layer and latent frame, each token
+                   tinted by its MoGA group over the decoded frame (PNGs), and groups.json (group
+                   sizes per layer and frame, each group's share per shot)
   --json           print a JSON report on stdout (progress stays on stderr)
   --quiet          no progress bars
   -h, --help       this text`;
 
-export interface GenerateReport {
-  readonly out: string;
-  readonly bytes: number;
-  readonly story: string;
-  readonly title: string;
-  readonly model: string;
-  readonly backend: string;
-  readonly frames: number;
-  readonly width: number;
-  readonly height: number;
-  readonly fps: number;
-  readonly seconds: number;
-  readonly shots: number;
-  readonly latent: { frames: number; height: number; width: number; shotStarts: number[] };
-  readonly steps: number;
-  readonly seed: number;
-  readonly guidance: number;
-  readonly codec: string;
-  readonly unknownWords: readonly UnknownWords[];
-  readonly timings: GenerateResult['seconds'];
-}
-
-/** Story + model -> MP4 at `out`; the report of what was made. */
+/** Story + model -> MP4 at `out` (checked first; temps of killed runs removed), with progress bars. */
 export async function generateToMp4(
   story: Story,
   storyPath: string,
   model: MogaModel,
   out: string,
-  opts: { steps?: number; seed?: number; guidance?: number; maxMemory?: number; quiet?: boolean },
+  opts: {
+    steps?: number;
+    seed?: number;
+    guidance?: number;
+    maxMemory?: number;
+    quiet?: boolean;
+    maps?: string;
+  },
 ): Promise<GenerateReport> {
   const target = checkOutputPath('generate', 'out', out, {
     ext: '.mp4',
     inputs: [{ flag: 'story', path: storyPath }],
   });
   removeStaleTemps(dirname(target)); // left by runs killed with SIGKILL
-  const writer = await openMp4Writer(out, { width: story.width, height: story.height, fps: story.fps });
-  let result: GenerateResult;
-  try {
-    result = await generate(story, model, {
-      steps: opts.steps,
-      seed: opts.seed,
-      guidance: opts.guidance,
-      maxMemory: opts.maxMemory,
-      onProgress: stderrProgress({ quiet: opts.quiet }),
-      onFrame: (rgb) => writer.write(rgb),
-    });
-  } catch (e) {
-    await writer.abort();
-    throw e;
-  }
-  const closed = await writer.close();
-  const l = result.layout;
-  return {
-    out,
-    bytes: closed.bytes,
-    story: storyPath,
-    title: story.title,
-    model: model.dir ?? 'in-memory',
-    backend: model.backend.name,
-    frames: result.frames,
-    width: result.width,
-    height: result.height,
-    fps: result.fps,
-    seconds: (result.frames - 1) / result.fps,
-    shots: story.shots.length,
-    latent: { frames: l.latentFrames, height: l.height, width: l.width, shotStarts: l.shotStarts },
-    steps: result.steps,
-    seed: result.seed,
-    guidance: result.guidance,
-    codec: result.codec,
-    unknownWords: result.unknownWords,
-    timings: result.seconds,
-  };
+  return generateMp4(story, model, out, {
+    steps: opts.steps,
+    seed: opts.seed,
+    guidance: opts.guidance,
+    maxMemory: opts.maxMemory,
+    onProgress: stderrProgress({ quiet: opts.quiet }),
+    storyName: storyPath,
+    maps: opts.maps,
+  });
 }
 
 export async function run(argv: string[]): Promise<void> {
@@ -131,6 +83,7 @@ export async function run(argv: string[]): Promise<void> {
       guidance: { type: 'string' },
       backend: { type: 'string' },
       'max-memory': { type: 'string' },
+      maps: { type: 'string' },
       json: { type: 'boolean' },
       'strict-vocab': { type: 'boolean' },
       quiet: { type: 'boolean' },
@@ -159,6 +112,8 @@ export async function run(argv: string[]): Promise<void> {
   if (seed !== undefined && seed >= 2 ** 32)
     throw new Error(`generate: --seed must be an integer in [0, 2^32), got '${values.seed}'`);
   const maxMemory = memorySize('generate', 'max-memory', values['max-memory']);
+  if (values.maps !== undefined && existsSync(values.maps) && !statSync(values.maps).isDirectory())
+    throw new Error(`generate: --maps '${values.maps}' is a file; name a folder (created if missing)`);
   const backend = (await chooseBackend(values.backend)).name;
   if (!values.quiet) process.stderr.write(`generate: backend ${backend}\n`);
   const model = await loadModel(values.model ?? bundledModel());
@@ -174,6 +129,7 @@ export async function run(argv: string[]): Promise<void> {
     maxMemory,
     guidance,
     quiet: values.quiet,
+    maps: values.maps,
   });
   model.dispose();
   if (values.json) console.log(JSON.stringify(report, null, 2));

@@ -57,26 +57,33 @@ export function* sampling(opts: SampleOptions): Generator<StepInfo, Tensor, void
     throw new Error(`sample: noise shape [${opts.noise.shape}] differs from the requested [${opts.shape}]`);
   let x = opts.noise ?? new Rng(opts.seed ?? 0).normal(opts.shape);
   let carry: Carry | undefined;
-  for (let i = 0; i < steps; i++) {
-    const [t, tNext] = [ts[i], ts[i + 1]];
-    const prevX = x;
-    const prevCarry = carry;
-    const r = tidy(() => {
-      // the model's temporaries go before the solver's step allocates its own
-      const v = tidy(() => opts.velocity(x, t));
-      const res = samplerStep(opts.sampler, x, v, t, tNext, carry);
-      return { x: res.x, carryX0: res.carry?.x0 };
-    });
-    x = r.x;
-    carry = r.carryX0 ? { x0: r.carryX0, t } : undefined;
-    if (prevX !== opts.noise && prevX !== x) prevX.dispose();
-    if (prevCarry && prevCarry.x0 !== carry?.x0) prevCarry.x0.dispose();
-    const info = { step: i, steps, t, tNext };
-    checkFinite(x, info);
-    opts.onStep?.(info, x);
-    yield info;
+  let finished = false;
+  try {
+    for (let i = 0; i < steps; i++) {
+      const [t, tNext] = [ts[i], ts[i + 1]];
+      const prevX = x;
+      const prevCarry = carry;
+      const r = tidy(() => {
+        // the model's temporaries go before the solver's step allocates its own
+        const v = tidy(() => opts.velocity(x, t));
+        const res = samplerStep(opts.sampler, x, v, t, tNext, carry);
+        return { x: res.x, carryX0: res.carry?.x0 };
+      });
+      x = r.x;
+      carry = r.carryX0 ? { x0: r.carryX0, t } : undefined;
+      if (prevX !== opts.noise && prevX !== x) prevX.dispose();
+      if (prevCarry && prevCarry.x0 !== carry?.x0) prevCarry.x0.dispose();
+      const info = { step: i, steps, t, tNext };
+      checkFinite(x, info);
+      opts.onStep?.(info, x);
+      yield info;
+    }
+    finished = true;
+  } finally {
+    // stopped early (the caller's return(), or a throw): the state goes with it
+    if (!finished && x !== opts.noise) x.dispose();
+    if (carry && carry.x0 !== x) carry.x0.dispose();
   }
-  if (carry && carry.x0 !== x) carry.x0.dispose();
   return x;
 }
 

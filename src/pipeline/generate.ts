@@ -13,6 +13,7 @@
  */
 
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { tapRouting } from '../attention/router.js';
 import { withBackend } from '../backends/index.js';
 import { sampling } from '../diffusion/sample.js';
 import type { SamplerConfig } from '../diffusion/sampler.js';
@@ -49,6 +50,22 @@ export interface GenerateOptions {
   readonly strictVocab?: boolean;
   /** Refuse, before allocating, a story estimated to need more bytes (default: the memory available now). */
   readonly maxMemory?: number;
+  /**
+   * Stops the generation when aborted: checked before each stage, after every sampler step and
+   * after every decode chunk; the promise then rejects with the signal's reason (an AbortError
+   * by default) and everything it allocated is freed.
+   */
+  readonly signal?: AbortSignal;
+  /**
+   * The MoGA routing of the last sampler step (the cleanest latent; the conditional sample under
+   * guidance): one call per routed layer, in layer order, with each token's group
+   * (token = (f * H + y) * W + x on the DiT's token grid). What `generate --maps` draws.
+   */
+  readonly onRouting?: (r: {
+    readonly layer: number;
+    readonly groupIds: Int32Array;
+    readonly groups: number;
+  }) => void;
 }
 
 /** Beyond this, guidance only saturates the video (the trained scales are 1 to ~7). */
@@ -98,7 +115,11 @@ export async function generate(
 }
 
 /** Unknown words per caption; `strict` makes any of them an error naming them. */
-export function unknownWords(story: Story, model: MogaModel, strict = false): UnknownWords[] {
+export function unknownWords(
+  story: Story,
+  model: Pick<MogaModel, 'tokenizer'>,
+  strict = false,
+): UnknownWords[] {
   const captions: [number | 'global', string][] = story.shots.map((s, i) => [i, s.caption]);
   if (story.global !== undefined) captions.unshift(['global', story.global]);
   const found = captions
@@ -120,6 +141,8 @@ export function describeUnknown(u: readonly UnknownWords[]): string {
 
 async function run(story: Story, model: MogaModel, opts: GenerateOptions): Promise<GenerateResult> {
   const t0 = performance.now();
+  const stop = () => opts.signal?.throwIfAborted();
+  stop();
   const unknown = unknownWords(story, model, opts.strictVocab);
   const s = model.config.sampling;
   const steps = opts.steps ?? s.steps;
@@ -152,6 +175,7 @@ async function run(story: Story, model: MogaModel, opts: GenerateOptions): Promi
     );
 
   // 1. captions
+  stop();
   const textTrack = stageTracker('text', 1, 'passes', opts.onProgress);
   const text: MultiShotText = noGrad(() =>
     tidy(() =>
@@ -189,13 +213,23 @@ async function run(story: Story, model: MogaModel, opts: GenerateOptions): Promi
       seed,
       onStep: (info) => sampleTrack(info.step + 1),
     });
-    for (;;) {
-      const r = noGrad(() => stepper.next());
+    const onRouting = opts.onRouting;
+    for (let call = 0; ; call++) {
+      const next = () => noGrad(() => stepper.next());
+      let layer = 0;
+      const r =
+        onRouting && call === steps - 1
+          ? tapRouting((v) => onRouting({ ...v, layer: layer++ }), next)
+          : next();
       if (r.done) {
         latent = r.value;
         break;
       }
-      await nextTurn(); // a turn for signal handlers (Ctrl-C) between steps
+      await nextTurn(); // a turn for signal handlers (Ctrl-C) and aborts between steps
+      if (opts.signal?.aborted) {
+        stepper.return(undefined as never); // frees the sampler's state
+        stop();
+      }
     }
   } finally {
     v.dispose();
@@ -227,6 +261,7 @@ async function run(story: Story, model: MogaModel, opts: GenerateOptions): Promi
       }
       decodeTrack(written);
       a = b;
+      stop();
     }
   } finally {
     dec.close();

@@ -11,6 +11,7 @@ import { test } from 'node:test';
 /** Top to bottom, as docs/ARCHITECTURE.md draws them. */
 const LAYERS = [
   'cli',
+  'serve', // moga serve: HTTP API, job queue, worker process
   'eval',
   'pipeline',
   'story',

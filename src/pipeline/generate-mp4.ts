@@ -1,0 +1,140 @@
+/**
+ * generate() into an MP4 file, and the report of what was made: what `moga generate`, `moga demo`
+ * and the `moga serve` worker each write (one copy of the writer plumbing and the report's shape).
+ */
+
+import { parseStory, type Story } from '../story/story.js';
+import type { Mp4Writer } from '../video/index.js';
+import { openMp4Writer } from '../video/index.js';
+import { type GenerateResult, generate, type UnknownWords } from './generate.js';
+import { latentLayout } from './layout.js';
+import type { MogaModel } from './model.js';
+import type { ProgressEvent } from './progress.js';
+import { routerMaps } from './router-maps.js';
+
+export interface GenerateReport {
+  readonly out: string;
+  readonly bytes: number;
+  readonly story: string;
+  readonly title: string;
+  readonly model: string;
+  readonly backend: string;
+  readonly frames: number;
+  readonly width: number;
+  readonly height: number;
+  readonly fps: number;
+  readonly seconds: number;
+  readonly shots: number;
+  readonly latent: { frames: number; height: number; width: number; shotStarts: number[] };
+  readonly steps: number;
+  readonly seed: number;
+  readonly guidance: number;
+  readonly codec: string;
+  readonly unknownWords: readonly UnknownWords[];
+  readonly timings: GenerateResult['seconds'];
+  /** The router maps, when asked for: their folder and what groups.json says of them. */
+  readonly maps?: {
+    readonly dir: string;
+    readonly files: number;
+    readonly layers: number;
+    readonly groups: number;
+  };
+}
+
+export interface GenerateMp4Options {
+  readonly steps?: number;
+  readonly seed?: number;
+  readonly guidance?: number;
+  readonly maxMemory?: number;
+  readonly strictVocab?: boolean;
+  readonly onProgress?: (e: ProgressEvent) => void;
+  /** Each frame as it is written (after the MP4 writer has it). */
+  readonly onFrame?: (rgb: Uint8Array, index: number) => void;
+  readonly signal?: AbortSignal;
+  /** The story's name in the report (its file, for the CLI). */
+  readonly storyName?: string;
+  /** Draw router maps (pipeline/router-maps.ts) into this folder. */
+  readonly maps?: string;
+}
+
+/**
+ * Story + model -> MP4 at `out` (written to a temp name and renamed when complete: a failure or an
+ * abort leaves no file), and the report.
+ */
+export async function generateMp4(
+  story: Story,
+  model: MogaModel,
+  out: string,
+  opts: GenerateMp4Options = {},
+): Promise<GenerateReport> {
+  const writer: Mp4Writer = await openMp4Writer(out, {
+    width: story.width,
+    height: story.height,
+    fps: story.fps,
+  });
+  const maps =
+    opts.maps === undefined
+      ? undefined
+      : routerMaps(
+          latentLayout(parseStory(story), model.codec),
+          story,
+          model.config.dit.patch,
+          model.codec.space,
+          model.codec.time,
+        );
+  let result: GenerateResult;
+  try {
+    result = await generate(story, model, {
+      steps: opts.steps,
+      seed: opts.seed,
+      guidance: opts.guidance,
+      maxMemory: opts.maxMemory,
+      strictVocab: opts.strictVocab,
+      signal: opts.signal,
+      onProgress: opts.onProgress,
+      onRouting: maps?.onRouting,
+      onFrame: async (rgb, i) => {
+        await writer.write(rgb);
+        maps?.onFrame(rgb, i);
+        opts.onFrame?.(rgb, i);
+      },
+    });
+  } catch (e) {
+    await writer.abort();
+    throw e;
+  }
+  const closed = await writer.close();
+  const drawn = maps && opts.maps !== undefined ? maps.write(opts.maps) : undefined;
+  const l = result.layout;
+  return {
+    out,
+    bytes: closed.bytes,
+    story: opts.storyName ?? 'story',
+    title: story.title,
+    model: model.dir ?? 'in-memory',
+    backend: model.backend.name,
+    frames: result.frames,
+    width: result.width,
+    height: result.height,
+    fps: result.fps,
+    seconds: (result.frames - 1) / result.fps,
+    shots: story.shots.length,
+    latent: { frames: l.latentFrames, height: l.height, width: l.width, shotStarts: l.shotStarts },
+    steps: result.steps,
+    seed: result.seed,
+    guidance: result.guidance,
+    codec: result.codec,
+    unknownWords: result.unknownWords,
+    timings: result.seconds,
+    ...(drawn
+      ? {
+          maps: {
+            dir: opts.maps!,
+            files: drawn.files.length,
+            layers: drawn.layers.length,
+            groups: drawn.groups,
+          },
+        }
+      : {}),
+  };
+}

@@ -1,0 +1,288 @@
+/**
+ * The HTTP API of `moga serve` (Hono; see README "moga serve" for why). Every answer is JSON but
+ * the outputs and the event stream; every refusal is a 4xx with `{"error": "...", "field"?: "..."}`.
+ *
+ *   GET  /api/health                   {ok, version, queued, running}
+ *   GET  /api/jobs                     {jobs: [record, ...]} in submission order
+ *   POST /api/jobs                     {story, steps?, seed?, guidance?, strictVocab?, maps?} -> 202 record
+ *                                      (with the caption words the model does not know, if any)
+ *   POST /api/stories/check            the same body, checked only: {ok, unknownWords, frames, latent}
+ *   GET  /api/jobs/:id                 the record (status, runs, last progress, error, files)
+ *   POST /api/jobs/:id/cancel          202 record (queued: cancelled now; running: stopping)
+ *   GET  /api/jobs/:id/events          Server-Sent Events: `status` (the record) at once and at each
+ *                                      change, `progress` (stage, done, total, unit, rate, eta,
+ *                                      elapsed: generate's ProgressEvent, what the CLI's bars
+ *                                      draw; eta null while unknown), `end` (the final record)
+ *   GET  /api/jobs/:id/video.mp4 | sheet.png | report.json   a finished job's outputs (Range too)
+ *   GET  /api/jobs/:id/maps            router maps' index (groups.json), for a job submitted with maps
+ *   GET  /api/jobs/:id/maps/:name      one map (layer-<l>-frame-<kkkk>.png) or groups.json
+ *
+ * Safety: a token, when set, is required on every request (`Authorization: Bearer T`, compared in
+ * constant time); without one (loopback only, serve.ts) the Host header must name the loopback, so
+ * a web page cannot reach the API by rebinding its own name to 127.0.0.1; a request that carries an
+ * Origin other than this server's is refused (browsers send one on cross-site requests); a
+ * submission must say `Content-Type: application/json` (a cross-site form cannot, without a
+ * preflight this server never grants) and fit in `maxBody` bytes; a job id must match the store's
+ * pattern before anything is looked up, and the files served are a fixed list of names (maps: names
+ * of the maps writer's one pattern).
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { type Context, Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { streamSSE } from 'hono/streaming';
+import { type ModelFacts, preflight } from './preflight.js';
+import { FINAL, type JobEvent, type JobQueue } from './queue.js';
+import { isOutputName, JOB_ID, type JobRecord, MAP_NAME, MAPS_DIR, OUTPUTS } from './store.js';
+import { parseSubmission, RequestError } from './submission.js';
+
+export interface AppOptions {
+  readonly queue: JobQueue;
+  /** The model's vocabulary and latent grid, for the checks before queueing. */
+  readonly facts: ModelFacts;
+  /** Bearer token every request must carry (undefined: none, loopback only). */
+  readonly token?: string;
+  /** Largest request body in bytes. */
+  readonly maxBody: number;
+  /** Longest story in seconds. */
+  readonly maxSeconds: number;
+  readonly version: string;
+  /** Seconds between keep-alive comments on an event stream (default 15). */
+  readonly heartbeatSeconds?: number;
+}
+
+const LOOPBACK_NAMES = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+/** The host name of a Host header value: "127.0.0.1:8642" -> "127.0.0.1", "[::1]:80" -> "[::1]". */
+function hostName(host: string): string {
+  return host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0];
+}
+
+function refuse(c: Context, e: RequestError): Response {
+  return c.json({ error: e.message, ...(e.field ? { field: e.field } : {}) }, e.status);
+}
+
+export function createApp(opts: AppOptions): Hono {
+  const { queue } = opts;
+  const app = new Hono();
+  const want = opts.token === undefined ? undefined : digest(opts.token);
+
+  app.onError((e, c) => {
+    if (e instanceof RequestError) return refuse(c, e);
+    return c.json({ error: `internal error: ${e.message}` }, 500);
+  });
+  app.notFound((c) => c.json({ error: `no such endpoint: ${c.req.method} ${c.req.path}` }, 404));
+
+  app.use('*', async (c, next) => {
+    if (want) {
+      const m = /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '');
+      if (!m || !timingSafeEqual(digest(m[1].trim()), want)) {
+        c.header('WWW-Authenticate', 'Bearer realm="moga"');
+        throw new RequestError(401, 'this server needs its token: Authorization: Bearer <token>');
+      }
+    } else {
+      const host = c.req.header('host') ?? '';
+      if (!LOOPBACK_NAMES.has(hostName(host)))
+        throw new RequestError(
+          403,
+          `Host '${host}' is not a loopback name; a server without a token answers only to 127.0.0.1, localhost or [::1]`,
+        );
+    }
+    const origin = c.req.header('origin');
+    if (origin !== undefined) {
+      let same = false;
+      try {
+        same = new URL(origin).host === c.req.header('host');
+      } catch {}
+      if (!same) throw new RequestError(403, `cross-origin request from ${origin} refused`);
+    }
+    await next();
+  });
+
+  // every :id is checked before any handler sees it
+  const checkId = async (c: Context, next: () => Promise<void>) => {
+    const id = c.req.param('id') ?? '';
+    if (!JOB_ID.test(id))
+      throw new RequestError(
+        400,
+        `not a job id: ${JSON.stringify(id.slice(0, 64))} (16 lowercase hex digits)`,
+      );
+    await next();
+  };
+  app.use('/api/jobs/:id', checkId);
+  app.use('/api/jobs/:id/*', checkId);
+
+  const jobOf = (c: Context): JobRecord => {
+    const id = c.req.param('id')!;
+    const job = queue.get(id);
+    if (!job) throw new RequestError(404, `no job ${id}`);
+    return job;
+  };
+
+  app.get('/api/health', (c) =>
+    c.json({
+      ok: true,
+      version: opts.version,
+      queued: queue.count('queued'),
+      running: queue.count('running'),
+    }),
+  );
+
+  app.get('/api/jobs', (c) => c.json({ jobs: queue.list() }));
+
+  const limit = bodyLimit({
+    maxSize: opts.maxBody,
+    onError: (c) =>
+      refuse(c, new RequestError(413, `request body over ${opts.maxBody} bytes (moga serve --max-body)`)),
+  });
+  const jsonBody = async (c: Context): Promise<string> => {
+    const type = c.req.header('content-type') ?? '';
+    if (!/^application\/json\s*(;|$)/i.test(type))
+      throw new RequestError(415, `a story is sent as Content-Type: application/json, got '${type}'`);
+    return c.req.text();
+  };
+
+  app.post('/api/jobs', limit, async (c) => {
+    const sub = parseSubmission(await jsonBody(c), { maxSeconds: opts.maxSeconds });
+    const job = queue.submit(sub, preflight(sub, opts.facts).unknownWords);
+    c.header('Location', `/api/jobs/${job.id}`);
+    return c.json(job, 202);
+  });
+
+  app.post('/api/stories/check', limit, async (c) => {
+    const sub = parseSubmission(await jsonBody(c), { maxSeconds: opts.maxSeconds });
+    return c.json({ ok: true, ...preflight(sub, opts.facts) });
+  });
+
+  app.get('/api/jobs/:id', (c) => c.json(jobOf(c)));
+
+  app.post('/api/jobs/:id/cancel', (c) => c.json(queue.cancel(jobOf(c).id), 202));
+
+  app.get('/api/jobs/:id/events', (c) => {
+    const job = jobOf(c);
+    return streamSSE(c, async (stream) => {
+      let n = 0;
+      const put = (event: string, data: unknown) =>
+        stream.writeSSE({ event, data: JSON.stringify(data), id: String(n++) });
+      let wake: () => void = () => {};
+      const pending: JobEvent[] = [];
+      let gone = false;
+      stream.onAbort(() => {
+        gone = true;
+        wake();
+      });
+      const unsubscribe = queue.subscribe(job.id, (e) => {
+        pending.push(e);
+        wake();
+      });
+      const beat = setInterval(
+        () => {
+          pending.push({ type: 'status', job: queue.get(job.id)! });
+          wake();
+        },
+        (opts.heartbeatSeconds ?? 15) * 1000,
+      );
+      try {
+        await put('status', job);
+        let last = job;
+        while (!gone && !FINAL.has(last.status)) {
+          if (pending.length === 0)
+            await new Promise<void>((res) => {
+              wake = res;
+            });
+          for (const e of pending.splice(0)) {
+            if (gone) break;
+            if (e.type === 'progress') await put('progress', e.event);
+            else {
+              last = e.job;
+              await put('status', e.job);
+            }
+          }
+        }
+        if (!gone) await put('end', last);
+      } finally {
+        clearInterval(beat);
+        unsubscribe();
+      }
+    });
+  });
+
+  const mapsOf = (c: Context): JobRecord => {
+    const job = jobOf(c);
+    if (!job.files.includes(MAPS_DIR))
+      throw new RequestError(
+        404,
+        `job ${job.id} has no router maps (status ${job.status}; submit with "maps": true to have them drawn)`,
+      );
+    return job;
+  };
+
+  app.get('/api/jobs/:id/maps', (c) =>
+    sendFile(c, queue.store.mapPath(mapsOf(c).id, 'groups.json'), 'application/json'),
+  );
+
+  app.get('/api/jobs/:id/maps/:name', (c) => {
+    const job = mapsOf(c);
+    const name = c.req.param('name');
+    if (!MAP_NAME.test(name))
+      throw new RequestError(
+        404,
+        `no such router map: ${JSON.stringify(name.slice(0, 64))} (layer-<l>-frame-<kkkk>.png or groups.json, listed in /api/jobs/${job.id}/maps)`,
+      );
+    const path = queue.store.mapPath(job.id, name);
+    if (!existsSync(path)) throw new RequestError(404, `job ${job.id} has no router map ${name}`);
+    return sendFile(c, path, name.endsWith('.png') ? 'image/png' : 'application/json');
+  });
+
+  app.get('/api/jobs/:id/:file', (c) => {
+    const job = jobOf(c);
+    const name = c.req.param('file');
+    if (!isOutputName(name))
+      throw new RequestError(
+        404,
+        `no such output: ${JSON.stringify(name.slice(0, 64))} (video.mp4, sheet.png, report.json)`,
+      );
+    if (!job.files.includes(name))
+      throw new RequestError(404, `job ${job.id} has no ${name} (status ${job.status})`);
+    return sendFile(c, queue.store.outputPath(job.id, name), OUTPUTS[name]);
+  });
+
+  return app;
+}
+
+/** A file, whole or one byte range of it (what a video element asks for when it seeks). */
+function sendFile(c: Context, path: string, type: string): Response {
+  const size = statSync(path).size;
+  const headers: Record<string, string> = { 'Content-Type': type, 'Accept-Ranges': 'bytes' };
+  const range = c.req.header('range');
+  let start = 0;
+  let end = size - 1;
+  let status = 200;
+  if (range !== undefined) {
+    const m = /^bytes=(\d*)-(\d*)$/.exec(range.trim());
+    if (m && (m[1] || m[2])) {
+      if (m[1]) {
+        start = Number(m[1]);
+        if (m[2]) end = Math.min(Number(m[2]), size - 1);
+      } else start = Math.max(0, size - Number(m[2]));
+    }
+    if (!m || !(m[1] || m[2]) || start > end || start >= size) {
+      headers['Content-Range'] = `bytes */${size}`;
+      return new Response(JSON.stringify({ error: `unsatisfiable range ${range} of ${size} bytes` }), {
+        status: 416,
+        headers: { ...headers, 'Content-Type': 'application/json' },
+      });
+    }
+    status = 206;
+    headers['Content-Range'] = `bytes ${start}-${end}/${size}`;
+  }
+  headers['Content-Length'] = String(end - start + 1);
+  if (c.req.method === 'HEAD') return new Response(null, { status, headers });
+  const body = Readable.toWeb(createReadStream(path, { start, end })) as ReadableStream;
+  return new Response(body, { status, headers });
+}
