@@ -31,7 +31,7 @@ import type { Rng } from '../tensor/random.js';
 import { fromArray, keep, noGrad } from '../tensor/tensor.js';
 import { findCheckpoint, readStateJson } from '../train/checkpoint.js';
 import { epochSampler } from '../train/epochs.js';
-import { trainLoop } from '../train/loop.js';
+import { runToEnd, trainSteps } from '../train/loop.js';
 import { crc32 } from '../video/png.js';
 import type { LatentCodec } from './codec.js';
 import { type CachedClip, readCachedClip, writeCachedClip } from './latent-cache.js';
@@ -193,8 +193,15 @@ function cacheDir(r: DitRecipe): string {
   );
 }
 
-/** Encodes (or reads back) the latents of clips 0..n-1. */
-export function cachedLatents(r: DitRecipe, codec: LatentCodec, log: (s: string) => void): CachedClip[] {
+/**
+ * Encodes (or reads back) the latents of clips 0..n-1, yielding after each clip it encodes (each
+ * is in the cache by then, so a run stopped here goes on from the next clip).
+ */
+function* cachedLatents(
+  r: DitRecipe,
+  codec: LatentCodec,
+  log: (s: string) => void,
+): Generator<void, CachedClip[], void> {
   const dir = cacheDir(r);
   mkdirSync(dir, { recursive: true });
   const out: CachedClip[] = [];
@@ -232,6 +239,7 @@ export function cachedLatents(r: DitRecipe, codec: LatentCodec, log: (s: string)
       );
       lastLog = now;
     }
+    yield;
   }
   if (encoded === 0) log(`latents: ${out.length} clips read from ${dir}`);
   return out;
@@ -242,20 +250,39 @@ export interface TrainDitResult {
   readonly minutes: number;
   readonly finalLoss: number | null;
   readonly out: string;
+  /** Why the run ended: `steps` reached, `maxMinutes` passed, or `signal` aborted. */
+  readonly stopped: 'steps' | 'time' | 'signal';
+}
+
+export interface TrainDitOptions {
+  readonly resume?: boolean;
+  /** Recorded in the model's config.json. */
+  readonly command?: string;
+  readonly log?: (s: string) => void;
+  /** Stop after the current step (or clip being encoded), with a checkpoint, once aborted. */
+  readonly signal?: AbortSignal;
 }
 
 /** Runs (or resumes) a recipe; `command` is recorded in the model's config.json. */
-export function trainDit(
+export function trainDit(r: DitRecipe, opts: TrainDitOptions = {}): TrainDitResult {
+  return runToEnd(trainDitSteps(r, opts));
+}
+
+/**
+ * `trainDit` as a generator that yields after every step and every clip it encodes (see
+ * `trainSteps`); `moga train dit` drives it with `runYielding` so Ctrl-C can stop it cleanly.
+ */
+export function* trainDitSteps(
   r: DitRecipe,
-  opts: { resume?: boolean; command?: string; log?: (s: string) => void } = {},
-): TrainDitResult {
+  opts: TrainDitOptions = {},
+): Generator<void, TrainDitResult, void> {
   checkDitRecipe(r);
   const log = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
   const config = modelConfigOf(r, r.out);
   const vae = vaeOf(r, r.out);
   const codec = openCodec(r.codec, process.cwd());
   const model = initModel(config, r.seed, codec);
-  const clips = cachedLatents(r, codec, log);
+  const clips = yield* cachedLatents(r, codec, log);
   // The text encoder stays frozen, as Wan2.1's umT5 is. Trained jointly from scratch it collapses:
   // a shared component of its output is the cheapest bias the DiT can use, it grows, and the
   // encoder's final LayerNorm then scales every caption-specific difference towards zero (in 30
@@ -320,14 +347,20 @@ export function trainDit(
     ...(initFrom ? { initFrom: { ...r.init!, step: initFrom.step } } : {}),
   };
   history.push(run);
+  let stopped: TrainDitResult['stopped'] = 'steps';
   while (step < r.steps) {
     const minutes = (performance.now() - t0) / 60000;
     if (minutes >= r.maxMinutes) {
       log(`time limit of ${r.maxMinutes} min reached at step ${step}`);
+      stopped = 'time';
+      break;
+    }
+    if (opts.signal?.aborted) {
+      stopped = 'signal';
       break;
     }
     const target = Math.min(r.steps, step + r.checkpointEvery);
-    const res = trainLoop({
+    const res = yield* trainSteps({
       params,
       lossFn,
       nextBatch,
@@ -339,6 +372,7 @@ export function trainDit(
       seed: r.seed,
       checkpoint: { dir: r.work, every: r.checkpointEvery, config: { recipe: r }, resume: true },
       progress: 'none',
+      signal: opts.signal,
       onStep: (info) => {
         finalLoss = info.loss;
         mseAvg = Number.isNaN(mseAvg) ? lastMse : 0.98 * mseAvg + 0.02 * lastMse;
@@ -381,9 +415,11 @@ export function trainDit(
   log(
     run.toStep > run.fromStep
       ? `saved ${r.out} (step ${step}, ${minutes.toFixed(1)} min)`
-      : `nothing to train: ${r.work} is at step ${step} of ${r.steps}`,
+      : stopped === 'steps'
+        ? `nothing to train: ${r.work} is at step ${step} of ${r.steps}`
+        : `stopped (${stopped}) before the first step of this run, at step ${step}`,
   );
-  return { step, minutes, finalLoss, out: r.out };
+  return { step, minutes, finalLoss, out: r.out, stopped };
 }
 
 /** Loads another run's DiT weights into a fresh model (growing it when deeper). */

@@ -181,6 +181,16 @@ export function trainStep<B>(
 
 /** Runs (or resumes) training up to `o.steps` optimizer steps. */
 export function trainLoop<B>(o: TrainLoopOptions<B>): TrainResult {
+  return runToEnd(trainSteps(o));
+}
+
+/**
+ * `trainLoop` as a generator that yields after every optimizer step (its checkpoint, if one was
+ * due, written), so a caller can let the event loop turn between steps: `runYielding` does, and
+ * that is what lets a SIGINT handler abort `signal` while a CLI trains (JS signal handlers run only
+ * between event-loop turns).
+ */
+export function* trainSteps<B>(o: TrainLoopOptions<B>): Generator<void, TrainResult, void> {
   const hyper = resolveHyper(o);
   const state = initTrainState(o.params, hyper, o.seed ?? 0);
   const ck = o.checkpoint;
@@ -244,6 +254,7 @@ export function trainLoop<B>(o: TrainLoopOptions<B>): TrainResult {
       saveCheckpoint(ck.dir, o.params, state, hyper, config);
       saved = state.step;
     }
+    yield;
   }
   if (ck && saved !== state.step) saveCheckpoint(ck.dir, o.params, state, hyper, config);
   const seconds = (performance.now() - t0) / 1000;
@@ -264,4 +275,21 @@ export function trainLoop<B>(o: TrainLoopOptions<B>): TrainResult {
       `${JSON.stringify({ ...summary, hyper, seed: state.rng.seed, losses }, null, 2)}\n`,
     );
   return { step: state.step, losses, state, hyper, seconds, resumedFrom, stopped };
+}
+
+/** Drives a generator of `trainSteps` (or one that `yield*`s it) to its end without yielding. */
+export function runToEnd<T>(g: Generator<unknown, T, void>): T {
+  for (;;) {
+    const r = g.next();
+    if (r.done) return r.value;
+  }
+}
+
+/** Drives the generator to its end, letting the event loop turn (signals, timers) at every yield. */
+export async function runYielding<T>(g: Generator<unknown, T, void>): Promise<T> {
+  for (;;) {
+    const r = g.next();
+    if (r.done) return r.value;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
 }
