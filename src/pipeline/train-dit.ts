@@ -16,7 +16,6 @@ import { checkBranches } from '../attention/visual-attention.js';
 import { getBackend } from '../backends/registry.js';
 import type { TimeSampling } from '../diffusion/rectified-flow.js';
 import { checkSamplerConfig } from '../diffusion/sampler.js';
-import { writeFileAtomic } from '../io/atomic-file.js';
 import { namedTensors, type ParamTree } from '../io/params-file.js';
 import { readSafetensors } from '../io/safetensors.js';
 import type { VideoDiT } from '../models/dit/dit.js';
@@ -347,6 +346,12 @@ export function* trainDitSteps(
     ...(initFrom ? { initFrom: { ...r.init!, step: initFrom.step } } : {}),
   };
   history.push(run);
+  // the history goes into every checkpoint (part of its atomic swap), so it always matches its step
+  const historyAt = (s: number) => {
+    run.toStep = s;
+    run.minutes = Math.round(((performance.now() - t0) / 60000) * 10) / 10;
+    return { [HISTORY]: `${JSON.stringify(history, null, 2)}\n` };
+  };
   let stopped: TrainDitResult['stopped'] = 'steps';
   while (step < r.steps) {
     const minutes = (performance.now() - t0) / 60000;
@@ -370,7 +375,13 @@ export function* trainDitSteps(
       maxGradNorm: r.clipNorm,
       emaDecay: r.emaDecay,
       seed: r.seed,
-      checkpoint: { dir: r.work, every: r.checkpointEvery, config: { recipe: r }, resume: true },
+      checkpoint: {
+        dir: r.work,
+        every: r.checkpointEvery,
+        config: { recipe: r },
+        resume: true,
+        files: historyAt,
+      },
       progress: 'none',
       signal: opts.signal,
       onStep: (info) => {
@@ -391,7 +402,6 @@ export function* trainDitSteps(
     step = res.step;
     run.toStep = step;
     run.minutes = Math.round(((performance.now() - t0) / 60000) * 10) / 10;
-    writeHistory(r.work, history);
     const training = {
       recipe: r,
       steps: step,
@@ -458,12 +468,10 @@ export interface TrainingRun {
   initFrom?: { checkpoint: string; weights: 'ema' | 'live'; step: number };
 }
 
-const historyPath = (work: string) => join(work, 'history.json');
+/** The runs of a recipe, a file of its checkpoints. */
+const HISTORY = 'history.json';
 
-function readHistory(work: string): TrainingRun[] {
-  return existsSync(historyPath(work)) ? JSON.parse(readFileSync(historyPath(work), 'utf8')) : [];
-}
-
-function writeHistory(work: string, h: readonly TrainingRun[]): void {
-  writeFileAtomic(historyPath(work), `${JSON.stringify(h, null, 2)}\n`);
+function readHistory(checkpoint: string): TrainingRun[] {
+  const path = join(checkpoint, HISTORY);
+  return existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : [];
 }

@@ -4,6 +4,7 @@
  *   ema.safetensors        the EMA of the parameters (when training keeps one)
  *   optimizer.safetensors  AdamW moments `m.<name>` and `v.<name>`
  *   state.json             step, RNG state {seed, offset}, optimizer hyper-parameters, config
+ *   any `files` the caller adds (a recipe's run history), written with the rest
  *
  * Atomicity: everything is written (and fsynced) into a fresh sibling directory `<dir>.tmp-*`,
  * then swapped in with renames: `<dir>` -> `<dir>.prev`, tmp -> `<dir>`, remove `<dir>.prev`.
@@ -71,7 +72,11 @@ export function saveCheckpoint(
   state: TrainState,
   hyper: TrainHyper,
   config: unknown = null,
+  files: Readonly<Record<string, string>> = {},
 ): void {
+  for (const name of Object.keys(files))
+    if (!/^[\w.-]+$/.test(name) || name.startsWith('.') || OWN_FILES.includes(name))
+      throw new Error(`checkpoint ${dir}: cannot add a file named '${name}'`);
   const tmp = tempPath(dir);
   const prev = `${dir}.prev`;
   const fault = (phase: FaultPhase) => faultPoint(phase, state.step);
@@ -88,6 +93,7 @@ export function saveCheckpoint(
       writeSafetensors(`${tmp}/ema.safetensors`, hostEntries(params, state.ema, ''), step, plain);
     const moments = [...hostEntries(params, state.opt.m, 'm.'), ...hostEntries(params, state.opt.v, 'v.')];
     writeSafetensors(`${tmp}/optimizer.safetensors`, moments, { t: String(state.opt.t) }, plain);
+    for (const [name, text] of Object.entries(files)) writeDurable(`${tmp}/${name}`, text);
     const json: StateJson = {
       format: CHECKPOINT_FORMAT,
       version: CHECKPOINT_VERSION,
@@ -155,6 +161,8 @@ function faultPoint(phase: FaultPhase, step: number): void {
     throw new Error(`MOGA_FAULT '${spec}': expected checkpoint:<${FAULT_PHASES.join('|')}>@<step>`);
   if (m[1] === phase && Number(m[2]) === step) process.kill(process.pid, 'SIGKILL');
 }
+
+const OWN_FILES = ['model.safetensors', 'ema.safetensors', 'optimizer.safetensors', 'state.json'];
 
 /** The directory holding the latest complete checkpoint for `dir`, or null when there is none. */
 export function findCheckpoint(dir: string): string | null {

@@ -61,6 +61,11 @@ export interface TrainLoopOptions<B> {
     readonly config?: unknown;
     /** Continue from the checkpoint in `dir` when there is one. */
     readonly resume?: boolean;
+    /**
+     * Text files (by name) to write into each checkpoint with the rest, given the step saved: part
+     * of the atomic swap, so they always match the checkpoint's step (a recipe's run history).
+     */
+    readonly files?: (step: number) => Readonly<Record<string, string>>;
   };
   /** Progress on stderr: text lines, JSON lines, or nothing. Default 'text'. */
   readonly progress?: ProgressMode;
@@ -251,12 +256,13 @@ export function* trainSteps<B>(o: TrainLoopOptions<B>): Generator<void, TrainRes
       lastReport = now;
     }
     if (ck && ((every > 0 && state.step % every === 0) || state.step === o.steps)) {
-      saveCheckpoint(ck.dir, o.params, state, hyper, config);
+      saveCheckpoint(ck.dir, o.params, state, hyper, config, ck.files?.(state.step));
       saved = state.step;
     }
     yield;
   }
-  if (ck && saved !== state.step) saveCheckpoint(ck.dir, o.params, state, hyper, config);
+  if (ck && saved !== state.step)
+    saveCheckpoint(ck.dir, o.params, state, hyper, config, ck.files?.(state.step));
   const seconds = (performance.now() - t0) / 1000;
   const summary = {
     event: 'done',
