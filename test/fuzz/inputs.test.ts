@@ -14,26 +14,7 @@ import { initModel, type ModelConfig, ModelLoadError } from '../../src/pipeline/
 import { checkModelConfig, modelParamCount } from '../../src/pipeline/model-config.js';
 import { parseStory, StoryError, storyFrames } from '../../src/story/story.js';
 import { microConfig, TWO_SHOTS } from '../pipeline/helpers.js';
-
-const CASES = Number(process.env.MOGA_FUZZ_CASES ?? 2000);
-const SEED = Number(process.env.MOGA_FUZZ_SEED ?? 15);
-
-/** xorshift32: a small seeded generator, independent of the code under test. */
-function rng(seed: number) {
-  let s = seed >>> 0 || 1;
-  const next = () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
-  };
-  return {
-    next,
-    int: (n: number) => Math.floor(next() * n),
-    pick: <T>(xs: readonly T[]) => xs[Math.floor(next() * xs.length)],
-  };
-}
-type Rng = ReturnType<typeof rng>;
+import { CASES, type Rng, rng, SEED } from './rng.js';
 
 const HOSTILE: readonly unknown[] = [
   -1,
