@@ -148,10 +148,10 @@ export type FaultPhase = (typeof FAULT_PHASES)[number];
 
 /**
  * TEST-ONLY fault injection, read here and nowhere else: with `MOGA_FAULT=checkpoint:<phase>@<step>`
- * the process SIGKILLs itself (no exit handlers, no cleanup: what a power cut or the OOM killer
+ * the process SIGKILLs itself (no exit handlers, no cleanup: what `kill -9` or the OOM killer
  * does) when the save of step <step> reaches <phase> (one of FAULT_PHASES).
- * test/cli/train-signals.test.ts kills a real `moga train dit` this way at every phase and resumes
- * it. Unset (as in any real run), it is one environment lookup per phase.
+ * test/cli/train-kill-phases.test.ts kills a real `moga train dit` this way at every phase and
+ * resumes it. Unset (as in any real run), it is one environment lookup per phase.
  */
 function faultPoint(phase: FaultPhase, step: number): void {
   const spec = process.env.MOGA_FAULT;
