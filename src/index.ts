@@ -159,7 +159,7 @@ export {
 } from './pipeline/model.js';
 export { poolCodec } from './pipeline/pool-codec.js';
 export type { ProgressEvent, Stage } from './pipeline/progress.js';
-export { type DitRecipe, type TrainDitResult, trainDit } from './pipeline/train-dit.js';
+export { type DitRecipe, type TrainDitOptions, type TrainDitResult, trainDit } from './pipeline/train-dit.js';
 export type { ClipSpec } from './pipeline/world-clips.js';
 export type { FieldPath } from './story/story.js';
 export { parseStory, readStory, type Shot, type Story, StoryError, storyFrames } from './story/story.js';

@@ -4,8 +4,9 @@
  */
 import { parseArgs } from 'node:util';
 import { chooseBackend } from '../backends/index.js';
-import { checkDitRecipe, type DitRecipe, trainDit } from '../pipeline/train-dit.js';
+import { checkDitRecipe, type DitRecipe, trainDitSteps } from '../pipeline/train-dit.js';
 import { RECIPE_OPTIONS, recipeWithFlags } from './options.js';
+import { trainUntilSignal } from './train-signals.js';
 
 const HELP = `usage: moga train dit --config <recipe.json> [options]
 
@@ -20,6 +21,8 @@ model directory that \`moga generate --model\` loads.
   --max-minutes M    stop and save after M minutes (default: the recipe's)
   --codec pool|vae   override the recipe's codec (pool = the 4x8x8 average-pool stand-in)
   --resume           continue from the checkpoint in --work
+                     (Ctrl-C or SIGTERM stops after the current step with a checkpoint;
+                     a second one stops at once)
   --backend NAME     native, wasm or ref (default: the first that starts)
   -h, --help         this text`;
 
@@ -44,6 +47,9 @@ export async function run(argv: string[]): Promise<void> {
   checkDitRecipe(recipe);
   const backend = (await chooseBackend(values.backend)).name;
   process.stderr.write(`train dit: backend ${backend}, codec ${recipe.codec.kind}, out ${recipe.out}\n`);
-  const r = trainDit(recipe, { resume, command: `moga train dit ${argv.join(' ')}` });
+  const command = `moga train dit ${argv.join(' ')}`;
+  const r = await trainUntilSignal('train dit', argv, recipe.work, (signal) =>
+    trainDitSteps(recipe, { resume, command, signal }),
+  );
   console.log(JSON.stringify({ event: 'done', ...r }));
 }

@@ -1,8 +1,9 @@
 /** `moga train probe --config configs/probe.json [--steps N] [--max-minutes M] [--out file] [--resume] [--backend B]` */
 import { parseArgs } from 'node:util';
 import { chooseBackend } from '../backends/index.js';
-import { checkProbeRecipe, type ProbeRecipe, trainProbe } from '../eval/probe-train.js';
+import { checkProbeRecipe, type ProbeRecipe, trainProbeSteps } from '../eval/probe-train.js';
 import { RECIPE_OPTIONS, recipeWithFlags } from './options.js';
+import { trainUntilSignal } from './train-signals.js';
 
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: RECIPE_OPTIONS });
@@ -18,5 +19,7 @@ export async function run(argv: string[]): Promise<void> {
   checkProbeRecipe(recipe);
   const be = await chooseBackend(values.backend); // default: the first that starts of native, wasm, ref
   console.log(`backend ${be.name}, recipe ${values.config}`);
-  trainProbe(recipe);
+  await trainUntilSignal('train probe', argv, recipe.work, (signal) =>
+    trainProbeSteps(recipe, console.log, { signal }),
+  );
 }

@@ -1,8 +1,9 @@
 /** `moga train vae --config configs/vae-small.json [--steps N] [--max-minutes M] [--resume] [--backend B]` */
 import { parseArgs } from 'node:util';
 import { chooseBackend } from '../backends/index.js';
-import { checkRecipe, trainVae, type VaeRecipe } from '../models/vae/train.js';
+import { checkRecipe, trainVaeSteps, type VaeRecipe } from '../models/vae/train.js';
 import { RECIPE_OPTIONS, recipeWithFlags } from './options.js';
+import { trainUntilSignal } from './train-signals.js';
 
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: RECIPE_OPTIONS });
@@ -16,5 +17,7 @@ export async function run(argv: string[]): Promise<void> {
   const recipe = recipeWithFlags<VaeRecipe>('train vae', values.config, values);
   checkRecipe(recipe);
   console.log(`backend ${(await chooseBackend(values.backend)).name}`);
-  trainVae(recipe);
+  await trainUntilSignal('train vae', argv, recipe.work, (signal) =>
+    trainVaeSteps(recipe, console.log, { signal }),
+  );
 }

@@ -32,7 +32,7 @@ import {
   sum,
 } from '../tensor/ops.js';
 import { fromArray, type Tensor } from '../tensor/tensor.js';
-import { trainLoop } from '../train/loop.js';
+import { runToEnd, trainSteps } from '../train/loop.js';
 import {
   type Box,
   CROP_CHANNELS,
@@ -317,7 +317,23 @@ export function lrAt(r: ProbeRecipe, step: number): number {
 }
 
 /** Trains (or resumes) the probes; writes the EMA weights to `r.out`. */
-export function trainProbe(r: ProbeRecipe, log: (line: string) => void = console.log): Probe {
+export function trainProbe(
+  r: ProbeRecipe,
+  log: (line: string) => void = console.log,
+  opts: { readonly signal?: AbortSignal } = {},
+): Probe {
+  return runToEnd(trainProbeSteps(r, log, opts));
+}
+
+/**
+ * `trainProbe` as a generator that yields after every step (see `trainSteps` in train/loop.ts);
+ * once `signal` is aborted it stops after the current step, with a checkpoint.
+ */
+export function* trainProbeSteps(
+  r: ProbeRecipe,
+  log: (line: string) => void = console.log,
+  opts: { readonly signal?: AbortSignal } = {},
+): Generator<void, Probe, void> {
   checkProbeRecipe(r);
   const probe = initProbe(r.model, r.seed);
   mkdirSync(r.work, { recursive: true });
@@ -328,8 +344,8 @@ export function trainProbe(r: ProbeRecipe, log: (line: string) => void = console
   let ema: Map<string, Float32Array> | null = null;
   const chunk = r.checkpointEvery;
   const last = r.finetune?.steps ?? r.steps;
-  while (step < last) {
-    const res = trainLoop({
+  while (step < last && !opts.signal?.aborted) {
+    const res = yield* trainSteps({
       params: probe.params,
       lossFn: (b: ProbeBatch) => probeLoss(probe, r, b).loss,
       nextBatch: (s) => makeProbeBatch(r, s, stories),
@@ -342,6 +358,7 @@ export function trainProbe(r: ProbeRecipe, log: (line: string) => void = console
       checkpoint: { dir: r.work, every: chunk, resume, config: { recipe: r } },
       progressEvery: 10,
       log,
+      signal: opts.signal,
     });
     resume = true;
     step = res.step;

@@ -38,7 +38,8 @@ export function pendingCleanups(): number {
   return cleanups.size;
 }
 
-const SIGNAL_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
+/** The exit status after each signal the CLI handles: 128 + its number. */
+export const SIGNAL_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
 let signalsInstalled = false;
 
 /**

@@ -128,6 +128,21 @@ function headerLength(first8: Uint8Array, fileSize: number, source: string): num
 }
 
 /**
+ * A header value for an error message: its JSON, cut to 100 characters. A value nested too deep
+ * for JSON.stringify (JSON.parse accepts any depth) is described instead of crashing the message.
+ */
+function show(v: unknown): string {
+  let s: string | undefined;
+  try {
+    s = JSON.stringify(v);
+  } catch {
+    return 'a value nested too deep to print';
+  }
+  s ??= String(v);
+  return s.length > 100 ? `${s.slice(0, 97)}...` : s;
+}
+
+/**
  * Parses and validates the header; returns entries sorted by offset and the data start.
  * `bytes` holds at least the length and the header; `fileSize` is the whole file's size.
  */
@@ -159,12 +174,12 @@ function parseHeader(bytes: Uint8Array, source: string, fileSize = bytes.length)
     const { dtype, shape, data_offsets: off } = v as Record<string, unknown>;
     if (!isDType(dtype))
       throw bad(
-        `unknown or unsupported dtype ${JSON.stringify(dtype)} (supported: ${Object.keys(ELEM_BYTES).join(', ')})`,
+        `unknown or unsupported dtype ${show(dtype)} (supported: ${Object.keys(ELEM_BYTES).join(', ')})`,
       );
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0))
-      throw bad(`shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
+      throw bad(`shape ${show(shape)} is not a list of non-negative integers`);
     if (!Array.isArray(off) || off.length !== 2 || !off.every((o) => Number.isSafeInteger(o) && o >= 0))
-      throw bad(`data_offsets ${JSON.stringify(off)} is not a pair of non-negative integers`);
+      throw bad(`data_offsets ${show(off)} is not a pair of non-negative integers`);
     const [begin, end] = off as number[];
     if (end < begin) throw bad(`data_offsets [${begin}, ${end}] end before they begin`);
     if (end > dataLen)

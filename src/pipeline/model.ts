@@ -18,6 +18,7 @@ import type { SamplerConfig } from '../diffusion/sampler.js';
 import { writeFileAtomic } from '../io/atomic-file.js';
 import { firstNonFinite } from '../io/non-finite.js';
 import { readSafetensors } from '../io/safetensors.js';
+import { implausibleWeights } from '../io/weight-check.js';
 import { initVideoDiT, type VideoDiT } from '../models/dit/dit.js';
 import type { Prediction } from '../models/dit/objective.js';
 import type { DiTConfig } from '../models/presets.js';
@@ -221,8 +222,8 @@ function readModelDir(dir: string): MogaModel {
       if (!existsSync(path)) throw new ModelLoadError(dir, `${file} is missing`);
       try {
         const weights = readSafetensors(path);
-        const nonFinite = firstNonFinite(weights);
-        if (nonFinite) throw new Error(nonFinite);
+        const wrong = firstNonFinite(weights) ?? implausibleWeights(weights);
+        if (wrong) throw new Error(wrong);
         loadParamsInto(tree, weights, { source: path });
       } catch (e) {
         throw new ModelLoadError(path, (e as Error).message);

@@ -16,7 +16,6 @@ import { checkBranches } from '../attention/visual-attention.js';
 import { getBackend } from '../backends/registry.js';
 import type { TimeSampling } from '../diffusion/rectified-flow.js';
 import { checkSamplerConfig } from '../diffusion/sampler.js';
-import { writeFileAtomic } from '../io/atomic-file.js';
 import { readSafetensors } from '../io/safetensors.js';
 import type { VideoDiT } from '../models/dit/dit.js';
 import { growDiT } from '../models/dit/grow.js';
@@ -32,7 +31,7 @@ import type { Rng } from '../tensor/random.js';
 import { fromArray, keep, noGrad } from '../tensor/tensor.js';
 import { findCheckpoint, readStateJson } from '../train/checkpoint.js';
 import { epochSampler } from '../train/epochs.js';
-import { trainLoop } from '../train/loop.js';
+import { runToEnd, trainSteps } from '../train/loop.js';
 import { crc32 } from '../video/png.js';
 import type { LatentCodec } from './codec.js';
 import { type CachedClip, readCachedClip, writeCachedClip } from './latent-cache.js';
@@ -194,8 +193,15 @@ function cacheDir(r: DitRecipe): string {
   );
 }
 
-/** Encodes (or reads back) the latents of clips 0..n-1. */
-export function cachedLatents(r: DitRecipe, codec: LatentCodec, log: (s: string) => void): CachedClip[] {
+/**
+ * Encodes (or reads back) the latents of clips 0..n-1, yielding after each clip it encodes (each
+ * is in the cache by then, so a run stopped here goes on from the next clip).
+ */
+function* cachedLatents(
+  r: DitRecipe,
+  codec: LatentCodec,
+  log: (s: string) => void,
+): Generator<void, CachedClip[], void> {
   const dir = cacheDir(r);
   mkdirSync(dir, { recursive: true });
   const out: CachedClip[] = [];
@@ -233,6 +239,7 @@ export function cachedLatents(r: DitRecipe, codec: LatentCodec, log: (s: string)
       );
       lastLog = now;
     }
+    yield;
   }
   if (encoded === 0) log(`latents: ${out.length} clips read from ${dir}`);
   return out;
@@ -243,20 +250,39 @@ export interface TrainDitResult {
   readonly minutes: number;
   readonly finalLoss: number | null;
   readonly out: string;
+  /** Why the run ended: `steps` reached, `maxMinutes` passed, or `signal` aborted. */
+  readonly stopped: 'steps' | 'time' | 'signal';
+}
+
+export interface TrainDitOptions {
+  readonly resume?: boolean;
+  /** Recorded in the model's config.json. */
+  readonly command?: string;
+  readonly log?: (s: string) => void;
+  /** Stop after the current step (or clip being encoded), with a checkpoint, once aborted. */
+  readonly signal?: AbortSignal;
 }
 
 /** Runs (or resumes) a recipe; `command` is recorded in the model's config.json. */
-export function trainDit(
+export function trainDit(r: DitRecipe, opts: TrainDitOptions = {}): TrainDitResult {
+  return runToEnd(trainDitSteps(r, opts));
+}
+
+/**
+ * `trainDit` as a generator that yields after every step and every clip it encodes (see
+ * `trainSteps`); `moga train dit` drives it with `runYielding` so Ctrl-C can stop it cleanly.
+ */
+export function* trainDitSteps(
   r: DitRecipe,
-  opts: { resume?: boolean; command?: string; log?: (s: string) => void } = {},
-): TrainDitResult {
+  opts: TrainDitOptions = {},
+): Generator<void, TrainDitResult, void> {
   checkDitRecipe(r);
   const log = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
   const config = modelConfigOf(r, r.out);
   const vae = vaeOf(r, r.out);
   const codec = openCodec(r.codec, process.cwd());
   const model = initModel(config, r.seed, codec);
-  const clips = cachedLatents(r, codec, log);
+  const clips = yield* cachedLatents(r, codec, log);
   // The text encoder stays frozen, as Wan2.1's umT5 is. Trained jointly from scratch it collapses:
   // a shared component of its output is the cheapest bias the DiT can use, it grows, and the
   // encoder's final LayerNorm then scales every caption-specific difference towards zero (in 30
@@ -321,14 +347,26 @@ export function trainDit(
     ...(initFrom ? { initFrom: { ...r.init!, step: initFrom.step } } : {}),
   };
   history.push(run);
+  // the history goes into every checkpoint (part of its atomic swap), so it always matches its step
+  const historyAt = (s: number) => {
+    run.toStep = s;
+    run.minutes = Math.round(((performance.now() - t0) / 60000) * 10) / 10;
+    return { [HISTORY]: `${JSON.stringify(history, null, 2)}\n` };
+  };
+  let stopped: TrainDitResult['stopped'] = 'steps';
   while (step < r.steps) {
     const minutes = (performance.now() - t0) / 60000;
     if (minutes >= r.maxMinutes) {
       log(`time limit of ${r.maxMinutes} min reached at step ${step}`);
+      stopped = 'time';
+      break;
+    }
+    if (opts.signal?.aborted) {
+      stopped = 'signal';
       break;
     }
     const target = Math.min(r.steps, step + r.checkpointEvery);
-    const res = trainLoop({
+    const res = yield* trainSteps({
       params,
       lossFn,
       nextBatch,
@@ -338,8 +376,15 @@ export function trainDit(
       maxGradNorm: r.clipNorm,
       emaDecay: r.emaDecay,
       seed: r.seed,
-      checkpoint: { dir: r.work, every: r.checkpointEvery, config: { recipe: r }, resume: true },
+      checkpoint: {
+        dir: r.work,
+        every: r.checkpointEvery,
+        config: { recipe: r },
+        resume: true,
+        files: historyAt,
+      },
       progress: 'none',
+      signal: opts.signal,
       onStep: (info) => {
         finalLoss = info.loss;
         mseAvg = Number.isNaN(mseAvg) ? lastMse : 0.98 * mseAvg + 0.02 * lastMse;
@@ -358,7 +403,6 @@ export function trainDit(
     step = res.step;
     run.toStep = step;
     run.minutes = Math.round(((performance.now() - t0) / 60000) * 10) / 10;
-    writeHistory(r.work, history);
     const training = {
       recipe: r,
       steps: step,
@@ -382,9 +426,11 @@ export function trainDit(
   log(
     run.toStep > run.fromStep
       ? `saved ${r.out} (step ${step}, ${minutes.toFixed(1)} min)`
-      : `nothing to train: ${r.work} is at step ${step} of ${r.steps}`,
+      : stopped === 'steps'
+        ? `nothing to train: ${r.work} is at step ${step} of ${r.steps}`
+        : `stopped (${stopped}) before the first step of this run, at step ${step}`,
   );
-  return { step, minutes, finalLoss, out: r.out };
+  return { step, minutes, finalLoss, out: r.out, stopped };
 }
 
 /** Loads another run's DiT weights into a fresh model (growing it when deeper). */
@@ -423,12 +469,10 @@ export interface TrainingRun {
   initFrom?: { checkpoint: string; weights: 'ema' | 'live'; step: number };
 }
 
-const historyPath = (work: string) => join(work, 'history.json');
+/** The runs of a recipe, a file of its checkpoints. */
+const HISTORY = 'history.json';
 
-function readHistory(work: string): TrainingRun[] {
-  return existsSync(historyPath(work)) ? JSON.parse(readFileSync(historyPath(work), 'utf8')) : [];
-}
-
-function writeHistory(work: string, h: readonly TrainingRun[]): void {
-  writeFileAtomic(historyPath(work), `${JSON.stringify(h, null, 2)}\n`);
+function readHistory(checkpoint: string): TrainingRun[] {
+  const path = join(checkpoint, HISTORY);
+  return existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : [];
 }

@@ -4,16 +4,23 @@
  *   ema.safetensors        the EMA of the parameters (when training keeps one)
  *   optimizer.safetensors  AdamW moments `m.<name>` and `v.<name>`
  *   state.json             step, RNG state {seed, offset}, optimizer hyper-parameters, config
+ *   any `files` the caller adds (a recipe's run history), written with the rest
  *
  * Atomicity: everything is written (and fsynced) into a fresh sibling directory `<dir>.tmp-*`,
  * then swapped in with renames: `<dir>` -> `<dir>.prev`, tmp -> `<dir>`, remove `<dir>.prev`.
  * A crash at any point leaves a complete checkpoint: `<dir>` if the swap finished, else the
  * previous one, which `loadCheckpoint` finds at `<dir>.prev` when `<dir>` is missing. Temp
- * directories left by crashed saves are removed by the next successful one.
+ * directories left by crashed saves are removed by the next successful one; the temp directory of
+ * a save in progress is removed by the exit cleanups (an exception, or `moga train`'s second
+ * Ctrl-C).
+ *
+ * Test-only: `MOGA_FAULT=checkpoint:<phase>@<step>` SIGKILLs the process at that phase of the
+ * save of step <step> (see `faultPoint`), so a test can kill a real trainer at every phase.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fsyncDir } from '../io/atomic-file.js';
+import { onCleanup } from '../io/exit-cleanup.js';
 import {
   readSafetensors,
   type TensorToWrite,
@@ -66,19 +73,28 @@ export function saveCheckpoint(
   state: TrainState,
   hyper: TrainHyper,
   config: unknown = null,
+  files: Readonly<Record<string, string>> = {},
 ): void {
+  for (const name of Object.keys(files))
+    if (!/^[\w.-]+$/.test(name) || name.startsWith('.') || OWN_FILES.includes(name))
+      throw new Error(`checkpoint ${dir}: cannot add a file named '${name}'`);
   const tmp = tempPath(dir);
   const prev = `${dir}.prev`;
+  const fault = (phase: FaultPhase) => faultPoint(phase, state.step);
+  fault('before-temp');
   mkdirSync(tmp, { recursive: true }); // the parent may not exist yet (a fresh checkpoints/ folder)
+  const release = onCleanup(() => rmSync(tmp, { recursive: true, force: true }));
   try {
     // plain writes inside the temp directory: the directory swap below is the atomic step
     const plain = { atomic: false };
     const step = { step: String(state.step) };
     writeSafetensors(`${tmp}/model.safetensors`, paramsToEntries(params), step, plain);
+    fault('during-temp');
     if (state.ema)
       writeSafetensors(`${tmp}/ema.safetensors`, hostEntries(params, state.ema, ''), step, plain);
     const moments = [...hostEntries(params, state.opt.m, 'm.'), ...hostEntries(params, state.opt.v, 'v.')];
     writeSafetensors(`${tmp}/optimizer.safetensors`, moments, { t: String(state.opt.t) }, plain);
+    for (const [name, text] of Object.entries(files)) writeDurable(`${tmp}/${name}`, text);
     const json: StateJson = {
       format: CHECKPOINT_FORMAT,
       version: CHECKPOINT_VERSION,
@@ -97,22 +113,57 @@ export function saveCheckpoint(
     writeDurable(`${tmp}/state.json`, `${JSON.stringify(json, null, 2)}\n`);
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
+    release();
     throw e;
   }
+  fault('before-swap');
   // `<dir>` and `<dir>.prev` both present: `<dir>` is complete, the stale `.prev` can go.
   // Only `.prev` present: it is the last good checkpoint and stays until the new one is in place.
   if (existsSync(dir)) {
     rmSync(prev, { recursive: true, force: true });
     renameSync(dir, prev);
+    fault('between-renames');
   }
   renameSync(tmp, dir);
+  release();
   fsyncDir(dirname(resolve(dir))); // the swap itself is durable before the old checkpoint goes
+  fault('before-prev-removed');
   rmSync(prev, { recursive: true, force: true });
   // temp directories of saves that crashed before their swap are garbage now
   const stem = `${basename(dir)}.tmp-`;
   for (const f of readdirSync(dirname(dir) || '.'))
     if (f.startsWith(stem)) rmSync(join(dirname(dir), f), { recursive: true, force: true });
+  fault('after');
 }
+
+/** The phases of `saveCheckpoint` at which `MOGA_FAULT` can kill the process, in order. */
+export const FAULT_PHASES = [
+  'before-temp', // nothing of this save on disk yet
+  'during-temp', // the temp directory holds model.safetensors only
+  'before-swap', // the temp directory is complete, nothing renamed
+  'between-renames', // `<dir>` renamed to `<dir>.prev`, the temp not yet renamed to `<dir>` (not on a first save)
+  'before-prev-removed', // the new `<dir>` in place, `<dir>.prev` still there
+  'after', // the save complete, about to return
+] as const;
+export type FaultPhase = (typeof FAULT_PHASES)[number];
+
+/**
+ * TEST-ONLY fault injection, read here and nowhere else: with `MOGA_FAULT=checkpoint:<phase>@<step>`
+ * the process SIGKILLs itself (no exit handlers, no cleanup: what `kill -9` or the OOM killer
+ * does) when the save of step <step> reaches <phase> (one of FAULT_PHASES).
+ * test/cli/train-kill-phases.test.ts kills a real `moga train dit` this way at every phase and
+ * resumes it. Unset (as in any real run), it is one environment lookup per phase.
+ */
+function faultPoint(phase: FaultPhase, step: number): void {
+  const spec = process.env.MOGA_FAULT;
+  if (!spec) return;
+  const m = /^checkpoint:([a-z-]+)@(\d+)$/.exec(spec);
+  if (!m || !(FAULT_PHASES as readonly string[]).includes(m[1]))
+    throw new Error(`MOGA_FAULT '${spec}': expected checkpoint:<${FAULT_PHASES.join('|')}>@<step>`);
+  if (m[1] === phase && Number(m[2]) === step) process.kill(process.pid, 'SIGKILL');
+}
+
+const OWN_FILES = ['model.safetensors', 'ema.safetensors', 'optimizer.safetensors', 'state.json'];
 
 /** The directory holding the latest complete checkpoint for `dir`, or null when there is none. */
 export function findCheckpoint(dir: string): string | null {

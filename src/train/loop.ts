@@ -62,6 +62,11 @@ export interface TrainLoopOptions<B> {
     readonly config?: unknown;
     /** Continue from the checkpoint in `dir` when there is one. */
     readonly resume?: boolean;
+    /**
+     * Text files (by name) to write into each checkpoint with the rest, given the step saved: part
+     * of the atomic swap, so they always match the checkpoint's step (a recipe's run history).
+     */
+    readonly files?: (step: number) => Readonly<Record<string, string>>;
   };
   /** Progress on stderr: text lines, JSON lines, or nothing. Default 'text'. */
   readonly progress?: ProgressMode;
@@ -182,6 +187,16 @@ export function trainStep<B>(
 
 /** Runs (or resumes) training up to `o.steps` optimizer steps. */
 export function trainLoop<B>(o: TrainLoopOptions<B>): TrainResult {
+  return runToEnd(trainSteps(o));
+}
+
+/**
+ * `trainLoop` as a generator that yields after every optimizer step (its checkpoint, if one was
+ * due, written), so a caller can let the event loop turn between steps: `runYielding` does, and
+ * that is what lets a SIGINT handler abort `signal` while a CLI trains (JS signal handlers run only
+ * between event-loop turns).
+ */
+export function* trainSteps<B>(o: TrainLoopOptions<B>): Generator<void, TrainResult, void> {
   const hyper = resolveHyper(o);
   const state = initTrainState(o.params, hyper, o.seed ?? 0);
   const ck = o.checkpoint;
@@ -242,11 +257,13 @@ export function trainLoop<B>(o: TrainLoopOptions<B>): TrainResult {
       lastReport = now;
     }
     if (ck && ((every > 0 && state.step % every === 0) || state.step === o.steps)) {
-      saveCheckpoint(ck.dir, o.params, state, hyper, config);
+      saveCheckpoint(ck.dir, o.params, state, hyper, config, ck.files?.(state.step));
       saved = state.step;
     }
+    yield;
   }
-  if (ck && saved !== state.step) saveCheckpoint(ck.dir, o.params, state, hyper, config);
+  if (ck && saved !== state.step)
+    saveCheckpoint(ck.dir, o.params, state, hyper, config, ck.files?.(state.step));
   const seconds = (performance.now() - t0) / 1000;
   const summary = {
     event: 'done',
@@ -265,4 +282,21 @@ export function trainLoop<B>(o: TrainLoopOptions<B>): TrainResult {
       `${JSON.stringify({ ...summary, hyper, seed: state.rng.seed, losses }, null, 2)}\n`,
     );
   return { step: state.step, losses, state, hyper, seconds, resumedFrom, stopped };
+}
+
+/** Drives a generator of `trainSteps` (or one that `yield*`s it) to its end without yielding. */
+export function runToEnd<T>(g: Generator<unknown, T, void>): T {
+  for (;;) {
+    const r = g.next();
+    if (r.done) return r.value;
+  }
+}
+
+/** Drives the generator to its end, letting the event loop turn (signals, timers) at every yield. */
+export async function runYielding<T>(g: Generator<unknown, T, void>): Promise<T> {
+  for (;;) {
+    const r = g.next();
+    if (r.done) return r.value;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
 }

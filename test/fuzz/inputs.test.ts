@@ -14,26 +14,7 @@ import { initModel, type ModelConfig, ModelLoadError } from '../../src/pipeline/
 import { checkModelConfig, modelParamCount } from '../../src/pipeline/model-config.js';
 import { parseStory, StoryError, storyFrames } from '../../src/story/story.js';
 import { microConfig, TWO_SHOTS } from '../pipeline/helpers.js';
-
-const CASES = Number(process.env.MOGA_FUZZ_CASES ?? 2000);
-const SEED = Number(process.env.MOGA_FUZZ_SEED ?? 15);
-
-/** xorshift32: a small seeded generator, independent of the code under test. */
-function rng(seed: number) {
-  let s = seed >>> 0 || 1;
-  const next = () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
-  };
-  return {
-    next,
-    int: (n: number) => Math.floor(next() * n),
-    pick: <T>(xs: readonly T[]) => xs[Math.floor(next() * xs.length)],
-  };
-}
-type Rng = ReturnType<typeof rng>;
+import { CASES, type Rng, rng, SEED } from './rng.js';
 
 const HOSTILE: readonly unknown[] = [
   -1,
@@ -125,6 +106,7 @@ function crash(kind: string, i: number, input: unknown, e: unknown): never {
 
 test(`story files: ${CASES} mutated stories are accepted or refused by name, never crash`, () => {
   const r = rng(SEED);
+  const t0 = performance.now();
   let accepted = 0;
   for (let i = 0; i < CASES; i++) {
     const input = mutate(TWO_SHOTS, r);
@@ -150,6 +132,10 @@ test(`story files: ${CASES} mutated stories are accepted or refused by name, nev
         crash('story layout', i, input, e);
     }
   }
+  const seconds = ((performance.now() - t0) / 1000).toFixed(1);
+  console.log(
+    `story fuzz: ${CASES} cases (seed ${SEED}): ${accepted} accepted, ${CASES - accepted} refused; ${seconds} s`,
+  );
   assert.ok(
     accepted > CASES / 20,
     `only ${accepted} of ${CASES} mutants were valid: the fuzzer is not exploring`,
@@ -160,6 +146,8 @@ class Refused extends Error {}
 
 test(`model configs: ${CASES} mutated configs are refused by field or build a model, never crash`, () => {
   const r = rng(SEED + 1);
+  const t0 = performance.now();
+  let refused = 0;
   const base = microConfig();
   let built = 0;
   for (let i = 0; i < CASES; i++) {
@@ -169,7 +157,10 @@ test(`model configs: ${CASES} mutated configs are refused by field or build a mo
         throw new Refused(m);
       });
     } catch (e) {
-      if (e instanceof Refused && e.message.length > 0) continue;
+      if (e instanceof Refused && e.message.length > 0) {
+        refused++;
+        continue;
+      }
       crash('config', i, input, e);
     }
     // accepted: small ones must build (the check guards every field the constructors read)
@@ -183,5 +174,9 @@ test(`model configs: ${CASES} mutated configs are refused by field or build a mo
       if (!(e instanceof ModelLoadError)) crash('config (accepted, then failed to build)', i, input, e);
     }
   }
+  const seconds = ((performance.now() - t0) / 1000).toFixed(1);
+  console.log(
+    `config fuzz: ${CASES} cases (seed ${SEED + 1}): ${refused} refused by field, ${CASES - refused} accepted, ${built} of them built; ${seconds} s`,
+  );
   assert.ok(built > 10, `only ${built} accepted configs were built: the fuzzer is not exploring`);
 });

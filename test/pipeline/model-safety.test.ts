@@ -5,11 +5,12 @@
  * sampler stops at the first step that goes non-finite.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { sample } from '../../src/diffusion/sample.js';
+import { parseSafetensors, serializeSafetensors, type TensorToWrite } from '../../src/io/safetensors.js';
 import { generate } from '../../src/pipeline/generate.js';
 import { initModel, loadModel, saveModel } from '../../src/pipeline/model.js';
 import { parseStory } from '../../src/story/story.js';
@@ -98,6 +99,62 @@ test('non-finite weights are refused at load, naming the tensor and the element'
   w.backend.write(w.storage, data);
   saveModel(dir, model, 'F16');
   await assert.rejects(loadModel(dir), /tensor head\.modulation holds Infinity at element 5/);
+});
+
+/** A safetensors file with every tensor of dtype `from` relabelled `to` in the header (bytes kept). */
+function relabel(bytes: Uint8Array, from: string, to: string): Buffer {
+  const n = Number(Buffer.from(bytes).readBigUInt64LE(0));
+  const header = JSON.parse(Buffer.from(bytes.subarray(8, 8 + n)).toString('utf8'));
+  for (const [k, v] of Object.entries(header) as [string, { dtype?: string }][])
+    if (k !== '__metadata__' && v.dtype === from) v.dtype = to;
+  const json = Buffer.from(JSON.stringify(header));
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(json.length));
+  return Buffer.concat([len, json, bytes.subarray(8 + n)]);
+}
+
+/** The bundled model and its VAE copied under root/<name>/models/, with `edit` applied to a file. */
+function bundledCopy(
+  name: string,
+  file: 'dit-tiny/dit.safetensors' | 'vae-small/vae.safetensors',
+  edit: (b: Uint8Array) => Uint8Array,
+): string {
+  const models = join(root, name, 'models');
+  cpSync('models/dit-tiny', join(models, 'dit-tiny'), { recursive: true });
+  cpSync('models/vae-small', join(models, 'vae-small'), { recursive: true });
+  writeFileSync(join(models, file), edit(readFileSync(join(models, file))));
+  return join(models, 'dit-tiny');
+}
+
+test('F16 weights labelled BF16, or weights far too large, are refused at load, naming the tensor', async () => {
+  // the untouched copy loads: the check does not refuse real weights
+  (
+    await loadModel(
+      bundledCopy('bundled', 'dit-tiny/dit.safetensors', (b) => b),
+      { backend: 'ref' },
+    )
+  ).dispose();
+  await assert.rejects(
+    loadModel(bundledCopy('f16-as-bf16', 'dit-tiny/dit.safetensors', (b) => relabel(b, 'F16', 'BF16'))),
+    /dit\.safetensors: tensor [\w.]+ \(BF16\): \d+ of its \d+ non-zero values are below 1e-6 in magnitude: not plausible weights F16 data labelled BF16\?/,
+  );
+  await assert.rejects(
+    loadModel(bundledCopy('vae-f16-as-bf16', 'vae-small/vae.safetensors', (b) => relabel(b, 'F16', 'BF16'))),
+    /vae\.safetensors: tensor [\w.]+ \(BF16\).* F16 data labelled BF16\?/,
+  );
+  // values far above any weight's (F32 bytes of another kind, corrupt data) are refused too
+  const huge = (b: Uint8Array) => {
+    const f = parseSafetensors(b);
+    const scaled = (d: Float32Array | Int32Array) => Float32Array.from(d, (v) => v * 1e5);
+    return serializeSafetensors(
+      [...f.tensors].map(([k, t]): [string, TensorToWrite] => [k, { shape: t.shape, data: scaled(t.data) }]),
+      f.metadata,
+    );
+  };
+  await assert.rejects(
+    loadModel(bundledCopy('huge', 'dit-tiny/dit.safetensors', huge)),
+    /dit\.safetensors: tensor [\w.]+ \(F32\) holds values up to [\d.]+e\+\d+ in magnitude, above 10000: not plausible weights/,
+  );
 });
 
 test('a VAE path leading outside the model directory is refused before it is opened', async () => {

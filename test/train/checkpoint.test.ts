@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { serializeSafetensors } from '../../src/io/safetensors.js';
-import { loadCheckpoint } from '../../src/train/checkpoint.js';
+import { loadCheckpoint, saveCheckpoint } from '../../src/train/checkpoint.js';
 import { initTrainState, resolveHyper, trainLoop } from '../../src/train/loop.js';
 import { batchAt, initMlp2, mlpLoss } from './helpers.js';
 
@@ -181,5 +181,22 @@ describe('checkpoint folders', () => {
     const dir = join(root, 'new-parent', 'deeper', 'run');
     trainLoop({ ...opts(initMlp2(3), 1), checkpoint: { dir } });
     assert.equal(JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')).step, 1);
+  });
+
+  it("a caller's files go into each checkpoint with its step; names that could escape or clash are refused", () => {
+    const dir = join(root, 'with-files');
+    const files = (step: number) => ({ 'history.json': `{"step":${step}}` });
+    trainLoop({ ...opts(initMlp2(3), 3), checkpoint: { dir, every: 1, files } });
+    assert.equal(readFileSync(join(dir, 'history.json'), 'utf8'), '{"step":3}');
+    const p = initMlp2(3);
+    const hyper = resolveHyper(opts(p, 1));
+    const state = initTrainState(p, hyper);
+    for (const name of ['../out.json', 'a/b', '.hidden', 'state.json', 'model.safetensors', ''])
+      assert.throws(
+        () => saveCheckpoint(join(root, 'bad-files'), p, state, hyper, null, { [name]: 'x' }),
+        /cannot add a file named/,
+        name,
+      );
+    assert.equal(existsSync(join(root, 'bad-files')), false, 'nothing written');
   });
 });

@@ -5,6 +5,7 @@
 import { writeFileAtomic } from '../../io/atomic-file.js';
 import { firstNonFinite } from '../../io/non-finite.js';
 import { readSafetensors, type SafeDType, writeSafetensors } from '../../io/safetensors.js';
+import { implausibleWeights } from '../../io/weight-check.js';
 import { loadParamsInto, paramsToEntries } from '../../nn/params-file.js';
 import type { VaeConfig } from './config.js';
 import { initVideoVAE, type VideoVAE } from './vae.js';
@@ -30,8 +31,8 @@ export function loadVae(path: string): { vae: VideoVAE; info: Record<string, unk
   const file = readSafetensors(path);
   if (file.metadata.format !== FORMAT)
     throw new Error(`${path} is not a VAE checkpoint (metadata format '${file.metadata.format}')`);
-  const nonFinite = firstNonFinite(file);
-  if (nonFinite) throw new Error(`${path}: ${nonFinite}`);
+  const wrong = firstNonFinite(file) ?? implausibleWeights(file);
+  if (wrong) throw new Error(`${path}: ${wrong}`);
   const config = JSON.parse(file.metadata.config) as VaeConfig;
   const vae = initVideoVAE(config);
   loadParamsInto(tree(vae), file, { source: path });

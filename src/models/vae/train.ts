@@ -9,7 +9,7 @@ import { dirname } from 'node:path';
 import { type Params, paramList } from '../../nn/params.js';
 import { fromArray, noGrad, tidy } from '../../tensor/tensor.js';
 import { findCheckpoint } from '../../train/checkpoint.js';
-import { trainLoop } from '../../train/loop.js';
+import { runToEnd, trainSteps } from '../../train/loop.js';
 import { latentFrames } from '../latent-layout.js';
 import { saveVae } from './checkpoint.js';
 import { checkVaeConfig, type VAE_PRESETS, type VaeConfig, vaeFactors, vaePresetOrConfig } from './config.js';
@@ -85,13 +85,22 @@ export function trainVae(
   log: (line: string) => void = console.log,
   opts: { readonly signal?: AbortSignal } = {},
 ): VideoVAE {
+  return runToEnd(trainVaeSteps(r, log, opts));
+}
+
+/** `trainVae` as a generator that yields after every step (see `trainSteps` in train/loop.ts). */
+export function* trainVaeSteps(
+  r: VaeRecipe,
+  log: (line: string) => void = console.log,
+  opts: { readonly signal?: AbortSignal } = {},
+): Generator<void, VideoVAE, void> {
   checkRecipe(r);
   const config = vaePresetOrConfig(r.model);
   const vae = initVideoVAE(config, r.seed);
   const full = { frames: r.frames, width: r.size[0], height: r.size[1] };
   if (r.resume && findCheckpoint(r.work)) log(`resuming from ${r.work}`);
   let psnrEma: number | undefined; // for the log only
-  const res = trainLoop({
+  const res = yield* trainSteps({
     params: vae.params,
     nextBatch: (_step, micro) => micro,
     lossFn: (_micro, _step, rng) => {
