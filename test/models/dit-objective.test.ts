@@ -21,7 +21,7 @@ import {
 } from '../../src/models/dit/objective.js';
 import { emptyText, type MultiShotText } from '../../src/models/dit/text.js';
 import { DIT_PRESETS, type DiTConfig } from '../../src/models/presets.js';
-import { namedParams, paramList } from '../../src/nn/params.js';
+import { namedParams } from '../../src/nn/params.js';
 import { gradients } from '../../src/tensor/autodiff.js';
 import { Rng } from '../../src/tensor/random.js';
 import { fromArray, full, type Tensor, tidy } from '../../src/tensor/tensor.js';
