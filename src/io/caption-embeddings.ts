@@ -5,7 +5,6 @@
  *   lengths     I32               [B]         real tokens of each caption (1..L)
  *   __metadata__.captions = JSON array of the B caption strings (the lookup keys)
  */
-import { writeFileAtomic } from './atomic-file.js';
 import {
   isFloatDType,
   readSafetensors,
@@ -88,7 +87,5 @@ export function writeCaptionEmbeddings(
     embeddings: { shape: [captions.length, L, width], data, dtype: opts.dtype ?? 'F32' },
     lengths: { shape: [captions.length], data: lengths },
   } as const;
-  writeFileAtomic(path, (tmp) =>
-    writeSafetensors(tmp, tensors, { captions: JSON.stringify(captions) }, { atomic: false }),
-  );
+  writeSafetensors(path, tensors, { captions: JSON.stringify(captions) });
 }

@@ -14,17 +14,9 @@
  * read: offsets must lie inside the data, not overlap, and together cover it exactly (as the
  * reference implementation demands).
  */
-import {
-  closeSync,
-  fstatSync,
-  fsyncSync,
-  openSync,
-  readSync,
-  renameSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
+import { writeFileAtomic } from './atomic-file.js';
 
 /** On little-endian hosts (all current Node targets) 4-byte data is copied, not decoded. */
 const HOST_LE = endianness() === 'LE';
@@ -547,20 +539,6 @@ export function inspectSafetensors(file: string | Uint8Array, source = '<buffer>
   };
 }
 
-let tmpCounter = 0;
-
-/** A temp name beside `path` (same directory, so rename is atomic). */
-export function tempPath(path: string): string {
-  return `${path}.tmp-${process.pid}-${tmpCounter++}`;
-}
-
-/** Writes bytes to `path` atomically: temp file, fsync, rename. */
-export function writeFileAtomic(path: string, bytes: Uint8Array | string): void {
-  const tmp = tempPath(path);
-  writeDurable(tmp, bytes);
-  renameSync(tmp, path);
-}
-
 /**
  * Writes and fsyncs a file (no rename); removes it again if the write fails. Chunks may be
  * functions, called one at a time, so only one chunk is in memory at once.
@@ -602,15 +580,14 @@ export function writeSafetensors(
   opts: { atomic?: boolean } = {},
 ): void {
   const plan = planWrite(tensors, metadata);
-  const atomic = opts.atomic ?? true;
-  const target = atomic ? tempPath(path) : path;
-  writeDurable(target, [
+  const chunks = [
     plan.head,
     ...plan.items.map(
       ({ t, dtype }) =>
         () =>
           encodeTensor(t, dtype),
     ),
-  ]);
-  if (atomic) renameSync(target, path);
+  ];
+  if (opts.atomic ?? true) writeFileAtomic(path, (tmp) => writeDurable(tmp, chunks));
+  else writeDurable(path, chunks);
 }

@@ -3,7 +3,6 @@
  * Loading writes into the tree's existing tensors, so anything holding them (an optimizer, EMA)
  * keeps pointing at the loaded values.
  */
-import { writeFileAtomic } from '../io/atomic-file.js';
 import {
   isFloatDType,
   readSafetensors,
@@ -35,7 +34,7 @@ export function saveParams(
   opts: { metadata?: Record<string, string>; dtype?: SafeDType } = {},
 ): void {
   const entries = paramsToEntries(params, opts.dtype);
-  writeFileAtomic(path, (tmp) => writeSafetensors(tmp, entries, opts.metadata, { atomic: false }));
+  writeSafetensors(path, entries, opts.metadata);
 }
 
 /**

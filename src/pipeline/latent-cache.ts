@@ -5,7 +5,6 @@
  * `"undefined" is not valid JSON`. Files written before the kind existed (only `clip` metadata)
  * are still read: a running training job's cache stays valid.
  */
-import { writeFileAtomic } from '../io/atomic-file.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 
 export const LATENT_CACHE_FORMAT = 'moga-latent-cache';
@@ -22,11 +21,7 @@ export interface CachedClip {
 export function writeCachedClip(path: string, c: CachedClip): void {
   const meta = { captions: c.captions, shotFrames: c.shotFrames, ...(c.global ? { global: c.global } : {}) };
   const metadata = { format: LATENT_CACHE_FORMAT, version: LATENT_CACHE_VERSION, clip: JSON.stringify(meta) };
-  writeFileAtomic(path, (tmp) =>
-    writeSafetensors(tmp, [['latent', { shape: c.shape, data: c.latent, dtype: 'F32' }]], metadata, {
-      atomic: false,
-    }),
-  );
+  writeSafetensors(path, [['latent', { shape: c.shape, data: c.latent, dtype: 'F32' }]], metadata);
 }
 
 export function readCachedClip(path: string): CachedClip {

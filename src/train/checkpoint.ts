@@ -21,16 +21,17 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } 
 import { basename, dirname, join, resolve } from 'node:path';
 import { fsyncDir } from '../io/atomic-file.js';
 import { onCleanup } from '../io/exit-cleanup.js';
-import {
-  readSafetensors,
-  type TensorToWrite,
-  tempPath,
-  writeDurable,
-  writeSafetensors,
-} from '../io/safetensors.js';
+import { readSafetensors, type TensorToWrite, writeDurable, writeSafetensors } from '../io/safetensors.js';
 import type { ParamTree } from '../nn/params.js';
 import { loadParamsInto, namedTensors, paramsToEntries } from '../nn/params-file.js';
 import type { AdamWConfig, AdamWState } from './adamw.js';
+
+let tmpCounter = 0;
+
+/** `<dir>.tmp-<pid>-<n>`: a fresh sibling directory for one save (see the header). */
+function tempPath(dir: string): string {
+  return `${dir}.tmp-${process.pid}-${tmpCounter++}`;
+}
 
 export const CHECKPOINT_FORMAT = 'moga-checkpoint';
 export const CHECKPOINT_VERSION = 1;

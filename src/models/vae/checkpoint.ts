@@ -2,7 +2,6 @@
  * VAE checkpoints: one safetensors file holding the weights (encoder.*, decoder.*), the latent
  * scaling statistics (latent_stats.mean / .std, [Z]) and, in the metadata, the config and recipe.
  */
-import { writeFileAtomic } from '../../io/atomic-file.js';
 import { firstNonFinite } from '../../io/non-finite.js';
 import { readSafetensors, type SafeDType, writeSafetensors } from '../../io/safetensors.js';
 import { implausibleWeights } from '../../io/weight-check.js';
@@ -23,7 +22,7 @@ export function saveVae(
 ): void {
   const meta = { format: FORMAT, config: JSON.stringify(vae.config), info: JSON.stringify(opts.info ?? {}) };
   const entries = paramsToEntries(tree(vae), opts.dtype ?? 'F32');
-  writeFileAtomic(path, (tmp) => writeSafetensors(tmp, entries, meta, { atomic: false }));
+  writeSafetensors(path, entries, meta);
 }
 
 /** Reads a checkpoint written by `saveVae`; the config comes from its metadata. */
