@@ -2,7 +2,7 @@
  * Why the bundled DiT draws backgrounds but not objects: three measurements (docs/EVAL.md, the
  * model card). All on held-out or cached world data, seeded, native backend.
  *
- *   node --import tsx scripts/diag/objects.ts frames MODEL [N=48] [STEPS=12] [GUIDANCE=3] [SHEET.png]
+ *   node --import tsx scripts/diag/objects.ts frames MODEL [N=48] [STEPS=12] [GUIDANCE=3] [SHEET.png] [SHIFT]
  *     single generated frames (one latent frame) for the captions of N held-out world frames
  *     (train-split indices >= 100000; training uses < 12000), read by the probes next to the
  *     world's own frame: background colour/kind agreement, and of the frames with an object whether
@@ -86,7 +86,7 @@ function gainMeter() {
   };
 }
 
-function frames(m: MogaModel, n: number, steps: number, guidance: number, sheet?: string): void {
+function frames(m: MogaModel, n: number, steps: number, guidance: number, sheet?: string, shift?: number): void {
   const { probe } = loadProbe('models/probe');
   const spec = { frames: 1, width: W, height: H, fps: 24, minSeconds: 8, maxSeconds: 40, globalProb: 0 };
   const gen: Uint8Array[] = [];
@@ -100,7 +100,7 @@ function frames(m: MogaModel, n: number, steps: number, guidance: number, sheet?
         const text = encodeShots(m.captions, clip.captions, [1]);
         const v = samplingVelocity(denoiser(m.dit), text, guidance, m.config.prediction ?? 'velocity', shape);
         const s = m.config.sampling;
-        const z = sample({ velocity: v.velocity, shape, sampler: s.sampler, steps, shift: s.shift, seed: k });
+        const z = sample({ velocity: v.velocity, shape, sampler: s.sampler, steps, shift: shift ?? s.shift, seed: k });
         v.dispose();
         const d = m.codec.decoder();
         gen.push(toRgb(d.push(z).dataSync() as Float32Array));
@@ -192,6 +192,6 @@ if (!modelDir || !['frames', 'gain', 'sdedit'].includes(mode)) {
 await setBackend('native');
 const model = await loadModel(modelDir);
 const num = (i: number, d: number) => (rest[i] === undefined ? d : Number(rest[i]));
-if (mode === 'frames') frames(model, num(0, 48), num(1, 12), num(2, 3), rest[3]);
+if (mode === 'frames') frames(model, num(0, 48), num(1, 12), num(2, 3), rest[3] || undefined, rest[4] ? Number(rest[4]) : undefined);
 else if (mode === 'gain') gain(model, rest[0], num(1, 24));
 else sdedit(model, rest[0], num(1, 8), num(2, 3));
