@@ -130,11 +130,54 @@ static void pack_b_all(float *dst, const float *b, int brs, int bcs, int k, int 
   for (int p0 = 0; p0 < k; p0 += KC) pack_b(dst + (size_t)p0 * np, b, brs, bcs, p0, imin(KC, k - p0), 0, n);
 }
 
+static inline void spin_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+/*
+ * One GEMM call. With one product split into chunks (the usual large case), B is packed once into a
+ * buffer shared by every chunk, inside the same parallel job: its first `packTasks` tasks pack one
+ * k block each, and a chunk reaching a k block that is not packed yet packs it itself (state 0 -> 1)
+ * or waits for the thread packing it (state 1 -> 2). So there is one fork-join per GEMM, a thread
+ * never waits for a thread that is waiting, and chunks start on k block 0 while later blocks pack.
+ */
+typedef struct {
+  int nb, m, n, k, ars, acs, brs, bcs, ldc;
+  const int *offs; /* per batch: A offset, B offset, C offset (elements) */
+  const float *a, *b;
+  float *c;
+  float *bp;            /* shared packed B (one product), or NULL: each task packs its own */
+  _Atomic int *state;   /* per k block of the shared B: 0 unpacked, 1 packing, 2 ready */
+  int packTasks;        /* leading tasks that only pack B blocks (0 without a shared B) */
+  int rowChunk, colChunk, rowTasks, colTasks;
+} gemm_job;
+
+static void pack_shared_block(gemm_job *g, int kb) {
+  int p0 = kb * KC;
+  pack_b(g->bp + (size_t)p0 * rup(g->n, NR), g->b + g->offs[1], g->brs, g->bcs, p0, imin(KC, g->k - p0), 0,
+         g->n);
+}
+
+/* Makes k block kb of the shared B ready: packs it when no thread has begun to, else waits for it. */
+static void need_block(gemm_job *g, int kb) {
+  _Atomic int *s = g->state + kb;
+  int v = __atomic_load_n(s, __ATOMIC_ACQUIRE);
+  if (v == 2) return;
+  int expect = 0;
+  if (v == 0 && __atomic_compare_exchange_n(s, &expect, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+    pack_shared_block(g, kb);
+    __atomic_store_n(s, 2, __ATOMIC_RELEASE);
+    return;
+  }
+  while (__atomic_load_n(s, __ATOMIC_ACQUIRE) != 2) spin_pause();
+}
+
 /* C rows [i0, i1), columns [j0, j1) (j0 a multiple of NR) from a whole packed B (bp) and A; C has
- * row stride ldc. */
+ * row stride ldc. `g` non-NULL: bp is the job's shared B, each k block made ready before use. */
 static void gemm_tile(int i0, int i1, int j0, int j1, int n, int k, const float *a, int ars, int acs,
-                      const float *bp, float *c, int ldc, int thread) {
-  (void)thread;
+                      const float *bp, float *c, int ldc, gemm_job *g) {
   int np = rup(n, NR);
   float *ap = moga_scratch(0, (size_t)MC * KC);
   for (int p0 = 0; p0 < k; p0 += KC) {
@@ -143,6 +186,7 @@ static void gemm_tile(int i0, int i1, int j0, int j1, int n, int k, const float 
     for (int ic = i0; ic < i1; ic += MC) {
       int mc = imin(MC, i1 - ic);
       pack_a(ap, a, ars, acs, ic, mc, p0, kc);
+      if (g && ic == i0) need_block(g, p0 / KC);
       for (int jr = j0; jr < j1; jr += NR) {
         int nr = imin(NR, j1 - jr);
         const float *bpan = bblock + (size_t)(jr / NR) * kc * NR;
@@ -158,49 +202,36 @@ static void gemm_tile(int i0, int i1, int j0, int j1, int n, int k, const float 
   }
 }
 
-typedef struct {
-  int nb, m, n, k, ars, acs, brs, bcs, ldc;
-  const int *offs; /* per batch: A offset, B offset, C offset (elements) */
-  const float *a, *b;
-  float *c;
-  const float *bp; /* shared packed B (one matrix), or NULL: each task packs its own */
-  int rowChunk, colChunk, rowTasks, colTasks;
-} gemm_job;
-
 static void gemm_task(void *vctx, int task, int thread) {
+  (void)thread;
   gemm_job *g = vctx;
+  if (task < g->packTasks) {
+    need_block(g, task);
+    return;
+  }
+  task -= g->packTasks;
   int t = task / (g->rowTasks * g->colTasks);
   int r = task % (g->rowTasks * g->colTasks);
   int i0 = (r / g->colTasks) * g->rowChunk, j0 = (r % g->colTasks) * g->colChunk;
   int i1 = imin(g->m, i0 + g->rowChunk), j1 = imin(g->n, j0 + g->colChunk);
   const float *a = g->a + g->offs[3 * t], *b = g->b + g->offs[3 * t + 1];
   float *c = g->c + g->offs[3 * t + 2];
-  const float *bp = g->bp;
-  if (!bp) {
-    float *own = moga_scratch(1, packed_b_size(g->k, g->n));
-    pack_b_all(own, b, g->brs, g->bcs, g->k, g->n);
-    bp = own;
+  if (g->bp) {
+    gemm_tile(i0, i1, j0, j1, g->n, g->k, a, g->ars, g->acs, g->bp, c, g->ldc, g);
+    return;
   }
-  gemm_tile(i0, i1, j0, j1, g->n, g->k, a, g->ars, g->acs, bp, c, g->ldc, thread);
+  float *own = moga_scratch(1, packed_b_size(g->k, g->n));
+  pack_b_all(own, b, g->brs, g->bcs, g->k, g->n);
+  gemm_tile(i0, i1, j0, j1, g->n, g->k, a, g->ars, g->acs, own, c, g->ldc, NULL);
 }
 
-typedef struct {
-  const float *b;
-  int brs, bcs, k, n;
-  float *dst;
-} packb_job;
-
-/* One task per k block of the shared B. */
-static void packb_task(void *vctx, int kb, int thread) {
-  (void)thread;
-  packb_job *p = vctx;
-  int p0 = kb * KC;
-  pack_b(p->dst + (size_t)p0 * rup(p->n, NR), p->b, p->brs, p->bcs, p0, imin(KC, p->k - p0), 0, p->n);
-}
+/* A shared packed B up to this size stays allocated (the calling thread's scratch) between calls. */
+#define SHARED_B_KEEP ((size_t)1 << 24) /* floats: 64 MiB */
 
 /*
  * nb products C_t [m, n] = op(A_t) [m, k] . op(B_t) [k, n]; op(A)(i, p) at a[offs[3t] + i*ars + p*acs],
  * op(B)(p, j) at b[offs[3t+1] + p*brs + j*bcs], C_t at c + offs[3t+2] with row stride ldc.
+ * Called from the pool's caller only (never inside a task).
  */
 static void gemm_ld(int nb, const int *offs, int m, int n, int k, const float *a, int ars, int acs,
                     const float *b, int brs, int bcs, float *c, int ldc) {
@@ -212,14 +243,15 @@ static void gemm_ld(int nb, const int *offs, int m, int n, int k, const float *a
   }
   int T = moga_threads();
   double macs = (double)nb * m * n * k;
-  gemm_job g = {nb, m, n, k, ars, acs, brs, bcs, ldc, offs, a, b, c, NULL, m, rup(n, NR), 1, 1};
+  gemm_job g = {nb, m, n, k, ars, acs, brs, bcs, ldc, offs, a, b, c, NULL, NULL, 0, m, rup(n, NR), 1, 1};
   int serial = T <= 1 || macs < (1 << 20);
-  float *shared = NULL;
+  float *owned = NULL;
   if (!serial && nb < 2 * T) {
-    /* Few products: cut each into row chunks, about 4 per thread (tasks are claimed dynamically,
-     * so a thread that loses its core leaves little behind); columns only when C is too short for
-     * one row chunk per thread, since every column chunk packs its rows of A again. */
-    int want = cdiv(4 * T, nb);
+    /* Few products: cut each into row chunks, about 8 per thread (tasks are claimed dynamically,
+     * so a thread that loses its core to another process leaves little behind); columns only when
+     * C is too short for one row chunk per thread, since every column chunk packs its rows of A
+     * again. */
+    int want = cdiv(8 * T, nb);
     g.rowChunk = rup(cdiv(m, want), MR);
     /* but at least 8 register tiles of rows: every chunk streams all of B through the cache */
     if (g.rowChunk < 8 * MR) g.rowChunk = imin(8 * MR, rup(cdiv(m, T), MR));
@@ -228,22 +260,25 @@ static void gemm_ld(int nb, const int *offs, int m, int n, int k, const float *a
       g.colChunk = rup(cdiv(n, cdiv(want, g.rowTasks)), NR);
       g.colTasks = cdiv(n, g.colChunk);
     }
-    /* One product split into chunks: pack its B once, shared by every chunk. */
+    /* One product split into chunks: its B is packed once, shared by every chunk (same job). */
     if (nb == 1 && g.rowTasks * g.colTasks > 1) {
-      shared = aligned_alloc(64, ((packed_b_size(k, n) * 4 + 63) & ~(size_t)63));
-      if (shared) {
-        packb_job pj = {b + offs[1], brs, bcs, k, n, shared};
-        moga_parallel(cdiv(k, KC), packb_task, &pj);
-        g.bp = shared;
+      int kblocks = cdiv(k, KC);
+      size_t bf = packed_b_size(k, n), need = bf + (size_t)kblocks + 16;
+      float *buf = need <= SHARED_B_KEEP ? moga_scratch(2, need) : (owned = aligned_alloc(64, ((need * 4 + 63) & ~(size_t)63)));
+      if (buf) {
+        g.bp = buf;
+        g.state = (_Atomic int *)(buf + bf);
+        for (int i = 0; i < kblocks; i++) g.state[i] = 0;
+        g.packTasks = kblocks;
       }
     }
   }
-  int ntasks = nb * g.rowTasks * g.colTasks;
+  int ntasks = g.packTasks + nb * g.rowTasks * g.colTasks;
   if (serial)
     for (int t = 0; t < ntasks; t++) gemm_task(&g, t, 0);
   else
     moga_parallel(ntasks, gemm_task, &g);
-  free(shared);
+  free(owned);
 }
 
 static void gemm(int nb, const int *offs, int m, int n, int k, const float *a, int ars, int acs, const float *b,
