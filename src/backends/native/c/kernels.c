@@ -42,6 +42,7 @@
 #define MC (MR * 16) /* rows of A packed at once (the A block stays in L2) */
 #define BQ (MR * 8)  /* attention: query rows per tile */
 #define BK 128       /* attention: keys per tile (a multiple of every NR; frame and window groups fit one) */
+#define BKF 256      /* attention forward: keys per tile (fewer softmax rescales; P is read in place) */
 
 typedef float vf __attribute__((vector_size(VW * 4)));
 typedef float vfu __attribute__((vector_size(VW * 4), aligned(4))); /* unaligned access */
@@ -87,6 +88,36 @@ static void ukernel_edge(int kc, const float *a, const float *b, float *c, int l
   ukernel(kc, a, b, t, NR, 0);
   for (int i = 0; i < mr; i++)
     for (int j = 0; j < nr; j++) c[i * ldc + j] = acc ? c[i * ldc + j] + t[i * NR + j] : t[i * NR + j];
+}
+
+/* The micro-kernel with A read in place, row-major: A(i, p) = a[i*lda + p] (the kernel broadcasts
+ * A's elements one at a time, so A needs no packing when its rows are at hand; attention uses it for
+ * Q.K^T and P.V on tiles it has just written). C[MR x NR] (row stride ldc) = (acc ? C : 0) + A . B. */
+static inline void ukernel_rows(int kc, const float *restrict a, int lda, const float *restrict b,
+                                float *restrict c, int ldc, int acc) {
+  vf s[MR][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) s[i][v] = (vf){0};
+  for (int p = 0; p < kc; p++) {
+    vf bv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) bv[v] = *(const vf *)(b + p * NR + v * VW);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++) {
+      float ai = a[(size_t)i * lda + p];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; v++) s[i][v] += ai * bv[v];
+    }
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) {
+      vfu *dst = (vfu *)(c + i * ldc + v * VW);
+      *dst = acc ? *dst + s[i][v] : s[i][v];
+    }
 }
 
 /* ---------------------------------------------------------------- GEMM */
@@ -367,7 +398,19 @@ typedef struct {
   int *items;                                /* 4 ints per task: seg, h, start, end */
 } attn_job;
 
-/* Forward item: queries qIndex[qa..qb) of segment `seg`, head h, against all its keys. */
+/* Rows idx[0..n) of x (head h), scaled, -> dst [BQ][D] row-major (rows n..BQ zero). */
+static void gather_rows_scaled(float *dst, const float *x, const int *idx, int n, int H, int h, int D, float mul) {
+  for (int i = 0; i < n; i++) {
+    const float *src = x + ((size_t)idx[i] * H + h) * D;
+    float *d = dst + (size_t)i * D;
+    for (int e = 0; e < D; e++) d[e] = src[e] * mul;
+  }
+  memset(dst + (size_t)n * D, 0, sizeof(float) * (size_t)(BQ - n) * D);
+}
+
+/* Forward item: queries qIndex[qa..qb) of segment `seg`, head h, against all its keys, a BQ x BK
+ * tile at a time: S = Q.K^T (Q rows read in place), online softmax on S's rows in place (vector max,
+ * exp and sum), O += P.V with P = S read in place. */
 static void attn_fwd_task(void *vctx, int task, int thread) {
   (void)thread;
   attn_job *J = vctx;
@@ -377,44 +420,55 @@ static void attn_fwd_task(void *vctx, int task, int thread) {
   const int *kidx = J->ki + k0;
   float *kp = moga_scratch(0, (size_t)nkp * D);       /* K panels [jr][d][NR] */
   float *vp = moga_scratch(1, (size_t)dp * nkp);      /* V panels [dpanel][j][NR] */
-  float *qa_ = moga_scratch(2, (size_t)BQ * D);       /* Q tile [ir][d][MR], scaled */
-  float *s = moga_scratch(3, (size_t)BQ * BK);        /* scores [i][j] */
-  float *pp = moga_scratch(4, (size_t)BQ * BK);       /* P as A panels [ir][j][MR] */
+  float *qt = moga_scratch(2, (size_t)BQ * D);        /* Q tile [i][d], scaled */
+  float *s = moga_scratch(3, (size_t)BQ * BKF);        /* scores, then P [i][j] */
   float *acc = moga_scratch(5, (size_t)BQ * dp);      /* O accumulator [i][dp] */
   float *ml = moga_scratch(6, 2 * BQ);                /* running max, running sum */
-  if (!kp || !vp || !qa_ || !s || !pp || !acc || !ml) abort();
+  if (!kp || !vp || !qt || !s || !acc || !ml) abort();
   pack_keys_b(kp, J->k, kidx, nkv, H, h, D);
   pack_rows_b(vp, J->v, kidx, nkv, nkp, H, h, D, 1.0f);
   for (int i0 = qa; i0 < qb; i0 += BQ) {
     int nq = imin(BQ, qb - i0), blocks = cdiv(nq, MR);
-    pack_rows_a(qa_, J->q, J->qi + i0, nq, H, h, D, J->scale);
+    gather_rows_scaled(qt, J->q, J->qi + i0, nq, H, h, D, J->scale);
     memset(acc, 0, sizeof(float) * (size_t)BQ * dp);
     for (int i = 0; i < BQ; i++) ml[i] = -INFINITY, ml[BQ + i] = 0;
-    memset(pp, 0, sizeof(float) * (size_t)BQ * BK); /* padded rows stay zero */
-    for (int j0 = 0; j0 < nkv; j0 += BK) {
-      int nk = imin(BK, nkv - j0), nkt = rup(nk, NR);
-      tile_product(qa_, kp + (size_t)j0 * D, blocks, nkt / NR, D, s, BK);
+    for (int j0 = 0; j0 < nkv; j0 += BKF) {
+      int nk = imin(BKF, nkv - j0), nkt = rup(nk, NR);
+      const float *kt = kp + (size_t)j0 * D;
+      for (int ir = 0; ir < blocks; ir++)
+        for (int jr = 0; jr < nkt / NR; jr++)
+          ukernel_rows(D, qt + (size_t)ir * MR * D, D, kt + (size_t)jr * D * NR, s + (size_t)ir * MR * BKF + jr * NR,
+                       BKF, 0);
       for (int i = 0; i < nq; i++) {
-        float *row = s + (size_t)i * BK;
-        float mx = ml[i];
-        for (int j = 0; j < nk; j++) mx = row[j] > mx ? row[j] : mx;
+        float *row = s + (size_t)i * BKF;
         for (int j = nk; j < nkt; j++) row[j] = -INFINITY; /* padded keys */
+        vf mv = (vf){0} + ml[i];
+        for (int j = 0; j < nkt; j += VW) {
+          vf x = *(vf *)(row + j);
+          mv = vsel(x > mv, x, mv);
+        }
+        float mx = mv[0];
+        for (int l = 1; l < VW; l++) mx = mv[l] > mx ? mv[l] : mx;
         /* Online softmax: rescale what was accumulated under the old maximum. */
-        float corr = expf(ml[i] - mx), sum = 0;
+        float corr = expf(ml[i] - mx);
         ml[i] = mx;
-        float *pcol = pp + (size_t)(i / MR) * BK * MR + (i % MR);
+        vf sv = (vf){0};
         for (int j = 0; j < nkt; j += VW) {
           vf e = vexp(*(vf *)(row + j) - mx);
-          for (int l = 0; l < VW; l++) sum += e[l], pcol[(j + l) * MR] = e[l];
+          *(vf *)(row + j) = e;
+          sv += e;
         }
+        float sum = 0;
+        for (int l = 0; l < VW; l++) sum += sv[l];
         ml[BQ + i] = ml[BQ + i] * corr + sum;
-        if (corr != 1.0f) for (int d = 0; d < dp; d++) acc[(size_t)i * dp + d] *= corr;
+        if (corr != 1.0f)
+          for (int d = 0; d < dp; d++) acc[(size_t)i * dp + d] *= corr;
       }
-      /* O += P . V over this tile's keys */
+      /* O += P . V over this tile's keys (rows of P past nq hold finite scores of zero queries) */
       for (int ir = 0; ir < blocks; ir++)
         for (int dpn = 0; dpn < dp / NR; dpn++)
-          ukernel(nk, pp + (size_t)ir * BK * MR, vp + (size_t)dpn * nkp * NR + (size_t)j0 * NR,
-                  acc + (size_t)ir * MR * dp + dpn * NR, dp, 1);
+          ukernel_rows(nk, s + (size_t)ir * MR * BKF, BKF, vp + (size_t)dpn * nkp * NR + (size_t)j0 * NR,
+                       acc + (size_t)ir * MR * dp + dpn * NR, dp, 1);
     }
     for (int i = 0; i < nq; i++) {
       int r = J->qi[i0 + i];
