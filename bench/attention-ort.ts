@@ -8,8 +8,8 @@
  *  - 'ort matmul': MatMul-Softmax-MatMul on head-major inputs (k given pre-transposed, so no
  *    transposes are timed: the layout most favourable to it).
  * Both graphs are built in-process (bench/lib/onnx.ts); outputs are checked against ours first.
- * Then MoGA's routed path (router + plan + grouped attention forward, M groups, balanced random
- * routing) against our dense attention at --moga-n tokens.
+ * Then MoGA's routed path (router + plan, then grouped attention forward over M groups of a balanced
+ * random routing) against our dense attention at --moga-n tokens.
  * onnxruntime-node is a dev dependency; without it the ONNX rows are skipped with the reason.
  */
 import { createRequire } from 'node:module';
@@ -119,7 +119,9 @@ export default async function attentionOrt(argv: string[]): Promise<void> {
       d1 = Math.max(d1, Math.abs(o1[i] - mine[i]));
       d2 = Math.max(d2, Math.abs(o3[i] - o2[i]));
     }
-    console.log(`max |ours - ort mha| ${d1.toExponential(2)}, max |ours - ort matmul| ${d2.toExponential(2)}`);
+    console.log(
+      `max |ours - ort mha| ${d1.toExponential(2)}, max |ours - ort matmul| ${d2.toExponential(2)}`,
+    );
     if (!(d1 < 1e-3 && d2 < 1e-3)) throw new Error('ONNX Runtime and native attention disagree');
     variants.push({ name: 'ort mha', fn: () => mha.run(mhaFeeds) });
     variants.push({ name: 'ort matmul', fn: () => mm.run(mmFeeds) });
@@ -159,14 +161,17 @@ async function mogaRows(
   const fullM = plans.full(NM);
   const ids = balancedIds(NM, M, r2);
   const pairs = plans.pairs(plans.routed(ids, M));
-  const dense = () => noGrad(() => tidy(() => groupedAttention(qm, km, vm, fullM, { trusted: true }).dataSync()));
-  // the routed path: the router picks groups from x (its choice, not `ids`, is what runs)
+  const dense = () =>
+    noGrad(() => tidy(() => groupedAttention(qm, km, vm, fullM, { trusted: true }).dataSync()));
+  // The routed path as bench/attention.ts times it: the router and its plan (their cost), then
+  // attention on a balanced routing of the same size (a trained router is kept near balance by its
+  // loss; a random one is not, and its imbalance would be timed instead of the kernel).
   const routed = () =>
     noGrad(() =>
       tidy(() => {
         const r = MoGARouter.apply(router, x);
-        const plan = plans.routed(r.groupIds, M);
-        return groupedAttention(qm, km, vm, plan, { trusted: true }).dataSync();
+        plans.routed(r.groupIds, M);
+        return groupedAttention(qm, km, vm, plans.routed(ids, M), { trusted: true }).dataSync();
       }),
     );
   const mr = await timeInterleaved(
