@@ -5,8 +5,10 @@
  * whose name carries the ISA, so the three builds link into one library and pool.c picks one.
  *
  * GEMM is BLIS-style: B packed into KC x NR panels, A into MR x KC panels, an MR x NR register tile
- * accumulated over KC (the micro-kernel), C updated once per KC block. Attention is flash-style and
- * reuses the same micro-kernel for Q.K^T, P.V and the backward products.
+ * accumulated over KC (the micro-kernel), C updated once per KC block; one product cut into row
+ * chunks shares one packed B, packed inside the same parallel job (gemm_job). Attention is
+ * flash-style and reuses the micro-kernel for the backward products; the forward uses its
+ * row-major-A twin (ukernel_rows) to read Q and the softmaxed scores in place.
  * Determinism: every output element is summed in an order fixed by the shapes alone (k blocks in
  * order; key tiles in order; query tiles in order), never by which thread ran what, so any thread
  * count gives the same bits.
