@@ -1,7 +1,8 @@
 /**
- * `npm run bench -- native [--repeats 5] [--out FILE.md]`: the native backend against wasm in the
- * same process, both at the same thread count (default: all cores), interleaved, median of the
- * repeats: GEMM 1024^3 (and OpenBLAS cblas_sgemm when the library is present), one training step
+ * `npm run bench -- native [--repeats 5] [--out FILE.md] [--gemm-only]`: the native backend against
+ * wasm in the same process, both at the same thread count (default: all cores), interleaved, median
+ * of the repeats: GEMM 1024^3 and 4096 x 4096 x 256 (and OpenBLAS cblas_sgemm when the library is
+ * present; --gemm-only stops there, printing only), one training step
  * (the DiT objective's loss + gradients of every parameter) of the bundled DiT recipe's model
  * (configs/dit-tiny.json: width 128, 16 routed groups, MoGA + STGA) on a batch of two 33-frame
  * 160x96 clips' latents, and one sampling step (the guided velocity: conditional and empty-caption
@@ -124,37 +125,48 @@ export default async function native(argv: string[]): Promise<void> {
   );
   const rows: Row[] = [];
 
-  // GEMM 1024^3
-  const n = 1024;
-  const rng = new Rng(n);
-  const a = rng.normalArray(n * n);
-  const b = rng.normalArray(n * n);
-  const gemmOn = (be: Backend) => {
-    const ta = fromArray(a, [n, n], be);
-    const tb = fromArray(b, [n, n], be);
-    return () => tidy(() => void matmul(ta, tb));
-  };
-  const variants: Variant[] = [
-    { name: 'native', fn: gemmOn(nat) },
-    { name: 'wasm', fn: gemmOn(wasm) },
-  ];
+  // GEMM 1024^3 and 4096 x 4096 x 256 (m x n x k), with OpenBLAS in the same loop when present.
   const blas = await loadBlas();
-  if (typeof blas !== 'string') {
-    blas.setThreads(threads);
-    const c = new Float32Array(n * n);
-    variants.push({ name: 'openblas', fn: () => blas.sgemm(n, n, n, a, b, c) });
-  } else console.log(`OpenBLAS: absent (${blas})`);
-  const gms = await timeInterleaved(variants, repeats, 1);
-  const gflops = (ms: number) => (2 * n ** 3) / (ms * 1e6);
-  variants.forEach((v, i) =>
-    rows.push({
-      what: 'GEMM 1024^3',
-      variant: v.name,
-      'median ms': gms[i],
-      'GFLOP/s': gflops(gms[i]),
-      'native speed-up': gms[i] / gms[0],
-    }),
-  );
+  if (typeof blas === 'string') console.log(`OpenBLAS: absent (${blas})`);
+  else blas.setThreads(threads);
+  for (const [m, n, k] of [
+    [1024, 1024, 1024],
+    [4096, 4096, 256],
+  ]) {
+    const rng = new Rng(m + k);
+    const a = rng.normalArray(m * k);
+    const b = rng.normalArray(k * n);
+    const gemmOn = (be: Backend) => {
+      const ta = fromArray(a, [m, k], be);
+      const tb = fromArray(b, [k, n], be);
+      return () => tidy(() => void matmul(ta, tb));
+    };
+    const variants: Variant[] = [
+      { name: 'native', fn: gemmOn(nat) },
+      { name: 'wasm', fn: gemmOn(wasm) },
+    ];
+    if (typeof blas !== 'string') {
+      const c = new Float32Array(m * n);
+      variants.push({ name: 'openblas', fn: () => blas.sgemm(m, n, k, a, b, c) });
+    }
+    const gms = await timeInterleaved(variants, repeats, 1);
+    const gflops = (ms: number) => (2 * m * n * k) / (ms * 1e6);
+    variants.forEach((v, i) =>
+      rows.push({
+        what: m === k ? `GEMM ${m}^3` : `GEMM ${m}x${n}x${k}`,
+        variant: v.name,
+        'median ms': gms[i],
+        'GFLOP/s': gflops(gms[i]),
+        'native speed-up': gms[i] / gms[0],
+      }),
+    );
+  }
+  if (argv.includes('--gemm-only')) {
+    printTable(`GEMM, ${threads} threads each, median of ${repeats} interleaved runs`, rows);
+    console.log(`load average after: ${load()}`);
+    wasm.dispose();
+    return;
+  }
 
   // One DiT training step (flow loss + all gradients); the same inputs on both backends.
   const cfg = recipeConfig();

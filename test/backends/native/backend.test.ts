@@ -135,6 +135,54 @@ describeNative('native backend', () => {
     }
   });
 
+  it('GEMM on edge sizes (m, n in 1, 7, 17, 33, 65; k in 1, 17, 65) and on the threaded paths (B packed once and shared, column chunks), every ISA', () => {
+    const edges = [1, 7, 17, 33, 65];
+    for (const b of builds()) {
+      for (const m of edges)
+        for (const k of [1, 17, 65])
+          for (const n of edges)
+            compareWithRef(
+              b,
+              () => o.matmul(rn([m, k], m * 7 + k), rn([k, n], n * 3 + k)),
+              1e-4,
+              1e-4,
+              `${b.isa} ${m}x${k}x${n}`,
+            );
+      // Above the serial threshold: one product cut into row chunks sharing one packed B whose
+      // k blocks (k > 4 KC, last one partial) are packed inside the job; a short C cut into column
+      // chunks; both operands transposed.
+      for (const [m, k, n, tA, tB] of [
+        [200, 1100, 130, false, false],
+        [333, 520, 97, true, true],
+        [5, 900, 1500, false, true],
+        [1, 2048, 700, true, false],
+      ] as [number, number, number, boolean, boolean][])
+        compareWithRef(
+          b,
+          () =>
+            o.matmul(rn(tA ? [k, m] : [m, k], m + 1), rn(tB ? [n, k] : [k, n], n + 2), {
+              transA: tA,
+              transB: tB,
+            }),
+          2e-4,
+          2e-4,
+          `${b.isa} threaded ${m}x${k}x${n} ${tA} ${tB}`,
+        );
+    }
+    // The shared-B path gives the bits of the serial one.
+    const b1 = createNativeBackend({ threads: 1, skipSelfTest: true }) as NativeBackend;
+    const b2 = createNativeBackend({ threads: 2, skipSelfTest: true }) as NativeBackend;
+    for (const [m, k, n] of [
+      [200, 1100, 130],
+      [5, 900, 1500],
+    ]) {
+      const f = () => o.matmul(rn([m, k], 11), rn([k, n], 12));
+      const [one] = onBackend(b1, f);
+      const [two] = onBackend(b2, f);
+      assert.deepEqual(two, one, `${m}x${k}x${n}: 1 and 2 threads differ`);
+    }
+  });
+
   it('layerNorm and rmsNorm forward and backward match ref (rows not a multiple of the row block)', () => {
     for (const b of builds())
       for (const [rows, d] of [

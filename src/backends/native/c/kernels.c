@@ -5,8 +5,10 @@
  * whose name carries the ISA, so the three builds link into one library and pool.c picks one.
  *
  * GEMM is BLIS-style: B packed into KC x NR panels, A into MR x KC panels, an MR x NR register tile
- * accumulated over KC (the micro-kernel), C updated once per KC block. Attention is flash-style and
- * reuses the same micro-kernel for Q.K^T, P.V and the backward products.
+ * accumulated over KC (the micro-kernel), C updated once per KC block; one product cut into row
+ * chunks shares one packed B, packed inside the same parallel job (gemm_job). Attention is
+ * flash-style and reuses the micro-kernel for the backward products; the forward uses its
+ * row-major-A twin (ukernel_rows) to read Q and the softmaxed scores in place.
  * Determinism: every output element is summed in an order fixed by the shapes alone (k blocks in
  * order; key tiles in order; query tiles in order), never by which thread ran what, so any thread
  * count gives the same bits.
@@ -42,6 +44,7 @@
 #define MC (MR * 16) /* rows of A packed at once (the A block stays in L2) */
 #define BQ (MR * 8)  /* attention: query rows per tile */
 #define BK 128       /* attention: keys per tile (a multiple of every NR; frame and window groups fit one) */
+#define BKF 256      /* attention forward: keys per tile (fewer softmax rescales; P is read in place) */
 
 typedef float vf __attribute__((vector_size(VW * 4)));
 typedef float vfu __attribute__((vector_size(VW * 4), aligned(4))); /* unaligned access */
@@ -89,6 +92,36 @@ static void ukernel_edge(int kc, const float *a, const float *b, float *c, int l
     for (int j = 0; j < nr; j++) c[i * ldc + j] = acc ? c[i * ldc + j] + t[i * NR + j] : t[i * NR + j];
 }
 
+/* The micro-kernel with A read in place, row-major: A(i, p) = a[i*lda + p] (the kernel broadcasts
+ * A's elements one at a time, so A needs no packing when its rows are at hand; attention uses it for
+ * Q.K^T and P.V on tiles it has just written). C[MR x NR] (row stride ldc) = (acc ? C : 0) + A . B. */
+static inline void ukernel_rows(int kc, const float *restrict a, int lda, const float *restrict b,
+                                float *restrict c, int ldc, int acc) {
+  vf s[MR][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) s[i][v] = (vf){0};
+  for (int p = 0; p < kc; p++) {
+    vf bv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) bv[v] = *(const vf *)(b + p * NR + v * VW);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++) {
+      float ai = a[(size_t)i * lda + p];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; v++) s[i][v] += ai * bv[v];
+    }
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) {
+      vfu *dst = (vfu *)(c + i * ldc + v * VW);
+      *dst = acc ? *dst + s[i][v] : s[i][v];
+    }
+}
+
 /* ---------------------------------------------------------------- GEMM */
 
 /* A(i, p) = a[i*ars + p*acs]; rows [i0, i0+mc), k [p0, p0+kc) -> dst[ir][p][MR], zero-padded rows. */
@@ -130,11 +163,54 @@ static void pack_b_all(float *dst, const float *b, int brs, int bcs, int k, int 
   for (int p0 = 0; p0 < k; p0 += KC) pack_b(dst + (size_t)p0 * np, b, brs, bcs, p0, imin(KC, k - p0), 0, n);
 }
 
+static inline void spin_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+/*
+ * One GEMM call. With one product split into chunks (the usual large case), B is packed once into a
+ * buffer shared by every chunk, inside the same parallel job: its first `packTasks` tasks pack one
+ * k block each, and a chunk reaching a k block that is not packed yet packs it itself (state 0 -> 1)
+ * or waits for the thread packing it (state 1 -> 2). So there is one fork-join per GEMM, a thread
+ * never waits for a thread that is waiting, and chunks start on k block 0 while later blocks pack.
+ */
+typedef struct {
+  int nb, m, n, k, ars, acs, brs, bcs, ldc;
+  const int *offs; /* per batch: A offset, B offset, C offset (elements) */
+  const float *a, *b;
+  float *c;
+  float *bp;            /* shared packed B (one product), or NULL: each task packs its own */
+  _Atomic int *state;   /* per k block of the shared B: 0 unpacked, 1 packing, 2 ready */
+  int packTasks;        /* leading tasks that only pack B blocks (0 without a shared B) */
+  int rowChunk, colChunk, rowTasks, colTasks;
+} gemm_job;
+
+static void pack_shared_block(gemm_job *g, int kb) {
+  int p0 = kb * KC;
+  pack_b(g->bp + (size_t)p0 * rup(g->n, NR), g->b + g->offs[1], g->brs, g->bcs, p0, imin(KC, g->k - p0), 0,
+         g->n);
+}
+
+/* Makes k block kb of the shared B ready: packs it when no thread has begun to, else waits for it. */
+static void need_block(gemm_job *g, int kb) {
+  _Atomic int *s = g->state + kb;
+  int v = __atomic_load_n(s, __ATOMIC_ACQUIRE);
+  if (v == 2) return;
+  int expect = 0;
+  if (v == 0 && __atomic_compare_exchange_n(s, &expect, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+    pack_shared_block(g, kb);
+    __atomic_store_n(s, 2, __ATOMIC_RELEASE);
+    return;
+  }
+  while (__atomic_load_n(s, __ATOMIC_ACQUIRE) != 2) spin_pause();
+}
+
 /* C rows [i0, i1), columns [j0, j1) (j0 a multiple of NR) from a whole packed B (bp) and A; C has
- * row stride ldc. */
+ * row stride ldc. `g` non-NULL: bp is the job's shared B, each k block made ready before use. */
 static void gemm_tile(int i0, int i1, int j0, int j1, int n, int k, const float *a, int ars, int acs,
-                      const float *bp, float *c, int ldc, int thread) {
-  (void)thread;
+                      const float *bp, float *c, int ldc, gemm_job *g) {
   int np = rup(n, NR);
   float *ap = moga_scratch(0, (size_t)MC * KC);
   for (int p0 = 0; p0 < k; p0 += KC) {
@@ -143,6 +219,7 @@ static void gemm_tile(int i0, int i1, int j0, int j1, int n, int k, const float 
     for (int ic = i0; ic < i1; ic += MC) {
       int mc = imin(MC, i1 - ic);
       pack_a(ap, a, ars, acs, ic, mc, p0, kc);
+      if (g && ic == i0) need_block(g, p0 / KC);
       for (int jr = j0; jr < j1; jr += NR) {
         int nr = imin(NR, j1 - jr);
         const float *bpan = bblock + (size_t)(jr / NR) * kc * NR;
@@ -158,49 +235,36 @@ static void gemm_tile(int i0, int i1, int j0, int j1, int n, int k, const float 
   }
 }
 
-typedef struct {
-  int nb, m, n, k, ars, acs, brs, bcs, ldc;
-  const int *offs; /* per batch: A offset, B offset, C offset (elements) */
-  const float *a, *b;
-  float *c;
-  const float *bp; /* shared packed B (one matrix), or NULL: each task packs its own */
-  int rowChunk, colChunk, rowTasks, colTasks;
-} gemm_job;
-
 static void gemm_task(void *vctx, int task, int thread) {
+  (void)thread;
   gemm_job *g = vctx;
+  if (task < g->packTasks) {
+    need_block(g, task);
+    return;
+  }
+  task -= g->packTasks;
   int t = task / (g->rowTasks * g->colTasks);
   int r = task % (g->rowTasks * g->colTasks);
   int i0 = (r / g->colTasks) * g->rowChunk, j0 = (r % g->colTasks) * g->colChunk;
   int i1 = imin(g->m, i0 + g->rowChunk), j1 = imin(g->n, j0 + g->colChunk);
   const float *a = g->a + g->offs[3 * t], *b = g->b + g->offs[3 * t + 1];
   float *c = g->c + g->offs[3 * t + 2];
-  const float *bp = g->bp;
-  if (!bp) {
-    float *own = moga_scratch(1, packed_b_size(g->k, g->n));
-    pack_b_all(own, b, g->brs, g->bcs, g->k, g->n);
-    bp = own;
+  if (g->bp) {
+    gemm_tile(i0, i1, j0, j1, g->n, g->k, a, g->ars, g->acs, g->bp, c, g->ldc, g);
+    return;
   }
-  gemm_tile(i0, i1, j0, j1, g->n, g->k, a, g->ars, g->acs, bp, c, g->ldc, thread);
+  float *own = moga_scratch(1, packed_b_size(g->k, g->n));
+  pack_b_all(own, b, g->brs, g->bcs, g->k, g->n);
+  gemm_tile(i0, i1, j0, j1, g->n, g->k, a, g->ars, g->acs, own, c, g->ldc, NULL);
 }
 
-typedef struct {
-  const float *b;
-  int brs, bcs, k, n;
-  float *dst;
-} packb_job;
-
-/* One task per k block of the shared B. */
-static void packb_task(void *vctx, int kb, int thread) {
-  (void)thread;
-  packb_job *p = vctx;
-  int p0 = kb * KC;
-  pack_b(p->dst + (size_t)p0 * rup(p->n, NR), p->b, p->brs, p->bcs, p0, imin(KC, p->k - p0), 0, p->n);
-}
+/* A shared packed B up to this size stays allocated (the calling thread's scratch) between calls. */
+#define SHARED_B_KEEP ((size_t)1 << 24) /* floats: 64 MiB */
 
 /*
  * nb products C_t [m, n] = op(A_t) [m, k] . op(B_t) [k, n]; op(A)(i, p) at a[offs[3t] + i*ars + p*acs],
  * op(B)(p, j) at b[offs[3t+1] + p*brs + j*bcs], C_t at c + offs[3t+2] with row stride ldc.
+ * Called from the pool's caller only (never inside a task).
  */
 static void gemm_ld(int nb, const int *offs, int m, int n, int k, const float *a, int ars, int acs,
                     const float *b, int brs, int bcs, float *c, int ldc) {
@@ -212,14 +276,15 @@ static void gemm_ld(int nb, const int *offs, int m, int n, int k, const float *a
   }
   int T = moga_threads();
   double macs = (double)nb * m * n * k;
-  gemm_job g = {nb, m, n, k, ars, acs, brs, bcs, ldc, offs, a, b, c, NULL, m, rup(n, NR), 1, 1};
+  gemm_job g = {nb, m, n, k, ars, acs, brs, bcs, ldc, offs, a, b, c, NULL, NULL, 0, m, rup(n, NR), 1, 1};
   int serial = T <= 1 || macs < (1 << 20);
-  float *shared = NULL;
+  float *owned = NULL;
   if (!serial && nb < 2 * T) {
-    /* Few products: cut each into row chunks, about 4 per thread (tasks are claimed dynamically,
-     * so a thread that loses its core leaves little behind); columns only when C is too short for
-     * one row chunk per thread, since every column chunk packs its rows of A again. */
-    int want = cdiv(4 * T, nb);
+    /* Few products: cut each into row chunks, about 8 per thread (tasks are claimed dynamically,
+     * so a thread that loses its core to another process leaves little behind); columns only when
+     * C is too short for one row chunk per thread, since every column chunk packs its rows of A
+     * again. */
+    int want = cdiv(8 * T, nb);
     g.rowChunk = rup(cdiv(m, want), MR);
     /* but at least 8 register tiles of rows: every chunk streams all of B through the cache */
     if (g.rowChunk < 8 * MR) g.rowChunk = imin(8 * MR, rup(cdiv(m, T), MR));
@@ -228,22 +293,25 @@ static void gemm_ld(int nb, const int *offs, int m, int n, int k, const float *a
       g.colChunk = rup(cdiv(n, cdiv(want, g.rowTasks)), NR);
       g.colTasks = cdiv(n, g.colChunk);
     }
-    /* One product split into chunks: pack its B once, shared by every chunk. */
+    /* One product split into chunks: its B is packed once, shared by every chunk (same job). */
     if (nb == 1 && g.rowTasks * g.colTasks > 1) {
-      shared = aligned_alloc(64, ((packed_b_size(k, n) * 4 + 63) & ~(size_t)63));
-      if (shared) {
-        packb_job pj = {b + offs[1], brs, bcs, k, n, shared};
-        moga_parallel(cdiv(k, KC), packb_task, &pj);
-        g.bp = shared;
+      int kblocks = cdiv(k, KC);
+      size_t bf = packed_b_size(k, n), need = bf + (size_t)kblocks + 16;
+      float *buf = need <= SHARED_B_KEEP ? moga_scratch(2, need) : (owned = aligned_alloc(64, ((need * 4 + 63) & ~(size_t)63)));
+      if (buf) {
+        g.bp = buf;
+        g.state = (_Atomic int *)(buf + bf);
+        for (int i = 0; i < kblocks; i++) g.state[i] = 0;
+        g.packTasks = kblocks;
       }
     }
   }
-  int ntasks = nb * g.rowTasks * g.colTasks;
+  int ntasks = g.packTasks + nb * g.rowTasks * g.colTasks;
   if (serial)
     for (int t = 0; t < ntasks; t++) gemm_task(&g, t, 0);
   else
     moga_parallel(ntasks, gemm_task, &g);
-  free(shared);
+  free(owned);
 }
 
 static void gemm(int nb, const int *offs, int m, int n, int k, const float *a, int ars, int acs, const float *b,
@@ -332,7 +400,19 @@ typedef struct {
   int *items;                                /* 4 ints per task: seg, h, start, end */
 } attn_job;
 
-/* Forward item: queries qIndex[qa..qb) of segment `seg`, head h, against all its keys. */
+/* Rows idx[0..n) of x (head h), scaled, -> dst [BQ][D] row-major (rows n..BQ zero). */
+static void gather_rows_scaled(float *dst, const float *x, const int *idx, int n, int H, int h, int D, float mul) {
+  for (int i = 0; i < n; i++) {
+    const float *src = x + ((size_t)idx[i] * H + h) * D;
+    float *d = dst + (size_t)i * D;
+    for (int e = 0; e < D; e++) d[e] = src[e] * mul;
+  }
+  memset(dst + (size_t)n * D, 0, sizeof(float) * (size_t)(BQ - n) * D);
+}
+
+/* Forward item: queries qIndex[qa..qb) of segment `seg`, head h, against all its keys, a BQ x BK
+ * tile at a time: S = Q.K^T (Q rows read in place), online softmax on S's rows in place (vector max,
+ * exp and sum), O += P.V with P = S read in place. */
 static void attn_fwd_task(void *vctx, int task, int thread) {
   (void)thread;
   attn_job *J = vctx;
@@ -342,44 +422,55 @@ static void attn_fwd_task(void *vctx, int task, int thread) {
   const int *kidx = J->ki + k0;
   float *kp = moga_scratch(0, (size_t)nkp * D);       /* K panels [jr][d][NR] */
   float *vp = moga_scratch(1, (size_t)dp * nkp);      /* V panels [dpanel][j][NR] */
-  float *qa_ = moga_scratch(2, (size_t)BQ * D);       /* Q tile [ir][d][MR], scaled */
-  float *s = moga_scratch(3, (size_t)BQ * BK);        /* scores [i][j] */
-  float *pp = moga_scratch(4, (size_t)BQ * BK);       /* P as A panels [ir][j][MR] */
+  float *qt = moga_scratch(2, (size_t)BQ * D);        /* Q tile [i][d], scaled */
+  float *s = moga_scratch(3, (size_t)BQ * BKF);        /* scores, then P [i][j] */
   float *acc = moga_scratch(5, (size_t)BQ * dp);      /* O accumulator [i][dp] */
   float *ml = moga_scratch(6, 2 * BQ);                /* running max, running sum */
-  if (!kp || !vp || !qa_ || !s || !pp || !acc || !ml) abort();
+  if (!kp || !vp || !qt || !s || !acc || !ml) abort();
   pack_keys_b(kp, J->k, kidx, nkv, H, h, D);
   pack_rows_b(vp, J->v, kidx, nkv, nkp, H, h, D, 1.0f);
   for (int i0 = qa; i0 < qb; i0 += BQ) {
     int nq = imin(BQ, qb - i0), blocks = cdiv(nq, MR);
-    pack_rows_a(qa_, J->q, J->qi + i0, nq, H, h, D, J->scale);
+    gather_rows_scaled(qt, J->q, J->qi + i0, nq, H, h, D, J->scale);
     memset(acc, 0, sizeof(float) * (size_t)BQ * dp);
     for (int i = 0; i < BQ; i++) ml[i] = -INFINITY, ml[BQ + i] = 0;
-    memset(pp, 0, sizeof(float) * (size_t)BQ * BK); /* padded rows stay zero */
-    for (int j0 = 0; j0 < nkv; j0 += BK) {
-      int nk = imin(BK, nkv - j0), nkt = rup(nk, NR);
-      tile_product(qa_, kp + (size_t)j0 * D, blocks, nkt / NR, D, s, BK);
+    for (int j0 = 0; j0 < nkv; j0 += BKF) {
+      int nk = imin(BKF, nkv - j0), nkt = rup(nk, NR);
+      const float *kt = kp + (size_t)j0 * D;
+      for (int ir = 0; ir < blocks; ir++)
+        for (int jr = 0; jr < nkt / NR; jr++)
+          ukernel_rows(D, qt + (size_t)ir * MR * D, D, kt + (size_t)jr * D * NR, s + (size_t)ir * MR * BKF + jr * NR,
+                       BKF, 0);
       for (int i = 0; i < nq; i++) {
-        float *row = s + (size_t)i * BK;
-        float mx = ml[i];
-        for (int j = 0; j < nk; j++) mx = row[j] > mx ? row[j] : mx;
+        float *row = s + (size_t)i * BKF;
         for (int j = nk; j < nkt; j++) row[j] = -INFINITY; /* padded keys */
+        vf mv = (vf){0} + ml[i];
+        for (int j = 0; j < nkt; j += VW) {
+          vf x = *(vf *)(row + j);
+          mv = vsel(x > mv, x, mv);
+        }
+        float mx = mv[0];
+        for (int l = 1; l < VW; l++) mx = mv[l] > mx ? mv[l] : mx;
         /* Online softmax: rescale what was accumulated under the old maximum. */
-        float corr = expf(ml[i] - mx), sum = 0;
+        float corr = expf(ml[i] - mx);
         ml[i] = mx;
-        float *pcol = pp + (size_t)(i / MR) * BK * MR + (i % MR);
+        vf sv = (vf){0};
         for (int j = 0; j < nkt; j += VW) {
           vf e = vexp(*(vf *)(row + j) - mx);
-          for (int l = 0; l < VW; l++) sum += e[l], pcol[(j + l) * MR] = e[l];
+          *(vf *)(row + j) = e;
+          sv += e;
         }
+        float sum = 0;
+        for (int l = 0; l < VW; l++) sum += sv[l];
         ml[BQ + i] = ml[BQ + i] * corr + sum;
-        if (corr != 1.0f) for (int d = 0; d < dp; d++) acc[(size_t)i * dp + d] *= corr;
+        if (corr != 1.0f)
+          for (int d = 0; d < dp; d++) acc[(size_t)i * dp + d] *= corr;
       }
-      /* O += P . V over this tile's keys */
+      /* O += P . V over this tile's keys (rows of P past nq hold finite scores of zero queries) */
       for (int ir = 0; ir < blocks; ir++)
         for (int dpn = 0; dpn < dp / NR; dpn++)
-          ukernel(nk, pp + (size_t)ir * BK * MR, vp + (size_t)dpn * nkp * NR + (size_t)j0 * NR,
-                  acc + (size_t)ir * MR * dp + dpn * NR, dp, 1);
+          ukernel_rows(nk, s + (size_t)ir * MR * BKF, BKF, vp + (size_t)dpn * nkp * NR + (size_t)j0 * NR,
+                       acc + (size_t)ir * MR * dp + dpn * NR, dp, 1);
     }
     for (int i = 0; i < nq; i++) {
       int r = J->qi[i0 + i];
