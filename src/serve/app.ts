@@ -2,6 +2,8 @@
  * The HTTP API of `moga serve` (Hono; see README "moga serve" for why). Every answer is JSON but
  * the outputs and the event stream; every refusal is a 4xx with `{"error": "...", "field"?: "..."}`.
  *
+ *   GET  /, /studio/<file>             the studio page (studio/, built into dist/studio/): static, no
+ *                                      token needed to load it (it holds no data; its calls do)
  *   GET  /api/health                   {ok, version, queued, running}
  *   GET  /api/jobs                     {jobs: [record, ...]} in submission order
  *   POST /api/jobs                     {story, steps?, seed?, guidance?, strictVocab?, maps?} -> 202 record
@@ -13,6 +15,7 @@
  *                                      change, `progress` (stage, done, total, unit, rate, eta,
  *                                      elapsed: generate's ProgressEvent, what the CLI's bars
  *                                      draw; eta null while unknown), `end` (the final record)
+ *   GET  /api/jobs/:id/story.json      the job's checked story (the page's shot markers, re-editing)
  *   GET  /api/jobs/:id/video.mp4 | sheet.png | report.json   a finished job's outputs (Range too)
  *   GET  /api/jobs/:id/maps            router maps' index (groups.json), for a job submitted with maps
  *   GET  /api/jobs/:id/maps/:name      one map (layer-<l>-frame-<kkkk>.png) or groups.json
@@ -28,6 +31,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createReadStream, existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -50,7 +54,19 @@ export interface AppOptions {
   readonly version: string;
   /** Seconds between keep-alive comments on an event stream (default 15). */
   readonly heartbeatSeconds?: number;
+  /** The built studio page (dist/studio/); undefined: `/` says the page is not there. */
+  readonly studioDir?: string;
 }
+
+/** The studio's files: a fixed list, nothing else is ever read from its folder. */
+const STUDIO_FILES: Record<string, string> = {
+  'studio.js': 'text/javascript; charset=utf-8',
+  'style.css': 'text/css; charset=utf-8',
+};
+
+/** The page loads only its own files and calls only this server (blob: for media under a token). */
+const STUDIO_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; media-src 'self' blob:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 const LOOPBACK_NAMES = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
@@ -78,8 +94,14 @@ export function createApp(opts: AppOptions): Hono {
   });
   app.notFound((c) => c.json({ error: `no such endpoint: ${c.req.method} ${c.req.path}` }, 404));
 
+  const isPage = (c: Context) =>
+    (c.req.method === 'GET' || c.req.method === 'HEAD') &&
+    (c.req.path === '/' || c.req.path.startsWith('/studio/'));
+
   app.use('*', async (c, next) => {
-    if (want) {
+    if (want && isPage(c)) {
+      // the page itself is public (no data in it); every API call it makes sends the token
+    } else if (want) {
       const m = /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '');
       if (!m || !timingSafeEqual(digest(m[1].trim()), want)) {
         c.header('WWW-Authenticate', 'Bearer realm="moga"');
@@ -123,6 +145,27 @@ export function createApp(opts: AppOptions): Hono {
     if (!job) throw new RequestError(404, `no job ${id}`);
     return job;
   };
+
+  const page = (c: Context, name: string, type: string): Response => {
+    const path = opts.studioDir === undefined ? undefined : join(opts.studioDir, name);
+    if (path === undefined || !existsSync(path))
+      return c.json(
+        { error: `the studio page is not built (${path ?? 'no studio folder'}): run npm run build` },
+        404,
+      );
+    return sendFile(c, path, type, {
+      'Content-Security-Policy': STUDIO_CSP,
+      'X-Content-Type-Options': 'nosniff',
+      'Cache-Control': 'no-cache',
+    });
+  };
+  app.get('/', (c) => page(c, 'index.html', 'text/html; charset=utf-8'));
+  app.get('/studio/:name', (c) => {
+    const name = c.req.param('name');
+    if (!Object.hasOwn(STUDIO_FILES, name))
+      throw new RequestError(404, `no such studio file: ${JSON.stringify(name.slice(0, 64))}`);
+    return page(c, name, STUDIO_FILES[name]);
+  });
 
   app.get('/api/health', (c) =>
     c.json({
@@ -239,6 +282,8 @@ export function createApp(opts: AppOptions): Hono {
     return sendFile(c, path, name.endsWith('.png') ? 'image/png' : 'application/json');
   });
 
+  app.get('/api/jobs/:id/story.json', (c) => c.json(queue.store.story(jobOf(c).id)));
+
   app.get('/api/jobs/:id/:file', (c) => {
     const job = jobOf(c);
     const name = c.req.param('file');
@@ -256,9 +301,13 @@ export function createApp(opts: AppOptions): Hono {
 }
 
 /** A file, whole or one byte range of it (what a video element asks for when it seeks). */
-function sendFile(c: Context, path: string, type: string): Response {
+function sendFile(c: Context, path: string, type: string, extra: Record<string, string> = {}): Response {
   const size = statSync(path).size;
-  const headers: Record<string, string> = { 'Content-Type': type, 'Accept-Ranges': 'bytes' };
+  const headers: Record<string, string> = {
+    ...extra,
+    'Content-Type': type,
+    'Accept-Ranges': 'bytes',
+  };
   const range = c.req.header('range');
   let start = 0;
   let end = size - 1;

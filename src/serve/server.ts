@@ -6,7 +6,9 @@
 
 import type { Server } from 'node:http';
 import { isIP } from 'node:net';
+import { join } from 'node:path';
 import { serve } from '@hono/node-server';
+import { packageRoot } from '../pipeline/bundled.js';
 import { createApp } from './app.js';
 import { modelFacts } from './preflight.js';
 import { JobQueue } from './queue.js';
@@ -26,6 +28,8 @@ export interface ServeOptions {
   readonly maxSeconds?: number;
   readonly retries?: number;
   readonly version?: string;
+  /** The built studio page (default: dist/studio/ of this package). */
+  readonly studioDir?: string;
   readonly log?: (line: string) => void;
 }
 
@@ -96,6 +100,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     maxBody: opts.maxBody ?? SERVE_DEFAULTS.maxBody,
     maxSeconds,
     version: opts.version ?? 'unknown',
+    studioDir: opts.studioDir ?? join(packageRoot(), 'dist', 'studio'),
   });
   let server: Server;
   try {
