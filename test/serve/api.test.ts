@@ -76,6 +76,10 @@ test('round trip: submit, follow the events to the end, fetch the MP4, the sheet
   });
   assert.equal(bad.status, 416);
 
+  const story = await api(server.url, `/api/jobs/${id}/story.json`);
+  assert.equal(story.status, 200, 'story.json');
+  assert.deepEqual(story.body, parseStory(TWO_SHOTS, 'story'), 'the job story as checked');
+
   const sheet = await fetch(`${server.url}/api/jobs/${id}/sheet.png`);
   assert.equal(sheet.headers.get('content-type'), 'image/png');
   assert.deepEqual(
