@@ -154,10 +154,10 @@ describe('studio in a browser', { skip: browserFound.skip }, () => {
       (v) =>
         new Promise<number>((res, rej) => {
           const m = v as unknown as Media;
-          if (Number.isFinite(v.duration) && v.duration > 0) return res(v.duration);
-          v.addEventListener('loadedmetadata', () => res(v.duration));
-          v.addEventListener('error', () =>
-            rej(new Error(`video error ${v.error?.code}: ${v.error?.message}`)),
+          if (Number.isFinite(m.duration) && m.duration > 0) return res(m.duration);
+          m.addEventListener('loadedmetadata', () => res(m.duration));
+          m.addEventListener('error', () =>
+            rej(new Error(`video error ${m.error?.code}: ${m.error?.message}`)),
           );
         }),
     );
