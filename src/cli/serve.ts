@@ -25,6 +25,8 @@ and persist in the data folder across restarts.
   --max-body N     request body bytes at most (default ${SERVE_DEFAULTS.maxBody})
   --max-seconds S  story length at most, in seconds (default ${SERVE_DEFAULTS.maxSeconds})
   --retries N      re-runs of a job interrupted by the server's death (default ${SERVE_DEFAULTS.retries})
+  --redis URL      keep the jobs on Redis (redis://host:port) for moga worker --redis processes that
+                   share the data folder, instead of running them here one at a time
   --quiet          no log lines on stderr
   -h, --help       this text`;
 
@@ -42,6 +44,7 @@ export async function run(argv: string[]): Promise<void> {
       'max-body': { type: 'string' },
       'max-seconds': { type: 'string' },
       retries: { type: 'string' },
+      redis: { type: 'string' },
       quiet: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -66,6 +69,7 @@ export async function run(argv: string[]): Promise<void> {
     maxBody: integerAtLeast('serve', 'max-body', values['max-body'], 1024),
     maxSeconds: integerAtLeast('serve', 'max-seconds', values['max-seconds'], 1),
     retries: integerAtLeast('serve', 'retries', values.retries, 0),
+    redis: values.redis,
     version: packageVersion(),
     log,
   });

@@ -37,12 +37,12 @@ import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { streamSSE } from 'hono/streaming';
 import { type ModelFacts, preflight } from './preflight.js';
-import { FINAL, type JobEvent, type JobQueue } from './queue.js';
+import { FINAL, type JobEvent, type Jobs } from './queue.js';
 import { isOutputName, JOB_ID, type JobRecord, MAP_NAME, MAPS_DIR, OUTPUTS } from './store.js';
 import { parseSubmission, RequestError } from './submission.js';
 
 export interface AppOptions {
-  readonly queue: JobQueue;
+  readonly queue: Jobs;
   /** The model's vocabulary and latent grid, for the checks before queueing. */
   readonly facts: ModelFacts;
   /** Bearer token every request must carry (undefined: none, loopback only). */
@@ -139,9 +139,9 @@ export function createApp(opts: AppOptions): Hono {
   app.use('/api/jobs/:id', checkId);
   app.use('/api/jobs/:id/*', checkId);
 
-  const jobOf = (c: Context): JobRecord => {
+  const jobOf = async (c: Context): Promise<JobRecord> => {
     const id = c.req.param('id')!;
-    const job = queue.get(id);
+    const job = await queue.get(id);
     if (!job) throw new RequestError(404, `no job ${id}`);
     return job;
   };
@@ -167,16 +167,16 @@ export function createApp(opts: AppOptions): Hono {
     return page(c, name, STUDIO_FILES[name]);
   });
 
-  app.get('/api/health', (c) =>
+  app.get('/api/health', async (c) =>
     c.json({
       ok: true,
       version: opts.version,
-      queued: queue.count('queued'),
-      running: queue.count('running'),
+      queued: await queue.count('queued'),
+      running: await queue.count('running'),
     }),
   );
 
-  app.get('/api/jobs', (c) => c.json({ jobs: queue.list() }));
+  app.get('/api/jobs', async (c) => c.json({ jobs: await queue.list() }));
 
   const limit = bodyLimit({
     maxSize: opts.maxBody,
@@ -192,7 +192,7 @@ export function createApp(opts: AppOptions): Hono {
 
   app.post('/api/jobs', limit, async (c) => {
     const sub = parseSubmission(await jsonBody(c), { maxSeconds: opts.maxSeconds });
-    const job = queue.submit(sub, preflight(sub, opts.facts).unknownWords);
+    const job = await queue.submit(sub, preflight(sub, opts.facts).unknownWords);
     c.header('Location', `/api/jobs/${job.id}`);
     return c.json(job, 202);
   });
@@ -202,12 +202,12 @@ export function createApp(opts: AppOptions): Hono {
     return c.json({ ok: true, ...preflight(sub, opts.facts) });
   });
 
-  app.get('/api/jobs/:id', (c) => c.json(jobOf(c)));
+  app.get('/api/jobs/:id', async (c) => c.json(await jobOf(c)));
 
-  app.post('/api/jobs/:id/cancel', (c) => c.json(queue.cancel(jobOf(c).id), 202));
+  app.post('/api/jobs/:id/cancel', async (c) => c.json(await queue.cancel((await jobOf(c)).id), 202));
 
-  app.get('/api/jobs/:id/events', (c) => {
-    const job = jobOf(c);
+  app.get('/api/jobs/:id/events', async (c) => {
+    const job = await jobOf(c);
     return streamSSE(c, async (stream) => {
       let n = 0;
       const put = (event: string, data: unknown) =>
@@ -224,8 +224,9 @@ export function createApp(opts: AppOptions): Hono {
         wake();
       });
       const beat = setInterval(
-        () => {
-          pending.push({ type: 'status', job: queue.get(job.id)! });
+        async () => {
+          const now = await queue.get(job.id);
+          if (now) pending.push({ type: 'status', job: now });
           wake();
         },
         (opts.heartbeatSeconds ?? 15) * 1000,
@@ -255,8 +256,8 @@ export function createApp(opts: AppOptions): Hono {
     });
   });
 
-  const mapsOf = (c: Context): JobRecord => {
-    const job = jobOf(c);
+  const mapsOf = async (c: Context): Promise<JobRecord> => {
+    const job = await jobOf(c);
     if (!job.files.includes(MAPS_DIR))
       throw new RequestError(
         404,
@@ -265,12 +266,12 @@ export function createApp(opts: AppOptions): Hono {
     return job;
   };
 
-  app.get('/api/jobs/:id/maps', (c) =>
-    sendFile(c, queue.store.mapPath(mapsOf(c).id, 'groups.json'), 'application/json'),
+  app.get('/api/jobs/:id/maps', async (c) =>
+    sendFile(c, queue.store.mapPath((await mapsOf(c)).id, 'groups.json'), 'application/json'),
   );
 
-  app.get('/api/jobs/:id/maps/:name', (c) => {
-    const job = mapsOf(c);
+  app.get('/api/jobs/:id/maps/:name', async (c) => {
+    const job = await mapsOf(c);
     const name = c.req.param('name');
     if (!MAP_NAME.test(name))
       throw new RequestError(
@@ -282,10 +283,10 @@ export function createApp(opts: AppOptions): Hono {
     return sendFile(c, path, name.endsWith('.png') ? 'image/png' : 'application/json');
   });
 
-  app.get('/api/jobs/:id/story.json', (c) => c.json(queue.store.story(jobOf(c).id)));
+  app.get('/api/jobs/:id/story.json', async (c) => c.json(queue.store.story((await jobOf(c)).id)));
 
-  app.get('/api/jobs/:id/:file', (c) => {
-    const job = jobOf(c);
+  app.get('/api/jobs/:id/:file', async (c) => {
+    const job = await jobOf(c);
     const name = c.req.param('file');
     if (!isOutputName(name))
       throw new RequestError(
