@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { QueueEvents } from 'bullmq';
-import { QUEUE_NAME } from '../../src/serve/redis-queue.js';
+import { QUEUE_NAME, redisConnection } from '../../src/serve/redis-queue.js';
 import { debianProgram } from '../helpers/debian-package.js';
 import { api, type Json, microModelDir, spawnServer, twoShotJob, waitFor } from './helpers.js';
 
@@ -184,4 +184,39 @@ describe('moga serve --redis with two moga worker processes', { skip: redisFound
       assert.ok((await v.arrayBuffer()).byteLength > 1000, `video of ${id} has bytes`);
     }
   });
+
+  test('cancel: a running job stops (status cancelled), and the worker takes the next job', async () => {
+    const long = await api(server.url, '/api/jobs', { json: twoShotJob({ steps: 400 }) });
+    assert.equal(long.status, 202, JSON.stringify(long.body));
+    const id = long.body.id;
+    await waitFor('the long job sampling', async () => {
+      const j = (await api(server.url, `/api/jobs/${id}`)).body;
+      return j.status === 'running' && j.progress?.stage === 'sample' ? true : undefined;
+    });
+    const c = await api(server.url, `/api/jobs/${id}/cancel`, { method: 'POST' });
+    assert.equal(c.status, 202, JSON.stringify(c.body));
+    assert.equal(c.body.cancelling, true, 'the record says it is stopping');
+    const end: Json = await waitFor('the job cancelled', async () => {
+      const j = (await api(server.url, `/api/jobs/${id}`)).body;
+      return ['done', 'failed', 'cancelled'].includes(j.status) ? j : undefined;
+    });
+    assert.equal(end.status, 'cancelled', JSON.stringify(end));
+    assert.match(end.error, /cancelled by request/);
+    assert.ok(end.progress === undefined || end.progress.done < 400, 'stopped before the last step');
+    const again = await api(server.url, `/api/jobs/${id}/cancel`, { method: 'POST' });
+    assert.equal(again.status, 409, 'a cancelled job cannot be cancelled again');
+    const next = await api(server.url, '/api/jobs', { json: twoShotJob({ steps: 1 }) });
+    await waitFor('the next job done', async () => {
+      const j = (await api(server.url, `/api/jobs/${next.body.id}`)).body;
+      return j.status === 'done' ? true : undefined;
+    });
+  });
+});
+
+test('--redis: a URL that is not redis:// is refused by name; moga worker needs --redis', async () => {
+  assert.throws(() => redisConnection('http://127.0.0.1:6379'), /expected a redis:\/\/ or rediss:\/\/ URL/);
+  assert.throws(() => redisConnection('localhost:6379x'), /--redis: /);
+  assert.doesNotThrow(() => redisConnection('redis://127.0.0.1:6379/2'));
+  const { run } = await import('../../src/cli/worker.js');
+  await assert.rejects(run([]), /worker: --redis URL is required/);
 });
