@@ -2,7 +2,7 @@
 // CUDA kernels (nvcc, when present), TypeScript.
 // Each step says what it did in one line; a missing optional tool is reported, never fatal.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 function run(cmd, args) {
@@ -130,13 +130,36 @@ function buildTs() {
   console.log('build: ts    dist/');
 }
 
+// The studio page that `moga serve` serves at / (studio/): typechecked with its own tsconfig (DOM,
+// no Node), bundled by esbuild into one ES module, and copied with its HTML and CSS into
+// dist/studio/, which ships in the package. Nothing is fetched when the page runs.
+async function buildStudio() {
+  run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'studio']);
+  const { buildSync } = await import('esbuild');
+  rmSync('dist/studio', { recursive: true, force: true });
+  mkdirSync('dist/studio', { recursive: true });
+  buildSync({
+    entryPoints: ['studio/src/main.ts'],
+    bundle: true,
+    format: 'esm',
+    target: 'es2022',
+    minify: true,
+    sourcemap: true,
+    outfile: 'dist/studio/studio.js',
+    logLevel: 'warning',
+  });
+  for (const f of ['index.html', 'style.css']) copyFileSync(join('studio', f), join('dist/studio', f));
+  console.log('build: studio dist/studio/ (index.html, studio.js, style.css)');
+}
+
 // `node scripts/build.mjs [step ...]`: the named steps, or all of them (npm test builds all: the ts
 // step is its typecheck, and the package test installs the compiled dist/).
-const STEPS = { wasm: buildWasm, native: buildNative, cuda: buildCuda, ts: buildTs };
+const STEPS = { wasm: buildWasm, native: buildNative, cuda: buildCuda, ts: buildTs, studio: buildStudio };
 const asked = process.argv.slice(2);
 for (const s of asked)
   if (!(s in STEPS)) {
     console.error(`build: unknown step '${s}' (steps: ${Object.keys(STEPS).join(', ')})`);
     process.exit(1);
   }
-for (const [name, step] of Object.entries(STEPS)) if (asked.length === 0 || asked.includes(name)) step();
+for (const [name, step] of Object.entries(STEPS))
+  if (asked.length === 0 || asked.includes(name)) await step();

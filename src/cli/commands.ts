@@ -24,6 +24,10 @@ export const COMMAND_TABLE: Record<
     about: 'HTTP API and job queue: submit stories, follow progress, fetch MP4s (moga serve --port 8642)',
     load: () => import('./serve.js'),
   },
+  worker: {
+    about: 'take jobs from a Redis queue that moga serve --redis fills (moga worker --redis URL --data DIR)',
+    load: () => import('./worker.js'),
+  },
   world: {
     about: 'render a synthetic multi-shot story to MP4/PNG with captions and truth',
     load: () => import('./world.js'),

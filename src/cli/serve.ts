@@ -24,7 +24,10 @@ and persist in the data folder across restarts.
   --max-queue N    jobs waiting at most; more get 429 (default ${SERVE_DEFAULTS.maxQueued})
   --max-body N     request body bytes at most (default ${SERVE_DEFAULTS.maxBody})
   --max-seconds S  story length at most, in seconds (default ${SERVE_DEFAULTS.maxSeconds})
-  --retries N      re-runs of a job interrupted by the server's death (default ${SERVE_DEFAULTS.retries})
+  --retries N      re-runs of a job interrupted by the server's death (default ${SERVE_DEFAULTS.retries};
+                   with --redis, each moga worker's --retries counts instead)
+  --redis URL      keep the jobs on Redis (redis://host:port) for moga worker --redis processes that
+                   share the data folder, instead of running them here one at a time
   --quiet          no log lines on stderr
   -h, --help       this text`;
 
@@ -42,6 +45,7 @@ export async function run(argv: string[]): Promise<void> {
       'max-body': { type: 'string' },
       'max-seconds': { type: 'string' },
       retries: { type: 'string' },
+      redis: { type: 'string' },
       quiet: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -66,6 +70,7 @@ export async function run(argv: string[]): Promise<void> {
     maxBody: integerAtLeast('serve', 'max-body', values['max-body'], 1024),
     maxSeconds: integerAtLeast('serve', 'max-seconds', values['max-seconds'], 1),
     retries: integerAtLeast('serve', 'retries', values.retries, 0),
+    redis: values.redis,
     version: packageVersion(),
     log,
   });

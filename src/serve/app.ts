@@ -2,6 +2,8 @@
  * The HTTP API of `moga serve` (Hono; see README "moga serve" for why). Every answer is JSON but
  * the outputs and the event stream; every refusal is a 4xx with `{"error": "...", "field"?: "..."}`.
  *
+ *   GET  /, /studio/<file>             the studio page (studio/, built into dist/studio/): static, no
+ *                                      token needed to load it (it holds no data; its calls do)
  *   GET  /api/health                   {ok, version, queued, running}
  *   GET  /api/jobs                     {jobs: [record, ...]} in submission order
  *   POST /api/jobs                     {story, steps?, seed?, guidance?, strictVocab?, maps?} -> 202 record
@@ -13,6 +15,7 @@
  *                                      change, `progress` (stage, done, total, unit, rate, eta,
  *                                      elapsed: generate's ProgressEvent, what the CLI's bars
  *                                      draw; eta null while unknown), `end` (the final record)
+ *   GET  /api/jobs/:id/story.json      the job's checked story (the page's shot markers, re-editing)
  *   GET  /api/jobs/:id/video.mp4 | sheet.png | report.json   a finished job's outputs (Range too)
  *   GET  /api/jobs/:id/maps            router maps' index (groups.json), for a job submitted with maps
  *   GET  /api/jobs/:id/maps/:name      one map (layer-<l>-frame-<kkkk>.png) or groups.json
@@ -28,17 +31,18 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createReadStream, existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { streamSSE } from 'hono/streaming';
 import { type ModelFacts, preflight } from './preflight.js';
-import { FINAL, type JobEvent, type JobQueue } from './queue.js';
+import { FINAL, type JobEvent, type Jobs } from './queue.js';
 import { isOutputName, JOB_ID, type JobRecord, MAP_NAME, MAPS_DIR, OUTPUTS } from './store.js';
 import { parseSubmission, RequestError } from './submission.js';
 
 export interface AppOptions {
-  readonly queue: JobQueue;
+  readonly queue: Jobs;
   /** The model's vocabulary and latent grid, for the checks before queueing. */
   readonly facts: ModelFacts;
   /** Bearer token every request must carry (undefined: none, loopback only). */
@@ -50,7 +54,19 @@ export interface AppOptions {
   readonly version: string;
   /** Seconds between keep-alive comments on an event stream (default 15). */
   readonly heartbeatSeconds?: number;
+  /** The built studio page (dist/studio/); undefined: `/` says the page is not there. */
+  readonly studioDir?: string;
 }
+
+/** The studio's files: a fixed list, nothing else is ever read from its folder. */
+const STUDIO_FILES: Record<string, string> = {
+  'studio.js': 'text/javascript; charset=utf-8',
+  'style.css': 'text/css; charset=utf-8',
+};
+
+/** The page loads only its own files and calls only this server (blob: for media under a token). */
+const STUDIO_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; media-src 'self' blob:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 const LOOPBACK_NAMES = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
@@ -78,8 +94,14 @@ export function createApp(opts: AppOptions): Hono {
   });
   app.notFound((c) => c.json({ error: `no such endpoint: ${c.req.method} ${c.req.path}` }, 404));
 
+  const isPage = (c: Context) =>
+    (c.req.method === 'GET' || c.req.method === 'HEAD') &&
+    (c.req.path === '/' || c.req.path.startsWith('/studio/'));
+
   app.use('*', async (c, next) => {
-    if (want) {
+    if (want && isPage(c)) {
+      // the page itself is public (no data in it); every API call it makes sends the token
+    } else if (want) {
       const m = /^Bearer\s+(.+)$/i.exec(c.req.header('authorization') ?? '');
       if (!m || !timingSafeEqual(digest(m[1].trim()), want)) {
         c.header('WWW-Authenticate', 'Bearer realm="moga"');
@@ -117,23 +139,44 @@ export function createApp(opts: AppOptions): Hono {
   app.use('/api/jobs/:id', checkId);
   app.use('/api/jobs/:id/*', checkId);
 
-  const jobOf = (c: Context): JobRecord => {
+  const jobOf = async (c: Context): Promise<JobRecord> => {
     const id = c.req.param('id')!;
-    const job = queue.get(id);
+    const job = await queue.get(id);
     if (!job) throw new RequestError(404, `no job ${id}`);
     return job;
   };
 
-  app.get('/api/health', (c) =>
+  const page = (c: Context, name: string, type: string): Response => {
+    const path = opts.studioDir === undefined ? undefined : join(opts.studioDir, name);
+    if (path === undefined || !existsSync(path))
+      return c.json(
+        { error: `the studio page is not built (${path ?? 'no studio folder'}): run npm run build` },
+        404,
+      );
+    return sendFile(c, path, type, {
+      'Content-Security-Policy': STUDIO_CSP,
+      'X-Content-Type-Options': 'nosniff',
+      'Cache-Control': 'no-cache',
+    });
+  };
+  app.get('/', (c) => page(c, 'index.html', 'text/html; charset=utf-8'));
+  app.get('/studio/:name', (c) => {
+    const name = c.req.param('name');
+    if (!Object.hasOwn(STUDIO_FILES, name))
+      throw new RequestError(404, `no such studio file: ${JSON.stringify(name.slice(0, 64))}`);
+    return page(c, name, STUDIO_FILES[name]);
+  });
+
+  app.get('/api/health', async (c) =>
     c.json({
       ok: true,
       version: opts.version,
-      queued: queue.count('queued'),
-      running: queue.count('running'),
+      queued: await queue.count('queued'),
+      running: await queue.count('running'),
     }),
   );
 
-  app.get('/api/jobs', (c) => c.json({ jobs: queue.list() }));
+  app.get('/api/jobs', async (c) => c.json({ jobs: await queue.list() }));
 
   const limit = bodyLimit({
     maxSize: opts.maxBody,
@@ -149,7 +192,7 @@ export function createApp(opts: AppOptions): Hono {
 
   app.post('/api/jobs', limit, async (c) => {
     const sub = parseSubmission(await jsonBody(c), { maxSeconds: opts.maxSeconds });
-    const job = queue.submit(sub, preflight(sub, opts.facts).unknownWords);
+    const job = await queue.submit(sub, preflight(sub, opts.facts).unknownWords);
     c.header('Location', `/api/jobs/${job.id}`);
     return c.json(job, 202);
   });
@@ -159,12 +202,12 @@ export function createApp(opts: AppOptions): Hono {
     return c.json({ ok: true, ...preflight(sub, opts.facts) });
   });
 
-  app.get('/api/jobs/:id', (c) => c.json(jobOf(c)));
+  app.get('/api/jobs/:id', async (c) => c.json(await jobOf(c)));
 
-  app.post('/api/jobs/:id/cancel', (c) => c.json(queue.cancel(jobOf(c).id), 202));
+  app.post('/api/jobs/:id/cancel', async (c) => c.json(await queue.cancel((await jobOf(c)).id), 202));
 
-  app.get('/api/jobs/:id/events', (c) => {
-    const job = jobOf(c);
+  app.get('/api/jobs/:id/events', async (c) => {
+    const job = await jobOf(c);
     return streamSSE(c, async (stream) => {
       let n = 0;
       const put = (event: string, data: unknown) =>
@@ -181,8 +224,9 @@ export function createApp(opts: AppOptions): Hono {
         wake();
       });
       const beat = setInterval(
-        () => {
-          pending.push({ type: 'status', job: queue.get(job.id)! });
+        async () => {
+          const now = await queue.get(job.id);
+          if (now) pending.push({ type: 'status', job: now });
           wake();
         },
         (opts.heartbeatSeconds ?? 15) * 1000,
@@ -212,8 +256,8 @@ export function createApp(opts: AppOptions): Hono {
     });
   });
 
-  const mapsOf = (c: Context): JobRecord => {
-    const job = jobOf(c);
+  const mapsOf = async (c: Context): Promise<JobRecord> => {
+    const job = await jobOf(c);
     if (!job.files.includes(MAPS_DIR))
       throw new RequestError(
         404,
@@ -222,12 +266,12 @@ export function createApp(opts: AppOptions): Hono {
     return job;
   };
 
-  app.get('/api/jobs/:id/maps', (c) =>
-    sendFile(c, queue.store.mapPath(mapsOf(c).id, 'groups.json'), 'application/json'),
+  app.get('/api/jobs/:id/maps', async (c) =>
+    sendFile(c, queue.store.mapPath((await mapsOf(c)).id, 'groups.json'), 'application/json'),
   );
 
-  app.get('/api/jobs/:id/maps/:name', (c) => {
-    const job = mapsOf(c);
+  app.get('/api/jobs/:id/maps/:name', async (c) => {
+    const job = await mapsOf(c);
     const name = c.req.param('name');
     if (!MAP_NAME.test(name))
       throw new RequestError(
@@ -239,8 +283,10 @@ export function createApp(opts: AppOptions): Hono {
     return sendFile(c, path, name.endsWith('.png') ? 'image/png' : 'application/json');
   });
 
-  app.get('/api/jobs/:id/:file', (c) => {
-    const job = jobOf(c);
+  app.get('/api/jobs/:id/story.json', async (c) => c.json(queue.store.story((await jobOf(c)).id)));
+
+  app.get('/api/jobs/:id/:file', async (c) => {
+    const job = await jobOf(c);
     const name = c.req.param('file');
     if (!isOutputName(name))
       throw new RequestError(
@@ -256,9 +302,13 @@ export function createApp(opts: AppOptions): Hono {
 }
 
 /** A file, whole or one byte range of it (what a video element asks for when it seeks). */
-function sendFile(c: Context, path: string, type: string): Response {
+function sendFile(c: Context, path: string, type: string, extra: Record<string, string> = {}): Response {
   const size = statSync(path).size;
-  const headers: Record<string, string> = { 'Content-Type': type, 'Accept-Ranges': 'bytes' };
+  const headers: Record<string, string> = {
+    ...extra,
+    'Content-Type': type,
+    'Accept-Ranges': 'bytes',
+  };
   const range = c.req.header('range');
   let start = 0;
   let end = size - 1;

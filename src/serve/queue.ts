@@ -19,23 +19,15 @@
  * own folder after the worker reported success.
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { extname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { fsyncDir } from '../io/atomic-file.js';
 import type { UnknownWords } from '../pipeline/generate.js';
 import type { ProgressEvent } from '../pipeline/progress.js';
 import { tailCollector } from '../video/ffmpeg.js';
 import type { JobSpec } from './render-job.js';
-import {
-  type JobRecord,
-  type JobStore,
-  MAPS_DIR,
-  OUTPUTS,
-  type OutputName,
-  type RunOutcome,
-} from './store.js';
+import type { JobRecord, JobStore, RunOutcome } from './store.js';
 import { RequestError, type Submission } from './submission.js';
 import type { FromWorker, ToWorker } from './worker.js';
 
@@ -51,6 +43,22 @@ export interface QueueOptions {
   /** After a cancel, how long the worker has to stop before it is killed (ms, default 5000). */
   readonly cancelGraceMs?: number;
   readonly log?: (line: string) => void;
+}
+
+/**
+ * What the HTTP API needs of a queue: the embedded one (JobQueue, below) or the Redis one
+ * (redis-queue.ts, BullMQ, workers elsewhere). Reads may answer later (Redis is a round trip).
+ */
+export interface Jobs {
+  /** The data folder: stories and outputs (shared with the workers in the Redis mode). */
+  readonly store: JobStore;
+  submit(sub: Submission, unknownWords?: readonly UnknownWords[]): JobRecord | Promise<JobRecord>;
+  list(): JobRecord[] | Promise<JobRecord[]>;
+  get(id: string): JobRecord | undefined | Promise<JobRecord | undefined>;
+  count(status: JobRecord['status']): number | Promise<number>;
+  cancel(id: string): JobRecord | Promise<JobRecord>;
+  subscribe(id: string, fn: (e: JobEvent) => void): () => void;
+  close(): Promise<void>;
 }
 
 export type JobEvent =
@@ -73,7 +81,7 @@ interface Running {
 }
 
 /** The worker's entry: worker.ts beside this file under tsx, worker.js in dist/. */
-function workerEntry(): { path: string; execArgv: string[] } {
+export function workerEntry(): { path: string; execArgv: string[] } {
   const here = fileURLToPath(import.meta.url);
   const ext = extname(here);
   const path = join(here, '..', `worker${ext}`);
@@ -85,7 +93,7 @@ function workerEntry(): { path: string; execArgv: string[] } {
 
 const now = () => new Date().toISOString();
 
-export class JobQueue {
+export class JobQueue implements Jobs {
   private readonly jobs = new Map<string, JobRecord>();
   private readonly listeners = new Map<string, Set<(e: JobEvent) => void>>();
   private running: Running | undefined;
@@ -331,22 +339,7 @@ export class JobQueue {
     let reason: string | undefined;
     if (result?.type === 'done') {
       try {
-        const files: string[] = [];
-        for (const name of Object.keys(OUTPUTS) as OutputName[]) {
-          const from = join(runDir, name);
-          if (!existsSync(from)) continue;
-          renameSync(from, this.store.outputPath(job.id, name));
-          files.push(name);
-        }
-        if (!files.includes('video.mp4')) throw new Error('the worker reported success but wrote no video');
-        const maps = join(runDir, MAPS_DIR);
-        if (existsSync(maps)) {
-          const to = join(this.store.jobDir(job.id), MAPS_DIR);
-          rmSync(to, { recursive: true, force: true });
-          renameSync(maps, to);
-          fsyncDir(this.store.jobDir(job.id));
-          files.push(MAPS_DIR);
-        }
+        const files = this.store.keep(job.id, runDir);
         job.files = files;
         outcome = 'done';
       } catch (e) {

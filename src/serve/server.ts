@@ -6,10 +6,13 @@
 
 import type { Server } from 'node:http';
 import { isIP } from 'node:net';
+import { join } from 'node:path';
 import { serve } from '@hono/node-server';
+import { packageRoot } from '../pipeline/bundled.js';
 import { createApp } from './app.js';
 import { modelFacts } from './preflight.js';
-import { JobQueue } from './queue.js';
+import { JobQueue, type Jobs } from './queue.js';
+import { RedisJobQueue } from './redis-queue.js';
 import { JobStore } from './store.js';
 
 export interface ServeOptions {
@@ -26,6 +29,13 @@ export interface ServeOptions {
   readonly maxSeconds?: number;
   readonly retries?: number;
   readonly version?: string;
+  /**
+   * Redis URL: the jobs go on Redis (BullMQ) for `moga worker --redis` processes sharing the data
+   * folder, instead of the embedded queue's one local worker at a time.
+   */
+  readonly redis?: string;
+  /** The built studio page (default: dist/studio/ of this package). */
+  readonly studioDir?: string;
   readonly log?: (line: string) => void;
 }
 
@@ -44,7 +54,8 @@ export const MIN_TOKEN = 16;
 export interface RunningServer {
   readonly url: string;
   readonly port: number;
-  readonly queue: JobQueue;
+  /** The embedded queue, or the Redis one (`redis`). */
+  readonly queue: Jobs;
   /** Stops listening, stops the running attempt (its job stays queued for the next start). */
   close(): Promise<void>;
 }
@@ -76,15 +87,19 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const maxSeconds = opts.maxSeconds ?? SERVE_DEFAULTS.maxSeconds;
   const facts = await modelFacts(opts.model); // a model that does not load stops the start here
   const store = new JobStore(opts.data);
-  let queue: JobQueue;
+  let queue: Jobs;
   try {
-    queue = new JobQueue(store, {
-      model: opts.model,
-      backend: opts.backend,
-      maxQueued: opts.maxQueued ?? SERVE_DEFAULTS.maxQueued,
-      retries: opts.retries ?? SERVE_DEFAULTS.retries,
-      log: opts.log,
-    });
+    const maxQueued = opts.maxQueued ?? SERVE_DEFAULTS.maxQueued;
+    queue =
+      opts.redis === undefined
+        ? new JobQueue(store, {
+            model: opts.model,
+            backend: opts.backend,
+            maxQueued,
+            retries: opts.retries ?? SERVE_DEFAULTS.retries,
+            log: opts.log,
+          })
+        : await RedisJobQueue.open(store, { url: opts.redis, maxQueued, log: opts.log });
   } catch (e) {
     store.close();
     throw e;
@@ -96,6 +111,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     maxBody: opts.maxBody ?? SERVE_DEFAULTS.maxBody,
     maxSeconds,
     version: opts.version ?? 'unknown',
+    studioDir: opts.studioDir ?? join(packageRoot(), 'dist', 'studio'),
   });
   let server: Server;
   try {

@@ -23,11 +23,12 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   writeSync,
 } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { pidAlive, removeStaleTemps, writeFileAtomic } from '../io/atomic-file.js';
+import { fsyncDir, pidAlive, removeStaleTemps, writeFileAtomic } from '../io/atomic-file.js';
 import { onCleanup } from '../io/exit-cleanup.js';
 import type { UnknownWords } from '../pipeline/generate.js';
 import type { ProgressEvent } from '../pipeline/progress.js';
@@ -108,13 +109,17 @@ export class JobStore {
   private readonly lockPath: string;
   private releaseLock: (() => void) | undefined;
 
-  /** Opens (creating) the data folder and takes its lock; throws when another live server holds it. */
-  constructor(dataDir: string) {
+  /**
+   * Opens (creating) the data folder and takes its lock; throws when another live server holds it.
+   * A Redis worker (`moga worker`) opens it without the lock: it shares the folder with the server
+   * and writes only in its attempt's folder until it moves a finished job's outputs in.
+   */
+  constructor(dataDir: string, opts: { lock?: boolean } = {}) {
     this.root = resolve(dataDir);
     this.jobsDir = join(this.root, 'jobs');
     this.lockPath = join(this.root, 'server.lock');
     mkdirSync(this.jobsDir, { recursive: true });
-    this.lock();
+    if (opts.lock !== false) this.lock();
   }
 
   private lock(): void {
@@ -177,6 +182,37 @@ export class JobStore {
       const id = randomBytes(8).toString('hex');
       if (!existsSync(this.jobDir(id))) return id;
     }
+  }
+
+  /**
+   * Moves a finished attempt's outputs (video.mp4, sheet.png, report.json, maps/) from its run
+   * folder into the job's folder; the names kept. Throws when there is no video.
+   */
+  keep(id: string, runDir: string): string[] {
+    const files: string[] = [];
+    for (const name of Object.keys(OUTPUTS) as OutputName[]) {
+      const from = join(runDir, name);
+      if (!existsSync(from)) continue;
+      renameSync(from, this.outputPath(id, name));
+      files.push(name);
+    }
+    if (!files.includes('video.mp4')) throw new Error('the worker reported success but wrote no video');
+    const maps = join(runDir, MAPS_DIR);
+    if (existsSync(maps)) {
+      const to = join(this.jobDir(id), MAPS_DIR);
+      rmSync(to, { recursive: true, force: true });
+      renameSync(maps, to);
+      files.push(MAPS_DIR);
+    }
+    fsyncDir(this.jobDir(id));
+    return files;
+  }
+
+  /** Writes a job's story only (the Redis mode keeps the record in Redis). */
+  createStory(id: string, story: Story): void {
+    const dir = this.jobDir(id);
+    mkdirSync(dir, { recursive: true });
+    writeFileAtomic(join(dir, 'story.json'), `${JSON.stringify(story, null, 2)}\n`);
   }
 
   /** Writes a new job: its story, then its record (the record makes it exist). */

@@ -9,7 +9,7 @@
  * --version on to moga instead of npx.)
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -146,6 +146,9 @@ test('the tarball holds the compiled code, kernels, models, examples and LICENSE
     'dist/src/index.js',
     'dist/src/index.d.ts',
     'dist/src/cli/main.js',
+    'dist/studio/index.html',
+    'dist/studio/studio.js',
+    'dist/studio/style.css',
     'build/wasm/kernels.wasm',
     'models/dit-tiny/config.json',
     'models/dit-tiny/dit.safetensors',
@@ -220,6 +223,41 @@ test('npx moga --version and --help', () => {
   const help = ok('npx', ['--no', '--', 'moga', '--help'], project);
   for (const c of ['demo', 'generate', 'train', 'eval', 'inspect', 'world'])
     assert.match(help, new RegExp(`^  ${c} `, 'm'));
+});
+
+test('the installed moga serve serves the studio page from the package', async () => {
+  const child = spawn(
+    process.execPath,
+    ['node_modules/moga/bin/moga.js', 'serve', '--port', '0', '--data', 'serve-data', '--quiet'],
+    { cwd: project, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  try {
+    const url = await new Promise<string>((res, rej) => {
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d;
+        const m = /listening on (http:\/\/\S+)/.exec(out);
+        if (m) res(m[1]);
+      });
+      child.stderr.on('data', (d: Buffer) => (err += d));
+      child.once('exit', (code) => rej(new Error(`moga serve exited (${code}): ${err}`)));
+    });
+    const page = await fetch(url);
+    assert.equal(page.status, 200, 'GET / from the installed package');
+    assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+    assert.match(
+      await page.text(),
+      /<script type="module" src="\/studio\/studio.js">/,
+      'the page loads its script',
+    );
+    const script = await fetch(`${url}/studio/studio.js`);
+    assert.equal(script.status, 200, 'GET /studio/studio.js');
+    assert.ok((await script.text()).length > 1000, 'the bundled script is not empty');
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+  }
 });
 
 test('npx moga generate: a YAML story, the bundled model, from the project folder, a playable MP4', async () => {

@@ -10,6 +10,7 @@ import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { pidAlive } from '../../src/io/atomic-file.js';
+import type { JobQueue } from '../../src/serve/queue.js';
 import { type RunningServer, startServer } from '../../src/serve/server.js';
 import { parseStory } from '../../src/story/story.js';
 import { countFrames, probeVideo } from '../../src/video/index.js';
@@ -75,6 +76,10 @@ test('round trip: submit, follow the events to the end, fetch the MP4, the sheet
     headers: { range: `bytes=${bytes.length}-` },
   });
   assert.equal(bad.status, 416);
+
+  const story = await api(server.url, `/api/jobs/${id}/story.json`);
+  assert.equal(story.status, 200, 'story.json');
+  assert.deepEqual(story.body, parseStory(TWO_SHOTS, 'story'), 'the job story as checked');
 
   const sheet = await fetch(`${server.url}/api/jobs/${id}/sheet.png`);
   assert.equal(sheet.headers.get('content-type'), 'image/png');
@@ -194,7 +199,7 @@ test('cancel: a running job stops (worker gone, no outputs), a queued one at onc
   await readEvents(`${server.url}/api/jobs/${long.body.id}/events`, {
     until: (e) => e.event === 'progress' && e.data.stage === 'sample' && e.data.done >= 1,
   });
-  const pid = server.queue.workerPid();
+  const pid = (server.queue as JobQueue).workerPid();
   assert.ok(pid && pidAlive(pid), 'the worker runs');
   const c1 = await api(server.url, `/api/jobs/${queued.body.id}/cancel`, { method: 'POST' });
   assert.equal(c1.status, 202);

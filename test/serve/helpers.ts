@@ -97,17 +97,18 @@ export async function readEvents(
   }
 }
 
-/** `moga serve` as its own process (the real CLI); resolves with its URL once it listens. */
+/**
+ * `moga serve` as its own process (the real CLI, from source through tsx, or `compiled`: the
+ * built bin/moga.js, as the package runs it); resolves with its URL once it listens.
+ */
 export async function spawnServer(
   args: string[],
+  opts: { compiled?: boolean } = {},
 ): Promise<{ child: ChildProcess; url: string; stderr: () => string }> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', ...args],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const cli = opts.compiled ? ['bin/moga.js'] : ['--import', 'tsx', 'src/cli/main.ts'];
+  const child = spawn(process.execPath, [...cli, 'serve', '--port', '0', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => {
     err += d.toString();

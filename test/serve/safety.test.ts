@@ -6,7 +6,7 @@
  * the loopback refused without one; one server per data folder.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -92,7 +92,6 @@ test('path traversal: every form gets a 4xx with a message, and no file outside 
     '/api/jobs/0123456789abcdef0/video.mp4',
     `/api/jobs/${id}/..%2f..%2fserver.lock`,
     `/api/jobs/${id}/%2e%2e%2f%2e%2e%2fserver.lock`,
-    `/api/jobs/${id}/story.json`,
     `/api/jobs/${id}/job.json`,
     `/api/jobs/${id}/run-1`,
     '/api/jobs/0123456789abcdef/video.mp4',
@@ -109,7 +108,7 @@ test('path traversal: every form gets a 4xx with a message, and no file outside 
   }
   assert.equal((await raw('/api/jobs/..%2f..%2fserver.lock/video.mp4')).status, 400);
   assert.match((await raw('/api/jobs/0123456789ABCDEF')).body.error, /not a job id/);
-  assert.match((await raw(`/api/jobs/${id}/story.json`)).body.error, /no such output/);
+  assert.match((await raw(`/api/jobs/${id}/job.json`)).body.error, /no such output/);
   await stillServing();
 });
 
@@ -229,6 +228,61 @@ test('with a token: every request needs it (401 otherwise); exposure beyond the 
     startServer({ data: join(dir, 'data-open'), model, host: '0.0.0.0', port: 0 }),
     /needs --token/,
   );
+});
+
+test('the studio page: public under a token (its calls are not), a fixed list of files, a strict CSP; not built: a clear 404', async () => {
+  const token = 'a-token-of-enough-length';
+  const studioDir = join(dir, 'studio');
+  mkdirSync(studioDir, { recursive: true });
+  writeFileSync(join(studioDir, 'index.html'), '<!doctype html><title>studio</title>');
+  writeFileSync(join(studioDir, 'studio.js'), 'export {};');
+  writeFileSync(join(studioDir, 'style.css'), 'body {}');
+  writeFileSync(join(studioDir, 'secret.txt'), 'not served');
+  const s = await startServer({
+    data: join(dir, 'data-studio'),
+    model,
+    backend: 'ref',
+    port: 0,
+    token,
+    studioDir,
+  });
+  try {
+    const page = await fetch(s.url);
+    assert.equal(page.status, 200, 'the page needs no token');
+    assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+    assert.match(page.headers.get('content-security-policy') ?? '', /default-src 'none'.*connect-src 'self'/);
+    assert.equal(await page.text(), '<!doctype html><title>studio</title>');
+    const js = await fetch(`${s.url}/studio/studio.js`);
+    assert.equal(js.status, 200, 'studio.js');
+    assert.match(js.headers.get('content-type') ?? '', /^text\/javascript/);
+    assert.equal((await fetch(`${s.url}/studio/style.css`)).status, 200, 'style.css');
+    const other = await api(s.url, '/studio/secret.txt');
+    assert.equal(other.status, 404, 'only the fixed names are served');
+    assert.match(other.body.error, /no such studio file/);
+    assert.equal((await api(s.url, '/studio/..%2f..%2fpackage.json')).status, 404, 'an encoded traversal');
+    assert.equal((await api(s.url, '/api/jobs')).status, 401, 'the API still needs the token');
+    assert.equal(
+      (await api(s.url, '/', { method: 'POST' })).status,
+      401,
+      'only GET and HEAD of the page are public',
+    );
+  } finally {
+    await s.close();
+  }
+  const bare = await startServer({
+    data: join(dir, 'data-nostudio'),
+    model,
+    backend: 'ref',
+    port: 0,
+    studioDir: join(dir, 'no-such-dir'),
+  });
+  try {
+    const r = await api(bare.url, '/');
+    assert.equal(r.status, 404, 'no built page');
+    assert.match(r.body.error, /studio page is not built .*run npm run build/);
+  } finally {
+    await bare.close();
+  }
 });
 
 test('one server per data folder: a second one on the same folder is refused by name', async () => {
