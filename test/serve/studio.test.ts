@@ -4,11 +4,13 @@
  * (shots added, duplicated, moved and removed on the way; an unknown word underlined by the
  * server's check), submitted with router maps; the per-stage progress runs to the end, the
  * <video>'s duration is the story's length within two frames, the shot markers sit at the cut, the
- * report and the router maps are shown. Screenshots go to docs/img/ for the README.
+ * report and the router maps are shown. Screenshots go to a temp folder; with MOGA_SCREENSHOTS=1
+ * they replace the README's docs/img/studio-*.png (so a plain test run leaves the tree clean).
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
@@ -17,7 +19,7 @@ import { microModelDir, spawnServer } from './helpers.js';
 
 const built = ['dist/studio/index.html', 'dist/studio/studio.js', 'dist/src/cli/main.js'];
 const browserFound = debianProgram('chromium', '/usr/bin/chromium');
-const IMG = 'docs/img';
+const IMG = process.env.MOGA_SCREENSHOTS === '1' ? 'docs/img' : mkdtempSync(join(tmpdir(), 'moga-studio-'));
 
 /** The DOM fields the test reads inside the page (the test itself is compiled without the DOM lib). */
 interface Media {
