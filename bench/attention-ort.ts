@@ -10,8 +10,13 @@
  * Both graphs are built in-process (bench/lib/onnx.ts); outputs are checked against ours first.
  * Then MoGA's routed path (router + plan, then grouped attention forward over M groups of a balanced
  * random routing) against our dense attention at --moga-n tokens.
- * onnxruntime-node is a dev dependency; without it the ONNX rows are skipped with the reason.
+ * onnxruntime-node (its CPU library ships in the npm tarball) is not a dependency: its install script
+ * would download a CUDA provider from nuget.org, and the project setting that skips it makes npm
+ * warn on every command. The bench installs it on first use from the npm registry, scripts off,
+ * into bench/.deps (git-ignored); if that fails the ONNX rows are skipped with the reason.
  */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { groupedAttention } from '../src/attention/grouped-attention.js';
@@ -57,14 +62,29 @@ function headMajor(x: Float32Array, N: number, transposed: boolean): Float32Arra
   return y;
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: onnxruntime-node is loaded dynamically (dev dependency)
+// biome-ignore lint/suspicious/noExplicitAny: onnxruntime-node is loaded dynamically (installed on first use)
 type Ort = any;
 
+const ORT = 'onnxruntime-node@1.30.0';
+const DEPS = new URL('./.deps/', import.meta.url).pathname;
+
 function loadOrt(): Ort | string {
+  const load = () => createRequire(`${DEPS}package.json`)('onnxruntime-node');
   try {
-    return createRequire(import.meta.url)('onnxruntime-node');
-  } catch (e) {
-    return `onnxruntime-node not loadable (${(e as Error).message.split('\n')[0]})`;
+    return load();
+  } catch {
+    try {
+      mkdirSync(DEPS, { recursive: true });
+      if (!existsSync(`${DEPS}package.json`)) writeFileSync(`${DEPS}package.json`, '{ "private": true }\n');
+      console.error(`attention-ort: installing ${ORT} into ${DEPS} (npm registry, install scripts off)`);
+      execFileSync('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund', ORT], {
+        cwd: DEPS,
+        stdio: 'inherit',
+      });
+      return load();
+    } catch (e) {
+      return `${ORT} not loadable (${(e as Error).message.split('\n')[0]})`;
+    }
   }
 }
 

@@ -86,7 +86,14 @@ function gainMeter() {
   };
 }
 
-function frames(m: MogaModel, n: number, steps: number, guidance: number, sheet?: string, shift?: number): void {
+function frames(
+  m: MogaModel,
+  n: number,
+  steps: number,
+  guidance: number,
+  sheet?: string,
+  shift?: number,
+): void {
   const { probe } = loadProbe('models/probe');
   const spec = { frames: 1, width: W, height: H, fps: 24, minSeconds: 8, maxSeconds: 40, globalProb: 0 };
   const gen: Uint8Array[] = [];
@@ -100,7 +107,14 @@ function frames(m: MogaModel, n: number, steps: number, guidance: number, sheet?
         const text = encodeShots(m.captions, clip.captions, [1]);
         const v = samplingVelocity(denoiser(m.dit), text, guidance, m.config.prediction ?? 'velocity', shape);
         const s = m.config.sampling;
-        const z = sample({ velocity: v.velocity, shape, sampler: s.sampler, steps, shift: shift ?? s.shift, seed: k });
+        const z = sample({
+          velocity: v.velocity,
+          shape,
+          sampler: s.sampler,
+          steps,
+          shift: shift ?? s.shift,
+          seed: k,
+        });
         v.dispose();
         const d = m.codec.decoder();
         gen.push(toRgb(d.push(z).dataSync() as Float32Array));
@@ -192,6 +206,14 @@ if (!modelDir || !['frames', 'gain', 'sdedit'].includes(mode)) {
 await setBackend('native');
 const model = await loadModel(modelDir);
 const num = (i: number, d: number) => (rest[i] === undefined ? d : Number(rest[i]));
-if (mode === 'frames') frames(model, num(0, 48), num(1, 12), num(2, 3), rest[3] || undefined, rest[4] ? Number(rest[4]) : undefined);
+if (mode === 'frames')
+  frames(
+    model,
+    num(0, 48),
+    num(1, 12),
+    num(2, 3),
+    rest[3] || undefined,
+    rest[4] ? Number(rest[4]) : undefined,
+  );
 else if (mode === 'gain') gain(model, rest[0], num(1, 24));
 else sdedit(model, rest[0], num(1, 8), num(2, 3));
