@@ -16,13 +16,13 @@ import { makeRenderer } from '../data/world/render.js';
 import { splitSeed } from '../data/world/splits.js';
 import { generateStory } from '../data/world/story.js';
 import type { Story as WorldStory } from '../data/world/types.js';
-import { ditCost } from '../models/cost.js';
 import { visualAttentionOf } from '../models/dit/dit-block.js';
 import type { DiTConfig } from '../models/presets.js';
 import type { LatentCodec } from '../pipeline/codec.js';
 import { generate, toRgbFrames } from '../pipeline/generate.js';
 import { latentLayout } from '../pipeline/layout.js';
 import type { MogaModel } from '../pipeline/model.js';
+import { stepCost } from '../pipeline/step-cost.js';
 import { storyFromWorld, worldTruthOf } from '../pipeline/world-story.js';
 import type { Story } from '../story/story.js';
 import { sliceAxis } from '../tensor/ops.js';
@@ -196,20 +196,9 @@ export async function evalGen(o: EvalGenOptions): Promise<EvalGenResult> {
       video = r.video!;
       sampleSeconds += r.seconds.sample;
       steps += r.steps;
-      const layout = r.layout;
-      const dc = o.model.config.dit;
-      const cc = ditCost(
-        dc,
-        { frames: layout.decodedFrames, height: world.height, width: world.width },
-        {
-          vae: [o.model.codec.time, o.model.codec.space, o.model.codec.space],
-          shots: layout.shotFrames.map((s) => s / dc.patch[0]),
-        },
-      );
-      // one DiT pass per step without guidance, two with it
-      const passes = r.guidance === 1 ? 1 : 2;
-      attention += cc.flops.attention * passes;
-      total += cc.flops.total * passes;
+      const cost = stepCost(o.model, r.layout, world, r.guidance);
+      attention += cost.attentionFlops;
+      total += cost.totalFlops;
     }
     const s = scoreVideo(o.probe, world, video, world.width, world.height, real, o.metric);
     scores.push(s);

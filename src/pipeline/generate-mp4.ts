@@ -11,6 +11,7 @@ import { latentLayout } from './layout.js';
 import type { MogaModel } from './model.js';
 import type { ProgressEvent } from './progress.js';
 import { routerMaps } from './router-maps.js';
+import { stepCost } from './step-cost.js';
 
 export interface GenerateReport {
   readonly out: string;
@@ -30,6 +31,14 @@ export interface GenerateReport {
   readonly seed: number;
   readonly guidance: number;
   readonly codec: string;
+  /** Self-attention branches (routed+window+frame for MoGA) and the routed groups (0: none). */
+  readonly attention: string;
+  readonly groups: number;
+  /** Video tokens of one DiT pass, and the share of dense self-attention's pairs it skips. */
+  readonly tokens: number;
+  readonly sparsity: number;
+  /** Analytic GFLOPs of one sampler step (models/cost.ts; guidance runs two passes). */
+  readonly gflopPerStep: { readonly attention: number; readonly total: number };
   readonly unknownWords: readonly UnknownWords[];
   readonly timings: GenerateResult['seconds'];
   /** The router maps, when asked for: their folder and what groups.json says of them. */
@@ -106,6 +115,9 @@ export async function generateMp4(
   const closed = await writer.close();
   const drawn = maps && opts.maps !== undefined ? maps.write(opts.maps) : undefined;
   const l = result.layout;
+  const cost = stepCost(model, l, result, result.guidance);
+  const att = model.config.dit.attention;
+  const gflop = (f: number) => Number((f / 1e9).toPrecision(4));
   return {
     out,
     bytes: closed.bytes,
@@ -124,6 +136,11 @@ export async function generateMp4(
     seed: result.seed,
     guidance: result.guidance,
     codec: result.codec,
+    attention: att.branches.join('+'),
+    groups: att.branches.includes('routed') ? att.groups : 0,
+    tokens: cost.pass.tokens,
+    sparsity: Math.round((1 - cost.pass.density) * 1e4) / 1e4,
+    gflopPerStep: { attention: gflop(cost.attentionFlops), total: gflop(cost.totalFlops) },
     unknownWords: result.unknownWords,
     timings: result.seconds,
     ...(drawn

@@ -48,6 +48,17 @@ test('moga generate --json writes the MP4 and a report that parses', async () =>
   assert.deepEqual([report.width, report.height, report.fps, report.shots], [64, 32, 24, 2]);
   assert.deepEqual(report.latent.shotStarts, [0, 4]);
   assert.equal(report.steps, 2);
+  // the cost fields (pipeline/step-cost.ts): patch 1x2x2 over the latent grid, MoGA's three branches
+  const { latent } = report;
+  assert.equal(
+    report.tokens,
+    (latent.frames * latent.height * latent.width) / 4,
+    'tokens = latent cells / patch',
+  );
+  assert.deepEqual([report.attention, report.groups], ['routed+window+frame', 2], 'branches and groups');
+  assert.ok(report.sparsity > 0 && report.sparsity < 1, `sparsity ${report.sparsity} inside (0, 1)`);
+  const g = report.gflopPerStep;
+  assert.ok(g.attention > 0 && g.total > g.attention, `GFLOP per step ${JSON.stringify(g)}`);
   assert.match(r.stderr, /sample .*2\/2 steps/);
   const info = await probeVideo(out);
   assert.deepEqual([info.width, info.height], [64, 32]);
