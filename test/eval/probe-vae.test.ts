@@ -22,7 +22,7 @@ import {
   SHAPES,
 } from '../../src/data/world/types.js';
 import { coverageGrid, isScorable, poolFrame, visibleObjects } from '../../src/eval/frames.js';
-import { makeProbeBatch, type ProbeRecipe } from '../../src/eval/probe-train.js';
+import { makeProbeBatch, type ProbeRecipe, trainProbeSteps } from '../../src/eval/probe-train.js';
 import { loadOrBuildVaePool, type VaePool } from '../../src/eval/probe-vae-pool.js';
 import { saveVae } from '../../src/models/vae/checkpoint.js';
 import { VAE_PRESETS } from '../../src/models/vae/config.js';
@@ -143,4 +143,39 @@ test('prob 0: the batch is the one of the recipe without the pool', () => {
   assert.deepEqual(a.crops, b.crops, 'same crops');
   assert.deepEqual(a.shape, b.shape, 'same shape labels');
   assert.deepEqual(a.sources, b.sources, 'same sources');
+});
+
+test('a fine-tune with the VAE pool, stopped and resumed, ends where an uninterrupted one does', () => {
+  const run = (name: string, stopAfter?: number) => {
+    const r: ProbeRecipe = {
+      ...withVae(0.5),
+      frames: 2,
+      cropsPerObject: 1,
+      steps: 2,
+      finetune: { steps: 4, lr: 1e-4 },
+      warmup: 0,
+      checkpointEvery: 1,
+      init: 'models/probe/probe.safetensors',
+      out: join(dir, `${name}.safetensors`),
+      work: join(dir, `${name}-work`),
+    };
+    const lines: string[] = [];
+    const ctl = new AbortController();
+    const gen = trainProbeSteps(r, (l) => lines.push(l), { signal: ctl.signal });
+    let yields = 0;
+    for (let x = gen.next(); !x.done; x = gen.next()) if (++yields === stopAfter) ctl.abort();
+    if (stopAfter !== undefined) runToEnd(trainProbeSteps({ ...r, resume: true }, (l) => lines.push(l)));
+    return { bytes: readFileSync(r.out), lines };
+  };
+  const once = run('once');
+  const twice = run('twice', 2); // the pool is cached by then: the 2 yields are steps 1 and 2
+  assert.ok(
+    twice.lines.some((l) => /resuming .* at step 2\b/.test(l)),
+    `the second call resumes from step 2: ${twice.lines.join(' | ')}`,
+  );
+  assert.ok(
+    twice.lines.every((l) => !l.includes('cached in')),
+    'the pool is read from its cache, never rebuilt',
+  );
+  assert.ok(once.bytes.equals(twice.bytes), 'the resumed run saves the same weights');
 });
