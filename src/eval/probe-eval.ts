@@ -10,12 +10,11 @@
 import { type FrameTruth, makeRenderer } from '../data/world/render.js';
 import { splitSeed } from '../data/world/splits.js';
 import { generateStory } from '../data/world/story.js';
-import { reconstructStreaming } from '../models/vae/evaluate.js';
 import type { VideoVAE } from '../models/vae/vae.js';
-import { float32ToFrame, framesToFloat32 } from '../tensor/frames.js';
 import { type Box, isScorable, visibleObjects } from './frames.js';
 import { type FrameReading, readFrames } from './probe.js';
 import type { Probe } from './probe-model.js';
+import { vaeRoundTrip } from './probe-vae-pool.js';
 
 export interface ProbeAccuracy {
   frames: number;
@@ -81,14 +80,7 @@ export function evaluateProbe(
       const truths = rendered.map((x) => x.truth);
       score(tallies.clean, readFrames(probe, frames, W, H), truths, W, opts.minPixels);
       if (opts.vae && frames.length === F) {
-        const data = framesToFloat32(frames, W, H, 'CFHW');
-        const y = reconstructStreaming(opts.vae, data, F, H, W, 2); // [3, F, H, W]
-        const P = W * H;
-        const fchw = new Float32Array(y.length);
-        for (let f = 0; f < F; f++)
-          for (let c = 0; c < 3; c++)
-            fchw.set(y.subarray((c * F + f) * P, (c * F + f + 1) * P), (f * 3 + c) * P);
-        const rec = frames.map((_, f) => float32ToFrame(fchw, f, W, H));
+        const rec = vaeRoundTrip(opts.vae, frames, W, H, 2);
         score(tallies.vae, readFrames(probe, rec, W, H), truths, W, opts.minPixels);
       }
     }

@@ -6,6 +6,10 @@
  *   object coverage, positives weighted), object shape + colour + pattern (cross-entropy on crops
  *   taken around each visible object's box, snapped to the heat-map cells and jittered, as the
  *   localisation would find it).
+ * With `augment.vae`, a frame is replaced, with probability `prob`, by a frame of a precomputed
+ * pool of training clips passed through the VAE (probe-vae-pool.ts), its truth unchanged, so the
+ * probes learn to read decoded frames as well as rendered ones. With `init`, the run starts from
+ * the weights of an existing probe checkpoint (a fine-tune) instead of a random init.
  * Driven by `trainLoop` (src/train) in chunks so a time limit can stop it; the saved weights are the
  * EMA.
  */
@@ -51,6 +55,7 @@ import {
   BG_HEAD,
   checkProbeConfig,
   initProbe,
+  loadProbe,
   OBJ_HEAD,
   objectForward,
   type Probe,
@@ -58,6 +63,7 @@ import {
   saveProbe,
   sceneForward,
 } from './probe-model.js';
+import { checkVaeAugment, loadOrBuildVaePool, type VaeAugment, type VaePool } from './probe-vae-pool.js';
 
 export interface ProbeRecipe {
   model: ProbeConfig;
@@ -77,7 +83,13 @@ export interface ProbeRecipe {
   storyPool: number;
   /** Weight of a fully covered heat cell relative to an empty one. */
   heatPositiveWeight: number;
-  augment: { blur: number; noise: number; offset: number };
+  /** `vae`: replace a frame by its VAE round trip from a precomputed pool (probe-vae-pool.ts). */
+  augment: { blur: number; noise: number; offset: number; vae?: VaeAugment };
+  /**
+   * A probe checkpoint (same `model`) whose weights start the run instead of a random init (a
+   * fine-tune; fresh optimizer state). A resumed run starts from its own checkpoint instead.
+   */
+  init?: string;
   maxMinutes: number;
   checkpointEvery: number;
   out: string;
@@ -102,6 +114,11 @@ export function checkProbeRecipe(r: ProbeRecipe): void {
   need(r.emaDecay >= 0 && r.emaDecay < 1, 'emaDecay must be in [0, 1)');
   need(r.minLrRatio > 0 && r.minLrRatio <= 1, 'minLrRatio must be in (0, 1]');
   need(typeof r.out === 'string' && typeof r.work === 'string', 'out and work must be paths');
+  need(
+    r.init === undefined || (typeof r.init === 'string' && r.init !== r.out),
+    'init must be a path other than out',
+  );
+  if (r.augment.vae) checkVaeAugment(r.augment.vae);
 }
 
 /** A small deterministic PRNG (mulberry32) for batch sampling: batches depend on (seed, step) only. */
@@ -127,6 +144,8 @@ export interface ProbeBatch {
   shape: Int32Array;
   colour: Int32Array;
   pattern: Int32Array;
+  /** Where each frame came from: train-split story, frame index, and whether it is a VAE pool frame. */
+  sources: { story: number; frame: number; vae: boolean }[];
 }
 
 /** Light degradations of a byte frame (in place): box blur, Gaussian noise, per-channel offsets. */
@@ -179,7 +198,12 @@ function jitterBox(b: Box, p: number, W: number, H: number, rand: () => number):
   return [x0, y0, x1, y1];
 }
 
-export function makeProbeBatch(r: ProbeRecipe, step: number, stories = new Map<number, Story>()): ProbeBatch {
+export function makeProbeBatch(
+  r: ProbeRecipe,
+  step: number,
+  stories = new Map<number, Story>(),
+  vaePool: VaePool | null = null,
+): ProbeBatch {
   const c = r.model;
   const { width: W, height: H, pool: p, crop: S } = c;
   const w = W / p;
@@ -193,17 +217,38 @@ export function makeProbeBatch(r: ProbeRecipe, step: number, stories = new Map<n
   const crops: Float32Array[] = [];
   const labels: [number, number, number][] = [];
   const stage2 = r.finetune !== undefined && step >= r.steps;
+  const vae = r.augment.vae;
+  if (vae && vae.prob > 0 && !vaePool) throw new Error('makeProbeBatch: augment.vae needs its pool');
+  // the VAE draws come from their own stream, so with prob 0 the batch is the one without the pool
+  const vaeRand = mulberry((r.seed * 1_000_003 + step * 7919) ^ 0x5bd1e995);
+  const sources: ProbeBatch['sources'] = [];
   for (let b = 0; b < B; b++) {
-    const idx = Math.floor(rand() * r.storyPool);
+    let idx = Math.floor(rand() * r.storyPool);
+    let f = -1;
+    let decoded: Uint8Array | null = null;
+    if (vae && vaePool && vaeRand() < vae.prob) {
+      const k = Math.floor(vaeRand() * vaePool.clips * vaePool.F);
+      const clip = Math.floor(k / vaePool.F);
+      idx = vaePool.story[clip];
+      f = vaePool.start[clip] + (k % vaePool.F);
+      const n = W * H * 3;
+      decoded = vaePool.rgb.subarray(k * n, (k + 1) * n);
+    }
     let story = stories.get(idx);
     if (!story) {
       story = generateStory({ seed: splitSeed('train', idx), width: W, height: H });
       if (stories.size > 2000) stories.clear();
       stories.set(idx, story);
     }
-    const f = Math.floor(rand() * story.frames);
-    const { rgb, truth } = makeRenderer(story, { masks: true }).render(f);
-    augmentFrame(rgb, W, H, rand, r.augment);
+    const fr = Math.floor(rand() * story.frames);
+    if (f < 0) f = fr;
+    const rendered = makeRenderer(story, { masks: true }).render(f);
+    const truth = rendered.truth;
+    let rgb = rendered.rgb;
+    // a pool frame is the decoded image of this very frame: the truth stays, the pixels change
+    if (decoded) rgb = decoded.slice();
+    else augmentFrame(rgb, W, H, rand, r.augment);
+    sources.push({ story: idx, frame: f, vae: decoded !== null });
     poolFrame(rgb, W, H, p, frames, b * 3 * w * h);
     coverageGrid(truth, W, H, p, heat, b * w * h);
     bgKind[b] = BACKGROUND_KINDS.indexOf(truth.background.kind);
@@ -256,6 +301,7 @@ export function makeProbeBatch(r: ProbeRecipe, step: number, stories = new Map<n
     shape: Int32Array.from(labels, (l) => l[0]),
     colour: Int32Array.from(labels, (l) => l[1]),
     pattern: Int32Array.from(labels, (l) => l[2]),
+    sources,
   };
 }
 
@@ -336,9 +382,32 @@ export function* trainProbeSteps(
 ): Generator<void, Probe, void> {
   checkProbeRecipe(r);
   const probe = initProbe(r.model, r.seed);
+  if (r.init) {
+    const from = loadProbe(r.init).probe;
+    for (const k of Object.keys(r.model) as (keyof ProbeConfig)[])
+      if (JSON.stringify(from.config[k]) !== JSON.stringify(r.model[k]))
+        throw new Error(
+          `probe recipe: init ${r.init} has model.${k} ${JSON.stringify(from.config[k])}, not ${JSON.stringify(r.model[k])}`,
+        );
+    const src = new Map(namedTensors(from.params));
+    for (const [name, t] of namedTensors(probe.params))
+      t.backend.write(t.storage, src.get(name)!.dataSync() as Float32Array);
+    log(`init: weights of ${r.init}`);
+  }
   mkdirSync(r.work, { recursive: true });
   const t0 = performance.now();
   const stories = new Map<number, Story>();
+  let vaePool: VaePool | null = null;
+  if (r.augment.vae && r.augment.vae.prob > 0) {
+    vaePool = yield* loadOrBuildVaePool(
+      r.augment.vae,
+      { seed: r.seed, storyPool: r.storyPool, width: r.model.width, height: r.model.height, work: r.work },
+      log,
+      opts.signal,
+    );
+    if (!vaePool)
+      throw new Error('train probe: stopped while building the VAE pool (run it again to rebuild)');
+  }
   let step = 0;
   let resume = r.resume ?? false;
   let ema: Map<string, Float32Array> | null = null;
@@ -348,7 +417,7 @@ export function* trainProbeSteps(
     const res = yield* trainSteps({
       params: probe.params,
       lossFn: (b: ProbeBatch) => probeLoss(probe, r, b).loss,
-      nextBatch: (s) => makeProbeBatch(r, s, stories),
+      nextBatch: (s) => makeProbeBatch(r, s, stories, vaePool),
       steps: Math.min(last, (Math.floor(step / chunk) + 1) * chunk),
       adamw: { lr: lrAt(r, step), weightDecay: r.weightDecay },
       warmupSteps: r.warmup,
@@ -375,7 +444,12 @@ export function* trainProbeSteps(
       if (e) t.backend.write(t.storage, e);
     }
   if (!existsSync(dirname(r.out))) mkdirSync(dirname(r.out), { recursive: true });
-  saveProbe(r.out, probe, { step: String(step), minutes: ((performance.now() - t0) / 60000).toFixed(1) });
+  saveProbe(r.out, probe, {
+    step: String(step),
+    minutes: ((performance.now() - t0) / 60000).toFixed(1),
+    ...(r.init ? { init: r.init } : {}),
+    ...(vaePool ? { vaeAugment: JSON.stringify(r.augment.vae) } : {}),
+  });
   log(`saved ${r.out} (step ${step}, EMA weights)`);
   return probe;
 }

@@ -51,8 +51,8 @@ test("the world's own render: >= 98% on background adherence, every cut, stabili
 });
 
 // The issue's target, not met yet. The committed probes find objects and read shape, colour and
-// pattern at 97.4% / 94.1% / 97.4% / 93.9% per frame (moga eval probe --stories 20 --clips 2,
-// models/probe/README.md), so on the world's own render some shots still fail object adherence:
+// pattern at 98.4% / 96.0% / 98.4% / 95.1% per frame on clean frames (moga eval probe --stories 20
+// --clips 2, models/probe/README.md), so on the world's own render some shots still fail object adherence:
 // a known gap, reported as TODO until a better probe lands.
 test("the world's own render: >= 98% on object adherence (shape, colour, pattern), 100% on recall", {
   todo: 'probe localisation/shape/colour/pattern accuracy below 98% (models/probe/README.md)',
