@@ -4,10 +4,14 @@
  * before; the masks come from the example's layout; the loss counts only the frames not given.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { initVideoDiT } from '../../src/models/dit/dit.js';
 import { type Denoiser, denoiser, drawGiven, trainingLoss } from '../../src/models/dit/objective.js';
-import { checkDitRecipe } from '../../src/pipeline/train-dit.js';
+import { loadModel } from '../../src/pipeline/model.js';
+import { checkDitRecipe, trainDit } from '../../src/pipeline/train-dit.js';
 import { Rng } from '../../src/tensor/random.js';
 import { fromArray, tidy } from '../../src/tensor/tensor.js';
 import { microRecipe } from '../pipeline/helpers.js';
@@ -168,4 +172,36 @@ test('a recipe with conditioning needs a conditioned DiT and valid kinds', () =>
     dit: { ...r.dit, conditioning: true },
     conditioning: { prob: 0.5, kinds: ['shots', 'prefix'] },
   });
+});
+
+test('trainDit: a conditioned recipe warm-started from an unconditioned run trains and exports a model that keeps frames', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'moga-train-cond-'));
+  try {
+    const log = () => {};
+    const src = microRecipe(dir, { steps: 1 });
+    trainDit(src, { log });
+    const cond = microRecipe(dir, {
+      dit: { ...src.dit, conditioning: true },
+      conditioning: { prob: 1, kinds: ['first', 'last', 'shots', 'prefix'] },
+      work: join(dir, 'work2'),
+      out: join(dir, 'model2'),
+      steps: 2,
+      init: { checkpoint: src.work, weights: 'ema' },
+    });
+    trainDit(cond, { log });
+    const model = await loadModel(cond.out);
+    assert.equal(model.config.dit.conditioning, true, 'config carries dit.conditioning');
+    const w = model.dit.params.patchEmbed.weight;
+    assert.deepEqual(w.shape, [32, (2 * 16 + 1) * 4], 'the widened patch embedding');
+    // the conditioning columns left zero by the warm start were trained
+    const v = w.dataSync() as Float32Array;
+    const extra = Array.from(v).filter((_, i) => i % w.shape[1] >= 16 * 4);
+    assert.ok(
+      extra.some((x) => x !== 0),
+      'the conditioning columns never moved: the given frames did not reach the loss',
+    );
+    model.dispose();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
