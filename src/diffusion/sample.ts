@@ -85,7 +85,8 @@ export function* sampling(opts: SampleOptions): Generator<StepInfo, Tensor, void
       });
       x = r.x;
       carry = r.carryX0 ? { x0: r.carryX0, t } : undefined;
-      if (prevX !== e && prevX !== x) prevX.dispose();
+      // the starting noise stays while given frames need it (and is the caller's if passed in)
+      if (prevX !== opts.noise && prevX !== x && !(keepFrames && prevX === e)) prevX.dispose();
       if (prevCarry && prevCarry.x0 !== carry?.x0) prevCarry.x0.dispose();
       const info = { step: i, steps, t, tNext };
       checkFinite(x, info);
@@ -95,9 +96,9 @@ export function* sampling(opts: SampleOptions): Generator<StepInfo, Tensor, void
     finished = true;
   } finally {
     // stopped early (the caller's return(), or a throw): the state goes with it
-    if (!finished && x !== e) x.dispose();
+    if (!finished && x !== opts.noise) x.dispose();
     if (carry && carry.x0 !== x) carry.x0.dispose();
-    if (e !== opts.noise && e !== x) e.dispose();
+    if (keepFrames && e !== opts.noise && e !== x) e.dispose();
   }
   return x;
 }
