@@ -81,6 +81,7 @@ export type { DiTBatchOutput } from './models/dit/dit.js';
 export {
   type DiTInput,
   type DiTOutput,
+  type GivenFrames,
   initVideoDiT,
   type VideoDiT,
   type VideoDiTParams,
@@ -88,7 +89,14 @@ export {
   videoDiTBatch,
 } from './models/dit/dit.js';
 export type { CrossAttentionParams, DiTBlockParams } from './models/dit/dit-block.js';
-export type { Denoiser, ObjectiveOptions, TrainingExample, TrainingLoss } from './models/dit/objective.js';
+export type {
+  ConditioningDraw,
+  ConditioningKind,
+  Denoiser,
+  ObjectiveOptions,
+  TrainingExample,
+  TrainingLoss,
+} from './models/dit/objective.js';
 export {
   type ConditionedDenoiser,
   denoiser,

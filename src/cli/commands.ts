@@ -11,6 +11,16 @@ export const COMMAND_TABLE: Record<
     about: 'story file in, MP4 out (moga generate --story examples/minute.story.json --out out.mp4)',
     load: () => import('./generate.js'),
   },
+  regenerate: {
+    about:
+      'regenerate some shots of a saved generation, keeping the rest (moga regenerate --from out.json --shots 2 --out new.mp4)',
+    load: () => import('./regenerate.js'),
+  },
+  extend: {
+    about:
+      'append shots to a saved generation (moga extend --from out.json --story more.json --out longer.mp4)',
+    load: () => import('./extend.js'),
+  },
   train: {
     about: 'train a model from a recipe (moga train vae --config configs/vae-small.json)',
     load: () => import('./train.js'),

@@ -1,19 +1,22 @@
 /**
  * `moga generate --story FILE --out FILE.mp4 [--model DIR] [--steps N] [--seed S] [--guidance W]
- *  [--backend B] [--maps DIR] [--json]`: a story file in, an MP4 out (written to a temporary name and renamed
+ *  [--backend B] [--maps DIR] [--save-latent] [--image SHOT=PNG] [--last-image SHOT=PNG] [--json]`: a story file in, an MP4 out (written to a temporary name and renamed
  * on success, so a failure never leaves a partial file), with progress bars on stderr.
  */
 import { existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { chooseBackend } from '../backends/index.js';
+import { chooseBackend, withBackend } from '../backends/index.js';
 import { removeStaleTemps } from '../io/atomic-file.js';
 import { exitOnSignals } from '../io/exit-cleanup.js';
+import type { GivenFrames } from '../models/dit/dit.js';
 import { bundledModel } from '../pipeline/bundled.js';
+import { checkConditioningModel, imageGiven, type ShotImage } from '../pipeline/conditioning.js';
 import { checkGuidance, describeUnknown, MAX_GUIDANCE, unknownWords } from '../pipeline/generate.js';
 import { type GenerateReport, generateMp4 } from '../pipeline/generate-mp4.js';
 import { loadModel, type MogaModel } from '../pipeline/model.js';
 import { readStory, type Story } from '../story/story.js';
+import { coverImage, readPng } from '../video/png.js';
 import { integerAtLeast, memorySize } from './options.js';
 import { checkOutputPath } from './out-path.js';
 import { stderrProgress } from './progress-bar.js';
@@ -33,6 +36,12 @@ directory (DiT + text encoder + VAE), and writes an H.264 MP4.
   --backend NAME   native | wasm | ref | cuda (default: the first that starts of native, wasm, ref)
   --strict-vocab   refuse captions with words the model does not know (default: warn, naming them)
   --max-memory M   refuse a story estimated to need more, e.g. 4G or 1500M (default: the memory available now)
+  --save-latent    also save the final latent and the settings beside the MP4 (FILE.latent.safetensors,
+                   FILE.json), what moga regenerate and moga extend start from
+  --image SHOT=PNG fix story shot SHOT's first latent frame to this image (resized and centre-cropped to
+                   the story size, encoded by the model's codec); repeatable; needs a model with
+                   dit.conditioning
+  --last-image SHOT=PNG   the same for the shot's last latent frame
   --maps DIR       also draw the router maps into DIR: per routed layer and latent frame, each token
                    tinted by its MoGA group over the decoded frame (PNGs), and groups.json (group
                    sizes per layer and frame, each group's share per shot)
@@ -53,9 +62,13 @@ export async function generateToMp4(
     maxMemory?: number;
     quiet?: boolean;
     maps?: string;
+    saveLatent?: boolean;
+    given?: GivenFrames;
+    /** The command's name in errors (generate, regenerate, extend). */
+    command?: string;
   },
 ): Promise<GenerateReport> {
-  const target = checkOutputPath('generate', 'out', out, {
+  const target = checkOutputPath(opts.command ?? 'generate', 'out', out, {
     ext: '.mp4',
     inputs: [{ flag: 'story', path: storyPath }],
   });
@@ -68,7 +81,37 @@ export async function generateToMp4(
     onProgress: stderrProgress({ quiet: opts.quiet }),
     storyName: storyPath,
     maps: opts.maps,
+    saveLatent: opts.saveLatent,
+    given: opts.given,
   });
+}
+
+/** `--image 2=a.png` -> shot 2, a.png; `flag` names the option in errors. */
+export function parseShotImage(flag: string, v: string): { shot: number; path: string } {
+  const m = /^(\d+)=(.+)$/.exec(v);
+  if (!m) throw new Error(`generate: --${flag} must be SHOT=FILE.png (e.g. 0=first.png), got '${v}'`);
+  if (!existsSync(m[2])) throw new Error(`generate: --${flag} ${m[2]} does not exist`);
+  return { shot: Number(m[1]), path: m[2] };
+}
+
+/** The --image / --last-image options as given frames of `story` on the model's codec. */
+export function imagesGiven(
+  story: Story,
+  model: MogaModel,
+  first: readonly string[],
+  last: readonly string[],
+): GivenFrames | undefined {
+  if (first.length + last.length === 0) return undefined;
+  checkConditioningModel(model, 'generate --image');
+  const images: ShotImage[] = [
+    ...first.map((v) => ({ ...parseShotImage('image', v), at: 'first' as const })),
+    ...last.map((v) => ({ ...parseShotImage('last-image', v), at: 'last' as const })),
+  ].map((im) => ({
+    shot: im.shot,
+    at: im.at,
+    rgb: coverImage(readPng(im.path), story.width, story.height),
+  }));
+  return imageGiven(story, model.codec, images);
 }
 
 export async function run(argv: string[]): Promise<void> {
@@ -84,6 +127,9 @@ export async function run(argv: string[]): Promise<void> {
       backend: { type: 'string' },
       'max-memory': { type: 'string' },
       maps: { type: 'string' },
+      'save-latent': { type: 'boolean' },
+      image: { type: 'string', multiple: true },
+      'last-image': { type: 'string', multiple: true },
       json: { type: 'boolean' },
       'strict-vocab': { type: 'boolean' },
       quiet: { type: 'boolean' },
@@ -117,6 +163,9 @@ export async function run(argv: string[]): Promise<void> {
   const backend = (await chooseBackend(values.backend)).name;
   if (!values.quiet) process.stderr.write(`generate: backend ${backend}\n`);
   const model = await loadModel(values.model ?? bundledModel());
+  const given = withBackend(model.backend, () =>
+    imagesGiven(story, model, values.image ?? [], values['last-image'] ?? []),
+  );
   // before any output: --strict-vocab refuses here, else the words are named once
   const unknown = unknownWords(story, model, values['strict-vocab']);
   if (unknown.length)
@@ -130,6 +179,8 @@ export async function run(argv: string[]): Promise<void> {
     guidance,
     quiet: values.quiet,
     maps: values.maps,
+    saveLatent: values['save-latent'],
+    given,
   });
   model.dispose();
   if (values.json) console.log(JSON.stringify(report, null, 2));

@@ -67,11 +67,18 @@ export function flowLoss(
   pred: Tensor,
   target: Tensor,
   balancing: readonly Tensor[] = [],
+  /**
+   * Only where `mask` is 1 (broadcast over the prediction; `fraction` of its elements are 1): the
+   * mean squared error over those elements alone. Absent: over all, as always.
+   */
+  only?: { readonly mask: Tensor; readonly fraction: number },
 ): { loss: Tensor; mse: Tensor } {
   if (pred.shape.join() !== target.shape.join())
     throw new Error(`flowLoss: prediction [${pred.shape}] and target [${target.shape}] differ in shape`);
+  if (only && !(only.fraction > 0 && only.fraction <= 1))
+    throw new Error(`flowLoss: the mask keeps a fraction ${only.fraction} of the elements, need (0, 1]`);
   const d = sub(pred, target);
-  const mse = mean(mul(d, d));
+  const mse = only ? mul(mean(mul(mul(d, d), only.mask)), 1 / only.fraction) : mean(mul(d, d));
   let loss = mse;
   for (const b of balancing) loss = add(loss, b);
   return { loss, mse };

@@ -5,7 +5,7 @@
  */
 
 import type { Shape } from '../core/shape.js';
-import { sum } from '../tensor/ops.js';
+import { add, mul, sum } from '../tensor/ops.js';
 import { Rng } from '../tensor/random.js';
 import { type Tensor, tidy } from '../tensor/tensor.js';
 import { type Carry, type SamplerConfig, samplerStep } from './sampler.js';
@@ -33,6 +33,17 @@ export interface SampleOptions {
    * an image noised part way); the schedule's times at or above it are skipped. Default 1.
    */
   readonly start?: number;
+  /**
+   * Known latent frames, kept at their values: after every step x on the mask's frames is replaced
+   * by the known latent noised to the step's new time with the starting noise,
+   * (1 - t) known + t e, which at the last step (t = 0) is the known latent exactly (bit for bit:
+   * 1 * known + 0 * e). Noised rather than clean at every step because the model sees x_t at one
+   * noise level everywhere in training (objective.ts `conditioning`) and reads the clean known
+   * frames from its own conditioning channels; clean values inside a noisy x_t would be inputs it
+   * never saw. Frames off the mask are the sampler's own (x * 1 + y * 0). Needs start = 1 (e is
+   * then the starting latent).
+   */
+  readonly given?: { readonly latent: Tensor /** [1, F, H, W], 1 on given frames */; readonly mask: Tensor };
   readonly onStep?: (info: StepInfo, x: Tensor) => void;
 }
 
@@ -55,7 +66,10 @@ export function* sampling(opts: SampleOptions): Generator<StepInfo, Tensor, void
     throw new Error('sample: a start below 1 needs the latent to start from (noise)');
   if (opts.noise && opts.noise.shape.join() !== opts.shape.join())
     throw new Error(`sample: noise shape [${opts.noise.shape}] differs from the requested [${opts.shape}]`);
-  let x = opts.noise ?? new Rng(opts.seed ?? 0).normal(opts.shape);
+  if (opts.given && ts[0] < 1) throw new Error('sample: given frames need start = 1');
+  const e = opts.noise ?? new Rng(opts.seed ?? 0).normal(opts.shape);
+  let x = e;
+  const keepFrames = opts.given ? givenReplacer(opts.given, e) : undefined;
   let carry: Carry | undefined;
   let finished = false;
   try {
@@ -67,11 +81,12 @@ export function* sampling(opts: SampleOptions): Generator<StepInfo, Tensor, void
         // the model's temporaries go before the solver's step allocates its own
         const v = tidy(() => opts.velocity(x, t));
         const res = samplerStep(opts.sampler, x, v, t, tNext, carry);
-        return { x: res.x, carryX0: res.carry?.x0 };
+        return { x: keepFrames ? keepFrames(res.x, tNext) : res.x, carryX0: res.carry?.x0 };
       });
       x = r.x;
       carry = r.carryX0 ? { x0: r.carryX0, t } : undefined;
-      if (prevX !== opts.noise && prevX !== x) prevX.dispose();
+      // the starting noise stays while given frames need it (and is the caller's if passed in)
+      if (prevX !== opts.noise && prevX !== x && !(keepFrames && prevX === e)) prevX.dispose();
       if (prevCarry && prevCarry.x0 !== carry?.x0) prevCarry.x0.dispose();
       const info = { step: i, steps, t, tNext };
       checkFinite(x, info);
@@ -83,8 +98,27 @@ export function* sampling(opts: SampleOptions): Generator<StepInfo, Tensor, void
     // stopped early (the caller's return(), or a throw): the state goes with it
     if (!finished && x !== opts.noise) x.dispose();
     if (carry && carry.x0 !== x) carry.x0.dispose();
+    if (keepFrames && e !== opts.noise && e !== x) e.dispose();
   }
   return x;
+}
+
+/** x -> x off the mask, (1 - t) known + t e on it (see SampleOptions.given). */
+function givenReplacer(
+  given: NonNullable<SampleOptions['given']>,
+  e: Tensor,
+): (x: Tensor, t: number) => Tensor {
+  const [, F, H, W] = e.shape;
+  if (given.latent.shape.join() !== e.shape.join())
+    throw new Error(`sample: given latent [${given.latent.shape}] differs from the latent [${e.shape}]`);
+  if (given.mask.shape.join() !== [1, F, H, W].join())
+    throw new Error(`sample: given mask [${given.mask.shape}] must be [1, ${F}, ${H}, ${W}]`);
+  const m = given.mask;
+  // called inside the step's scope: its temporaries go with it
+  return (x, t) => {
+    const keep = mul(add(m, -1), -1); // 1 - m, exact for 0/1
+    return add(mul(x, keep), mul(add(mul(given.latent, 1 - t), mul(e, t)), m));
+  };
 }
 
 /** The schedule from `start` down: start itself, then the times below it. */

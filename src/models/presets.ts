@@ -42,6 +42,13 @@ export interface DiTConfig {
   /** Epsilon of the norms. */
   readonly eps: number;
   readonly attention: AttentionConfig;
+  /**
+   * Known-frame conditioning (image to video, regenerating a shot, extending a video): the patch
+   * embedding also reads a latent of given frames [C, F, H, W] and their mask [1, F, H, W],
+   * concatenated on channels after x_t (models/dit/dit.ts `GivenFrames`). Absent or false: the
+   * model as before, the same parameters and the same output.
+   */
+  readonly conditioning?: boolean;
 }
 
 /** Dense attention: what Wan2.1 ships with. */

@@ -3,9 +3,11 @@
  * and the `moga serve` worker each write (one copy of the writer plumbing and the report's shape).
  */
 
+import type { GivenFrames } from '../models/dit/dit.js';
 import { parseStory, type Story } from '../story/story.js';
 import type { Mp4Writer } from '../video/index.js';
 import { openMp4Writer } from '../video/index.js';
+import { ditIdentity, savedPaths, saveGeneration } from './conditioning.js';
 import { type GenerateResult, generate, type UnknownWords } from './generate.js';
 import { latentLayout } from './layout.js';
 import type { MogaModel } from './model.js';
@@ -48,6 +50,8 @@ export interface GenerateReport {
     readonly layers: number;
     readonly groups: number;
   };
+  /** The saved latent and settings (pipeline/conditioning.ts), when asked for. */
+  readonly saved?: { readonly json: string; readonly latent: string };
 }
 
 export interface GenerateMp4Options {
@@ -64,6 +68,10 @@ export interface GenerateMp4Options {
   readonly storyName?: string;
   /** Draw router maps (pipeline/router-maps.ts) into this folder. */
   readonly maps?: string;
+  /** Save the final latent and the settings beside the MP4 (out.latent.safetensors, out.json). */
+  readonly saveLatent?: boolean;
+  /** Known latent frames to keep (generate.ts `given`). */
+  readonly given?: GivenFrames;
 }
 
 /**
@@ -92,6 +100,7 @@ export async function generateMp4(
           model.codec.time,
         );
   let result: GenerateResult;
+  let latent: { data: Float32Array; shape: readonly number[] } | undefined;
   try {
     result = await generate(story, model, {
       steps: opts.steps,
@@ -102,6 +111,10 @@ export async function generateMp4(
       signal: opts.signal,
       onProgress: opts.onProgress,
       onRouting: maps?.onRouting,
+      given: opts.given,
+      ...(opts.saveLatent
+        ? { onLatent: (data: Float32Array, shape: readonly number[]) => (latent = { data, shape }) }
+        : {}),
       onFrame: async (rgb, i) => {
         await writer.write(rgb);
         maps?.onFrame(rgb, i);
@@ -114,6 +127,23 @@ export async function generateMp4(
   }
   const closed = await writer.close();
   const drawn = maps && opts.maps !== undefined ? maps.write(opts.maps) : undefined;
+  if (opts.saveLatent && latent) {
+    const sampling = model.config.sampling;
+    saveGeneration(
+      out,
+      {
+        story,
+        seed: result.seed,
+        steps: result.steps,
+        guidance: result.guidance,
+        shift: sampling.shift,
+        sampler: sampling.sampler,
+        model: { dir: model.dir ?? null, dit: ditIdentity(model), codec: model.codec.kind },
+      },
+      latent.data,
+      latent.shape,
+    );
+  }
   const l = result.layout;
   const cost = stepCost(model, l, result, result.guidance);
   const att = model.config.dit.attention;
@@ -143,6 +173,7 @@ export async function generateMp4(
     gflopPerStep: { attention: gflop(cost.attentionFlops), total: gflop(cost.totalFlops) },
     unknownWords: result.unknownWords,
     timings: result.seconds,
+    ...(opts.saveLatent ? { saved: savedPaths(out) } : {}),
     ...(drawn
       ? {
           maps: {

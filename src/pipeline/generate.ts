@@ -17,6 +17,7 @@ import { tapRouting } from '../attention/router.js';
 import { withBackend } from '../backends/index.js';
 import { sampling } from '../diffusion/sample.js';
 import type { SamplerConfig } from '../diffusion/sampler.js';
+import { type GivenFrames, givenMask } from '../models/dit/dit.js';
 import { denoiser, samplingVelocity } from '../models/dit/objective.js';
 import type { MultiShotText } from '../models/dit/text.js';
 import type { LatentLayout } from '../models/latent-layout.js';
@@ -61,6 +62,14 @@ export interface GenerateOptions {
    * guidance): one call per routed layer, in layer order, with each token's group
    * (token = (f * H + y) * W + x on the DiT's token grid). What `generate --maps` draws.
    */
+  /**
+   * Known latent frames (a DiT with dit.conditioning): the sampler keeps them (diffusion/sample.ts
+   * `given`), the DiT reads them (models/dit/dit.ts `GivenFrames`). What regenerate, extend and
+   * generate --image build (pipeline/conditioning.ts).
+   */
+  readonly given?: GivenFrames;
+  /** The final latent [C, F, h, w] (host copy) before decoding: what generate-mp4 saves. */
+  readonly onLatent?: (latent: Float32Array, shape: readonly number[]) => void;
   readonly onRouting?: (r: {
     readonly layer: number;
     readonly groupIds: Int32Array;
@@ -192,6 +201,16 @@ async function run(story: Story, model: MogaModel, opts: GenerateOptions): Promi
 
   // 2. sample the latent
   const shape = [codec.channels, layout.latentFrames, layout.height, layout.width];
+  const given = opts.given;
+  if (given && !model.config.dit.conditioning)
+    throw new Error(
+      'generate: this model has no conditioning input (dit.conditioning): it cannot keep given frames; use a model trained with a recipe conditioning field',
+    );
+  if (given && given.latent.shape.join() !== shape.join())
+    throw new Error(
+      `generate: the given latent is [${given.latent.shape}] but this story's latent is [${shape}]`,
+    );
+  const mask = given ? givenMask(given.frames, shape) : undefined;
   const sampleTrack = stageTracker('sample', steps, 'steps', opts.onProgress);
   sampleTrack(0);
   // conditioned once (caption MLP, cross-attention plan, rotary tables, fixed plans), every step reuses it
@@ -201,6 +220,7 @@ async function run(story: Story, model: MogaModel, opts: GenerateOptions): Promi
     guidance,
     model.config.prediction ?? 'velocity',
     shape,
+    given,
   );
   let latent: Tensor;
   try {
@@ -211,6 +231,7 @@ async function run(story: Story, model: MogaModel, opts: GenerateOptions): Promi
       steps,
       shift: opts.shift ?? s.shift,
       seed,
+      ...(given && mask ? { given: { latent: given.latent, mask } } : {}),
       onStep: (info) => sampleTrack(info.step + 1),
     });
     const onRouting = opts.onRouting;
@@ -233,8 +254,10 @@ async function run(story: Story, model: MogaModel, opts: GenerateOptions): Promi
     }
   } finally {
     v.dispose();
+    mask?.dispose();
     disposeText(text);
   }
+  if (opts.onLatent) opts.onLatent(Float32Array.from(latent.dataSync() as Float32Array), [...latent.shape]);
   const t2 = performance.now();
 
   // 3. decode chunk by chunk and hand frames on

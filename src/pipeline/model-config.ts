@@ -103,6 +103,8 @@ export function checkModelConfig(c: ModelConfig, bad: (m: string) => never): voi
   int(a.temporalGroup, 'dit.attention.temporalGroup', 0, L.temporalGroup);
   int(a.adjacentFrames, 'dit.attention.adjacentFrames', 0, L.adjacentFrames);
   num(a.alpha, 'dit.attention.alpha', 0, 1000);
+  if (d.conditioning !== undefined && typeof d.conditioning !== 'boolean')
+    bad(`dit.conditioning must be true or false, got ${JSON.stringify(d.conditioning)}`);
 
   obj(c.text, 'text');
   const t = c.text;

@@ -19,7 +19,13 @@ import { checkSamplerConfig } from '../diffusion/sampler.js';
 import { readSafetensors } from '../io/safetensors.js';
 import type { VideoDiT } from '../models/dit/dit.js';
 import { growDiT } from '../models/dit/grow.js';
-import { denoiser, type Prediction, trainingLoss } from '../models/dit/objective.js';
+import {
+  type ConditioningDraw,
+  checkConditioningDraw,
+  denoiser,
+  type Prediction,
+  trainingLoss,
+} from '../models/dit/objective.js';
 import type { MultiShotText } from '../models/dit/text.js';
 import { type DiTConfig, ditPreset } from '../models/presets.js';
 import { type TextEncoderConfig, textEncoderConfig } from '../models/text/encoder.js';
@@ -86,6 +92,13 @@ export interface DitRecipe {
    * same blocks, plus new identity blocks when this recipe is deeper); optimizer state starts anew.
    */
   readonly init?: { readonly checkpoint: string; readonly weights: 'ema' | 'live' };
+  /**
+   * Train known-frame conditioning (needs dit.conditioning: true): each example is conditioned
+   * with probability `prob` on frames drawn by kind from its layout (first, last, shots, prefix;
+   * models/dit/objective.ts `drawGiven`), the loss on the other frames. Absent: nothing is drawn,
+   * so a recipe without it trains, and resumes, exactly as before.
+   */
+  readonly conditioning?: ConditioningDraw;
 }
 
 export function checkDitRecipe(r: DitRecipe): void {
@@ -146,6 +159,13 @@ export function checkDitRecipe(r: DitRecipe): void {
     'init must be {"checkpoint": DIR, "weights": "ema" | "live"}',
   );
   named(() => checkSamplerConfig(r.generation.sampler));
+  if (r.conditioning !== undefined) {
+    named(() => checkConditioningDraw(r.conditioning!));
+    need(
+      r.dit.conditioning === true,
+      'conditioning needs dit.conditioning: true (the model reads the given frames)',
+    );
+  }
 }
 
 /**
@@ -310,6 +330,7 @@ export function* trainDitSteps(
       sampling: r.timeSampling,
       captionDropout: r.captionDropout,
       batched: r.batchedForward ?? false,
+      ...(r.conditioning ? { conditioning: r.conditioning } : {}),
     });
     lastMse = res.mse;
     return res.loss;

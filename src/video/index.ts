@@ -2,7 +2,7 @@
 export { contactSheet, evenlySpaced, type SheetOptions, writeContactSheet } from './contact-sheet.js';
 export { type FfmpegLocation, findFfmpeg, findOnPath, runFfmpeg } from './ffmpeg.js';
 export { type Mp4Options, type Mp4Writer, openMp4Writer } from './mp4-writer.js';
-export { crc32, encodePng, writePng } from './png.js';
+export { coverImage, crc32, decodePng, encodePng, type RgbImage, readPng, writePng } from './png.js';
 export {
   countFrames,
   forEachFrame,

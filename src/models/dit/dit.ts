@@ -2,6 +2,8 @@
  * VideoDiT: the Wan2.1 video diffusion transformer with MoGA visual attention.
  *
  *   latents [C, F, H, W] --patchify (1x2x2)--> tokens [N, C*pt*ph*pw] --linear--> x [N, dim]
+ *   (with config.conditioning: [x_t; given latent * mask; mask] [2C+1, F, H, W] is patchified
+ *   instead, and the patch embedding's extra input columns start at zero: see `GivenFrames`)
  *   t --sinusoid(1000 t)--> MLP (SiLU) --> temb [dim] --SiLU, linear--> timeMod [6, dim]
  *   captions (per shot + global) --MLP (GELU)--> text [Lt, dim]
  *   x --blocks (self-attn, cross-attn, FFN; AdaLN from timeMod)--> x
@@ -66,6 +68,39 @@ export interface DiTInput {
   /** Flow time in [0, 1] (0 = data, 1 = noise). */
   readonly t: number;
   readonly text: MultiShotText;
+  /** Known frames (a DiT with config.conditioning only; absent = none given). */
+  readonly given?: GivenFrames;
+}
+
+/**
+ * Known latent frames, the one conditioning mechanism of a DiT with `config.conditioning` (image
+ * to video, regenerating some shots, extending a video all reduce to it). The network reads them
+ * as extra input channels beside x_t: the latent times the mask, then the mask [1, F, H, W] (1 on
+ * every cell of a given latent frame). What the sampler does with them is in diffusion/sample.ts
+ * (`given`), what training does in objective.ts (`conditioning`).
+ */
+export interface GivenFrames {
+  /** [C, F, H, W] like x_t; its values on frames that are not given are ignored. */
+  readonly latent: Tensor;
+  /** Per latent frame: 1 given (kept), 0 to generate. */
+  readonly frames: readonly number[];
+}
+
+/** The mask [1, F, H, W] of `frames` (1 on given latent frames) for latents of `shape`. */
+export function givenMask(frames: readonly number[], shape: Shape): Tensor {
+  const [, F, H, W] = shape;
+  if (frames.length !== F) throw new Error(`given frames: ${frames.length} flags for ${F} latent frames`);
+  const m = new Float32Array(F * H * W);
+  frames.forEach((v, f) => {
+    if (v !== 0 && v !== 1) throw new Error(`given frames: flag ${f} is ${v}, expected 0 or 1`);
+    m.fill(v, f * H * W, (f + 1) * H * W);
+  });
+  return fromArray(m, [1, F, H, W]);
+}
+
+/** Input channels of the patch embedding, per latent cell: C, or 2C + 1 with conditioning. */
+export function ditInputChannels(c: DiTConfig): number {
+  return c.conditioning ? 2 * c.latentChannels + 1 : c.latentChannels;
 }
 
 export interface DiTOutput {
@@ -80,12 +115,19 @@ export function initVideoDiT(config: DiTConfig, rng: Rng): VideoDiT {
   if ((dim / heads) % 2)
     throw new Error(`VideoDiT: head dim ${dim / heads} must be even for the rotary embedding`);
   const patchDim = C * patch[0] * patch[1] * patch[2];
+  // the x_t columns are drawn as for an unconditioned model; the conditioning columns start at
+  // zero, so a fresh conditioned model computes what the unconditioned one of its seed does
+  const patchEmbed = initLinear(rng.fork(1), patchDim, dim);
+  if (config.conditioning) {
+    const inDim = ditInputChannels(config) * patch[0] * patch[1] * patch[2];
+    patchEmbed.weight = widenColumns(patchEmbed.weight, inDim);
+  }
   const headMod = rng
     .fork(6)
     .normalArray(2 * dim)
     .map((v) => v / Math.sqrt(dim));
   const params: VideoDiTParams = {
-    patchEmbed: initLinear(rng.fork(1), patchDim, dim),
+    patchEmbed,
     textEmbed: { fc1: initLinear(rng.fork(2), config.textDim, dim), fc2: initLinear(rng.fork(8), dim, dim) },
     timeEmbed: { fc1: initLinear(rng.fork(3), config.freqDim, dim), fc2: initLinear(rng.fork(4), dim, dim) },
     timeProj: initLinear(rng.fork(5), dim, 6 * dim, { std: 0 }),
@@ -96,6 +138,16 @@ export function initVideoDiT(config: DiTConfig, rng: Rng): VideoDiT {
     },
   };
   return { config, attention: visualAttentionOf(config), params };
+}
+
+/** w [out, in] -> [out, inDim], the new columns zero (the old ones first, as they were). */
+export function widenColumns(w: Tensor, inDim: number): Tensor {
+  const [out, din] = w.shape;
+  const src = w.dataSync() as Float32Array;
+  const dst = new Float32Array(out * inDim);
+  for (let r = 0; r < out; r++) dst.set(src.subarray(r * din, (r + 1) * din), r * inDim);
+  w.dispose();
+  return fromArray(dst, [out, inDim]);
 }
 
 /** The velocity v(x_t, t | text) for one sample, and the routers' balancing losses. */
@@ -118,6 +170,7 @@ export function videoDiTBatch(model: VideoDiT, inputs: readonly DiTInput[]): DiT
     model,
     inputs.map((i) => i.text),
     inputs[0].latents.shape,
+    inputs.some((i) => i.given) ? inputs.map((i) => i.given) : undefined,
   );
   return videoDiTConditioned(
     model,
@@ -141,6 +194,8 @@ export interface DiTConditioning {
   readonly self: VisualAttentionStatics;
   readonly text: Tensor; // [Lt, dim], embedded caption rows of all samples, sample-major
   readonly textPlan: AttentionPlan; // rows of the batch [B*N] -> rows of `text`
+  /** config.conditioning only: per sample [given latent * mask; mask] [C + 1, F, H, W]. */
+  readonly given?: Tensor[];
 }
 
 /** Conditions B samples with these texts on latents of `latentShape`; see DiTConditioning. */
@@ -148,9 +203,17 @@ export function conditionDiT(
   model: VideoDiT,
   texts: readonly MultiShotText[],
   latentShape: Shape,
+  /** Per sample, its known frames (undefined: none); needs config.conditioning. */
+  given?: readonly (GivenFrames | undefined)[],
 ): DiTConditioning {
   const { config: c, params: p } = model;
   if (texts.length === 0) throw new Error('VideoDiT: empty batch');
+  if (given && !c.conditioning && given.some((g) => g))
+    throw new Error(
+      'VideoDiT: known frames were given but this model has no conditioning input (dit.conditioning is not set)',
+    );
+  if (given && given.length !== texts.length)
+    throw new Error(`VideoDiT: ${given.length} given-frame entries for ${texts.length} samples`);
   const layouts = texts.map((text) => layoutOf(c, latentShape, text));
   layouts.forEach((l, b) => {
     if (JSON.stringify(l) !== JSON.stringify(layouts[0]))
@@ -174,7 +237,11 @@ export function conditionDiT(
   });
   // without autodiff no backward pass reads the intermediates: free them now, keep the results
   const { self, text } = isGradEnabled() ? build() : tidy(build);
+  const givenInputs = c.conditioning
+    ? texts.map((_, b) => givenChannels(c, latentShape, given?.[b]))
+    : undefined;
   return {
+    ...(givenInputs ? { given: givenInputs } : {}),
     latentShape: [...latentShape],
     batch: texts.length,
     layout,
@@ -191,8 +258,23 @@ export function conditionDiT(
   };
 }
 
+/** [latent * mask; mask] [C + 1, F, H, W] of one sample; zeros when nothing is given. */
+function givenChannels(c: DiTConfig, shape: Shape, g: GivenFrames | undefined): Tensor {
+  const [C, F, H, W] = shape;
+  if (!g) return fromArray(new Float32Array((C + 1) * F * H * W), [C + 1, F, H, W]);
+  if (g.latent.shape.join() !== shape.join())
+    throw new Error(`VideoDiT: given latent [${g.latent.shape}] differs from the latents [${shape}]`);
+  if (C !== c.latentChannels)
+    throw new Error(`VideoDiT: latents have ${C} channels, the model expects ${c.latentChannels}`);
+  return tidy(() => {
+    const mask = givenMask(g.frames, shape);
+    return concat([mul(g.latent, mask), mask], 0);
+  });
+}
+
 /** Frees a conditioning's tensors (never while an autodiff graph that read them is still needed). */
 export function disposeConditioning(cond: DiTConditioning): void {
+  for (const g of cond.given ?? []) g.dispose();
   cond.text.dispose();
   cond.self.rope.cos.dispose();
   cond.self.rope.sin.dispose();
@@ -265,9 +347,11 @@ export function embedInputs(
   const n = layout.frames * layout.height * layout.width;
   const tokens = tidyIfNoGrad(() => {
     const patches = concat(
-      latents.map((l) => reshape(patchify(l, c.patch), [1, n, -1])),
+      latents.map((l, b) =>
+        reshape(patchify(cond.given ? concat([l, cond.given[b]], 0) : l, c.patch), [1, n, -1]),
+      ),
       0,
-    ); // (B, N, C*pt*ph*pw)
+    ); // (B, N, C*pt*ph*pw), (2C+1)*pt*ph*pw with conditioning
     return linear(p.patchEmbed, patches); // (B, N, dim)
   });
   const sinus = timestepEmbedding(

@@ -7,6 +7,9 @@
  * and training continues from there. adaLN-zero alone is not enough here: a new block's gates are
  * its modulation plus the shared time projection, which is trained and non-zero. The gates being
  * non-zero is also what lets the zeroed projections learn (their gradient is gate x input).
+ * Growing an unconditioned DiT into one with `config.conditioning` works the same way: the patch
+ * embedding's x_t columns are copied and its conditioning columns zeroed, so the grown model gives
+ * the source's output whatever frames are given, until it is trained.
  */
 import type { Params } from '../../nn/params.js';
 import { namedParams } from '../../nn/params.js';
@@ -34,7 +37,21 @@ export function growDiT(dit: VideoDiT, weights: ReadonlyMap<string, Float32Array
       continue;
     }
     if (!w) problems.push(`missing ${name}`);
-    else if (w.length !== t.size)
+    else if (name === 'patchEmbed.weight' && dit.config.conditioning && w.length < t.size) {
+      // an unconditioned source: its x_t columns first, the conditioning columns zero (dit.ts)
+      const [out, inDim] = t.shape;
+      const { latentChannels: C, patch } = dit.config;
+      const din = C * patch[0] * patch[1] * patch[2];
+      if (w.length !== out * din)
+        problems.push(
+          `${name}: ${w.length} values in the source, ${out * din} (unconditioned) or ${t.size} in the model`,
+        );
+      else {
+        const dst = new Float32Array(t.size);
+        for (let r = 0; r < out; r++) dst.set(w.subarray(r * din, (r + 1) * din), r * inDim);
+        t.backend.write(t.storage, dst);
+      }
+    } else if (w.length !== t.size)
       problems.push(`${name}: ${w.length} values in the source, ${t.size} in the model`);
     else t.backend.write(t.storage, w);
   }

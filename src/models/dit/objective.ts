@@ -22,6 +22,8 @@ import {
   conditionDiT,
   type DiTBatchOutput,
   disposeConditioning,
+  type GivenFrames,
+  givenMask,
   type VideoDiT,
   videoDiTConditioned,
 } from './dit.js';
@@ -39,7 +41,12 @@ export const PREDICTIONS: readonly Prediction[] = ['velocity', 'data'];
  */
 export interface Denoiser {
   readonly textDim: number;
-  condition(texts: readonly MultiShotText[], shape: Shape): ConditionedDenoiser;
+  /** `given`: per sample its known frames (undefined: none); a conditioned DiT only. */
+  condition(
+    texts: readonly MultiShotText[],
+    shape: Shape,
+    given?: readonly (GivenFrames | undefined)[],
+  ): ConditionedDenoiser;
 }
 
 export interface ConditionedDenoiser {
@@ -51,8 +58,8 @@ export interface ConditionedDenoiser {
 export function denoiser(dit: VideoDiT): Denoiser {
   return {
     textDim: dit.config.textDim,
-    condition: (texts, shape) => {
-      const cond = conditionDiT(dit, texts, shape);
+    condition: (texts, shape, given) => {
+      const cond = conditionDiT(dit, texts, shape, given);
       return {
         run: (latents, ts) => videoDiTConditioned(dit, cond, latents, ts),
         dispose: () => disposeConditioning(cond),
@@ -77,6 +84,68 @@ export interface ObjectiveOptions {
    * computed over that pass's tokens. Default false, the per-example passes of the runs made so far.
    */
   readonly batched?: boolean;
+  /**
+   * Train known-frame conditioning (a DiT with config.conditioning): with probability `prob` an
+   * example gets a mask drawn from its layout (`drawGiven`), its clean latent on those frames is
+   * given to the network, and the loss counts only the other frames. Absent: nothing is drawn.
+   */
+  readonly conditioning?: ConditioningDraw;
+}
+
+/** Which latent frames of a training example may be given (see `drawGiven`). */
+export type ConditioningKind = 'first' | 'last' | 'shots' | 'prefix';
+
+export const CONDITIONING_KINDS: readonly ConditioningKind[] = ['first', 'last', 'shots', 'prefix'];
+
+export interface ConditioningDraw {
+  readonly prob: number;
+  readonly kinds: readonly ConditioningKind[];
+}
+
+/** Refuses a conditioning draw out of range or naming an unknown kind. */
+export function checkConditioningDraw(c: ConditioningDraw): void {
+  if (!c || typeof c !== 'object') throw new Error('conditioning must be {"prob": P, "kinds": [...]}');
+  if (!(typeof c.prob === 'number' && c.prob >= 0 && c.prob <= 1))
+    throw new Error(`conditioning.prob must be in [0, 1], got ${JSON.stringify(c.prob)}`);
+  if (!Array.isArray(c.kinds) || c.kinds.length === 0)
+    throw new Error(`conditioning.kinds must be a non-empty list of ${CONDITIONING_KINDS.join(', ')}`);
+  for (const k of c.kinds)
+    if (!CONDITIONING_KINDS.includes(k))
+      throw new Error(
+        `conditioning.kinds: unknown kind ${JSON.stringify(k)} (known: ${CONDITIONING_KINDS.join(', ')})`,
+      );
+}
+
+/**
+ * One example's given latent frames (1 = given), or undefined for none, from its shots' latent
+ * frames. Always exactly one Philox block (4 uniforms u) per call, whatever comes of it:
+ *   u0 < prob conditions the example; u1 picks the kind from `kinds`; then
+ *   first: latent frame 0;  last: the last latent frame;
+ *   shots: every shot but one, the one picked by u2 (the `regenerate` case; one shot: as first);
+ *   prefix: the first 1 + floor(u2 (F - 1)) latent frames (the `extend` case).
+ * At least one frame is always left to generate (a one-frame example is never conditioned).
+ */
+export function drawGiven(
+  rng: Rng,
+  shotFrames: readonly number[],
+  c: ConditioningDraw,
+): number[] | undefined {
+  const u = rng.uniformArray(4);
+  const F = shotFrames.reduce((a, b) => a + b, 0);
+  if (!(u[0] < c.prob) || F < 2) return undefined;
+  const kind = c.kinds[Math.min(c.kinds.length - 1, Math.floor(u[1] * c.kinds.length))];
+  const frames = new Array<number>(F).fill(0);
+  if (kind === 'last') frames[F - 1] = 1;
+  else if (kind === 'prefix') frames.fill(1, 0, 1 + Math.min(F - 2, Math.floor(u[2] * (F - 1))));
+  else if (kind === 'shots' && shotFrames.length > 1) {
+    const keep = Math.min(shotFrames.length - 1, Math.floor(u[2] * shotFrames.length));
+    let at = 0;
+    shotFrames.forEach((n, k) => {
+      if (k !== keep) frames.fill(1, at, at + n);
+      at += n;
+    });
+  } else frames[0] = 1; // first, and shots of a one-shot example
+  return frames;
 }
 
 export interface TrainingLoss {
@@ -96,6 +165,9 @@ export interface TrainingLoss {
  * forward pass per example, and each example's balancing losses added to its MSE at weight 1
  * before the batch mean. Batching examples that share a layout into one forward would change the
  * balancing losses (they are computed over the tokens of a forward pass), so it is not done here.
+ * With `opts.conditioning` each example then draws its given frames (`drawGiven`: one Philox
+ * block, after its caption-dropout uniform); without it nothing more is drawn, so the runs made
+ * before conditioning existed draw, and compute, exactly what they did.
  */
 export function trainingLoss(
   net: Denoiser,
@@ -105,7 +177,24 @@ export function trainingLoss(
 ): TrainingLoss {
   if (batch.length === 0) throw new Error('trainingLoss: empty batch');
   checkPrediction(opts.prediction);
+  if (opts.conditioning) checkConditioningDraw(opts.conditioning);
   const ts = sampleT(rng, batch.length, opts.sampling);
+  const givenOf = (ex: TrainingExample) => {
+    const frames = opts.conditioning
+      ? drawGiven(
+          rng,
+          ex.text.shots.map((s) => s.frames),
+          opts.conditioning,
+        )
+      : undefined;
+    if (!frames) return {};
+    const mask = givenMask(
+      frames.map((v) => 1 - v),
+      ex.latents.shape,
+    ); // the frames the loss counts
+    const fraction = frames.filter((v) => v === 0).length / frames.length;
+    return { given: { latent: ex.latents, frames }, only: { mask, fraction } };
+  };
   let total: Tensor | undefined;
   let mse = 0;
   let balance = 0;
@@ -117,12 +206,14 @@ export function trainingLoss(
       const e = rng.normal(ex.latents.shape);
       const { xt, target } = noisedExample(ex.latents, e, ts[i]);
       const text = dropText(ex.text, net.textDim, rng, opts.captionDropout);
+      const { given, only } = givenOf(ex);
       // conditioned per example and left to the caller's scope: the loss's graph reads it
-      const out = net.condition([text], xt.shape).run([xt], [ts[i]]);
+      const out = net.condition([text], xt.shape, given ? [given] : undefined).run([xt], [ts[i]]);
       const l = flowLoss(
         out.velocities[0],
         opts.prediction === 'velocity' ? target : ex.latents,
         out.balanceLosses,
+        only,
       );
       mse += l.mse.item() / batch.length;
       for (const b of out.balanceLosses) balance += b.item() / batch.length;
@@ -135,7 +226,7 @@ export function trainingLoss(
     const e = rng.normal(ex.latents.shape);
     const { xt, target } = noisedExample(ex.latents, e, ts[i]);
     const text = dropText(ex.text, net.textDim, rng, opts.captionDropout);
-    return { xt, text, target: opts.prediction === 'velocity' ? target : ex.latents };
+    return { xt, text, target: opts.prediction === 'velocity' ? target : ex.latents, ...givenOf(ex) };
   });
   const groups = new Map<string, number[]>();
   batch.forEach((ex, i) => {
@@ -146,13 +237,14 @@ export function trainingLoss(
     const cond = net.condition(
       idx.map((i) => noised[i].text),
       noised[idx[0]].xt.shape,
+      idx.some((i) => noised[i].given) ? idx.map((i) => noised[i].given) : undefined,
     );
     const out = cond.run(
       idx.map((i) => noised[i].xt),
       idx.map((i) => ts[i]),
     );
     idx.forEach((i, j) => {
-      const l = flowLoss(out.velocities[j], noised[i].target);
+      const l = flowLoss(out.velocities[j], noised[i].target, [], noised[i].only);
       mse += l.mse.item() / batch.length;
       addTerm(l.loss);
     });
@@ -183,11 +275,19 @@ export function samplingVelocity(
   guidance: number,
   prediction: Prediction,
   shape: Shape,
+  /** Known frames, read by both guidance branches (guidance is on the captions only). */
+  given?: GivenFrames,
 ): SamplingVelocity {
   checkPrediction(prediction);
   const empty = guidance === 1 ? undefined : emptyText(text, net.textDim);
   // sampling never differentiates through the conditioning
-  const cond = noGrad(() => net.condition(empty ? [text, empty] : [text], shape));
+  const cond = noGrad(() =>
+    net.condition(
+      empty ? [text, empty] : [text],
+      shape,
+      given ? (empty ? [given, given] : [given]) : undefined,
+    ),
+  );
   const output = empty
     ? (x: Tensor, t: number) => {
         const [c, u] = cond.run([x, x], [t, t]).velocities;

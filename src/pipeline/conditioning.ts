@@ -1,0 +1,247 @@
+/**
+ * What regenerate, extend and generate --image build on the one conditioning mechanism
+ * (models/dit/dit.ts `GivenFrames`): a known latent and which of its latent frames are given.
+ *
+ * Saved generations. `generate` can save its final latent beside the MP4 (`out.mp4` ->
+ * `out.latent.safetensors` and `out.json`: the story, seed, steps, guidance, sampler and the model's
+ * identity, a SHA-256 of its DiT weights), so a later command can keep what it made:
+ *   - regenerate: every latent frame given but those of the chosen shots (the story's layout is
+ *     unchanged, so the old latent lines up frame for frame);
+ *   - extend: the old story with shots appended; the old latent is a given prefix, up to the
+ *     first latent frame the first new shot owns (models/latent-layout.ts's cut rule);
+ *   - image: a shot's first (last) latent frame given as the codec's encoding of the image.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import type { SamplerConfig } from '../diffusion/sampler.js';
+import { writeFileAtomic } from '../io/atomic-file.js';
+import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
+import type { GivenFrames } from '../models/dit/dit.js';
+import { namedParams } from '../nn/params.js';
+import { parseStory, type Story } from '../story/story.js';
+import { framesToTensor } from '../tensor/frames.js';
+import { sliceAxis } from '../tensor/ops.js';
+import { fromArray, noGrad, type Tensor, tidy } from '../tensor/tensor.js';
+import type { LatentCodec, LatentDecoder } from './codec.js';
+import { latentLayout } from './layout.js';
+import type { MogaModel } from './model.js';
+
+export const GENERATION_FORMAT = 'moga-generation';
+
+/** `out.json`: what a generation was made from and with. */
+export interface SavedGeneration {
+  readonly format: typeof GENERATION_FORMAT;
+  readonly version: 1;
+  readonly story: Story;
+  readonly seed: number;
+  readonly steps: number;
+  readonly guidance: number;
+  readonly shift: number;
+  readonly sampler: SamplerConfig;
+  readonly model: {
+    /** The model directory it was loaded from (null: an in-memory model). */
+    readonly dir: string | null;
+    /** SHA-256 of the DiT weights (`ditIdentity`): what regenerate and extend check. */
+    readonly dit: string;
+    readonly codec: string;
+  };
+  /** The latent file, relative to this file's folder, and its shape [C, F, h, w]. */
+  readonly latent: { readonly file: string; readonly shape: readonly number[] };
+}
+
+/** out.mp4 -> out.json and out.latent.safetensors (beside it). */
+export function savedPaths(out: string): { json: string; latent: string } {
+  const stem = out.replace(/\.mp4$/i, '');
+  return { json: `${stem}.json`, latent: `${stem}.latent.safetensors` };
+}
+
+/** SHA-256 of a model's DiT weights, by parameter name in tree order (float32 as loaded). */
+export function ditIdentity(model: Pick<MogaModel, 'dit'>): string {
+  const h = createHash('sha256');
+  for (const [name, t] of namedParams(model.dit.params as never)) {
+    const v = t.dataSync() as Float32Array;
+    h.update(`${name}[${t.shape}]`);
+    h.update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+  }
+  return h.digest('hex');
+}
+
+/** Writes the latent, then the settings that name it, each atomically. */
+export function saveGeneration(
+  out: string,
+  g: Omit<SavedGeneration, 'format' | 'version' | 'latent'>,
+  latent: Float32Array,
+  shape: readonly number[],
+): SavedGeneration {
+  const p = savedPaths(out);
+  writeSafetensors(p.latent, { latent: { shape, data: latent } }, { format: GENERATION_FORMAT });
+  const saved: SavedGeneration = {
+    format: GENERATION_FORMAT,
+    version: 1,
+    ...g,
+    latent: { file: basename(p.latent), shape: [...shape] },
+  };
+  writeFileAtomic(p.json, `${JSON.stringify(saved, null, 2)}\n`);
+  return saved;
+}
+
+/** Reads `out.json` and its latent, every problem named with the file. */
+export function readGeneration(jsonPath: string): { saved: SavedGeneration; latent: Float32Array } {
+  const bad = (m: string) => new Error(`--from ${jsonPath}: ${m}`);
+  if (!existsSync(jsonPath))
+    throw bad('does not exist (the .json that generate --save-latent writes beside the MP4)');
+  let saved: SavedGeneration;
+  try {
+    saved = JSON.parse(readFileSync(jsonPath, 'utf8'));
+  } catch (e) {
+    throw bad(`not valid JSON: ${(e as Error).message}`);
+  }
+  if (saved?.format !== GENERATION_FORMAT || saved.version !== 1)
+    throw bad(
+      `not a saved generation (format ${JSON.stringify(saved?.format)}, expected "${GENERATION_FORMAT}" version 1)`,
+    );
+  parseStory(saved.story, `${jsonPath} story`);
+  const file = join(dirname(jsonPath), saved.latent?.file ?? '');
+  if (!saved.latent?.file || !existsSync(file)) throw bad(`its latent ${file} is missing`);
+  const t = readSafetensors(file).tensors.get('latent');
+  if (!t || t.shape.join() !== saved.latent.shape.join())
+    throw bad(`${file} holds no latent of shape [${saved.latent.shape}]`);
+  return { saved, latent: Float32Array.from(t.data as Float32Array) };
+}
+
+/** Refuses a saved generation made by another model, or a model that cannot keep given frames. */
+export function checkConditioningModel(model: MogaModel, what: string, from?: SavedGeneration): void {
+  if (!model.config.dit.conditioning)
+    throw new Error(
+      `${what}: the model ${model.dir ?? '(in memory)'} has no conditioning input (dit.conditioning is not set), so it cannot keep given frames; use a model trained with a recipe conditioning field`,
+    );
+  if (from && from.model.dit !== ditIdentity(model))
+    throw new Error(
+      `${what}: --from was made by another model (${from.model.dir ?? 'in memory'}, DiT ${from.model.dit.slice(0, 12)}), not by ${model.dir ?? 'this model'} (DiT ${ditIdentity(model).slice(0, 12)}); pass --model ${from.model.dir ?? 'DIR'}`,
+    );
+}
+
+/** The latent frames [a, b) each story shot owns on `codec`'s grid. */
+function shotRanges(story: Story, codec: LatentCodec): [number, number][] {
+  const l = latentLayout(story, codec);
+  return l.shotStarts.map((s, k) => [s, s + l.shotFrames[k]]);
+}
+
+/**
+ * Regenerate `shots` (story indices) of a saved generation, with new captions where given: every
+ * other latent frame is given its saved value.
+ */
+export function regenerateGiven(
+  saved: SavedGeneration,
+  latent: Float32Array,
+  codec: LatentCodec,
+  shots: readonly number[],
+  captions: ReadonlyMap<number, string> = new Map(),
+): { story: Story; given: GivenFrames } {
+  const n = saved.story.shots.length;
+  for (const k of [...shots, ...captions.keys()])
+    if (!Number.isInteger(k) || k < 0 || k >= n)
+      throw new Error(`regenerate: shot ${k} does not exist (the story has shots 0..${n - 1})`);
+  if (shots.length === 0) throw new Error('regenerate: name at least one shot to regenerate (--shots)');
+  for (const k of captions.keys())
+    if (!shots.includes(k))
+      throw new Error(`regenerate: --caption for shot ${k}, which is not regenerated (--shots)`);
+  const story: Story = {
+    ...saved.story,
+    shots: saved.story.shots.map((s, k) => (captions.has(k) ? { ...s, caption: captions.get(k)! } : s)),
+  };
+  const ranges = shotRanges(story, codec);
+  const F = saved.latent.shape[1];
+  const frames = new Array<number>(F).fill(1);
+  for (const k of shots) frames.fill(0, ranges[k][0], ranges[k][1]);
+  return { story, given: { latent: fromArray(latent, [...saved.latent.shape]), frames } };
+}
+
+/** The old story with `more`'s shots appended, the old latent given as a prefix. */
+export function extendGiven(
+  saved: SavedGeneration,
+  latent: Float32Array,
+  codec: LatentCodec,
+  more: Story,
+): { story: Story; given: GivenFrames; prefix: number } {
+  const old = saved.story;
+  for (const k of ['fps', 'width', 'height'] as const)
+    if (more[k] !== old[k])
+      throw new Error(
+        `extend: the new shots' story has ${k} ${more[k]}, the video being extended ${old[k]}; they must match`,
+      );
+  const story: Story = { ...old, shots: [...old.shots, ...more.shots] };
+  const l = latentLayout(story, codec);
+  const [C, Fold, h, w] = saved.latent.shape;
+  const prefix = Math.min(Fold, l.shotStarts[old.shots.length]);
+  const data = new Float32Array(C * l.latentFrames * h * w);
+  for (let c = 0; c < C; c++)
+    data.set(latent.subarray(c * Fold * h * w, (c * Fold + prefix) * h * w), c * l.latentFrames * h * w);
+  const frames = Array.from({ length: l.latentFrames }, (_, f) => (f < prefix ? 1 : 0));
+  return { story, given: { latent: fromArray(data, [C, l.latentFrames, h, w]), frames }, prefix };
+}
+
+/** One image to fix as a shot's first or last latent frame, already at the story's size (RGB). */
+export interface ShotImage {
+  readonly shot: number;
+  readonly at: 'first' | 'last';
+  readonly rgb: Uint8Array;
+}
+
+/**
+ * The codec's latent of a still image: latent frame 0 of the image alone when it lands on latent
+ * frame 0 (the causal first frame stands alone), else latent frame 1 of the image held for
+ * 1 + time frames (a latent frame after the first covers `time` frames; a still held that long
+ * is the closest a single image comes to one).
+ */
+export function imageLatent(
+  codec: LatentCodec,
+  rgb: Uint8Array,
+  width: number,
+  height: number,
+  first: boolean,
+): Float32Array {
+  return noGrad(() =>
+    tidy(() => {
+      const frames = first ? [rgb] : Array.from({ length: 1 + codec.time }, () => rgb);
+      const z = codec.encode(framesToTensor(frames, width, height, 'CFHW'));
+      const at = first ? 0 : 1;
+      return Float32Array.from(sliceAxis(z, 1, at, at + 1).dataSync() as Float32Array);
+    }),
+  );
+}
+
+/** Given frames for images fixed as shots' first or last latent frames of `story`. */
+export function imageGiven(story: Story, codec: LatentCodec, images: readonly ShotImage[]): GivenFrames {
+  const l = latentLayout(story, codec);
+  const ranges = shotRanges(story, codec);
+  const [C, F, h, w] = [codec.channels, l.latentFrames, l.height, l.width];
+  const data = new Float32Array(C * F * h * w);
+  const frames = new Array<number>(F).fill(0);
+  for (const im of images) {
+    if (!Number.isInteger(im.shot) || im.shot < 0 || im.shot >= ranges.length)
+      throw new Error(
+        `generate: --image for shot ${im.shot}, but the story has shots 0..${ranges.length - 1}`,
+      );
+    const f = im.at === 'first' ? ranges[im.shot][0] : ranges[im.shot][1] - 1;
+    if (frames[f])
+      throw new Error(
+        `generate: shot ${im.shot}'s ${im.at} latent frame ${f} already has an image (a shot one latent frame long has one)`,
+      );
+    const z = imageLatent(codec, im.rgb, story.width, story.height, f === 0);
+    for (let c = 0; c < C; c++) data.set(z.subarray(c * h * w, (c + 1) * h * w), (c * F + f) * h * w);
+    frames[f] = 1;
+  }
+  return { latent: fromArray(data, [C, F, h, w]), frames };
+}
+
+/** Decodes a latent [C, F, h, w] to RGB frames in one stream (tests and tools). */
+export function decodeLatent(codec: LatentCodec, latent: Tensor): Tensor {
+  const dec: LatentDecoder = codec.decoder();
+  try {
+    return noGrad(() => dec.push(latent));
+  } finally {
+    dec.close();
+  }
+}
