@@ -36,6 +36,30 @@ function craft(header: unknown, data: number, headerLen?: number): Uint8Array {
 }
 
 describe('safetensors', () => {
+  it('a write that fails midway leaves the previous file intact and no temp beside it', () => {
+    const sub = mkdtempSync(join(tmpdir(), 'moga-st-atomic-'));
+    const path = join(sub, 'w.safetensors');
+    writeSafetensors(path, { a: { shape: [2], data: Float32Array.from([1, 2]) } });
+    const before = readFileSync(path);
+    // encoding the second tensor throws after the header and the first tensor are written
+    class Boom extends Float32Array {
+      get buffer(): ArrayBuffer {
+        throw new Error('boom while encoding');
+      }
+    }
+    assert.throws(
+      () =>
+        writeSafetensors(path, {
+          a: { shape: [2], data: Float32Array.from([3, 4]) },
+          b: { shape: [2], data: new Boom(2) },
+        }),
+      /boom while encoding/,
+    );
+    assert.deepEqual(readFileSync(path), before, 'the previous file is untouched');
+    assert.deepEqual(readdirSync(sub), ['w.safetensors'], 'no temp file left');
+    rmSync(sub, { recursive: true, force: true });
+  });
+
   it('round-trips F32, I32, F16 and BF16 with metadata through a file', () => {
     const a = Float32Array.from([1, -2.5, 3.25, 0, 1e-3, 65504]);
     const b = Int32Array.from([7, -8, 2 ** 31 - 1]);
