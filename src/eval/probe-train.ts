@@ -50,6 +50,7 @@ import {
   snapToCells,
   visibleObjects,
 } from './frames.js';
+import { mulberry } from './mulberry.js';
 import { LOW, SEED } from './probe.js';
 import {
   BG_HEAD,
@@ -119,18 +120,6 @@ export function checkProbeRecipe(r: ProbeRecipe): void {
     'init must be a path other than out',
   );
   if (r.augment.vae) checkVaeAugment(r.augment.vae);
-}
-
-/** A small deterministic PRNG (mulberry32) for batch sampling: batches depend on (seed, step) only. */
-export function mulberry(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export interface ProbeBatch {

@@ -19,6 +19,7 @@ import { loadVae } from '../models/vae/checkpoint.js';
 import { reconstructStreaming } from '../models/vae/evaluate.js';
 import type { VideoVAE } from '../models/vae/vae.js';
 import { float32ToFrame, framesToFloat32 } from '../tensor/frames.js';
+import { mulberry } from './mulberry.js';
 
 export interface VaeAugment {
   /** VAE checkpoint (safetensors) the pool is encoded and decoded with. */
@@ -88,7 +89,7 @@ export function poolClips(
   W: number,
   H: number,
 ): { story: number[]; start: number[] } {
-  const rand = poolRand((seed * 2_654_435_761 + 0x9e3779b9) >>> 0);
+  const rand = mulberry((seed * 2_654_435_761 + 0x9e3779b9) >>> 0);
   const story: number[] = [];
   const start: number[] = [];
   while (story.length < clips) {
@@ -100,17 +101,6 @@ export function poolClips(
     start.push(Math.floor(u * (s.frames - F + 1)));
   }
   return { story, start };
-}
-
-function poolRand(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 interface PoolKey {

@@ -43,7 +43,7 @@ describe('safetensors', () => {
     const before = readFileSync(path);
     // encoding the second tensor throws after the header and the first tensor are written
     class Boom extends Float32Array {
-      get buffer(): ArrayBuffer {
+      override get buffer(): ArrayBuffer {
         throw new Error('boom while encoding');
       }
     }
