@@ -26,22 +26,19 @@ import { useBackend } from '../src/backends/index.js';
 import { createNativeBackend } from '../src/backends/native/index.js';
 import { Rng } from '../src/tensor/random.js';
 import { noGrad, type Tensor, tidy } from '../src/tensor/tensor.js';
-import { machine, printTable, type Row, timeInterleaved, type Variant } from './lib/measure.js';
+import {
+  arg,
+  loadAverage as load,
+  machine,
+  printTable,
+  type Row,
+  timeInterleaved,
+  type Variant,
+} from './lib/measure.js';
 import { attentionModel } from './lib/onnx.js';
 
 const H = 4;
 const D = 64;
-
-function arg(argv: string[], name: string): string | undefined {
-  const i = argv.indexOf(name);
-  return i >= 0 ? argv[i + 1] : undefined;
-}
-
-const load = () =>
-  os
-    .loadavg()
-    .map((x) => x.toFixed(2))
-    .join(', ');
 
 /** Balanced random routing: a random permutation, token of rank r goes to group r mod M. */
 function balancedIds(n: number, m: number, rng: Rng): Int32Array {

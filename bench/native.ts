@@ -30,18 +30,15 @@ import { matmul, sum } from '../src/tensor/ops.js';
 import { Rng } from '../src/tensor/random.js';
 import { apply, fromArray, type Tensor, tidy } from '../src/tensor/tensor.js';
 import { loadBlas } from './lib/blas.js';
-import { machine, printTable, type Row, timeInterleaved, type Variant } from './lib/measure.js';
-
-function arg(argv: string[], name: string): string | undefined {
-  const i = argv.indexOf(name);
-  return i >= 0 ? argv[i + 1] : undefined;
-}
-
-const load = () =>
-  os
-    .loadavg()
-    .map((x) => x.toFixed(2))
-    .join(', ');
+import {
+  arg,
+  loadAverage as load,
+  machine,
+  printTable,
+  type Row,
+  timeInterleaved,
+  type Variant,
+} from './lib/measure.js';
 
 /** The DiT of configs/dit-tiny.json (the bundled model's recipe). */
 function recipeConfig(): DiTConfig {

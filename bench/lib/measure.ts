@@ -46,6 +46,20 @@ export function printTable(title: string, rows: Row[]): void {
   for (const r of rows) console.log(cols.map((c, i) => cell(r[c]).padStart(widths[i])).join('  '));
 }
 
+/** The value after `--name` in argv, if any. */
+export function arg(argv: string[], name: string): string | undefined {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+}
+
+/** `uptime`'s 1, 5 and 15 minute load averages, for the record beside a timing. */
+export function loadAverage(): string {
+  return os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(', ');
+}
+
 export function machine(): string {
   const cpu = os.cpus()[0]?.model ?? 'unknown cpu';
   return `${cpu}, ${os.availableParallelism()} threads, node ${process.version}`;
