@@ -119,6 +119,10 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       const s = serve({ fetch: app.fetch, hostname: host, port: opts.port ?? SERVE_DEFAULTS.port }, () =>
         res(s as Server),
       ) as Server;
+      // Node closes an idle keep-alive connection after 5 s; a client reusing it at that instant
+      // gets ECONNRESET (seen once from the studio test's browser under load). Clients time out first.
+      s.keepAliveTimeout = 65_000;
+      s.headersTimeout = 66_000;
       s.once('error', rej);
     });
   } catch (e) {
