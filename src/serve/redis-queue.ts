@@ -77,9 +77,9 @@ export function redisConnection(url: string): { url: string; maxRetriesPerReques
 const iso = (ms: number | undefined) => (ms ? new Date(ms).toISOString() : undefined);
 const CANCELLED = 'cancelled by request';
 
-/** A BullMQ job as the API's record. */
-export async function recordOf(job: Job<RedisJobData>): Promise<JobRecord> {
-  const state = await job.getState();
+/** A BullMQ job as the API's record, in `state` (read from Redis when not given). */
+export async function recordOf(job: Job<RedisJobData>, given?: string): Promise<JobRecord> {
+  const state = given ?? (await job.getState());
   const d = job.data;
   const reason = job.failedReason;
   const status: JobStatus =
@@ -207,13 +207,24 @@ export class RedisJobQueue implements Jobs {
     return recordOf(job);
   }
 
+  /**
+   * The record of a job object read earlier: its state first, then, when that state is final, the
+   * job read again, because an object read while the job ran lacks its failure reason (a cancelled
+   * job then showed as 'failed', seen once in the cancel test under load).
+   */
+  private async record(job: Job<RedisJobData>): Promise<JobRecord> {
+    const state = await job.getState();
+    const final = state === 'completed' || state === 'failed';
+    return recordOf(final ? ((await this.job(job.id!)) ?? job) : job, state);
+  }
+
   private async job(id: string): Promise<Job<RedisJobData> | undefined> {
     return (await this.mq.Job.fromId<RedisJobData>(this.queue, id)) ?? undefined;
   }
 
   async get(id: string): Promise<JobRecord | undefined> {
     const job = await this.job(id);
-    return job ? recordOf(job) : undefined;
+    return job ? this.record(job) : undefined;
   }
 
   async list(): Promise<JobRecord[]> {
@@ -225,7 +236,7 @@ export class RedisJobQueue implements Jobs {
       'completed',
       'failed',
     ]);
-    const records = await Promise.all(jobs.filter((j) => j?.id).map((j) => recordOf(j)));
+    const records = await Promise.all(jobs.filter((j) => j?.id).map((j) => this.record(j)));
     return records.sort((a, b) => a.seq - b.seq);
   }
 
@@ -239,7 +250,7 @@ export class RedisJobQueue implements Jobs {
   async cancel(id: string): Promise<JobRecord> {
     const job = await this.job(id);
     if (!job) throw new RequestError(404, `no job ${id}`);
-    const now = await recordOf(job);
+    const now = await this.record(job);
     if (FINAL.has(now.status)) throw new RequestError(409, `job ${id} is already ${now.status}`);
     if (!job.data.cancel) await job.updateData({ ...job.data, cancel: true });
     const after = { ...now, cancelling: true };
