@@ -65,6 +65,30 @@ export type JobEvent =
   | { readonly type: 'progress'; readonly event: ProgressEvent }
   | { readonly type: 'status'; readonly job: JobRecord };
 
+/** Each job's event listeners (SSE streams): one registry for both queues. */
+export class JobListeners {
+  private readonly byJob = new Map<string, Set<(e: JobEvent) => void>>();
+
+  /** Calls `fn` with every event of job `id`; returns the unsubscribe. */
+  subscribe(id: string, fn: (e: JobEvent) => void): () => void {
+    let set = this.byJob.get(id);
+    if (!set) this.byJob.set(id, (set = new Set()));
+    set.add(fn);
+    return () => {
+      set.delete(fn);
+      if (set.size === 0) this.byJob.delete(id);
+    };
+  }
+
+  has(id: string): boolean {
+    return (this.byJob.get(id)?.size ?? 0) > 0;
+  }
+
+  emit(id: string, e: JobEvent): void {
+    for (const fn of this.byJob.get(id) ?? []) fn(e);
+  }
+}
+
 /** Statuses a job never leaves. */
 export const FINAL = new Set(['done', 'failed', 'cancelled']);
 
@@ -95,7 +119,7 @@ const now = () => new Date().toISOString();
 
 export class JobQueue implements Jobs {
   private readonly jobs = new Map<string, JobRecord>();
-  private readonly listeners = new Map<string, Set<(e: JobEvent) => void>>();
+  private readonly listeners = new JobListeners();
   private running: Running | undefined;
   private seq = 0;
   private closed = false;
@@ -215,13 +239,7 @@ export class JobQueue implements Jobs {
 
   /** Calls `fn` with every progress and status event of job `id`; returns the unsubscribe. */
   subscribe(id: string, fn: (e: JobEvent) => void): () => void {
-    let set = this.listeners.get(id);
-    if (!set) this.listeners.set(id, (set = new Set()));
-    set.add(fn);
-    return () => {
-      set.delete(fn);
-      if (set.size === 0) this.listeners.delete(id);
-    };
+    return this.listeners.subscribe(id, fn);
   }
 
   /** The worker's pid while a job runs (tests, logs). */
@@ -248,7 +266,7 @@ export class JobQueue implements Jobs {
   }
 
   private emit(job: JobRecord): void {
-    for (const fn of this.listeners.get(job.id) ?? []) fn({ type: 'status', job });
+    this.listeners.emit(job.id, { type: 'status', job });
   }
 
   private send(r: Running, m: ToWorker): void {
@@ -291,7 +309,7 @@ export class JobQueue implements Jobs {
     child.on('message', (m: FromWorker) => {
       if (m.type === 'progress') {
         job.progress = m.event;
-        for (const fn of this.listeners.get(job.id) ?? []) fn({ type: 'progress', event: m.event });
+        this.listeners.emit(job.id, { type: 'progress', event: m.event });
       } else r.result = m;
     });
     let ended = false;

@@ -26,7 +26,7 @@ import type { UnknownWords } from '../pipeline/generate.js';
 import type { ProgressEvent } from '../pipeline/progress.js';
 import type { Story } from '../story/story.js';
 import { tailCollector } from '../video/ffmpeg.js';
-import { FINAL, type JobEvent, type Jobs, workerEntry } from './queue.js';
+import { FINAL, type JobEvent, JobListeners, type Jobs, workerEntry } from './queue.js';
 import type { JobSpec } from './render-job.js';
 import type { JobRecord, JobRun, JobStatus, JobStore } from './store.js';
 import { type JobOptions, RequestError, type Submission } from './submission.js';
@@ -135,7 +135,7 @@ export interface RedisQueueOptions {
 }
 
 export class RedisJobQueue implements Jobs {
-  private readonly listeners = new Map<string, Set<(e: JobEvent) => void>>();
+  private readonly listeners = new JobListeners();
   private closed = false;
   private lastSeq = 0;
 
@@ -147,17 +147,15 @@ export class RedisJobQueue implements Jobs {
     private readonly opts: RedisQueueOptions,
   ) {
     const status = async ({ jobId }: { jobId: string }) => {
-      const set = this.listeners.get(jobId);
-      if (!set?.size) return;
+      if (!this.listeners.has(jobId)) return;
       const job = await this.get(jobId).catch(() => undefined);
-      if (job) for (const fn of this.listeners.get(jobId) ?? []) fn({ type: 'status', job });
+      if (job) this.listeners.emit(jobId, { type: 'status', job });
     };
     for (const e of ['waiting', 'active', 'completed', 'failed', 'stalled', 'removed'] as const)
       events.on(e, status as never);
     events.on('progress', ({ jobId, data }) => {
       if (data && typeof data === 'object')
-        for (const fn of this.listeners.get(jobId) ?? [])
-          fn({ type: 'progress', event: data as unknown as ProgressEvent });
+        this.listeners.emit(jobId, { type: 'progress', event: data as unknown as ProgressEvent });
     });
   }
 
@@ -254,18 +252,12 @@ export class RedisJobQueue implements Jobs {
     if (FINAL.has(now.status)) throw new RequestError(409, `job ${id} is already ${now.status}`);
     if (!job.data.cancel) await job.updateData({ ...job.data, cancel: true });
     const after = { ...now, cancelling: true };
-    for (const fn of this.listeners.get(id) ?? []) fn({ type: 'status', job: after });
+    this.listeners.emit(id, { type: 'status', job: after });
     return after;
   }
 
   subscribe(id: string, fn: (e: JobEvent) => void): () => void {
-    let set = this.listeners.get(id);
-    if (!set) this.listeners.set(id, (set = new Set()));
-    set.add(fn);
-    return () => {
-      set.delete(fn);
-      if (set.size === 0) this.listeners.delete(id);
-    };
+    return this.listeners.subscribe(id, fn);
   }
 
   async close(): Promise<void> {
