@@ -36,18 +36,10 @@ import {
   type Variant,
 } from './lib/measure.js';
 import { attentionModel } from './lib/onnx.js';
+import { balancedIds } from './lib/routing.js';
 
 const H = 4;
 const D = 64;
-
-/** Balanced random routing: a random permutation, token of rank r goes to group r mod M. */
-function balancedIds(n: number, m: number, rng: Rng): Int32Array {
-  const u = rng.uniformArray(n);
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => u[a] - u[b]);
-  const ids = new Int32Array(n);
-  order.forEach((t, r) => (ids[t] = r % m));
-  return ids;
-}
 
 /** [N, H, D] -> [H, N, D] (transposed: [H, D, N]). */
 function headMajor(x: Float32Array, N: number, transposed: boolean): Float32Array {

@@ -25,6 +25,7 @@ import { matmul } from '../src/tensor/ops.js';
 import { Rng } from '../src/tensor/random.js';
 import { apply, noGrad, type Tensor, tidy } from '../src/tensor/tensor.js';
 import { machine, maybeWriteJson, printTable, type Row, timeInterleaved } from './lib/measure.js';
+import { balancedIds } from './lib/routing.js';
 
 const H = 4;
 const D = 64;
@@ -32,15 +33,6 @@ const D = 64;
 function listOpt(argv: string[], name: string): number[] | undefined {
   const i = argv.indexOf(name);
   return i < 0 ? undefined : argv[i + 1].split(',').map(Number);
-}
-
-/** Balanced random routing: a random permutation, token of rank r goes to group r mod M. */
-function balancedIds(n: number, m: number, rng: Rng): Int32Array {
-  const u = rng.uniformArray(n);
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => u[a] - u[b]);
-  const ids = new Int32Array(n);
-  order.forEach((t, r) => (ids[t] = r % m));
-  return ids;
 }
 
 async function gemmGflops(): Promise<number> {
