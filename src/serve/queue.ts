@@ -105,7 +105,7 @@ interface Running {
 }
 
 /** The worker's entry: worker.ts beside this file under tsx, worker.js in dist/. */
-export function workerEntry(): { path: string; execArgv: string[] } {
+function workerEntry(): { path: string; execArgv: string[] } {
   const here = fileURLToPath(import.meta.url);
   const ext = extname(here);
   const path = join(here, '..', `worker${ext}`);
@@ -113,6 +113,19 @@ export function workerEntry(): { path: string; execArgv: string[] } {
   // running from source: the worker needs tsx too (resolved here, not from the cwd)
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
   return { path, execArgv: ['--import', tsx] };
+}
+
+/** One attempt's worker process (worker.ts) with the tail of its stderr kept for the failure message. */
+export function forkWorker(): { child: ChildProcess; stderr: ReturnType<typeof tailCollector> } {
+  const entry = workerEntry();
+  const child = fork(entry.path, [], {
+    execArgv: entry.execArgv,
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    serialization: 'json',
+  });
+  const stderr = tailCollector(2000);
+  child.stderr?.on('data', (d: Buffer) => stderr.push(d));
+  return { child, stderr };
 }
 
 const now = () => new Date().toISOString();
@@ -285,14 +298,7 @@ export class JobQueue implements Jobs {
     const runDir = this.store.runDir(job.id, attempt);
     rmSync(runDir, { recursive: true, force: true });
     mkdirSync(runDir, { recursive: true });
-    const entry = workerEntry();
-    const child = fork(entry.path, [], {
-      execArgv: entry.execArgv,
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-      serialization: 'json',
-    });
-    const stderr = tailCollector(2000);
-    child.stderr?.on('data', (d: Buffer) => stderr.push(d));
+    const { child, stderr } = forkWorker();
     let resolveExit!: () => void;
     const exited = new Promise<void>((res) => {
       resolveExit = res;

@@ -18,15 +18,14 @@
  * cancel is final (UnrecoverableError): only an interruption is retried, as in the embedded queue.
  * bullmq and ioredis are optional dependencies, loaded only in this mode.
  */
-import { type ChildProcess, fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Job, Queue, QueueEvents } from 'bullmq';
 import type { UnknownWords } from '../pipeline/generate.js';
 import type { ProgressEvent } from '../pipeline/progress.js';
 import type { Story } from '../story/story.js';
-import { tailCollector } from '../video/ffmpeg.js';
-import { FINAL, type JobEvent, JobListeners, type Jobs, workerEntry } from './queue.js';
+import { FINAL, forkWorker, type JobEvent, JobListeners, type Jobs } from './queue.js';
 import type { JobSpec } from './render-job.js';
 import type { JobRecord, JobRun, JobStatus, JobStore } from './store.js';
 import { type JobOptions, RequestError, type Submission } from './submission.js';
@@ -292,14 +291,7 @@ function attempt(
   spec: JobSpec,
   onProgress: (e: ProgressEvent) => void,
 ): { child: ChildProcess; result: Promise<FromWorker | { type: 'died'; why: string }> } {
-  const entry = workerEntry();
-  const child = fork(entry.path, [], {
-    execArgv: entry.execArgv,
-    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-    serialization: 'json',
-  });
-  const stderr = tailCollector(2000);
-  child.stderr?.on('data', (d: Buffer) => stderr.push(d));
+  const { child, stderr } = forkWorker();
   let last: FromWorker | undefined;
   child.on('message', (m: FromWorker) => {
     if (m.type === 'progress') onProgress(m.event);
