@@ -3,18 +3,10 @@
  * grouped attention forward/backward in float64 (plain loops; small sizes only).
  */
 import type { AttentionPlan } from '../../src/core/attention-plan.js';
+import { mulberry } from '../../src/eval/mulberry.js';
 
-/** Seeded uniform random numbers in [0, 1) (mulberry32). */
-export function makeRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded uniform random numbers in [0, 1) (mulberry32, the probes' generator). */
+export const makeRandom = mulberry;
 
 export function uniform(rand: () => number, n: number, scale = 1): Float32Array {
   const a = new Float32Array(n);
