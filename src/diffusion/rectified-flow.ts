@@ -4,6 +4,7 @@
  *   x_t = (1 - t) x0 + t e,   e ~ N(0, I),   t in [0, 1]   (t = 0 data, t = 1 noise)
  *   target velocity v = dx_t/dt = e - x0
  *   loss = mean((v_theta(x_t, t) - v)^2) + the routers' group-balancing losses
+ *   (optionally a weighted mean: the frames a conditioned model must draw, the cells with objects)
  *
  * Timestep shift (SD3 / Wan): t' = s t / (1 + (s - 1) t), s > 1 spends more time near noise,
  * which larger latents (more tokens, more redundancy) need.
@@ -68,17 +69,18 @@ export function flowLoss(
   target: Tensor,
   balancing: readonly Tensor[] = [],
   /**
-   * Only where `mask` is 1 (broadcast over the prediction; `fraction` of its elements are 1): the
-   * mean squared error over those elements alone. Absent: over all, as always.
+   * Per-element weights `map` (broadcast over the prediction) and their `mean` over its elements:
+   * the error is then mean(map * d^2) / mean, a weighted mean (a 0/1 map: the MSE over the
+   * elements it keeps). Absent: the plain mean over all.
    */
-  only?: { readonly mask: Tensor; readonly fraction: number },
+  weight?: { readonly map: Tensor; readonly mean: number },
 ): { loss: Tensor; mse: Tensor } {
   if (pred.shape.join() !== target.shape.join())
     throw new Error(`flowLoss: prediction [${pred.shape}] and target [${target.shape}] differ in shape`);
-  if (only && !(only.fraction > 0 && only.fraction <= 1))
-    throw new Error(`flowLoss: the mask keeps a fraction ${only.fraction} of the elements, need (0, 1]`);
+  if (weight && !(weight.mean > 0 && Number.isFinite(weight.mean)))
+    throw new Error(`flowLoss: the weights' mean is ${weight.mean}, need > 0`);
   const d = sub(pred, target);
-  const mse = only ? mul(mean(mul(mul(d, d), only.mask)), 1 / only.fraction) : mean(mul(d, d));
+  const mse = weight ? mul(mean(mul(mul(d, d), weight.map)), 1 / weight.mean) : mean(mul(d, d));
   let loss = mse;
   for (const b of balancing) loss = add(loss, b);
   return { loss, mse };

@@ -52,9 +52,10 @@ import {
   type SamplingDefaults,
   saveModel,
 } from './model.js';
+import { objectWeights } from './object-weights.js';
 import { formatDuration } from './progress.js';
 import { encodeShots } from './story-text.js';
-import { type ClipSpec, worldClip } from './world-clips.js';
+import { type ClipSpec, clipWindow, worldClip } from './world-clips.js';
 
 export interface DitRecipe {
   /** DiT preset name plus overrides (spread over the preset). */
@@ -99,6 +100,11 @@ export interface DitRecipe {
    * so a recipe without it trains, and resumes, exactly as before.
    */
   readonly conditioning?: ConditioningDraw;
+  /**
+   * Count the latent cells that hold objects 1 + objectWeight times as much in the loss
+   * (pipeline/object-weights.ts; weights from the clips' truth). Absent or 0: every cell alike.
+   */
+  readonly objectWeight?: number;
 }
 
 export function checkDitRecipe(r: DitRecipe): void {
@@ -157,6 +163,10 @@ export function checkDitRecipe(r: DitRecipe): void {
     r.init === undefined ||
       (typeof r.init.checkpoint === 'string' && (r.init.weights === 'ema' || r.init.weights === 'live')),
     'init must be {"checkpoint": DIR, "weights": "ema" | "live"}',
+  );
+  need(
+    r.objectWeight === undefined || (Number.isFinite(r.objectWeight) && r.objectWeight >= 0),
+    `objectWeight must be a number >= 0, got ${r.objectWeight}`,
   );
   named(() => checkSamplerConfig(r.generation.sampler));
   if (r.conditioning !== undefined) {
@@ -323,8 +333,13 @@ export function* trainDitSteps(
     }
     return t;
   };
+  const weights = objectWeightsOf(r, clips, codec.time);
   const lossFn = (batch: CachedClip[], _step: number, rng: Rng) => {
-    const examples = batch.map((c) => ({ latents: fromArray(c.latent, c.shape), text: textOf(c) }));
+    const examples = batch.map((c) => ({
+      latents: fromArray(c.latent, c.shape),
+      text: textOf(c),
+      ...(weights ? { weight: weights.get(c) } : {}),
+    }));
     const res = trainingLoss(denoiser(model.dit), examples, rng, {
       prediction: r.prediction ?? 'velocity',
       sampling: r.timeSampling,
@@ -452,6 +467,22 @@ export function* trainDitSteps(
         : `stopped (${stopped}) before the first step of this run, at step ${step}`,
   );
   return { step, minutes, finalLoss, out: r.out, stopped };
+}
+
+/** Each clip's loss weights (clips[i] is world clip i), or undefined when the recipe has none. */
+function objectWeightsOf(
+  r: DitRecipe,
+  clips: readonly CachedClip[],
+  time: number,
+): Map<CachedClip, Float32Array> | undefined {
+  if (!r.objectWeight) return undefined;
+  return new Map(
+    clips.map((c, i) => {
+      const { story, start } = clipWindow(i, r.data);
+      const [, F, H, W] = c.shape;
+      return [c, objectWeights(story, start, [F, H, W], time, r.objectWeight!)];
+    }),
+  );
 }
 
 /** Loads another run's DiT weights into a fresh model (growing it when deeper). */

@@ -31,17 +31,26 @@ export interface WorldClip {
   readonly start: number;
 }
 
-export function worldClip(index: number, spec: ClipSpec, time = 4): WorldClip {
-  exactLatentFrames(spec.frames, time, 'world clips');
-  const r = makeRand(index, 77);
+/**
+ * Clip `index`'s story and first frame, without rendering; `rand` is left where `worldClip` goes
+ * on drawing (the global caption).
+ */
+export function clipWindow(index: number, spec: ClipSpec) {
+  const rand = makeRand(index, 77);
   const seed = splitSeed('train', index);
-  const seconds = r.int(spec.minSeconds, spec.maxSeconds);
+  const seconds = rand.int(spec.minSeconds, spec.maxSeconds);
   const story = generateStory({ seed, seconds, fps: spec.fps, width: spec.width, height: spec.height });
   if (story.frames < spec.frames)
     throw new Error(
       `world clips: story ${index} has ${story.frames} frames, fewer than a clip's ${spec.frames}`,
     );
-  const start = r.int(0, story.frames - spec.frames);
+  const start = rand.int(0, story.frames - spec.frames);
+  return { story, seed, start, rand };
+}
+
+export function worldClip(index: number, spec: ClipSpec, time = 4): WorldClip {
+  exactLatentFrames(spec.frames, time, 'world clips');
+  const { story, seed, start, rand: r } = clipWindow(index, spec);
   const renderer = makeRenderer(story);
   const bytes = Array.from({ length: spec.frames }, (_, i) => renderer.render(start + i).rgb);
   // the window's shots on the latent grid by the one cut rule (models/latent-layout.ts): a shot

@@ -59,12 +59,25 @@ describe('rectified flow', () => {
     assert.throws(() => sampleT(new Rng(1), 2, { kind: 'beta' } as never), /unknown time sampling 'beta'/);
   });
 
-  test('loss is the MSE plus the balancing terms', () =>
+  test('loss is the (weighted) MSE plus the balancing terms', () =>
     tidy(() => {
       const { loss, mse } = flowLoss(fromArray([1, 3], [2]), fromArray([0, 1], [2]), [fromArray([0.5], [])]);
       close([mse.item()], [2.5]);
       close([loss.item()], [3]);
       assert.throws(() => flowLoss(fromArray([1], [1]), fromArray([1, 2], [2])), /differ in shape/);
+      // weighted: (3 * 1 + 1 * 4) / 2 / mean 2 = 1.75; a weight map broadcasts over rows
+      const w = flowLoss(fromArray([1, 3], [2]), fromArray([0, 1], [2]), [], {
+        map: fromArray([3, 1], [2]),
+        mean: 2,
+      });
+      close([w.mse.item()], [1.75]);
+      const rows = flowLoss(fromArray([1, 3, 1, 3], [2, 2]), fromArray([0, 1, 0, 1], [2, 2]), [], {
+        map: fromArray([0, 1], [1, 2]),
+        mean: 0.5,
+      });
+      close([rows.mse.item()], [4]);
+      const zero = { map: fromArray([0, 0], [2]), mean: 0 };
+      assert.throws(() => flowLoss(fromArray([1, 3], [2]), fromArray([0, 1], [2]), [], zero), /mean is 0/);
     }));
 
   test('first-order DPM-Solver++ is the flow Euler step; invalid steps are rejected', () =>

@@ -17,7 +17,7 @@ import { guide } from '../../diffusion/guidance.js';
 import { flowLoss, noisedExample, sampleT, type TimeSampling } from '../../diffusion/rectified-flow.js';
 import { add, mul, sub } from '../../tensor/ops.js';
 import type { Rng } from '../../tensor/random.js';
-import { noGrad, type Tensor } from '../../tensor/tensor.js';
+import { fromArray, noGrad, type Tensor } from '../../tensor/tensor.js';
 import {
   conditionDiT,
   type DiTBatchOutput,
@@ -71,6 +71,8 @@ export function denoiser(dit: VideoDiT): Denoiser {
 export interface TrainingExample {
   readonly latents: Tensor; // [C, F, H, W], clean (t = 0)
   readonly text: MultiShotText;
+  /** Loss weight of each latent cell, [F * H * W] with mean 1 (pipeline/object-weights.ts); absent: 1. */
+  readonly weight?: Float32Array;
 }
 
 export interface ObjectiveOptions {
@@ -148,6 +150,39 @@ export function drawGiven(
   return frames;
 }
 
+/**
+ * The loss weights of an example (broadcast over channels): its cell weights, zero on the frames
+ * it is given (`given[f]` = 1), since a conditioned model need not draw those. Undefined when
+ * every cell counts alike.
+ */
+function lossWeight(
+  ex: TrainingExample,
+  given: readonly number[] | undefined,
+): { map: Tensor; mean: number } | undefined {
+  if (!given && !ex.weight) return undefined;
+  const shape = ex.latents.shape;
+  const cells = shape[1] * shape[2] * shape[3];
+  if (ex.weight && ex.weight.length !== cells)
+    throw new Error(
+      `trainingLoss: ${ex.weight.length} cell weights for a latent [${shape}] of ${cells} cells`,
+    );
+  if (!given) return { map: fromArray(ex.weight!, [1, ...shape.slice(1)]), mean: meanOf(ex.weight!) };
+  const map = givenMask(
+    given.map((v) => 1 - v),
+    shape,
+  ); // the frames the loss counts
+  if (!ex.weight) return { map, mean: given.filter((v) => v === 0).length / given.length };
+  const w = (map.dataSync() as Float32Array).map((m, i) => m * ex.weight![i]);
+  map.dispose();
+  return { map: fromArray(w, [1, ...shape.slice(1)]), mean: meanOf(w) };
+}
+
+function meanOf(a: Float32Array): number {
+  let s = 0;
+  for (const v of a) s += v;
+  return s / a.length;
+}
+
 export interface TrainingLoss {
   /** Mean over the batch of (MSE + the example's balancing losses): what to differentiate. */
   readonly loss: Tensor; // []
@@ -187,13 +222,8 @@ export function trainingLoss(
           opts.conditioning,
         )
       : undefined;
-    if (!frames) return {};
-    const mask = givenMask(
-      frames.map((v) => 1 - v),
-      ex.latents.shape,
-    ); // the frames the loss counts
-    const fraction = frames.filter((v) => v === 0).length / frames.length;
-    return { given: { latent: ex.latents, frames }, only: { mask, fraction } };
+    const given = frames ? { given: { latent: ex.latents, frames } } : {};
+    return { ...given, weight: lossWeight(ex, frames) };
   };
   let total: Tensor | undefined;
   let mse = 0;
@@ -206,14 +236,14 @@ export function trainingLoss(
       const e = rng.normal(ex.latents.shape);
       const { xt, target } = noisedExample(ex.latents, e, ts[i]);
       const text = dropText(ex.text, net.textDim, rng, opts.captionDropout);
-      const { given, only } = givenOf(ex);
+      const { given, weight } = givenOf(ex);
       // conditioned per example and left to the caller's scope: the loss's graph reads it
       const out = net.condition([text], xt.shape, given ? [given] : undefined).run([xt], [ts[i]]);
       const l = flowLoss(
         out.velocities[0],
         opts.prediction === 'velocity' ? target : ex.latents,
         out.balanceLosses,
-        only,
+        weight,
       );
       mse += l.mse.item() / batch.length;
       for (const b of out.balanceLosses) balance += b.item() / batch.length;
@@ -244,7 +274,7 @@ export function trainingLoss(
       idx.map((i) => ts[i]),
     );
     idx.forEach((i, j) => {
-      const l = flowLoss(out.velocities[j], noised[i].target, [], noised[i].only);
+      const l = flowLoss(out.velocities[j], noised[i].target, [], noised[i].weight);
       mse += l.mse.item() / batch.length;
       addTerm(l.loss);
     });
