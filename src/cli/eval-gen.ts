@@ -1,5 +1,6 @@
 /**
- * `moga eval gen --model DIR --stories N [--attention moga|full|local] [--truth] [--noise] [--out DIR] [--json]`
+ * `moga eval gen --model DIR --stories N [--attention moga|full|local] [--truth] [--noise] [--through-codec]
+ *  [--out DIR] [--json]`
  * Scores generated videos of held-out world stories with the probes; writes result.json, table.md
  * and contact sheets of the worst and best shots (video | truth pairs) to --out.
  */
@@ -25,7 +26,7 @@ import { formatSeconds } from '../train/progress.js';
 import { writeContactSheet } from '../video/contact-sheet.js';
 import { integerAtLeast } from './options.js';
 
-const HELP = `usage: moga eval gen (--model DIR | --truth | --noise) [options]
+const HELP = `usage: moga eval gen (--model DIR | --truth [--through-codec] | --noise) [options]
 
 Generates held-out test-split world stories (fixed seeds) at 160x96 through generate(), scores them
 with the world probes (models/probe) against the truth regenerated from each story's seed, and
@@ -33,6 +34,8 @@ writes result.json, table.md, worst.png and best.png (video | truth, middle fram
 
   --model DIR          model directory (with --noise: decode with its codec)
   --truth              score the world's own renders (the ceiling)
+  --through-codec      with --truth: the renders encoded and decoded by the codec (the VAE, or
+                       --model's codec): the ceiling of any model generating in that codec
   --noise              score standard-normal latents decoded (the floor; the VAE unless --model)
   --attention MODE     moga (routed+window+frame) | local (window+frame) | full: override the DiT's
                        self-attention branches
@@ -42,7 +45,7 @@ writes result.json, table.md, worst.png and best.png (video | truth, middle fram
   --first I            first test-split story index tried (default 0)
   --steps N            sampler steps (default: the model's)
   --probe DIR          probe checkpoint (default models/probe)
-  --vae FILE           VAE for --noise without --model (default models/vae-small/vae.safetensors)
+  --vae FILE           VAE for --noise or --through-codec without --model (default models/vae-small/vae.safetensors)
   --out DIR            output directory (default out/eval-<run>)
   --label TEXT         the row's name in table.md
   --backend NAME       native | wasm | ref | cuda (default: the first that starts of native, wasm, ref)
@@ -56,6 +59,7 @@ export async function run(argv: string[]): Promise<void> {
       model: { type: 'string' },
       truth: { type: 'boolean' },
       noise: { type: 'boolean' },
+      'through-codec': { type: 'boolean' },
       attention: { type: 'string' },
       stories: { type: 'string', default: '10' },
       seconds: { type: 'string', default: '16' },
@@ -76,7 +80,14 @@ export async function run(argv: string[]): Promise<void> {
     return;
   }
   if (values.truth && values.noise) throw new Error('eval gen: --truth and --noise exclude each other');
-  const source: Source = values.truth ? 'truth' : values.noise ? 'noise' : 'model';
+  if (values['through-codec'] && !values.truth) throw new Error('eval gen: --through-codec needs --truth');
+  const source: Source = values.truth
+    ? values['through-codec']
+      ? 'codec'
+      : 'truth'
+    : values.noise
+      ? 'noise'
+      : 'model';
   if (source === 'model' && !values.model)
     throw new Error(`eval gen: give --model DIR, --truth or --noise\n\n${HELP}`);
   const int = (k: 'stories' | 'first' | 'min-recall-gap' | 'steps', min: number) =>
@@ -98,18 +109,24 @@ export async function run(argv: string[]): Promise<void> {
   const { probe } = loadProbe(values.probe!);
   let model = source !== 'truth' && values.model ? await loadModel(values.model) : undefined;
   if (model && attention) model = withAttention(model, attention);
-  const codec = source === 'noise' ? (model?.codec ?? vaeCodec(loadVae(values.vae!).vae)) : undefined;
+  const codec =
+    source === 'noise' || source === 'codec'
+      ? (model?.codec ?? vaeCodec(loadVae(values.vae!).vae))
+      : undefined;
   const run =
     source === 'model'
       ? `${values.model!.replace(/\/+$/, '').split('/').pop()}${attention ? `-${attention}` : ''}`
-      : source;
+      : source === 'codec'
+        ? 'truth-codec'
+        : source;
   const label =
     values.label ??
-    (source === 'noise'
-      ? `noise (${codec!.kind} decode)`
-      : source === 'truth'
-        ? 'truth (world render)'
-        : run);
+    {
+      noise: `noise (${codec?.kind} decode)`,
+      truth: 'truth (world render)',
+      codec: `truth through the codec (${codec?.kind} round trip)`,
+      model: run,
+    }[source];
   const out = values.out ?? join('out', `eval-${run}`);
   mkdirSync(out, { recursive: true });
 

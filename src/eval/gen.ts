@@ -6,6 +6,8 @@
  *           self-attention branches overridden: moga | local | full),
  *   truth   the world's own render (the ceiling),
  *   noise   standard-normal latents decoded by the codec (the floor),
+ *   codec   the world's own render encoded and decoded by the codec (the ceiling of any model
+ *           that generates in that codec: what it loses is not the DiT's to win back),
  * scored by metrics.ts, with the Frechet distance of per-shot probe features against the truth
  * renders of as many other test stories (and the truth-vs-those floor beside it), and the cost per
  * sampling step (cost model + clock).
@@ -25,15 +27,16 @@ import type { MogaModel } from '../pipeline/model.js';
 import { stepCost } from '../pipeline/step-cost.js';
 import { storyFromWorld, worldTruthOf } from '../pipeline/world-story.js';
 import type { Story } from '../story/story.js';
+import { framesToTensor } from '../tensor/frames.js';
 import { sliceAxis } from '../tensor/ops.js';
 import { Rng } from '../tensor/random.js';
-import { noGrad } from '../tensor/tensor.js';
+import { noGrad, type Tensor } from '../tensor/tensor.js';
 import { frechetDistance } from './fid.js';
 import { type Adherence, adherenceOf, type MetricOptions, type StoryScore, scoreVideo } from './metrics.js';
 import type { Probe } from './probe-model.js';
 
 export type AttentionMode = 'moga' | 'local' | 'full';
-export type Source = 'model' | 'truth' | 'noise';
+export type Source = 'model' | 'truth' | 'noise' | 'codec';
 
 export const ATTENTION_BRANCHES: Record<AttentionMode, readonly AttentionBranch[]> = {
   moga: ['routed', 'window', 'frame'],
@@ -149,11 +152,33 @@ function truthScore(o: EvalGenOptions, world: WorldStory, real: Uint8Array[]): S
 export function noiseVideo(codec: LatentCodec, file: Story, seed: number): Uint8Array[] {
   const layout = latentLayout(file, codec);
   const z = new Rng(seed).normal([codec.channels, layout.latentFrames, layout.height, layout.width]);
+  try {
+    return decodeFrames(codec, z, layout.frames);
+  } finally {
+    z.dispose();
+  }
+}
+
+/** RGB frames [H*W*3] (1 + time k of them) encoded by the codec and decoded again. */
+export function roundTripVideo(codec: LatentCodec, frames: Uint8Array[], width: number, height: number) {
+  const x = framesToTensor(frames, width, height, 'CFHW');
+  const z = codec.encode(x);
+  x.dispose();
+  try {
+    return decodeFrames(codec, z, frames.length);
+  } finally {
+    z.dispose();
+  }
+}
+
+/** The first `n` frames of latent z [C, F, h, w], decoded chunk by chunk (memory stays flat). */
+function decodeFrames(codec: LatentCodec, z: Tensor, n: number): Uint8Array[] {
   const dec = codec.decoder();
   const frames: Uint8Array[] = [];
+  const F = z.shape[1];
   try {
-    for (let a = 0; a < layout.latentFrames && frames.length < layout.frames; ) {
-      const b = Math.min(layout.latentFrames, a === 0 ? 5 : a + 4);
+    for (let a = 0; a < F && frames.length < n; ) {
+      const b = Math.min(F, a === 0 ? 5 : a + 4);
       const zz = sliceAxis(z, 1, a, b);
       const v = noGrad(() => dec.push(zz));
       zz.dispose();
@@ -163,9 +188,8 @@ export function noiseVideo(codec: LatentCodec, file: Story, seed: number): Uint8
     }
   } finally {
     dec.close();
-    z.dispose();
   }
-  return frames.slice(0, layout.frames);
+  return frames.slice(0, n);
 }
 
 export async function evalGen(o: EvalGenOptions): Promise<EvalGenResult> {
@@ -187,9 +211,12 @@ export async function evalGen(o: EvalGenOptions): Promise<EvalGenResult> {
     const real = worldRender(world);
     let video: Uint8Array[];
     if (o.source === 'truth') video = real;
-    else if (o.source === 'noise') {
-      if (!o.codec) throw new Error('evalGen: noise needs a codec');
-      video = noiseVideo(o.codec, c.file, world.seed);
+    else if (o.source === 'noise' || o.source === 'codec') {
+      if (!o.codec) throw new Error(`evalGen: ${o.source} needs a codec`);
+      video =
+        o.source === 'noise'
+          ? noiseVideo(o.codec, c.file, world.seed)
+          : roundTripVideo(o.codec, real, world.width, world.height);
     } else {
       if (!o.model) throw new Error('evalGen: model needs a model');
       const r = await generate(c.file, o.model, { steps: o.steps, collect: true });

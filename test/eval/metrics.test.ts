@@ -9,7 +9,7 @@ import { setBackend } from '../../src/backends/index.js';
 import { BACKGROUND_RGB, OBJECT_RGB } from '../../src/data/world/palette.js';
 import { makeRenderer } from '../../src/data/world/render.js';
 import { COLOURS, type Story } from '../../src/data/world/types.js';
-import { evalGen, noiseVideo, selectStories } from '../../src/eval/gen.js';
+import { evalGen, noiseVideo, roundTripVideo, selectStories } from '../../src/eval/gen.js';
 import { adherenceOf, type StoryScore, scoreVideo } from '../../src/eval/metrics.js';
 import { loadProbe, type Probe } from '../../src/eval/probe-model.js';
 import { poolCodec } from '../../src/pipeline/pool-codec.js';
@@ -154,4 +154,20 @@ test("evalGen: any source's FD floor is the truth run's FD (the same stories' ow
   assert.equal(truth.fd.floor, truth.fd.value);
   assert.equal(noise.fd.floor, truth.fd.value);
   assert.ok(noise.fd.value > noise.fd.floor, `noise FD ${noise.fd.value}, floor ${noise.fd.floor}`);
+});
+
+test('evalGen codec: the truth through the codec keeps backgrounds, loses detail and smooth motion', async () => {
+  const codec = poolCodec();
+  // a flat frame survives the 4x8x8 pool exactly; a one-pixel dot does not
+  const flat = Array.from({ length: 9 }, () => new Uint8Array(32 * 16 * 3).fill(200));
+  assert.deepEqual(roundTripVideo(codec, flat, 32, 16), flat);
+  const dot = flat.map((f) => f.slice());
+  dot[4][3 * (16 * 8 + 20)] = 0;
+  assert.notDeepEqual(roundTripVideo(codec, dot, 32, 16)[4], dot[4]);
+  const base = { probe, stories: 2, seconds: 8, fps: 24, width: 160, height: 96 };
+  const r = await evalGen({ ...base, source: 'codec', codec });
+  assert.ok(r.adherence.bgColour >= 0.9, `background colour ${r.adherence.bgColour}`);
+  // the pool codec holds each 4-frame average: motion comes in steps, so in-shot change rises
+  assert.ok(r.stability.ratio > 1.1, `stability ${r.stability.ratio}`);
+  await assert.rejects(evalGen({ ...base, source: 'codec' }), /codec needs a codec/);
 });

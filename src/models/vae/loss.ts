@@ -14,11 +14,17 @@ export interface VaeLossWeights {
   readonly grad: number;
   /** KL(q(z|x) || N(0, I)), per latent element; small, as in Wan2.1 and SD (1e-6). */
   readonly kl: number;
+  /**
+   * L1 of the difference of consecutive-frame differences: change between frames that the clip
+   * does not have (the decoder's jumps at latent-frame boundaries, read as flicker and false cuts).
+   * Absent: 0.
+   */
+  readonly temporal?: number;
 }
 
 export interface VaeLoss {
   loss: Tensor;
-  parts: { l1: Tensor; mse: Tensor; grad: Tensor | undefined; kl: Tensor };
+  parts: { l1: Tensor; mse: Tensor; grad: Tensor | undefined; kl: Tensor; temporal: Tensor | undefined };
 }
 
 /** x [B, 3, F, H, W] in [-1, 1] -> the weighted loss of one whole-clip encode/sample/decode. */
@@ -40,7 +46,21 @@ export function vaeLoss(vae: VideoVAE, x: Tensor, w: VaeLossWeights, rng: Rng): 
     grad = add(mean(abs(gx)), mean(abs(gy)));
     loss = add(loss, mul(grad, w.grad));
   }
-  return { loss, parts: { l1, mse, grad, kl } };
+  let temporal: Tensor | undefined;
+  if ((w.temporal ?? 0) > 0 && d.shape[2] > 1) {
+    temporal = temporalError(d);
+    loss = add(loss, mul(temporal, w.temporal!));
+  }
+  return { loss, parts: { l1, mse, grad, kl, temporal } };
+}
+
+/**
+ * The error's change between consecutive frames, d [B, C, F, H, W] = decoded - clip:
+ * mean |d_f - d_(f-1)|, which is 0 for any error constant in time (and for a perfect decoder).
+ */
+export function temporalError(d: Tensor): Tensor {
+  const F = d.shape[2];
+  return mean(abs(sub(sliceAxis(d, 2, 1, F), sliceAxis(d, 2, 0, F - 1))));
 }
 
 /** PSNR in dB of 8-bit frames: both arrays hold bytes 0..255 (peak 255). */

@@ -6,12 +6,12 @@
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { type Params, paramList } from '../../nn/params.js';
+import { type Params, paramList, trainable } from '../../nn/params.js';
 import { fromArray, noGrad, tidy } from '../../tensor/tensor.js';
 import { findCheckpoint } from '../../train/checkpoint.js';
 import { runToEnd, trainSteps } from '../../train/loop.js';
 import { latentFrames } from '../latent-layout.js';
-import { saveVae } from './checkpoint.js';
+import { loadVae, saveVae } from './checkpoint.js';
 import { checkVaeConfig, type VAE_PRESETS, type VaeConfig, vaeFactors, vaePresetOrConfig } from './config.js';
 import { randomCrop, worldClip } from './data.js';
 import { type VaeLossWeights, vaeLoss } from './loss.js';
@@ -46,6 +46,14 @@ export interface VaeRecipe {
   work: string;
   /** Resume from the work checkpoint if present. */
   resume?: boolean;
+  /** Start from this VAE file (weights and latent statistics; same config as `model`), not at random. */
+  init?: string;
+  /**
+   * `decoder`: train the decoder only (needs `init`). The encoder and the latent statistics stay
+   * exactly init's, so latents, and a DiT trained on them, stay valid while the frames change.
+   * Default `all`.
+   */
+  train?: 'all' | 'decoder';
 }
 
 /** Throws on the first bad field, naming it. */
@@ -65,6 +73,24 @@ export function checkRecipe(r: VaeRecipe): void {
     `crop ${r.crop} must be multiples of 8 within size ${r.size}`,
   );
   need(typeof r.out === 'string' && typeof r.work === 'string', 'out and work must be paths');
+  need(
+    r.train === undefined || r.train === 'all' || r.train === 'decoder',
+    `train must be "all" or "decoder", got ${JSON.stringify(r.train)}`,
+  );
+  need(r.train !== 'decoder' || typeof r.init === 'string', 'train "decoder" needs init (a VAE file)');
+  need(
+    r.loss?.temporal === undefined || r.loss.temporal >= 0,
+    `loss.temporal must be >= 0, got ${r.loss?.temporal}`,
+  );
+}
+
+/** The recipe's starting VAE: init's (refused when its config is not the recipe's), or a fresh one. */
+function startingVae(r: VaeRecipe, config: VaeConfig): VideoVAE {
+  if (!r.init) return initVideoVAE(config, r.seed);
+  const { vae } = loadVae(r.init);
+  if (JSON.stringify(vae.config) !== JSON.stringify(config))
+    throw new Error(`vae recipe: init ${r.init} has another config than the recipe's model`);
+  return vae;
 }
 
 /** Linear warm-up, then cosine from lr down to lr * minLrRatio at `steps`: a function of the step only. */
@@ -96,18 +122,22 @@ export function* trainVaeSteps(
 ): Generator<void, VideoVAE, void> {
   checkRecipe(r);
   const config = vaePresetOrConfig(r.model);
-  const vae = initVideoVAE(config, r.seed);
+  const vae = startingVae(r, config);
+  const decoderOnly = r.train === 'decoder';
+  if (decoderOnly) trainable(vae.params.encoder, false);
+  const params = decoderOnly ? { decoder: vae.params.decoder } : vae.params;
   const full = { frames: r.frames, width: r.size[0], height: r.size[1] };
   if (r.resume && findCheckpoint(r.work)) log(`resuming from ${r.work}`);
   let psnrEma: number | undefined; // for the log only
   const res = yield* trainSteps({
-    params: vae.params,
+    params,
     nextBatch: (_step, micro) => micro,
     lossFn: (_micro, _step, rng) => {
       const clip = randomCrop(rng, full, { width: r.crop[0], height: r.crop[1] }, r.storyPool);
       const x = fromArray(clip, [1, 3, r.frames, r.crop[1], r.crop[0]]);
       const { loss, parts } = vaeLoss(vae, x, r.loss, rng);
-      return { loss, metrics: { mse: parts.mse.item(), kl: parts.kl.item() } };
+      const metrics = { mse: parts.mse.item(), kl: parts.kl.item() };
+      return { loss, metrics: parts.temporal ? { ...metrics, temporal: parts.temporal.item() } : metrics };
     },
     steps: r.steps,
     accumulate: r.batch,
@@ -120,17 +150,17 @@ export function* trainVaeSteps(
     checkpoint: { dir: r.work, every: r.checkpointEvery, resume: r.resume, config: { vae: config } },
     progress: 'none',
     onStep: (p) => {
-      const { mse, kl } = p.metrics!;
+      const { mse, kl, temporal } = p.metrics!;
       const psnr = 10 * Math.log10(4 / Math.max(mse, 1e-12));
       psnrEma = psnrEma === undefined ? psnr : 0.95 * psnrEma + 0.05 * psnr;
       log(
-        `step ${p.step}/${p.steps} loss ${p.loss.toFixed(5)} mse ${mse.toFixed(5)} psnr ${psnr.toFixed(2)} (ema ${psnrEma.toFixed(2)}) kl ${kl.toFixed(3)} |g| ${p.gradNorm.toFixed(3)} lr ${p.lr.toExponential(2)}`,
+        `step ${p.step}/${p.steps} loss ${p.loss.toFixed(5)} mse ${mse.toFixed(5)} psnr ${psnr.toFixed(2)} (ema ${psnrEma.toFixed(2)}) kl ${kl.toFixed(3)}${temporal === undefined ? '' : ` temporal ${temporal.toFixed(5)}`} |g| ${p.gradNorm.toFixed(3)} lr ${p.lr.toExponential(2)}`,
       );
     },
   });
   if (res.stopped !== 'steps') log(`stopped (${res.stopped}) at step ${res.step} of ${r.steps}`);
   for (const t of paramList(vae.params as unknown as Params)) t.requiresGrad = false;
-  computeLatentStats(vae, r);
+  if (!decoderOnly) computeLatentStats(vae, r);
   mkdirSync(dirname(r.out), { recursive: true });
   saveVae(r.out, vae, { dtype: 'F16', info: { step: res.step, recipe: r, minutes: res.seconds / 60 } });
   log(`saved ${r.out} after ${res.step} steps`);

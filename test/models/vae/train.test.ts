@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { readSafetensors, writeSafetensors } from '../../../src/io/safetensors.js';
 import { loadVae } from '../../../src/models/vae/checkpoint.js';
+import { temporalError } from '../../../src/models/vae/loss.js';
 import { checkRecipe, trainVae, type VaeRecipe } from '../../../src/models/vae/train.js';
+import { fromArray } from '../../../src/tensor/tensor.js';
 import { findCheckpoint } from '../../../src/train/checkpoint.js';
 
 const recipe = (dir: string): VaeRecipe => ({
@@ -94,6 +96,51 @@ describe('VAE training recipe', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('decoder only: from init, the encoder and latent statistics stay bit for bit, the decoder learns', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'moga-vae-decoder-'));
+    try {
+      const base = { ...recipe(join(dir, 'a')), steps: 2 };
+      trainVae(base, () => {});
+      const init = base.out;
+      const lines: string[] = [];
+      const r: VaeRecipe = {
+        ...recipe(join(dir, 'b')),
+        steps: 2,
+        init,
+        train: 'decoder',
+        loss: { ...base.loss, temporal: 1 },
+      };
+      trainVae(r, (l) => lines.push(l));
+      assert.ok(
+        lines.filter((l) => l.startsWith('step ')).every((l) => / temporal \d+\.\d+ /.test(l)),
+        lines.join('\n'),
+      );
+      const a = readSafetensors(init).tensors;
+      const b = readSafetensors(r.out).tensors;
+      let decoderMoved = false;
+      for (const [name, t] of a) {
+        if (name.startsWith('decoder.')) decoderMoved ||= t.data.some((v, i) => v !== b.get(name)!.data[i]);
+        else assert.deepEqual(b.get(name)!.data, t.data, `${name} must not change`);
+      }
+      assert.ok(decoderMoved, 'the decoder trained');
+      assert.throws(() => checkRecipe({ ...r, init: undefined }), /train "decoder" needs init/);
+      assert.throws(
+        () => trainVae({ ...r, model: 'small' }, () => {}),
+        /has another config than the recipe's model/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the temporal error: 0 for an error constant in time, the flicker amplitude for one that alternates', () => {
+    const shape = [1, 1, 4, 1, 2];
+    assert.equal(temporalError(fromArray([3, 3, 3, 3, 3, 3, 3, 3], shape)).item(), 0);
+    // frames alternate +0.5 / -0.5 on one pixel: every change is 1 there, 0 on the other pixel
+    const flicker = temporalError(fromArray([0.5, 0, -0.5, 0, 0.5, 0, -0.5, 0], shape)).item();
+    assert.ok(Math.abs(flicker - 0.5) < 1e-7, `flicker ${flicker}`);
   });
 
   it('rejects a bad recipe naming the field', () => {
