@@ -210,17 +210,29 @@ export function modelConfigOf(r: DitRecipe, outDir: string): ModelConfig {
   };
 }
 
-/** A folder name that changes whenever the codec or the clip spec does. */
-function cacheDir(r: DitRecipe): string {
+/**
+ * A folder name that changes whenever the latents can: the clip spec, or the codec's encoder
+ * weights and latent statistics (a VAE whose decoder alone was tuned keeps its cache).
+ */
+export function latentCacheDir(r: DitRecipe): string {
   const d = r.data;
-  const codecKey =
-    r.codec.kind === 'pool'
-      ? 'pool'
-      : `vae-${(crc32(new Uint8Array(readFileSync(r.codec.path))) >>> 0).toString(16)}`;
+  const codecKey = r.codec.kind === 'pool' ? 'pool' : `vae-enc-${encoderKey(r.codec.path)}`;
   return join(
     r.cache,
     `${codecKey}-${d.width}x${d.height}x${d.frames}-${d.fps}fps-${d.minSeconds}-${d.maxSeconds}-g${d.globalProb}`,
   );
+}
+
+/** CRC-32 (hex) of a VAE file's encoder and latent-statistics tensors, in name order. */
+function encoderKey(path: string): string {
+  const f = readSafetensors(path);
+  let crc = 0;
+  for (const name of [...f.tensors.keys()].sort())
+    if (name.startsWith('encoder.') || name.startsWith('latent_stats.')) {
+      const t = f.tensors.get(name)!.data;
+      crc = crc32(new Uint8Array(t.buffer, t.byteOffset, t.byteLength), crc);
+    }
+  return crc.toString(16);
 }
 
 /**
@@ -232,7 +244,7 @@ function* cachedLatents(
   codec: LatentCodec,
   log: (s: string) => void,
 ): Generator<void, CachedClip[], void> {
-  const dir = cacheDir(r);
+  const dir = latentCacheDir(r);
   mkdirSync(dir, { recursive: true });
   const out: CachedClip[] = [];
   const t0 = performance.now();

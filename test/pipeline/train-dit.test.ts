@@ -8,11 +8,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readSafetensors } from '../../src/io/safetensors.js';
+import { saveVae } from '../../src/models/vae/checkpoint.js';
+import { vaePresetOrConfig } from '../../src/models/vae/config.js';
+import { initVideoVAE } from '../../src/models/vae/vae.js';
 import { namedTensors } from '../../src/nn/params-file.js';
 import { generate } from '../../src/pipeline/generate.js';
 import { loadModel } from '../../src/pipeline/model.js';
-import { checkDitRecipe, trainDit } from '../../src/pipeline/train-dit.js';
+import { checkDitRecipe, latentCacheDir, trainDit } from '../../src/pipeline/train-dit.js';
 import { parseStory } from '../../src/story/story.js';
+import type { Tensor } from '../../src/tensor/tensor.js';
 import { microRecipe, TWO_SHOTS } from './helpers.js';
 
 test('trainDit: cached latents, resume, and a model directory that generates', async () => {
@@ -138,4 +142,27 @@ test('a DiT recipe with an unknown branch, sampler or codec is refused, listing 
     /dit recipe: codec: unknown kind "taesd" \(valid: vae, pool/,
   );
   checkDitRecipe(r);
+});
+
+test('the latent cache is keyed by the VAE encoder and latent statistics: a decoder-only change keeps it', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'moga-cache-key-'));
+  try {
+    const path = (n: string) => join(dir, `${n}.safetensors`);
+    const vae = initVideoVAE(vaePresetOrConfig('tiny'), 3);
+    saveVae(path('a'), vae);
+    const bump = (t: Tensor) =>
+      t.backend.write(
+        t.storage,
+        (t.dataSync() as Float32Array).map((v) => v + 0.01),
+      );
+    bump(vae.params.decoder.convOut.weight);
+    saveVae(path('decoder'), vae);
+    bump(vae.params.encoder.convIn.weight);
+    saveVae(path('encoder'), vae);
+    const key = (n: string) => latentCacheDir(microRecipe(dir, { codec: { kind: 'vae', path: path(n) } }));
+    assert.equal(key('decoder'), key('a'), 'a new decoder reuses the latents');
+    assert.notEqual(key('encoder'), key('a'), 'a new encoder makes new latents');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
