@@ -21,6 +21,7 @@ import { writeFileAtomic } from '../io/atomic-file.js';
 import { loadVae } from '../models/vae/checkpoint.js';
 import { packageRoot } from '../pipeline/bundled.js';
 import { vaeCodec } from '../pipeline/codec.js';
+import { checkGuidance, MAX_GUIDANCE } from '../pipeline/generate.js';
 import { loadModel } from '../pipeline/model.js';
 import { formatSeconds } from '../train/progress.js';
 import { writeContactSheet } from '../video/contact-sheet.js';
@@ -44,6 +45,7 @@ writes result.json, table.md, worst.png and best.png (video | truth, middle fram
   --min-recall-gap G   keep stories with a recall after >= G intervening shots (default 1)
   --first I            first test-split story index tried (default 0)
   --steps N            sampler steps (default: the model's)
+  --guidance G         classifier-free guidance scale (default: the model's; 1 = none)
   --probe DIR          probe checkpoint (default models/probe)
   --vae FILE           VAE for --noise or --through-codec without --model (default models/vae-small/vae.safetensors)
   --out DIR            output directory (default out/eval-<run>)
@@ -66,6 +68,7 @@ export async function run(argv: string[]): Promise<void> {
       'min-recall-gap': { type: 'string', default: '1' },
       first: { type: 'string', default: '0' },
       steps: { type: 'string' },
+      guidance: { type: 'string' },
       probe: { type: 'string', default: join(packageRoot(), 'models', 'probe') },
       vae: { type: 'string', default: join(packageRoot(), 'models', 'vae-small', 'vae.safetensors') },
       out: { type: 'string' },
@@ -96,6 +99,13 @@ export async function run(argv: string[]): Promise<void> {
   const first = int('first', 0);
   const minRecallGap = int('min-recall-gap', 0);
   const steps = int('steps', 1);
+  const guidance = values.guidance === undefined ? undefined : Number(values.guidance);
+  if (guidance !== undefined && !checkGuidance(guidance))
+    throw new Error(
+      `eval gen: --guidance must be a number in [0, ${MAX_GUIDANCE}], got '${values.guidance}'`,
+    );
+  if ((guidance !== undefined || steps !== undefined) && source !== 'model')
+    throw new Error('eval gen: --steps and --guidance need --model');
   const seconds = Number(values.seconds);
   if (!(seconds > 0 && seconds <= 120))
     throw new Error(`eval gen: --seconds must be in (0, 120], got '${values.seconds}'`);
@@ -146,6 +156,7 @@ export async function run(argv: string[]): Promise<void> {
     height: 96,
     minRecallGap,
     steps,
+    guidance,
     onStory: (d, n, s) =>
       process.stderr.write(
         `eval gen: ${d}/${n} stories, ${((60 * d) / s).toFixed(2)} stories/min, ~${formatSeconds((s / d) * (n - d))} left\n`,

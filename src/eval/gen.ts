@@ -103,6 +103,7 @@ export interface EvalGenOptions extends SelectOptions {
   model?: MogaModel;
   codec?: LatentCodec;
   steps?: number;
+  guidance?: number;
   metric?: MetricOptions;
   onStory?: (done: number, total: number, seconds: number) => void;
 }
@@ -219,7 +220,7 @@ export async function evalGen(o: EvalGenOptions): Promise<EvalGenResult> {
           : roundTripVideo(o.codec, real, world.width, world.height);
     } else {
       if (!o.model) throw new Error('evalGen: model needs a model');
-      const r = await generate(c.file, o.model, { steps: o.steps, collect: true });
+      const r = await generate(c.file, o.model, { steps: o.steps, guidance: o.guidance, collect: true });
       video = r.video!;
       sampleSeconds += r.seconds.sample;
       steps += r.steps;

@@ -61,6 +61,18 @@ test('number options: a clear error naming the command and flag, before anything
     /eval gen: --first must be an integer >= 0/,
   );
   await assert.rejects(
+    run(['--model', '/nonexistent', '--guidance', 'x', '--probe', '/nonexistent']),
+    /eval gen: --guidance must be a number in \[0, 50\], got 'x'/,
+  );
+  await assert.rejects(
+    run(['--truth', '--guidance', '2', '--probe', '/nonexistent']),
+    /eval gen: --steps and --guidance need --model/,
+  );
+  await assert.rejects(
+    run(['--noise', '--through-codec', '--probe', '/nonexistent']),
+    /eval gen: --through-codec needs --truth/,
+  );
+  await assert.rejects(
     trainProbe(['--config', 'configs/probe.json', '--max-minutes=-3']),
     /train probe: --max-minutes must be a positive number, got '-3'/,
   );
