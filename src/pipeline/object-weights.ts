@@ -40,6 +40,7 @@ export function objectWeights(
       `object weights: a ${story.width}x${story.height} frame does not map onto a ${W}x${H} latent grid by one square factor`,
     );
   const out = new Float32Array(F * H * W);
+  const step = sx / SUB; // pixels between sub-samples
   const inside = new Uint8Array(H * SUB * W * SUB); // sub-samples covered in this latent frame
   for (let k = 0; k < F; k++) {
     inside.fill(0);
@@ -47,7 +48,6 @@ export function objectWeights(
       for (const o of frameTruth(story, start + f).objects) {
         if (!o.bbox) continue;
         const r = SHAPE_BOUND * o.size;
-        const step = sx / SUB;
         const [x0, y0, x1, y1] = o.bbox;
         for (let j = Math.floor(y0 / step); j <= Math.min(H * SUB - 1, Math.floor(y1 / step)); j++)
           for (let i = Math.floor(x0 / step); i <= Math.min(W * SUB - 1, Math.floor(x1 / step)); i++) {

@@ -23,7 +23,6 @@ import {
   type DiTBatchOutput,
   disposeConditioning,
   type GivenFrames,
-  givenMask,
   type VideoDiT,
   videoDiTConditioned,
 } from './dit.js';
@@ -151,36 +150,28 @@ export function drawGiven(
 }
 
 /**
- * The loss weights of an example (broadcast over channels): its cell weights, zero on the frames
- * it is given (`given[f]` = 1), since a conditioned model need not draw those. Undefined when
- * every cell counts alike.
+ * The loss weights of an example, [1, F, H, W] (broadcast over channels): its cell weights, zero on
+ * the frames it is given (`given[f]` = 1), since a conditioned model need not draw those.
+ * Undefined when every cell counts alike.
  */
 function lossWeight(
   ex: TrainingExample,
   given: readonly number[] | undefined,
 ): { map: Tensor; mean: number } | undefined {
   if (!given && !ex.weight) return undefined;
-  const shape = ex.latents.shape;
-  const cells = shape[1] * shape[2] * shape[3];
-  if (ex.weight && ex.weight.length !== cells)
+  const [, F, H, W] = ex.latents.shape;
+  const plane = H * W;
+  if (ex.weight && ex.weight.length !== F * plane)
     throw new Error(
-      `trainingLoss: ${ex.weight.length} cell weights for a latent [${shape}] of ${cells} cells`,
+      `trainingLoss: ${ex.weight.length} cell weights for a latent [${ex.latents.shape}] of ${F * plane} cells`,
     );
-  if (!given) return { map: fromArray(ex.weight!, [1, ...shape.slice(1)]), mean: meanOf(ex.weight!) };
-  const map = givenMask(
-    given.map((v) => 1 - v),
-    shape,
-  ); // the frames the loss counts
-  if (!ex.weight) return { map, mean: given.filter((v) => v === 0).length / given.length };
-  const w = (map.dataSync() as Float32Array).map((m, i) => m * ex.weight![i]);
-  map.dispose();
-  return { map: fromArray(w, [1, ...shape.slice(1)]), mean: meanOf(w) };
-}
-
-function meanOf(a: Float32Array): number {
-  let s = 0;
-  for (const v of a) s += v;
-  return s / a.length;
+  const map = new Float32Array(F * plane);
+  let sum = 0;
+  for (let i = 0; i < map.length; i++) {
+    map[i] = (ex.weight ? ex.weight[i] : 1) * (given ? 1 - given[Math.floor(i / plane)] : 1);
+    sum += map[i];
+  }
+  return { map: fromArray(map, [1, F, H, W]), mean: sum / map.length };
 }
 
 export interface TrainingLoss {
