@@ -4,6 +4,9 @@
  * recall; moving one cut by 10 frames loses exactly that cut; decoded noise scores near chance.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { setBackend } from '../../src/backends/index.js';
 import { BACKGROUND_RGB, OBJECT_RGB } from '../../src/data/world/palette.js';
@@ -12,8 +15,11 @@ import { COLOURS, type Story } from '../../src/data/world/types.js';
 import { evalGen, noiseVideo, roundTripVideo, selectStories } from '../../src/eval/gen.js';
 import { adherenceOf, type StoryScore, scoreVideo } from '../../src/eval/metrics.js';
 import { loadProbe, type Probe } from '../../src/eval/probe-model.js';
+import { loadModel } from '../../src/pipeline/model.js';
 import { poolCodec } from '../../src/pipeline/pool-codec.js';
+import { trainDit } from '../../src/pipeline/train-dit.js';
 import { worldTruthOf } from '../../src/pipeline/world-story.js';
+import { microRecipe } from '../pipeline/helpers.js';
 
 let probe: Probe;
 let chosen: ReturnType<typeof selectStories>;
@@ -170,4 +176,23 @@ test('evalGen codec: the truth through the codec keeps backgrounds, loses detail
   // the pool codec holds each 4-frame average: motion comes in steps, so in-shot change rises
   assert.ok(r.stability.ratio > 1.1, `stability ${r.stability.ratio}`);
   await assert.rejects(evalGen({ ...base, source: 'codec' }), /codec needs a codec/);
+});
+
+test('evalGen model: --guidance reaches the sampler (two DiT passes per step above 1, one at 1)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'moga-eval-guidance-'));
+  try {
+    trainDit(microRecipe(dir, { steps: 1 }), { log: () => {} });
+    const model = await loadModel(join(dir, 'model'), { backend: 'ref' });
+    const base = { probe, stories: 1, seconds: 8, fps: 24, width: 160, height: 96, source: 'model' as const };
+    const one = await evalGen({ ...base, model, guidance: 1 });
+    const three = await evalGen({ ...base, model, guidance: 3 });
+    assert.equal(
+      three.cost!.attentionFlops,
+      2 * one.cost!.attentionFlops,
+      'guidance 3 runs two passes per step',
+    );
+    model.dispose();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
