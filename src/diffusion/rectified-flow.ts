@@ -9,7 +9,7 @@
  * Timestep shift (SD3 / Wan): t' = s t / (1 + (s - 1) t), s > 1 spends more time near noise,
  * which larger latents (more tokens, more redundancy) need.
  */
-import { add, mean, mul, sub } from '../tensor/ops.js';
+import { add, mean, mul, sliceAxis, sub } from '../tensor/ops.js';
 import type { Rng } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 
@@ -73,15 +73,42 @@ export function flowLoss(
    * the error is then mean(map * d^2) / mean, a weighted mean (a 0/1 map: the MSE over the
    * elements it keeps). Absent: the plain mean over all.
    */
-  weight?: { readonly map: Tensor; readonly mean: number },
-): { loss: Tensor; mse: Tensor } {
+  weight?: Weights,
+  /**
+   * A video's temporal term (pred [C, F, H, W]): `temporal.weight` x the weighted mean of the
+   * squared change of the error d between consecutive frames, (d[:, f+1] - d[:, f])^2, with
+   * `map` [1, F - 1, H, W] (0 across a cut). Any such quadratic form of d is minimised by the same
+   * conditional mean, so it changes no optimum: it makes a model that cannot reach it err the same
+   * way on neighbouring frames rather than differently (flicker, false cuts).
+   */
+  temporal?: Weights & { readonly weight: number },
+): { loss: Tensor; mse: Tensor; temporal?: Tensor } {
   if (pred.shape.join() !== target.shape.join())
     throw new Error(`flowLoss: prediction [${pred.shape}] and target [${target.shape}] differ in shape`);
-  if (weight && !(weight.mean > 0 && Number.isFinite(weight.mean)))
-    throw new Error(`flowLoss: the weights' mean is ${weight.mean}, need > 0`);
+  for (const w of [weight, temporal])
+    if (w && !(w.mean > 0 && Number.isFinite(w.mean)))
+      throw new Error(`flowLoss: the weights' mean is ${w.mean}, need > 0`);
   const d = sub(pred, target);
-  const mse = weight ? mul(mean(mul(mul(d, d), weight.map)), 1 / weight.mean) : mean(mul(d, d));
+  const weighted = (x: Tensor, w?: Weights) =>
+    w ? mul(mean(mul(mul(x, x), w.map)), 1 / w.mean) : mean(mul(x, x));
+  const mse = weighted(d, weight);
   let loss = mse;
+  let change: Tensor | undefined;
+  if (temporal) {
+    const F = pred.shape[1];
+    if (pred.shape.length !== 4 || temporal.map.shape[1] !== F - 1)
+      throw new Error(
+        `flowLoss: a temporal map [${temporal.map.shape}] for a prediction [${pred.shape}] (need [C, F, H, W] and F - 1 pairs)`,
+      );
+    change = weighted(sub(sliceAxis(d, 1, 1, F), sliceAxis(d, 1, 0, F - 1)), temporal);
+    loss = add(loss, mul(change, temporal.weight));
+  }
   for (const b of balancing) loss = add(loss, b);
-  return { loss, mse };
+  return { loss, mse, ...(change ? { temporal: change } : {}) };
+}
+
+/** Per-element loss weights (broadcast over what they weigh) and their mean. */
+export interface Weights {
+  readonly map: Tensor;
+  readonly mean: number;
 }

@@ -105,6 +105,12 @@ export interface DitRecipe {
    * (pipeline/object-weights.ts; weights from the clips' truth). Absent or 0: every cell alike.
    */
   readonly objectWeight?: number;
+  /**
+   * Weight of the temporal term: the change of the prediction's error between consecutive latent
+   * frames of a shot (models/dit/objective.ts `temporal`), against the flicker of consecutive
+   * latent frames that disagree. Absent or 0: none.
+   */
+  readonly temporalWeight?: number;
 }
 
 export function checkDitRecipe(r: DitRecipe): void {
@@ -167,6 +173,10 @@ export function checkDitRecipe(r: DitRecipe): void {
   need(
     r.objectWeight === undefined || (Number.isFinite(r.objectWeight) && r.objectWeight >= 0),
     `objectWeight must be a number >= 0, got ${r.objectWeight}`,
+  );
+  need(
+    r.temporalWeight === undefined || (Number.isFinite(r.temporalWeight) && r.temporalWeight >= 0),
+    `temporalWeight must be a number >= 0, got ${r.temporalWeight}`,
   );
   named(() => checkSamplerConfig(r.generation.sampler));
   if (r.conditioning !== undefined) {
@@ -358,6 +368,7 @@ export function* trainDitSteps(
       captionDropout: r.captionDropout,
       batched: r.batchedForward ?? false,
       ...(r.conditioning ? { conditioning: r.conditioning } : {}),
+      ...(r.temporalWeight ? { temporal: r.temporalWeight } : {}),
     });
     lastMse = res.mse;
     return res.loss;

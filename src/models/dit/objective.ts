@@ -14,7 +14,13 @@
 
 import type { Shape } from '../../core/shape.js';
 import { guide } from '../../diffusion/guidance.js';
-import { flowLoss, noisedExample, sampleT, type TimeSampling } from '../../diffusion/rectified-flow.js';
+import {
+  flowLoss,
+  noisedExample,
+  sampleT,
+  type TimeSampling,
+  type Weights,
+} from '../../diffusion/rectified-flow.js';
 import { add, mul, sub } from '../../tensor/ops.js';
 import type { Rng } from '../../tensor/random.js';
 import { fromArray, noGrad, type Tensor } from '../../tensor/tensor.js';
@@ -91,6 +97,11 @@ export interface ObjectiveOptions {
    * given to the network, and the loss counts only the other frames. Absent: nothing is drawn.
    */
   readonly conditioning?: ConditioningDraw;
+  /**
+   * Weight of the temporal term (rectified-flow.ts `flowLoss`): the change of the error between
+   * consecutive latent frames of a shot. Absent or 0: none; it draws nothing, so runs resume alike.
+   */
+  readonly temporal?: number;
 }
 
 /** Which latent frames of a training example may be given (see `drawGiven`). */
@@ -151,27 +162,44 @@ export function drawGiven(
 
 /**
  * The loss weights of an example, [1, F, H, W] (broadcast over channels): its cell weights, zero on
- * the frames it is given (`given[f]` = 1), since a conditioned model need not draw those.
- * Undefined when every cell counts alike.
+ * the frames it is given (`given[f]` = 1), since a conditioned model need not draw those; and,
+ * with a temporal weight, those of its frame pairs, [1, F - 1, H, W]: the smaller of the two
+ * cells' weights, zero across a cut (a shot may change everything there). Undefined when every
+ * cell (pair) counts alike.
  */
-function lossWeight(
+function lossWeights(
   ex: TrainingExample,
   given: readonly number[] | undefined,
-): { map: Tensor; mean: number } | undefined {
-  if (!given && !ex.weight) return undefined;
+  temporal: number,
+): { weight?: Weights; temporal?: Weights & { weight: number } } {
   const [, F, H, W] = ex.latents.shape;
   const plane = H * W;
   if (ex.weight && ex.weight.length !== F * plane)
     throw new Error(
       `trainingLoss: ${ex.weight.length} cell weights for a latent [${ex.latents.shape}] of ${F * plane} cells`,
     );
-  const map = new Float32Array(F * plane);
-  let sum = 0;
-  for (let i = 0; i < map.length; i++) {
-    map[i] = (ex.weight ? ex.weight[i] : 1) * (given ? 1 - given[Math.floor(i / plane)] : 1);
-    sum += map[i];
+  const cell = (i: number) => (ex.weight ? ex.weight[i] : 1) * (given ? 1 - given[Math.floor(i / plane)] : 1);
+  const weights = (map: Float32Array, shape: number[]) => ({
+    map: fromArray(map, shape),
+    mean: map.reduce((a, b) => a + b, 0) / map.length,
+  });
+  const out: { weight?: Weights; temporal?: Weights & { weight: number } } = {};
+  if (given || ex.weight)
+    out.weight = weights(
+      Float32Array.from({ length: F * plane }, (_, i) => cell(i)),
+      [1, F, H, W],
+    );
+  if (temporal > 0 && F > 1) {
+    const cut = new Set<number>(); // f: frames f - 1 and f lie in different shots
+    let at = 0;
+    for (const s of ex.text.shots) cut.add((at += s.frames));
+    const pairs = Float32Array.from({ length: (F - 1) * plane }, (_, i) =>
+      cut.has(Math.floor(i / plane) + 1) ? 0 : Math.min(cell(i), cell(i + plane)),
+    );
+    // no pair to weigh (every frame its own shot, or given): no term
+    if (pairs.some((p) => p > 0)) out.temporal = { ...weights(pairs, [1, F - 1, H, W]), weight: temporal };
   }
-  return { map: fromArray(map, [1, F, H, W]), mean: sum / map.length };
+  return out;
 }
 
 export interface TrainingLoss {
@@ -180,6 +208,8 @@ export interface TrainingLoss {
   /** The parts, batch means, as numbers for logging and tests. */
   readonly mse: number;
   readonly balance: number;
+  /** The temporal term before its weight (0 without one). */
+  readonly temporal: number;
 }
 
 /**
@@ -214,11 +244,12 @@ export function trainingLoss(
         )
       : undefined;
     const given = frames ? { given: { latent: ex.latents, frames } } : {};
-    return { ...given, weight: lossWeight(ex, frames) };
+    return { ...given, ...lossWeights(ex, frames, opts.temporal ?? 0) };
   };
   let total: Tensor | undefined;
   let mse = 0;
   let balance = 0;
+  let change = 0;
   const addTerm = (l: Tensor) => {
     total = total ? add(total, l) : l;
   };
@@ -227,7 +258,7 @@ export function trainingLoss(
       const e = rng.normal(ex.latents.shape);
       const { xt, target } = noisedExample(ex.latents, e, ts[i]);
       const text = dropText(ex.text, net.textDim, rng, opts.captionDropout);
-      const { given, weight } = givenOf(ex);
+      const { given, weight, temporal } = givenOf(ex);
       // conditioned per example and left to the caller's scope: the loss's graph reads it
       const out = net.condition([text], xt.shape, given ? [given] : undefined).run([xt], [ts[i]]);
       const l = flowLoss(
@@ -235,12 +266,14 @@ export function trainingLoss(
         opts.prediction === 'velocity' ? target : ex.latents,
         out.balanceLosses,
         weight,
+        temporal,
       );
       mse += l.mse.item() / batch.length;
+      if (l.temporal) change += l.temporal.item() / batch.length;
       for (const b of out.balanceLosses) balance += b.item() / batch.length;
       addTerm(l.loss);
     });
-    return { loss: mul(total!, 1 / batch.length), mse, balance };
+    return { loss: mul(total!, 1 / batch.length), mse, balance, temporal: change };
   }
   // the same draws in the same order, then one pass per layout
   const noised = batch.map((ex, i) => {
@@ -265,8 +298,9 @@ export function trainingLoss(
       idx.map((i) => ts[i]),
     );
     idx.forEach((i, j) => {
-      const l = flowLoss(out.velocities[j], noised[i].target, [], noised[i].weight);
+      const l = flowLoss(out.velocities[j], noised[i].target, [], noised[i].weight, noised[i].temporal);
       mse += l.mse.item() / batch.length;
+      if (l.temporal) change += l.temporal.item() / batch.length;
       addTerm(l.loss);
     });
     // each example of the pass carries the pass's balancing loss, as in the per-example form
@@ -275,7 +309,7 @@ export function trainingLoss(
       addTerm(mul(b, idx.length));
     }
   }
-  return { loss: mul(total!, 1 / batch.length), mse, balance };
+  return { loss: mul(total!, 1 / batch.length), mse, balance, temporal: change };
 }
 
 /** The velocity the sampler follows, and the conditioning it holds until `dispose`. */
