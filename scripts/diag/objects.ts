@@ -7,6 +7,10 @@
  *     (train-split indices >= 100000; training uses < 12000), read by the probes next to the
  *     world's own frame: background colour/kind agreement, and of the frames with an object whether
  *     one is found and the largest one's colour and shape agree.
+ *   node --import tsx scripts/diag/objects.ts frames MODEL N STEPS GUIDANCE '' '' START
+ *     the same, but each sample starts from the world frame's own latent noised to t = START (< 1):
+ *     from which noise level the model keeps the object's colour and shape (refinement) and below
+ *     which it must decide them from the caption alone.
  *   node --import tsx scripts/diag/objects.ts gain MODEL CACHE_DIR [N=24]
  *     one denoising pass on N cached training clips noised to t: how much of the objects' latent
  *     signal the x0 prediction keeps (regression gain and correlation over the object cells).
@@ -93,6 +97,7 @@ function frames(
   guidance: number,
   sheet?: string,
   shift?: number,
+  start?: number,
 ): void {
   const { probe } = loadProbe('models/probe');
   const spec = { frames: 1, width: W, height: H, fps: 24, minSeconds: 8, maxSeconds: 40, globalProb: 0 };
@@ -107,7 +112,19 @@ function frames(
         const text = encodeShots(m.captions, clip.captions, [1]);
         const v = samplingVelocity(denoiser(m.dit), text, guidance, m.config.prediction ?? 'velocity', shape);
         const s = m.config.sampling;
+        const from =
+          start === undefined
+            ? {}
+            : {
+                start,
+                noise: noisedExample(
+                  m.codec.encode(fromArray(clip.video, [3, 1, H, W])),
+                  new Rng(k).normal(shape),
+                  start,
+                ).xt,
+              };
         const z = sample({
+          ...from,
           velocity: v.velocity,
           shape,
           sampler: s.sampler,
@@ -139,7 +156,7 @@ function frames(
   const pc = (a: number, b: number) => `${((100 * a) / Math.max(b, 1)).toFixed(1)}%`;
   const o = count.withObject;
   console.log(
-    `${modelDir} (${m.config.training?.steps ?? '?'} steps): ${n} frames; bg colour ${pc(count.colour, n)}, bg kind ${pc(count.kind, n)}; of ${o} with an object: found ${pc(count.found, o)}, colour ${pc(count.objColour, o)}, shape ${pc(count.objShape, o)}`,
+    `${modelDir} (${m.config.training?.steps ?? '?'} steps): ${n} frames${start === undefined ? '' : ` from t0 ${start}`}; bg colour ${pc(count.colour, n)}, bg kind ${pc(count.kind, n)}; of ${o} with an object: found ${pc(count.found, o)}, colour ${pc(count.objColour, o)}, shape ${pc(count.objShape, o)}`,
   );
   if (sheet) writeContactSheet(sheet, [...gen.slice(0, 12), ...truth.slice(0, 12)], W, H, { columns: 12 });
 }
@@ -214,6 +231,7 @@ if (mode === 'frames')
     num(2, 3),
     rest[3] || undefined,
     rest[4] ? Number(rest[4]) : undefined,
+    rest[5] ? Number(rest[5]) : undefined,
   );
 else if (mode === 'gain') gain(model, rest[0], num(1, 24));
 else sdedit(model, rest[0], num(1, 8), num(2, 3));
