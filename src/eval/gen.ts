@@ -160,17 +160,33 @@ export function noiseVideo(codec: LatentCodec, file: Story, seed: number): Uint8
   }
 }
 
-/** RGB frames [H*W*3] (1 + time k of them) encoded by the codec and decoded again. */
+/**
+ * RGB frames [H*W*3] (1 + time k of them) encoded by the codec and decoded again, a few latent
+ * frames at a time through both causal streams (memory stays flat over a minute).
+ */
 export function roundTripVideo(codec: LatentCodec, frames: Uint8Array[], width: number, height: number) {
-  const x = framesToTensor(frames, width, height, 'CFHW');
-  const z = codec.encode(x);
-  x.dispose();
+  const enc = codec.encoder();
+  const dec = codec.decoder();
+  const out: Uint8Array[] = [];
   try {
-    return decodeFrames(codec, z, frames.length);
+    for (let a = 0; a < frames.length; ) {
+      const b = Math.min(frames.length, a + (a === 0 ? 1 : 0) + ROUND_TRIP_CHUNK * codec.time);
+      const x = framesToTensor(frames.slice(a, b), width, height, 'CFHW');
+      const z = enc.push(x);
+      const v = dec.push(z);
+      out.push(...toRgbFrames(v));
+      for (const t of [x, z, v]) t.dispose();
+      a = b;
+    }
   } finally {
-    z.dispose();
+    enc.close();
+    dec.close();
   }
+  return out;
 }
+
+/** Latent frames per chunk of `roundTripVideo`. */
+const ROUND_TRIP_CHUNK = 4;
 
 /** The first `n` frames of latent z [C, F, h, w], decoded chunk by chunk (memory stays flat). */
 function decodeFrames(codec: LatentCodec, z: Tensor, n: number): Uint8Array[] {

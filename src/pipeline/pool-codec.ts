@@ -10,7 +10,7 @@
  */
 import { exactLatentFrames, videoFramesOf } from '../models/latent-layout.js';
 import { fromArray, type Tensor } from '../tensor/tensor.js';
-import type { LatentCodec } from './codec.js';
+import { encodeWhole, type LatentCodec, type LatentEncoder } from './codec.js';
 
 const SPACE = 8;
 const TIME = 4;
@@ -23,49 +23,8 @@ export function poolCodec(): LatentCodec {
     space: SPACE,
     time: TIME,
     dispose() {}, // no weights
-    encode(video) {
-      const [c, F, H, W] = video.shape;
-      if (video.rank !== 4 || c !== 3)
-        throw new Error(`pool codec: expected video [3, F, H, W], got [${video.shape}]`);
-      const n = exactLatentFrames(F, TIME, 'pool codec');
-      if (H % SPACE || W % SPACE)
-        throw new Error(`pool codec: frame size ${W}x${H} must be a multiple of ${SPACE}`);
-      const x = video.dataSync() as Float32Array;
-      const h = H / SPACE;
-      const w = W / SPACE;
-      const z = new Float32Array(16 * n * h * w);
-      const at = (ch: number, i: number, y: number, xx: number) => ((ch * n + i) * h + y) * w + xx;
-      const half = SPACE / 2;
-      for (let i = 0; i < n; i++) {
-        const [f0, f1] = videoFramesOf(i, TIME);
-        const nf = f1 - f0;
-        for (let by = 0; by < h; by++)
-          for (let bx = 0; bx < w; bx++) {
-            const luma = new Float64Array(TIME);
-            let mean = 0;
-            for (let ch = 0; ch < 3; ch++)
-              for (let q = 0; q < 4; q++) {
-                const y0 = by * SPACE + (q >> 1) * half;
-                const x0 = bx * SPACE + (q & 1) * half;
-                let s = 0;
-                for (let f = f0; f < f1; f++) {
-                  let sf = 0;
-                  for (let yy = 0; yy < half; yy++) {
-                    const row = ((ch * F + f) * H + y0 + yy) * W + x0;
-                    for (let xx = 0; xx < half; xx++) sf += x[row + xx];
-                  }
-                  s += sf;
-                  luma[f - f0] += sf / (3 * SPACE * SPACE);
-                }
-                const v = s / (nf * half * half);
-                z[at(ch * 4 + q, i, by, bx)] = v / SCALE;
-                mean += v / 12;
-              }
-            for (let k = 0; k < TIME; k++) z[at(12 + k, i, by, bx)] = (k < nf ? luma[k] - mean : 0) / SCALE;
-          }
-      }
-      return fromArray(z, [16, n, h, w]);
-    },
+    encode: (video) => encodeWhole(poolEncoder, video),
+    encoder: poolEncoder,
     decoder() {
       let next = 0; // the next latent frame index of the stream
       return {
@@ -104,5 +63,61 @@ export function poolCodec(): LatentCodec {
         close() {},
       };
     },
+  };
+}
+
+/** Pools each chunk's blocks (stateless; the stream only counts latent frames). */
+function poolEncoder(): LatentEncoder {
+  let next = 0; // the next latent frame index of the stream
+  return {
+    push(video) {
+      const [c, F, H, W] = video.shape;
+      if (video.rank !== 4 || c !== 3)
+        throw new Error(`pool codec: expected video [3, F, H, W], got [${video.shape}]`);
+      // the first chunk holds frame 0 alone plus whole blocks, later chunks whole blocks
+      const n = next === 0 ? exactLatentFrames(F, TIME, 'pool codec') : F / TIME;
+      if (!Number.isInteger(n))
+        throw new Error(`pool codec: a chunk after the first needs a multiple of ${TIME} frames, got ${F}`);
+      if (H % SPACE || W % SPACE)
+        throw new Error(`pool codec: frame size ${W}x${H} must be a multiple of ${SPACE}`);
+      const x = video.dataSync() as Float32Array;
+      const h = H / SPACE;
+      const w = W / SPACE;
+      const z = new Float32Array(16 * n * h * w);
+      const at = (ch: number, i: number, y: number, xx: number) => ((ch * n + i) * h + y) * w + xx;
+      const half = SPACE / 2;
+      const first = videoFramesOf(next, TIME)[0]; // the stream's frame at this chunk's frame 0
+      for (let i = 0; i < n; i++) {
+        const [f0, f1] = videoFramesOf(next + i, TIME).map((f) => f - first);
+        const nf = f1 - f0;
+        for (let by = 0; by < h; by++)
+          for (let bx = 0; bx < w; bx++) {
+            const luma = new Float64Array(TIME);
+            let mean = 0;
+            for (let ch = 0; ch < 3; ch++)
+              for (let q = 0; q < 4; q++) {
+                const y0 = by * SPACE + (q >> 1) * half;
+                const x0 = bx * SPACE + (q & 1) * half;
+                let s = 0;
+                for (let f = f0; f < f1; f++) {
+                  let sf = 0;
+                  for (let yy = 0; yy < half; yy++) {
+                    const row = ((ch * F + f) * H + y0 + yy) * W + x0;
+                    for (let xx = 0; xx < half; xx++) sf += x[row + xx];
+                  }
+                  s += sf;
+                  luma[f - f0] += sf / (3 * SPACE * SPACE);
+                }
+                const v = s / (nf * half * half);
+                z[at(ch * 4 + q, i, by, bx)] = v / SCALE;
+                mean += v / 12;
+              }
+            for (let k = 0; k < TIME; k++) z[at(12 + k, i, by, bx)] = (k < nf ? luma[k] - mean : 0) / SCALE;
+          }
+      }
+      next += n;
+      return fromArray(z, [16, n, h, w]);
+    },
+    close() {},
   };
 }
