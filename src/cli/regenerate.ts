@@ -15,7 +15,7 @@ import {
   checkConditioningModel,
   extendGiven,
   readGeneration,
-  regenerateGiven,
+  regeneration,
   type SavedGeneration,
 } from '../pipeline/conditioning.js';
 import { loadModel, type MogaModel } from '../pipeline/model.js';
@@ -71,38 +71,46 @@ const COMMON = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-/** The model --from was made with, unless --model names one; refused if it cannot keep frames. */
-async function modelFor(cmd: string, saved: SavedGeneration, dir: string | undefined): Promise<MogaModel> {
+/** The model --from was made with, unless --model names one. */
+function loadFor(saved: SavedGeneration, dir: string | undefined): Promise<MogaModel> {
   const from = saved.model.dir && existsSync(resolve(saved.model.dir)) ? saved.model.dir : undefined;
-  const model = await loadModel(dir ?? from ?? bundledModel());
+  return loadModel(dir ?? from ?? bundledModel());
+}
+
+/** Disposes the model when `f` throws. */
+function orDispose<T>(model: MogaModel, f: () => T): T {
   try {
-    withBackend(model.backend, () => checkConditioningModel(model, cmd, saved));
+    return withBackend(model.backend, f);
   } catch (e) {
     model.dispose();
     throw e;
   }
-  return model;
+}
+
+/** The --steps and --guidance given, checked (undefined: not given). */
+function settings(
+  cmd: string,
+  values: { steps?: string; guidance?: string },
+): { steps?: number; guidance?: number } {
+  const steps = integerAtLeast(cmd, 'steps', values.steps, 1);
+  const guidance = values.guidance === undefined ? undefined : Number(values.guidance);
+  if (guidance !== undefined && !(Number.isFinite(guidance) && guidance >= 0 && guidance <= 50))
+    throw new Error(`${cmd}: --guidance must be a number in [0, 50], got '${values.guidance}'`);
+  return { steps, guidance };
 }
 
 async function finish(
   cmd: string,
-  values: { out?: string; steps?: string; guidance?: string; json?: boolean; quiet?: boolean },
-  saved: SavedGeneration,
+  values: { out?: string; json?: boolean; quiet?: boolean },
   fromPath: string,
   model: MogaModel,
   story: Story,
   given: GivenFrames,
-  seed: number,
+  run: { seed: number; steps: number; guidance: number },
 ): Promise<void> {
-  const steps = integerAtLeast(cmd, 'steps', values.steps, 1) ?? saved.steps;
-  const guidance = values.guidance === undefined ? saved.guidance : Number(values.guidance);
-  if (!(Number.isFinite(guidance) && guidance >= 0 && guidance <= 50))
-    throw new Error(`${cmd}: --guidance must be a number in [0, 50], got '${values.guidance}'`);
   try {
     const report = await generateToMp4(story, fromPath, model, values.out!, {
-      steps,
-      seed,
-      guidance,
+      ...run,
       quiet: values.quiet,
       saveLatent: true,
       given,
@@ -119,9 +127,10 @@ async function finish(
   }
 }
 
-function seedOf(cmd: string, v: string | undefined, dflt: number): number {
-  const seed = integerAtLeast(cmd, 'seed', v, 0) ?? dflt;
-  if (seed >= 2 ** 32) throw new Error(`${cmd}: --seed must be an integer in [0, 2^32), got '${v}'`);
+function seedOf(cmd: string, v: string | undefined): number | undefined {
+  const seed = integerAtLeast(cmd, 'seed', v, 0);
+  if (seed !== undefined && seed >= 2 ** 32)
+    throw new Error(`${cmd}: --seed must be an integer in [0, 2^32), got '${v}'`);
   return seed;
 }
 
@@ -149,23 +158,18 @@ export async function runRegenerate(argv: string[]): Promise<void> {
     if (!m || m[2].trim() === '') throw new Error(`regenerate: --caption must be SHOT=TEXT, got '${c}'`);
     captions.set(Number(m[1]), m[2]);
   }
+  const asked = {
+    shots,
+    captions,
+    seed: seedOf('regenerate', values.seed),
+    ...settings('regenerate', values),
+  };
   exitOnSignals();
   const { saved, latent } = readGeneration(values.from);
   await chooseBackend(values.backend);
-  const model = await modelFor('regenerate', saved, values.model);
-  const { story, given } = withBackend(model.backend, () =>
-    regenerateGiven(saved, latent, model.codec, shots, captions),
-  );
-  await finish(
-    'regenerate',
-    values,
-    saved,
-    values.from,
-    model,
-    story,
-    given,
-    seedOf('regenerate', values.seed, (saved.seed + 1) % 2 ** 32),
-  );
+  const model = await loadFor(saved, values.model);
+  const r = orDispose(model, () => regeneration(saved, latent, model, asked));
+  await finish('regenerate', values, values.from, model, r.story, r.given, r);
 }
 
 export async function runExtend(argv: string[]): Promise<void> {
@@ -181,18 +185,18 @@ export async function runExtend(argv: string[]): Promise<void> {
   const { saved, latent } = readGeneration(values.from);
   const more = readStory(values.story);
   await chooseBackend(values.backend);
-  const model = await modelFor('extend', saved, values.model);
-  const { story, given } = withBackend(model.backend, () => extendGiven(saved, latent, model.codec, more));
-  await finish(
-    'extend',
-    values,
-    saved,
-    values.from,
-    model,
-    story,
-    given,
-    seedOf('extend', values.seed, saved.seed),
-  );
+  const asked = settings('extend', values);
+  const seed = seedOf('extend', values.seed) ?? saved.seed;
+  const model = await loadFor(saved, values.model);
+  const { story, given } = orDispose(model, () => {
+    checkConditioningModel(model, 'extend', saved);
+    return extendGiven(saved, latent, model.codec, more);
+  });
+  await finish('extend', values, values.from, model, story, given, {
+    seed,
+    steps: asked.steps ?? saved.steps,
+    guidance: asked.guidance ?? saved.guidance,
+  });
 }
 
 export const run = runRegenerate;

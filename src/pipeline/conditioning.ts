@@ -128,6 +128,51 @@ function shotRanges(story: Story, codec: LatentCodec): [number, number][] {
   return l.shotStarts.map((s, k) => [s, s + l.shotFrames[k]]);
 }
 
+/** A regenerate request that does not fit the saved story; `field` is the request's part at fault. */
+export class RegenerateError extends Error {
+  constructor(
+    message: string,
+    /** `shots`, or `captions.<k>` for a caption's shot. */
+    readonly field: string,
+  ) {
+    super(message);
+    this.name = 'RegenerateError';
+  }
+}
+
+/**
+ * Checks shot indices and caption keys against a story of `n` shots (regenerate's rules, for the
+ * CLI and the server alike): at least one shot, every one in 0..n-1, a caption only for a shot
+ * that is regenerated.
+ */
+export function checkRegenerate(
+  n: number,
+  shots: readonly number[],
+  captions: ReadonlyMap<number, string> = new Map(),
+): void {
+  for (const k of shots)
+    if (!Number.isInteger(k) || k < 0 || k >= n)
+      throw new RegenerateError(`shot ${k} does not exist (the story has shots 0..${n - 1})`, 'shots');
+  for (const k of captions.keys())
+    if (!Number.isInteger(k) || k < 0 || k >= n)
+      throw new RegenerateError(
+        `a caption for shot ${k}, which does not exist (the story has shots 0..${n - 1})`,
+        `captions.${k}`,
+      );
+  if (shots.length === 0) throw new RegenerateError('name at least one shot to regenerate', 'shots');
+  for (const k of captions.keys())
+    if (!shots.includes(k))
+      throw new RegenerateError(`a caption for shot ${k}, which is not regenerated`, `captions.${k}`);
+}
+
+/** The story a regeneration makes: the saved one with the new captions (same shots, same timing). */
+export function regeneratedStory(story: Story, captions: ReadonlyMap<number, string>): Story {
+  return {
+    ...story,
+    shots: story.shots.map((s, k) => (captions.has(k) ? { ...s, caption: captions.get(k)! } : s)),
+  };
+}
+
 /**
  * Regenerate `shots` (story indices) of a saved generation, with new captions where given: every
  * other latent frame is given its saved value.
@@ -139,23 +184,61 @@ export function regenerateGiven(
   shots: readonly number[],
   captions: ReadonlyMap<number, string> = new Map(),
 ): { story: Story; given: GivenFrames } {
-  const n = saved.story.shots.length;
-  for (const k of [...shots, ...captions.keys()])
-    if (!Number.isInteger(k) || k < 0 || k >= n)
-      throw new Error(`regenerate: shot ${k} does not exist (the story has shots 0..${n - 1})`);
-  if (shots.length === 0) throw new Error('regenerate: name at least one shot to regenerate (--shots)');
-  for (const k of captions.keys())
-    if (!shots.includes(k))
-      throw new Error(`regenerate: --caption for shot ${k}, which is not regenerated (--shots)`);
-  const story: Story = {
-    ...saved.story,
-    shots: saved.story.shots.map((s, k) => (captions.has(k) ? { ...s, caption: captions.get(k)! } : s)),
-  };
+  try {
+    checkRegenerate(saved.story.shots.length, shots, captions);
+  } catch (e) {
+    if (e instanceof RegenerateError) throw new Error(`regenerate: ${e.message}`);
+    throw e;
+  }
+  const story = regeneratedStory(saved.story, captions);
   const ranges = shotRanges(story, codec);
   const F = saved.latent.shape[1];
   const frames = new Array<number>(F).fill(1);
   for (const k of shots) frames.fill(0, ranges[k][0], ranges[k][1]);
   return { story, given: { latent: fromArray(latent, [...saved.latent.shape]), frames } };
+}
+
+/** What to regenerate of a saved generation, and the settings that differ from its own. */
+export interface RegenerateRequest {
+  readonly shots: readonly number[];
+  readonly captions?: ReadonlyMap<number, string>;
+  /** Default: the saved seed + 1 (the same seed would give the same shot back). */
+  readonly seed?: number;
+  /** Defaults: the saved ones. */
+  readonly steps?: number;
+  readonly guidance?: number;
+}
+
+/** A regeneration ready for generate / generateMp4: the story, the given frames and the settings. */
+export interface Regeneration {
+  readonly story: Story;
+  /** Its latent is the caller's to dispose. */
+  readonly given: GivenFrames;
+  readonly seed: number;
+  readonly steps: number;
+  readonly guidance: number;
+}
+
+/**
+ * `moga regenerate` and the server's regenerate jobs, one path: the model checked (it has
+ * dit.conditioning and is the one that made the saved generation), the given frames of every shot
+ * but `shots`, and the settings with their defaults. Run under the model's backend (withBackend).
+ */
+export function regeneration(
+  saved: SavedGeneration,
+  latent: Float32Array,
+  model: MogaModel,
+  req: RegenerateRequest,
+): Regeneration {
+  checkConditioningModel(model, 'regenerate', saved);
+  const { story, given } = regenerateGiven(saved, latent, model.codec, req.shots, req.captions);
+  return {
+    story,
+    given,
+    seed: req.seed ?? (saved.seed + 1) % 2 ** 32,
+    steps: req.steps ?? saved.steps,
+    guidance: req.guidance ?? saved.guidance,
+  };
 }
 
 /** The old story with `more`'s shots appended, the old latent given as a prefix. */

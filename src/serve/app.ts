@@ -4,13 +4,23 @@
  *
  *   GET  /, /studio/<file>             the studio page (studio/, built into dist/studio/): static, no
  *                                      token needed to load it (it holds no data; its calls do)
- *   GET  /api/health                   {ok, version, queued, running}
+ *   GET  /api/health                   {ok, version, queued, running, canRegenerate} (canRegenerate:
+ *                                      the model has dit.conditioning, so finished jobs keep their
+ *                                      latent and their shots can be regenerated)
  *   GET  /api/jobs                     {jobs: [record, ...]} in submission order
  *   POST /api/jobs                     {story, steps?, seed?, guidance?, strictVocab?, maps?} -> 202 record
  *                                      (with the caption words the model does not know, if any)
  *   POST /api/stories/check            the same body, checked only: {ok, unknownWords, frames, latent}
  *   GET  /api/jobs/:id                 the record (status, runs, last progress, error, files)
  *   POST /api/jobs/:id/cancel          202 record (queued: cancelled now; running: stopping)
+ *   POST /api/jobs/:id/regenerate      {shots: [k, ...], captions?: {"k": text}, seed?, steps?,
+ *                                      guidance?} -> 202 the record of a NEW job (`from`: this job
+ *                                      and the shots) that keeps every other shot of this finished
+ *                                      job exactly (its saved latent) and generates these anew, as
+ *                                      `moga regenerate` does (seed default: the source's + 1; steps,
+ *                                      guidance: the source's). 409: the model has no
+ *                                      dit.conditioning, the job is not done, it saved no latent,
+ *                                      or another model made it; 400: a shot or caption at fault
  *   GET  /api/jobs/:id/events          Server-Sent Events: `status` (the record) at once and at each
  *                                      change, `progress` (stage, done, total, unit, rate, eta,
  *                                      elapsed: generate's ProgressEvent, what the CLI's bars
@@ -30,16 +40,22 @@
  * of the maps writer's one pattern).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { createReadStream, existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { streamSSE } from 'hono/streaming';
+import {
+  checkRegenerate,
+  RegenerateError,
+  regeneratedStory,
+  type SavedGeneration,
+} from '../pipeline/conditioning.js';
 import { type ModelFacts, preflight } from './preflight.js';
 import { FINAL, type JobEvent, type Jobs } from './queue.js';
-import { isOutputName, JOB_ID, type JobRecord, MAP_NAME, MAPS_DIR, OUTPUTS } from './store.js';
-import { parseSubmission, RequestError } from './submission.js';
+import { isOutputName, JOB_ID, type JobRecord, LATENT, MAP_NAME, MAPS_DIR, OUTPUTS, SAVED } from './store.js';
+import { parseRegenerate, parseSubmission, RequestError } from './submission.js';
 
 export interface AppOptions {
   readonly queue: Jobs;
@@ -173,6 +189,7 @@ export function createApp(opts: AppOptions): Hono {
       version: opts.version,
       queued: await queue.count('queued'),
       running: await queue.count('running'),
+      canRegenerate: opts.facts.conditioning !== undefined,
     }),
   );
 
@@ -203,6 +220,57 @@ export function createApp(opts: AppOptions): Hono {
   });
 
   app.get('/api/jobs/:id', async (c) => c.json(await jobOf(c)));
+
+  app.post('/api/jobs/:id/regenerate', limit, async (c) => {
+    const cond = opts.facts.conditioning;
+    if (!cond)
+      throw new RequestError(
+        409,
+        "this server's model cannot regenerate shots: it has no conditioning input (the model needs dit.conditioning, set by a recipe's conditioning field), so it cannot keep the other shots' frames",
+      );
+    const body = parseRegenerate(await jsonBody(c));
+    const src = await jobOf(c);
+    if (src.status !== 'done')
+      throw new RequestError(
+        409,
+        `job ${src.id} is ${src.status}: only a finished (done) job's shots can be regenerated`,
+      );
+    const story = queue.store.story(src.id);
+    try {
+      checkRegenerate(story.shots.length, body.shots, body.captions);
+    } catch (e) {
+      if (e instanceof RegenerateError) throw new RequestError(400, `${e.field}: ${e.message}`, e.field);
+      throw e;
+    }
+    const json = queue.store.savedPath(src.id);
+    const latent = join(dirname(json), SAVED.latent);
+    if (!src.files.includes(LATENT) || !existsSync(json) || !existsSync(latent))
+      throw new RequestError(
+        409,
+        `job ${src.id} saved no latent (${SAVED.latent}), so its other shots cannot be kept: only jobs rendered by a model with dit.conditioning save one`,
+      );
+    let made: string | undefined;
+    try {
+      made = (JSON.parse(readFileSync(json, 'utf8')) as SavedGeneration).model.dit;
+    } catch {}
+    if (made !== cond.dit)
+      throw new RequestError(
+        409,
+        `job ${src.id} was generated by another model (DiT ${String(made).slice(0, 12)}), not by this server's ${cond.dir} (DiT ${cond.dit.slice(0, 12)}); its latent means nothing to this model`,
+      );
+    const sub = {
+      story: regeneratedStory(story, body.captions),
+      options: body.options,
+      regenerate: {
+        job: src.id,
+        shots: body.shots,
+        ...(body.captions.size ? { captions: Object.fromEntries(body.captions) } : {}),
+      },
+    };
+    const job = await queue.submit(sub, preflight(sub, opts.facts).unknownWords);
+    c.header('Location', `/api/jobs/${job.id}`);
+    return c.json(job, 202);
+  });
 
   app.post('/api/jobs/:id/cancel', async (c) => c.json(await queue.cancel((await jobOf(c)).id), 202));
 

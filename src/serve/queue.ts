@@ -28,7 +28,7 @@ import type { ProgressEvent } from '../pipeline/progress.js';
 import { tailCollector } from '../video/ffmpeg.js';
 import type { JobSpec } from './render-job.js';
 import type { JobRecord, JobStore, RunOutcome } from './store.js';
-import { RequestError, type Submission } from './submission.js';
+import { type RegenerateFrom, RequestError, type Submission } from './submission.js';
 import type { FromWorker, ToWorker } from './worker.js';
 
 export interface QueueOptions {
@@ -130,6 +130,14 @@ export function forkWorker(): { child: ChildProcess; stderr: ReturnType<typeof t
 
 const now = () => new Date().toISOString();
 
+/** A regenerate job's part of its spec: the source's saved generation, by path (both queues). */
+export function regenerateSpec(
+  store: JobStore,
+  from: RegenerateFrom | undefined,
+): Pick<JobSpec, 'regenerate'> {
+  return from ? { regenerate: { ...from, saved: store.savedPath(from.job) } } : {};
+}
+
 export class JobQueue implements Jobs {
   private readonly jobs = new Map<string, JobRecord>();
   private readonly listeners = new JobListeners();
@@ -198,6 +206,7 @@ export class JobQueue implements Jobs {
       shots: story.shots.length,
       seconds: story.shots.reduce((a, s) => a + s.seconds, 0),
       options: sub.options,
+      ...(sub.regenerate ? { from: sub.regenerate } : {}),
       ...(unknownWords.length ? { unknownWords } : {}),
       created: now(),
       runs: [],
@@ -341,6 +350,7 @@ export class JobQueue implements Jobs {
       attempt,
       story: this.store.story(job.id),
       options: job.options,
+      ...regenerateSpec(this.store, job.from),
       model: this.opts.model,
       backend: this.opts.backend,
       runDir,

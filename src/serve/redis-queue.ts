@@ -25,10 +25,10 @@ import type { Job, Queue, QueueEvents } from 'bullmq';
 import type { UnknownWords } from '../pipeline/generate.js';
 import type { ProgressEvent } from '../pipeline/progress.js';
 import type { Story } from '../story/story.js';
-import { FINAL, forkWorker, type JobEvent, JobListeners, type Jobs } from './queue.js';
+import { FINAL, forkWorker, type JobEvent, JobListeners, type Jobs, regenerateSpec } from './queue.js';
 import type { JobSpec } from './render-job.js';
 import type { JobRecord, JobRun, JobStatus, JobStore } from './store.js';
-import { type JobOptions, RequestError, type Submission } from './submission.js';
+import { type JobOptions, type RegenerateFrom, RequestError, type Submission } from './submission.js';
 import type { FromWorker, ToWorker } from './worker.js';
 
 /** The BullMQ queue's name (one per Redis database; `--redis redis://host/2` picks another). */
@@ -44,6 +44,8 @@ export interface RedisJobData {
   readonly created: string;
   readonly story: Story;
   readonly unknownWords?: readonly UnknownWords[];
+  /** A regenerate job's source (JobRecord.from). */
+  readonly from?: RegenerateFrom;
   /** Set by a cancel: a waiting job is dropped when a worker takes it, a running one stops. */
   readonly cancel?: boolean;
 }
@@ -115,6 +117,7 @@ export async function recordOf(job: Job<RedisJobData>, given?: string): Promise<
     seconds: d.seconds,
     options: d.options,
     created: d.created,
+    ...(d.from ? { from: d.from } : {}),
     ...(job.processedOn ? { started: iso(job.processedOn) } : {}),
     ...(job.finishedOn && FINAL.has(status) ? { finished: iso(job.finishedOn) } : {}),
     runs,
@@ -197,6 +200,7 @@ export class RedisJobQueue implements Jobs {
       options: sub.options,
       created: new Date().toISOString(),
       story,
+      ...(sub.regenerate ? { from: sub.regenerate } : {}),
       ...(unknownWords.length ? { unknownWords } : {}),
     };
     const job = await this.queue.add('generate', data, { jobId: id, attempts: 1 });
@@ -337,6 +341,7 @@ export async function runRedisWorker(opts: RedisWorkerOptions): Promise<RunningW
       attempt: n,
       story: job.data.story,
       options: job.data.options,
+      ...regenerateSpec(opts.store, job.data.from),
       model: opts.model,
       backend: opts.backend,
       runDir,

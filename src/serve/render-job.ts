@@ -3,25 +3,33 @@
  * the story generated into `<run>/video.mp4` (pipeline/generate-mp4.ts), a contact sheet of
  * evenly spaced frames with each shot's first frame framed in orange (`sheet.png`), and the
  * report (`report.json`: generate's report plus the job id), and the router maps (`maps/`) when
- * the job asked for them. Everything is written only inside
- * the run folder; an abort stops it between sampler steps or decode chunks and leaves no video.
+ * the job asked for them. With a model that has dit.conditioning the final latent and the settings
+ * are saved beside the video too (`video.json`, `video.latent.safetensors`: generate --save-latent's
+ * files), so the job's shots can be regenerated later. A regenerate job (`spec.regenerate`) starts
+ * from its source job's saved generation and goes through pipeline/conditioning.ts's
+ * `regeneration`, the path `moga regenerate` takes: the kept shots' latent frames are given, the
+ * chosen ones generated. Everything is written only inside the run folder; an abort stops it
+ * between sampler steps or decode chunks and leaves no video.
  */
 import { join } from 'node:path';
-import { chooseBackend } from '../backends/index.js';
+import { chooseBackend, withBackend } from '../backends/index.js';
 import { writeFileAtomic } from '../io/atomic-file.js';
+import { type Regeneration, readGeneration, regeneration } from '../pipeline/conditioning.js';
 import { generateMp4 } from '../pipeline/generate-mp4.js';
 import { loadModel } from '../pipeline/model.js';
 import type { ProgressEvent } from '../pipeline/progress.js';
 import { type Story, storyFrames } from '../story/story.js';
 import { evenlySpaced, writeContactSheet } from '../video/index.js';
-import { MAPS_DIR } from './store.js';
-import type { JobOptions } from './submission.js';
+import { MAPS_DIR, SAVED } from './store.js';
+import type { JobOptions, RegenerateFrom } from './submission.js';
 
 export interface JobSpec {
   readonly id: string;
   readonly attempt: number;
   readonly story: Story;
   readonly options: JobOptions;
+  /** A regenerate job: its source, and the path of the source's saved generation (its video.json). */
+  readonly regenerate?: RegenerateFrom & { readonly saved: string };
   /** Model directory. */
   readonly model: string;
   /** Backend name (default: the first that starts of native, wasm, ref). */
@@ -39,10 +47,26 @@ export async function renderJob(
   hooks: { onProgress?: (e: ProgressEvent) => void; signal?: AbortSignal } = {},
 ): Promise<Record<string, unknown>> {
   hooks.signal?.throwIfAborted();
+  const source = spec.regenerate ? readGeneration(spec.regenerate.saved) : undefined;
   const backend = await chooseBackend(spec.backend);
   const model = await loadModel(spec.model, { backend: backend.name });
+  let regen: Regeneration | undefined;
   try {
-    const { story } = spec;
+    const from = spec.regenerate;
+    if (from && source) {
+      const { seed, steps, guidance } = spec.options;
+      const captions = new Map(Object.entries(from.captions ?? {}).map(([k, v]) => [Number(k), v]));
+      regen = withBackend(model.backend, () =>
+        regeneration(source.saved, source.latent, model, {
+          shots: from.shots,
+          captions,
+          seed,
+          steps,
+          guidance,
+        }),
+      );
+    }
+    const story = regen?.story ?? spec.story;
     const { frames, shotStartFrames } = storyFrames(story);
     const starts = new Set(shotStartFrames);
     const picked = [
@@ -51,9 +75,14 @@ export async function renderJob(
     const wanted = new Set(picked);
     const tiles = new Map<number, Uint8Array>();
     const { maps, ...options } = spec.options;
+    const saveLatent = model.config.dit.conditioning === true;
     const report = await generateMp4(story, model, join(spec.runDir, 'video.mp4'), {
       ...options,
+      ...(regen
+        ? { given: regen.given, seed: regen.seed, steps: regen.steps, guidance: regen.guidance }
+        : {}),
       ...(maps ? { maps: join(spec.runDir, MAPS_DIR) } : {}),
+      saveLatent,
       onProgress: hooks.onProgress,
       signal: hooks.signal,
       storyName: `job ${spec.id}`,
@@ -76,10 +105,15 @@ export async function renderJob(
       out: 'video.mp4',
       sheetFrames: shown,
       ...(report.maps ? { maps: { ...report.maps, dir: MAPS_DIR } } : {}),
+      ...(report.saved ? { saved: SAVED } : {}),
+      ...(spec.regenerate
+        ? { regenerated: { from: spec.regenerate.job, shots: spec.regenerate.shots } }
+        : {}),
     };
     writeFileAtomic(join(spec.runDir, 'report.json'), `${JSON.stringify(full, null, 2)}\n`);
     return full;
   } finally {
+    regen?.given.latent.dispose();
     model.dispose();
   }
 }

@@ -10,6 +10,10 @@
  *   video.mp4, sheet.png, report.json, maps/ (router maps, when asked for)
  *                 the finished job's outputs, moved out of the run folder by the server only when
  *                 the worker has reported success
+ *   video.json, video.latent.safetensors
+ *                 the saved generation (pipeline/conditioning.ts: settings and final latent, what
+ *                 `generate --save-latent` writes), kept with the outputs when the model has
+ *                 dit.conditioning: what a regenerate job of this one starts from (not served)
  *
  * A job id is 16 lowercase hex digits; every path is built from an id that matched that pattern
  * (`jobDir` refuses anything else), never from a request's text. `<data>/server.lock` holds the pid
@@ -30,10 +34,11 @@ import {
 import { join, resolve } from 'node:path';
 import { fsyncDir, pidAlive, removeStaleTemps, writeFileAtomic } from '../io/atomic-file.js';
 import { onCleanup } from '../io/exit-cleanup.js';
+import { savedPaths } from '../pipeline/conditioning.js';
 import type { UnknownWords } from '../pipeline/generate.js';
 import type { ProgressEvent } from '../pipeline/progress.js';
 import type { Story } from '../story/story.js';
-import type { JobOptions } from './submission.js';
+import type { JobOptions, RegenerateFrom } from './submission.js';
 
 export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 
@@ -78,7 +83,12 @@ export interface JobRecord {
   unknownWords?: readonly UnknownWords[];
   /** Set when a cancel was asked while it runs (the worker is stopping). */
   cancelling?: boolean;
-  /** Output files of a finished job, by name (video.mp4, sheet.png, report.json, and maps/ when drawn). */
+  /** A regenerate job: the job and shots it came from (its story holds the new captions). */
+  readonly from?: RegenerateFrom;
+  /**
+   * Output files of a finished job, by name (video.mp4, sheet.png, report.json, and maps/ when
+   * drawn), and `latent` when its saved generation is kept (the model has dit.conditioning).
+   */
   files: string[];
 }
 
@@ -99,6 +109,12 @@ export function isOutputName(name: string): name is OutputName {
 
 /** The router maps' folder in a job's folder (and in an attempt's). */
 export const MAPS_DIR = 'maps';
+
+/** `files` holds this when the job's saved generation (SAVED) is kept: its shots can be regenerated. */
+export const LATENT = 'latent';
+
+/** The saved generation's files beside video.mp4 (generateMp4's saveLatent names them). */
+export const SAVED = savedPaths('video.mp4');
 
 /** The names a maps folder holds (pipeline/router-maps.ts): nothing else is served from it. */
 export const MAP_NAME = /^(layer-\d{1,3}-frame-\d{4,5}\.png|groups\.json)$/;
@@ -171,6 +187,11 @@ export class JobStore {
     return join(this.jobDir(id), MAPS_DIR, name);
   }
 
+  /** The saved generation's settings file of job `id` (video.json; it names the latent beside it). */
+  savedPath(id: string): string {
+    return join(this.jobDir(id), SAVED.json);
+  }
+
   outputPath(id: string, name: OutputName): string {
     if (!isOutputName(name)) throw new Error(`not an output: ${JSON.stringify(name)}`);
     return join(this.jobDir(id), name);
@@ -185,8 +206,9 @@ export class JobStore {
   }
 
   /**
-   * Moves a finished attempt's outputs (video.mp4, sheet.png, report.json, maps/) from its run
-   * folder into the job's folder; the names kept. Throws when there is no video.
+   * Moves a finished attempt's outputs (video.mp4, sheet.png, report.json, maps/, the saved
+   * generation) from its run folder into the job's folder; the names kept. Throws when there is no
+   * video.
    */
   keep(id: string, runDir: string): string[] {
     const files: string[] = [];
@@ -197,6 +219,12 @@ export class JobStore {
       files.push(name);
     }
     if (!files.includes('video.mp4')) throw new Error('the worker reported success but wrote no video');
+    if (existsSync(join(runDir, SAVED.json)) && existsSync(join(runDir, SAVED.latent))) {
+      // the latent first: a settings file is only ever beside the latent it names
+      renameSync(join(runDir, SAVED.latent), join(this.jobDir(id), SAVED.latent));
+      renameSync(join(runDir, SAVED.json), join(this.jobDir(id), SAVED.json));
+      files.push(LATENT);
+    }
     const maps = join(runDir, MAPS_DIR);
     if (existsSync(maps)) {
       const to = join(this.jobDir(id), MAPS_DIR);

@@ -62,6 +62,11 @@ export const check = (d: Draft, signal?: AbortSignal) =>
 export const submit = (d: Draft) => call<JobRecord>('/api/jobs', submission(d));
 export const jobs = () => call<{ jobs: JobRecord[] }>('/api/jobs').then((r) => r.jobs);
 export const cancel = (id: string) => call<JobRecord>(`/api/jobs/${id}/cancel`, {});
+/** A new job from finished job `id`: `shots` generated anew (new captions by shot), the rest kept. */
+export const regenerate = (
+  id: string,
+  body: { shots: number[]; captions?: Record<string, string>; seed?: number; steps?: number },
+) => call<JobRecord>(`/api/jobs/${id}/regenerate`, body);
 
 export interface SseEvent {
   readonly event: string;

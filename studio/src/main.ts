@@ -8,7 +8,7 @@ import { editor } from './editor.js';
 import { jobView } from './job.js';
 import { jobList } from './jobs.js';
 import { timeline } from './timeline.js';
-import type { CheckResult, Draft, JobRecord } from './types.js';
+import type { CheckResult, Draft, Health, JobRecord } from './types.js';
 
 const draft: Draft = {
   story: {
@@ -34,6 +34,7 @@ let checking: AbortController | undefined;
 let timer: ReturnType<typeof setTimeout> | undefined;
 let open: { id: string; ctl: AbortController } | undefined;
 let all: JobRecord[] = [];
+let canRegenerate = false;
 
 const drawTimeline = () => timeline($('timeline'), draft.story, checked);
 
@@ -91,12 +92,18 @@ function openJob(id: string): void {
   open = { id, ctl };
   history.replaceState(null, '', `#${id}`);
   drawJobs();
-  jobView($('job'), id, ctl.signal, (job) => {
-    const k = all.findIndex((j) => j.id === job.id);
-    if (k >= 0) all[k] = job;
-    else all.push(job);
-    drawJobs();
-  }).catch((e: Error) => {
+  jobView(
+    $('job'),
+    id,
+    ctl.signal,
+    (job) => {
+      const k = all.findIndex((j) => j.id === job.id);
+      if (k >= 0) all[k] = job;
+      else all.push(job);
+      drawJobs();
+    },
+    { canRegenerate, open: openJob },
+  ).catch((e: Error) => {
     if (!ctl.signal.aborted) $('job').append(h('p', { class: 'bad' }, e.message));
   });
 }
@@ -127,8 +134,9 @@ async function start(): Promise<void> {
     headers: token() ? { authorization: `Bearer ${token()}` } : {},
   });
   if (r.status === 401) return askToken('This server needs its token (moga serve --token).');
-  const health = (await r.json()) as { version: string };
+  const health = (await r.json()) as Health;
   $('health').textContent = `moga ${health.version}`;
+  canRegenerate = health.canRegenerate === true;
   view.render();
   changed();
   await refreshJobs();

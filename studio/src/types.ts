@@ -69,7 +69,20 @@ export interface JobRecord {
   readonly note?: string;
   readonly unknownWords?: readonly UnknownWords[];
   readonly cancelling?: boolean;
+  /** A regenerate job: the job and shots it came from. */
+  readonly from?: { readonly job: string; readonly shots: readonly number[] };
+  /** Outputs by name; `latent` when its saved latent is kept (its shots can be regenerated). */
   readonly files: readonly string[];
+}
+
+/** GET /api/health. */
+export interface Health {
+  readonly ok: boolean;
+  readonly version: string;
+  readonly queued: number;
+  readonly running: number;
+  /** The model has dit.conditioning: a finished job's shots can be regenerated. */
+  readonly canRegenerate?: boolean;
 }
 
 /** report.json: `moga generate --json`'s report with the job id; the page shows what is there. */

@@ -249,3 +249,15 @@ test('router maps: a job submitted with maps serves their index and each map; on
   assert.equal(none.status, 404);
   assert.match(none.body.error, /has no router maps .*"maps": true/);
 });
+
+test('a model without dit.conditioning: health says it cannot regenerate, and the endpoint says why', async () => {
+  assert.equal((await api(server.url, '/api/health')).body.canRegenerate, false);
+  const done = (await api(server.url, '/api/jobs')).body.jobs.find(
+    (j: { status: string }) => j.status === 'done',
+  );
+  assert.ok(done, 'a finished job');
+  assert.ok(!done.files.includes('latent'), 'no latent kept without conditioning');
+  const r = await api(server.url, `/api/jobs/${done.id}/regenerate`, { json: { shots: [1] } });
+  assert.equal(r.status, 409);
+  assert.match(r.body.error, /cannot regenerate shots: .*the model needs dit\.conditioning/);
+});

@@ -9,15 +9,28 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pidAlive } from '../../src/io/atomic-file.js';
 import { initModel, saveModel } from '../../src/pipeline/model.js';
+import { Rng } from '../../src/tensor/random.js';
+import { moveOffInit } from '../models/micro-dit.js';
 import { microConfig, TWO_SHOTS } from '../pipeline/helpers.js';
 
 export { TWO_SHOTS };
 
-/** A temp folder with a micro model in `model/`. */
-export function microModelDir(prefix: string): { dir: string; model: string } {
+/**
+ * A temp folder with a micro model in `model/`; `conditioning`: with dit.conditioning (it can keep
+ * given latent frames: regenerate), moved off its initialisation as test/cli/conditioning.test.ts's
+ * is, so a regenerated shot comes out different.
+ */
+export function microModelDir(
+  prefix: string,
+  opts: { conditioning?: boolean } = {},
+): { dir: string; model: string } {
   const dir = mkdtempSync(join(tmpdir(), `moga-serve-${prefix}-`));
   const model = join(dir, 'model');
-  saveModel(model, initModel(microConfig(), 3));
+  const c = microConfig();
+  const m = initModel(opts.conditioning ? { ...c, dit: { ...c.dit, conditioning: true } } : c, 3);
+  if (opts.conditioning) moveOffInit(m.dit, new Rng(3), 0.05);
+  saveModel(model, m, opts.conditioning ? 'F32' : undefined);
+  m.dispose();
   return { dir, model };
 }
 

@@ -3,7 +3,9 @@
  * the compiled `moga serve --redis` and two `moga worker --redis` processes on one data folder;
  * six jobs submitted through the API, one worker killed with SIGKILL in the middle of a job; all
  * six finish, each completed exactly once (counted from BullMQ's own event stream), the killed
- * worker's job run again from the start by the other worker, and every video served.
+ * worker's job run again from the start by the other worker, and every video served. The model has
+ * dit.conditioning, so a regenerate job goes through Redis too: its record names its source, and the
+ * kept shot's latent frames are the source's.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -13,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { QueueEvents } from 'bullmq';
+import { readSafetensors } from '../../src/io/safetensors.js';
 import { QUEUE_NAME, redisConnection } from '../../src/serve/redis-queue.js';
 import { debianProgram } from '../helpers/debian-package.js';
 import { api, type Json, microModelDir, spawnServer, twoShotJob, waitFor } from './helpers.js';
@@ -65,11 +68,12 @@ describe('moga serve --redis with two moga worker processes', { skip: redisFound
   let server: Awaited<ReturnType<typeof spawnServer>>;
   const workers: { child: ChildProcess; log: () => string }[] = [];
   let events: QueueEvents;
+  let data: string;
   const completed = new Map<string, number>();
 
   before(async () => {
     assert.ok(existsSync('dist/src/cli/main.js'), 'dist/src/cli/main.js is missing: run npm run build first');
-    const m = microModelDir('redis');
+    const m = microModelDir('redis', { conditioning: true });
     dir = m.dir;
     const port = await freePort();
     url = `redis://127.0.0.1:${port}`;
@@ -88,7 +92,7 @@ describe('moga serve --redis with two moga worker processes', { skip: redisFound
     events = new QueueEvents(QUEUE_NAME, { connection: { url, maxRetriesPerRequest: null } });
     await events.waitUntilReady();
     events.on('completed', ({ jobId }) => completed.set(jobId, (completed.get(jobId) ?? 0) + 1));
-    const data = join(dir, 'data');
+    data = join(dir, 'data');
     server = await spawnServer(['--data', data, '--model', m.model, '--redis', url, '--max-queue', '8'], {
       compiled: true,
     });
@@ -209,6 +213,30 @@ describe('moga serve --redis with two moga worker processes', { skip: redisFound
     await waitFor('the next job done', async () => {
       const j = (await api(server.url, `/api/jobs/${next.body.id}`)).body;
       return j.status === 'done' ? true : undefined;
+    });
+  });
+
+  test('regenerate on Redis: a new job from a finished one keeps its other shot and names its source', async () => {
+    const done = (await api(server.url, '/api/jobs')).body.jobs.find((j: Json) => j.status === 'done');
+    assert.ok(done?.files.includes('latent'), `a finished job with its latent: ${JSON.stringify(done)}`);
+    const r = await api(server.url, `/api/jobs/${done.id}/regenerate`, {
+      json: { shots: [1], captions: { 1: 'a white star spins' }, steps: 1 },
+    });
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    assert.deepEqual(r.body.from, { job: done.id, shots: [1], captions: { 1: 'a white star spins' } });
+    const end: Json = await waitFor('the regenerate job to finish', async () => {
+      const j = (await api(server.url, `/api/jobs/${r.body.id}`)).body;
+      return ['done', 'failed', 'cancelled'].includes(j.status) ? j : undefined;
+    });
+    assert.equal(end.status, 'done', JSON.stringify(end));
+    assert.deepEqual(end.from, r.body.from, 'the record names its source');
+    const latent = (id: string) =>
+      readSafetensors(join(data, 'jobs', id, 'video.latent.safetensors')).tensors.get('latent')!
+        .data as Float32Array;
+    const a = latent(done.id);
+    const b = latent(end.id);
+    a.forEach((v, i) => {
+      if (Math.floor(i / 32) % 7 < 4) assert.equal(b[i], v, `shot 0's latent changed at ${i}`);
     });
   });
 });

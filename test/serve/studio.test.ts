@@ -4,8 +4,11 @@
  * (shots added, duplicated, moved and removed on the way; an unknown word underlined by the
  * server's check), submitted with router maps; the per-stage progress runs to the end, the
  * <video>'s duration is the story's length within two frames, the shot markers sit at the cut, the
- * report and the router maps are shown. Screenshots go to a temp folder; with MOGA_SCREENSHOTS=1
- * they replace the README's docs/img/studio-*.png (so a plain test run leaves the tree clean).
+ * report and the router maps are shown. The model has dit.conditioning, so the finished job lists
+ * its shots with a Regenerate button: shot 2 regenerated with a new caption opens a new job that
+ * names its source and finishes; with a server that cannot regenerate (its health answer replaced)
+ * the buttons are not there. Screenshots go to a temp folder; with MOGA_SCREENSHOTS=1 they replace
+ * the README's docs/img/studio-*.png (so a plain test run leaves the tree clean).
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
@@ -15,7 +18,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { debianProgram } from '../helpers/debian-package.js';
-import { microModelDir, spawnServer } from './helpers.js';
+import { microModelDir, spawnServer, waitFor } from './helpers.js';
 
 const built = ['dist/studio/index.html', 'dist/studio/studio.js', 'dist/src/cli/main.js'];
 const browserFound = debianProgram('chromium', '/usr/bin/chromium');
@@ -42,7 +45,7 @@ describe('studio in a browser', { skip: browserFound.skip }, () => {
 
   before(async () => {
     for (const f of built) assert.ok(existsSync(f), `${f} is missing: run npm run build first`);
-    const m = microModelDir('studio');
+    const m = microModelDir('studio', { conditioning: true });
     dir = m.dir;
     server = await spawnServer(['--data', join(dir, 'data'), '--model', m.model, '--backend', 'ref'], {
       compiled: true,
@@ -215,6 +218,66 @@ describe('studio in a browser', { skip: browserFound.skip }, () => {
     assert.match(await page.locator('#jobs li.job.done').innerText(), /Circle, two shots/, 'job list');
     for (const f of ['studio-editor.png', 'studio-maps.png'])
       assert.ok(readFileSync(join(IMG, f)).length > 1000, `${f} written`);
+    assert.deepEqual(pageErrors, [], 'no errors in the page');
+  });
+
+  test("regenerate a shot from the finished job's shot list; the new job is followed to the end", async () => {
+    const source = page.url().split('#')[1];
+    assert.match(source ?? '', /^[0-9a-f]{16}$/, 'the finished job is open');
+    const list = page.locator('[data-testid="shots"] li');
+    assert.equal(await list.count(), 2, 'a row per shot');
+    const caption = page.locator('[data-testid="regen-caption"][data-shot="1"]');
+    assert.equal(
+      await caption.inputValue(),
+      'the circle returns and rests on a pink floor, close-up',
+      "the shot's caption, editable",
+    );
+    await caption.fill('a white star spins in front of a navy sky');
+    await page.locator('[data-testid="regenerate"][data-shot="1"]').click();
+    const id = await waitFor('the new job to open', () => {
+      const h = page.url().split('#')[1];
+      return h && h !== source ? h : undefined;
+    });
+    const from = page.locator('[data-testid="from"]');
+    await from.waitFor({ timeout: 10_000 });
+    assert.match(await from.innerText(), new RegExp(`shot 2 regenerated from job ${source}`));
+    await page.locator('[data-testid="status"].done').waitFor({ timeout: 60_000 });
+    const job = JSON.parse(await (await page.request.get(`${server.url}/api/jobs/${id}`)).text());
+    assert.deepEqual(job.from, {
+      job: source,
+      shots: [1],
+      captions: { 1: 'a white star spins in front of a navy sky' },
+    });
+    // the new job shows like any other: its video, and its own shots to regenerate again
+    await page.locator('[data-testid="video"]').waitFor();
+    await page.locator('[data-testid="shots"]').waitFor();
+    assert.equal(
+      await page.locator('[data-testid="regen-caption"][data-shot="1"]').inputValue(),
+      'a white star spins in front of a navy sky',
+    );
+    assert.equal(await page.locator('#jobs li.job.done').count(), 2, 'both jobs listed, done');
+    // the job view from its title to the shot list (the report below is in studio-maps.png)
+    await page.evaluate('scrollTo(0, 0)');
+    const top = (await page.locator('#job').boundingBox())!;
+    const end = (await page.locator('.shots-regen').boundingBox())!;
+    await page.screenshot({
+      path: join(IMG, 'studio-regenerate.png'),
+      fullPage: true,
+      clip: { x: top.x, y: top.y, width: top.width, height: end.y + end.height + 12 - top.y },
+    });
+
+    // a server whose model cannot regenerate: no shot list, no button
+    await page.route('**/api/health', async (route) => {
+      const r = await route.fetch();
+      await route.fulfill({ response: r, json: { ...(await r.json()), canRegenerate: false } });
+    });
+    await page.reload();
+    await page.locator('[data-testid="status"].done').waitFor({ timeout: 10_000 });
+    await page.locator('[data-testid="video"]').waitFor();
+    await page.locator('[data-testid="sheet"]').waitFor();
+    assert.equal(await page.locator('[data-testid="regenerate"]').count(), 0, 'no Regenerate button');
+    assert.equal(await page.locator('[data-testid="shots"]').count(), 0, 'no shot list');
+    await page.unroute('**/api/health');
     assert.deepEqual(pageErrors, [], 'no errors in the page');
   });
 });
