@@ -46,6 +46,7 @@ writes result.json, table.md, worst.png and best.png (video | truth, middle fram
   --first I            first test-split story index tried (default 0)
   --steps N            sampler steps (default: the model's)
   --guidance G         classifier-free guidance scale (default: the model's; 1 = none)
+  --guidance-until T   guide only while t > T, one pass per step below (default: the model's, else 0)
   --probe DIR          probe checkpoint (default models/probe)
   --vae FILE           VAE for --noise or --through-codec without --model (default models/vae-small/vae.safetensors)
   --out DIR            output directory (default out/eval-<run>)
@@ -69,6 +70,7 @@ export async function run(argv: string[]): Promise<void> {
       first: { type: 'string', default: '0' },
       steps: { type: 'string' },
       guidance: { type: 'string' },
+      'guidance-until': { type: 'string' },
       probe: { type: 'string', default: join(packageRoot(), 'models', 'probe') },
       vae: { type: 'string', default: join(packageRoot(), 'models', 'vae-small', 'vae.safetensors') },
       out: { type: 'string' },
@@ -104,8 +106,16 @@ export async function run(argv: string[]): Promise<void> {
     throw new Error(
       `eval gen: --guidance must be a number in [0, ${MAX_GUIDANCE}], got '${values.guidance}'`,
     );
-  if ((guidance !== undefined || steps !== undefined) && source !== 'model')
-    throw new Error('eval gen: --steps and --guidance need --model');
+  const guidanceUntil = values['guidance-until'] === undefined ? undefined : Number(values['guidance-until']);
+  if (
+    guidanceUntil !== undefined &&
+    !(values['guidance-until']!.trim() !== '' && guidanceUntil >= 0 && guidanceUntil <= 1)
+  )
+    throw new Error(
+      `eval gen: --guidance-until must be a number in [0, 1], got '${values['guidance-until']}'`,
+    );
+  if ((guidance !== undefined || guidanceUntil !== undefined || steps !== undefined) && source !== 'model')
+    throw new Error('eval gen: --steps, --guidance and --guidance-until need --model');
   const seconds = Number(values.seconds);
   if (!(seconds > 0 && seconds <= 120))
     throw new Error(`eval gen: --seconds must be in (0, 120], got '${values.seconds}'`);
@@ -157,6 +167,7 @@ export async function run(argv: string[]): Promise<void> {
     minRecallGap,
     steps,
     guidance,
+    guidanceUntil,
     onStory: (d, n, s) =>
       process.stderr.write(
         `eval gen: ${d}/${n} stories, ${((60 * d) / s).toFixed(2)} stories/min, ~${formatSeconds((s / d) * (n - d))} left\n`,

@@ -104,6 +104,7 @@ export interface EvalGenOptions extends SelectOptions {
   codec?: LatentCodec;
   steps?: number;
   guidance?: number;
+  guidanceUntil?: number;
   metric?: MetricOptions;
   onStory?: (done: number, total: number, seconds: number) => void;
 }
@@ -236,7 +237,12 @@ export async function evalGen(o: EvalGenOptions): Promise<EvalGenResult> {
           : roundTripVideo(o.codec, real, world.width, world.height);
     } else {
       if (!o.model) throw new Error('evalGen: model needs a model');
-      const r = await generate(c.file, o.model, { steps: o.steps, guidance: o.guidance, collect: true });
+      const r = await generate(c.file, o.model, {
+        steps: o.steps,
+        guidance: o.guidance,
+        guidanceUntil: o.guidanceUntil,
+        collect: true,
+      });
       video = r.video!;
       sampleSeconds += r.seconds.sample;
       steps += r.steps;

@@ -38,6 +38,8 @@ export interface GenerateOptions {
   readonly seed?: number;
   /** Classifier-free guidance scale (default: the model's; 1 = one DiT pass per step). */
   readonly guidance?: number;
+  /** Guide only while t > this, one pass per step below it (default: the model's, else 0). */
+  readonly guidanceUntil?: number;
   readonly shift?: number;
   readonly sampler?: SamplerConfig;
   /** Latent frames per decode chunk after the first (default 4 = 16 video frames). */
@@ -101,6 +103,7 @@ export interface GenerateResult {
   readonly steps: number;
   readonly seed: number;
   readonly guidance: number;
+  readonly guidanceUntil: number;
   readonly codec: MogaModel['codec']['kind'];
   /** Wall-clock seconds per stage. */
   readonly seconds: { text: number; sample: number; decode: number; total: number };
@@ -161,6 +164,9 @@ async function run(story: Story, model: MogaModel, opts: GenerateOptions): Promi
     throw new Error(`generate: steps must be a positive integer, got ${steps}`);
   if (!checkGuidance(guidance))
     throw new Error(`generate: guidance must be a finite number in [0, ${MAX_GUIDANCE}], got ${guidance}`);
+  const guidanceUntil = opts.guidanceUntil ?? s.guidanceUntil ?? 0;
+  if (!(guidanceUntil >= 0 && guidanceUntil <= 1))
+    throw new Error(`generate: guidanceUntil must be a number in [0, 1], got ${guidanceUntil}`);
   // the noise RNG keys on 32 bits: 2^32 would silently give the video of seed 0
   if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32)
     throw new Error(`generate: seed must be an integer in [0, 2^32), got ${seed}`);
@@ -221,6 +227,7 @@ async function run(story: Story, model: MogaModel, opts: GenerateOptions): Promi
     model.config.prediction ?? 'velocity',
     shape,
     given,
+    guidanceUntil,
   );
   let latent: Tensor;
   try {
@@ -302,6 +309,7 @@ async function run(story: Story, model: MogaModel, opts: GenerateOptions): Promi
     steps,
     seed,
     guidance,
+    guidanceUntil,
     codec: codec.kind,
     unknownWords: unknown,
     seconds: {

@@ -128,6 +128,7 @@ export function checkModelConfig(c: ModelConfig, bad: (m: string) => never): voi
   int(s.steps, 'sampling.steps', 1, L.steps);
   num(s.shift, 'sampling.shift', 0, L.shift, true);
   num(s.guidance, 'sampling.guidance', 0, L.guidance);
+  if (s.guidanceUntil !== undefined) num(s.guidanceUntil, 'sampling.guidanceUntil', 0, 1);
   named(() => checkSamplerConfig(s.sampler));
 
   // the weights alone (float32 on the host) must fit in this machine's memory

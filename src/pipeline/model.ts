@@ -48,6 +48,8 @@ export interface SamplingDefaults {
   readonly sampler: SamplerConfig;
   /** Classifier-free guidance scale (1 = conditional only, one DiT pass per step). */
   readonly guidance: number;
+  /** Guide only while t > this (objective.ts `samplingVelocity`); absent: 0, every step. */
+  readonly guidanceUntil?: number;
 }
 
 export interface ModelConfig {

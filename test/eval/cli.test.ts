@@ -65,8 +65,12 @@ test('number options: a clear error naming the command and flag, before anything
     /eval gen: --guidance must be a number in \[0, 50\], got 'x'/,
   );
   await assert.rejects(
+    run(['--model', '/nonexistent', '--guidance-until', '1.5', '--probe', '/nonexistent']),
+    /eval gen: --guidance-until must be a number in \[0, 1\], got '1.5'/,
+  );
+  await assert.rejects(
     run(['--truth', '--guidance', '2', '--probe', '/nonexistent']),
-    /eval gen: --steps and --guidance need --model/,
+    /eval gen: --steps, --guidance and --guidance-until need --model/,
   );
   await assert.rejects(
     run(['--noise', '--through-codec', '--probe', '/nonexistent']),

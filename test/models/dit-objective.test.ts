@@ -166,6 +166,30 @@ describe('the DiT objective on toy data (closed form)', () => {
       }
     }));
 
+  test('guidanceUntil: guided while t > it, the conditional branch alone (one pass) below', () =>
+    tidy(() => {
+      const uncond = [0, 0.5, -0.5, 1];
+      const passes: number[] = []; // batch size of each network call
+      const base = handSet((_x, _t, tx) => (isEmpty(tx) ? uncond : STAR));
+      const net: Denoiser = {
+        textDim: TEXT_DIM,
+        condition: (texts, shape) => {
+          const c = base.condition(texts, shape);
+          return { ...c, run: (xs, ts) => (passes.push(xs.length), c.run(xs, ts)) };
+        },
+      };
+      const v = samplingVelocity(net, text(), 3, 'data', SHAPE, undefined, 0.5);
+      const x = latent([0, 0, 0, 0]);
+      // data prediction: v = (x - x0_hat) / t, so x0_hat = x - t v
+      const x0At = (t: number) => vals(v.velocity(x, t)).map((u) => -t * u);
+      const guided = uncond.map((u, i) => u + 3 * (STAR[i] - u));
+      const [above, below] = [x0At(0.8), x0At(0.5)];
+      above.forEach((got, i) => assert.ok(Math.abs(got - guided[i]) < 1e-5, `t 0.8: ${above}`));
+      below.forEach((got, i) => assert.ok(Math.abs(got - STAR[i]) < 1e-5, `t 0.5: ${below}`));
+      assert.deepEqual(passes, [2, 1], 'two samples above, one below');
+      v.dispose();
+    }));
+
   test('an unknown prediction type is refused with the known names', () =>
     assert.throws(
       () =>

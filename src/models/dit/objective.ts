@@ -332,6 +332,13 @@ export function samplingVelocity(
   shape: Shape,
   /** Known frames, read by both guidance branches (guidance is on the captions only). */
   given?: GivenFrames,
+  /**
+   * Guide only while t > this (0: every step). Below it the conditional branch runs alone: one
+   * pass per step. Guidance in a limited interval (Kynkaanniemi et al. 2024): the captions' pull
+   * matters while the layout forms; late, it only sharpens detail and makes consecutive frames
+   * disagree.
+   */
+  guidanceUntil = 0,
 ): SamplingVelocity {
   checkPrediction(prediction);
   const empty = guidance === 1 ? undefined : emptyText(text, net.textDim);
@@ -343,14 +350,22 @@ export function samplingVelocity(
       given ? (empty ? [given, given] : [given]) : undefined,
     ),
   );
+  // the conditional branch alone for the steps below guidanceUntil (conditioned here, outside any
+  // step's scope, like `cond`)
+  const alone =
+    empty && guidanceUntil > 0
+      ? noGrad(() => net.condition([text], shape, given ? [given] : undefined))
+      : undefined;
   const output = empty
     ? (x: Tensor, t: number) => {
+        if (alone && t <= guidanceUntil) return alone.run([x], [t]).velocities[0];
         const [c, u] = cond.run([x, x], [t, t]).velocities;
         return guide(c, u, guidance);
       }
     : (x: Tensor, t: number) => cond.run([x], [t]).velocities[0];
   const dispose = () => {
     cond.dispose();
+    alone?.dispose();
     if (empty) for (const s of empty.shots) s.caption.dispose();
   };
   if (prediction === 'velocity') return { velocity: output, dispose };
