@@ -176,10 +176,17 @@ export async function run(argv: string[]): Promise<void> {
   const { header, row } = markdownRow(label, r);
   const command = `moga eval gen ${argv.join(' ')}`;
   const sheets = writeSheets(out, r);
+  // which weights: a model directory a training run keeps rewriting changes under the same name
+  const weights = model && {
+    dir: values.model,
+    steps: (model.config.training?.steps as number | undefined) ?? null,
+    sampling: model.config.sampling,
+  };
   const json = {
     command,
     label,
     backend: be.name,
+    ...(weights ? { model: weights } : {}),
     ...r,
     scores: r.scores.map((s) => ({ ...s, features: undefined })),
     shotFrames: undefined,
@@ -191,7 +198,7 @@ export async function run(argv: string[]): Promise<void> {
     header,
     row,
     '',
-    `${r.stories.length} stories (test indices ${r.stories.map((s) => s.index).join(', ')}), ${r.adherence.shots} shots, ${r.recall.n} recalls, ${r.cuts.truth} cuts; ${r.wallSeconds.toFixed(0)} s wall on ${r.machine.cpus} x ${r.machine.model}, load ${r.machine.load.map((x) => x.toFixed(2)).join(' ')}.`,
+    `${weights ? `${weights.dir} at step ${weights.steps ?? '?'}; ` : ''}${r.stories.length} stories (test indices ${r.stories.map((s) => s.index).join(', ')}), ${r.adherence.shots} shots, ${r.recall.n} recalls, ${r.cuts.truth} cuts; ${r.wallSeconds.toFixed(0)} s wall on ${r.machine.cpus} x ${r.machine.model}, load ${r.machine.load.map((x) => x.toFixed(2)).join(' ')}.`,
     '',
   ].join('\n');
   writeFileAtomic(join(out, 'table.md'), md);
