@@ -144,7 +144,7 @@ export * from './nn/params.js';
 export { loadParams, loadParamsInto, saveParams } from './nn/params-file.js';
 // ---- stories, models, generation ----
 export { bundledExample, bundledModel, packageVersion } from './pipeline/bundled.js';
-export { type LatentCodec, type LatentDecoder, vaeCodec } from './pipeline/codec.js';
+export { type LatentCodec, type LatentDecoder, type LatentEncoder, vaeCodec } from './pipeline/codec.js';
 export {
   type GenerateOptions,
   type GenerateResult,
