@@ -32,6 +32,8 @@ export interface GenerateReport {
   readonly steps: number;
   readonly seed: number;
   readonly guidance: number;
+  /** Guidance ran while t > this; the steps below it ran one pass (0: every step guided). */
+  readonly guidanceUntil: number;
   readonly codec: string;
   /** Self-attention branches (routed+window+frame for MoGA) and the routed groups (0: none). */
   readonly attention: string;
@@ -165,6 +167,7 @@ export async function generateMp4(
     steps: result.steps,
     seed: result.seed,
     guidance: result.guidance,
+    guidanceUntil: result.guidanceUntil,
     codec: result.codec,
     attention: att.branches.join('+'),
     groups: att.branches.includes('routed') ? att.groups : 0,

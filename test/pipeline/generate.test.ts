@@ -13,7 +13,9 @@ import { initModel } from '../../src/pipeline/model.js';
 import { poolCodec } from '../../src/pipeline/pool-codec.js';
 import { parseStory } from '../../src/story/story.js';
 import { sliceAxis } from '../../src/tensor/ops.js';
+import { Rng } from '../../src/tensor/random.js';
 import { fromArray } from '../../src/tensor/tensor.js';
+import { moveOffInit } from '../models/micro-dit.js';
 import { microConfig, TWO_SHOTS } from './helpers.js';
 
 test('latent layout of a minute and of a short 2-shot story', () => {
@@ -94,6 +96,11 @@ test('generate: a 2-shot, 1-second story on a tiny random model gives 25 frames 
   assert.deepEqual(again.video![24], r.video![24]);
   const other = await generate(story, model, { seed: 6 });
   assert.notDeepEqual(other.video![24], r.video![24]);
+  assert.equal(r.guidanceUntil, 0, "the model's default: guided at every step");
+  await assert.rejects(
+    generate(story, model, { guidanceUntil: 1.5 }),
+    /guidanceUntil must be a number in \[0, 1\], got 1.5/,
+  );
 });
 
 test('pool codec: encode/decode keeps flat colour blocks, and streams in chunks like one pass', () => {
@@ -132,4 +139,17 @@ test('generate with a (tiny, untrained) VAE codec: chunked streaming decode keep
     for (let i = 0; i < chunked.video![f].length; i++)
       maxDiff = Math.max(maxDiff, Math.abs(chunked.video![f][i] - whole.video![f][i]));
   assert.ok(maxDiff <= 1, `chunked and whole decodes differ by ${maxDiff} levels`);
+});
+
+test('generate: guidanceUntil reaches the sampler (the last step unguided changes the video)', async () => {
+  const model = initModel(microConfig(), 1);
+  moveOffInit(model.dit, new Rng(3), 0.2); // so the caption moves the output and guidance matters
+  const story = parseStory(TWO_SHOTS);
+  // the micro model: 2 Euler steps at shift 1 evaluate t = 1 and 0.5
+  const [all, until, above] = await Promise.all(
+    [0, 0.6, 0.4].map((u) => generate(story, model, { guidanceUntil: u, collect: true })),
+  );
+  assert.equal(until.guidanceUntil, 0.6);
+  assert.notDeepEqual(until.video![24], all.video![24], 'step 2 (t 0.5) unguided: another video');
+  assert.deepEqual(above.video![24], all.video![24], 'until 0.4: both steps guided, the same video');
 });
