@@ -21,7 +21,7 @@ import { writeFileAtomic } from '../io/atomic-file.js';
 import { loadVae } from '../models/vae/checkpoint.js';
 import { packageRoot } from '../pipeline/bundled.js';
 import { vaeCodec } from '../pipeline/codec.js';
-import { checkGuidance, MAX_GUIDANCE } from '../pipeline/generate.js';
+import { checkGuidance, checkGuidanceUntil, MAX_GUIDANCE } from '../pipeline/generate.js';
 import { loadModel } from '../pipeline/model.js';
 import { formatSeconds } from '../train/progress.js';
 import { writeContactSheet } from '../video/contact-sheet.js';
@@ -109,7 +109,7 @@ export async function run(argv: string[]): Promise<void> {
   const guidanceUntil = values['guidance-until'] === undefined ? undefined : Number(values['guidance-until']);
   if (
     guidanceUntil !== undefined &&
-    !(values['guidance-until']!.trim() !== '' && guidanceUntil >= 0 && guidanceUntil <= 1)
+    !(values['guidance-until']!.trim() !== '' && checkGuidanceUntil(guidanceUntil))
   )
     throw new Error(
       `eval gen: --guidance-until must be a number in [0, 1], got '${values['guidance-until']}'`,

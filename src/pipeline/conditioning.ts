@@ -88,27 +88,38 @@ export function saveGeneration(
 
 /** Reads `out.json` and its latent, every problem named with the file. */
 export function readGeneration(jsonPath: string): { saved: SavedGeneration; latent: Float32Array } {
-  const bad = (m: string) => new Error(`--from ${jsonPath}: ${m}`);
+  const saved = readSavedSettings(jsonPath);
+  const file = join(dirname(jsonPath), saved.latent?.file ?? '');
+  if (!saved.latent?.file || !existsSync(file)) throw savedError(jsonPath, `its latent ${file} is missing`);
+  const t = readSafetensors(file).tensors.get('latent');
+  if (!t || t.shape.join() !== saved.latent.shape.join())
+    throw savedError(jsonPath, `${file} holds no latent of shape [${saved.latent.shape}]`);
+  return { saved, latent: Float32Array.from(t.data as Float32Array) };
+}
+
+/** A saved generation's settings (its .json), checked, without reading the latent. */
+export function readSavedSettings(jsonPath: string): SavedGeneration {
   if (!existsSync(jsonPath))
-    throw bad('does not exist (the .json that generate --save-latent writes beside the MP4)');
+    throw savedError(
+      jsonPath,
+      'does not exist (the .json that generate --save-latent writes beside the MP4)',
+    );
   let saved: SavedGeneration;
   try {
     saved = JSON.parse(readFileSync(jsonPath, 'utf8'));
   } catch (e) {
-    throw bad(`not valid JSON: ${(e as Error).message}`);
+    throw savedError(jsonPath, `not valid JSON: ${(e as Error).message}`);
   }
   if (saved?.format !== GENERATION_FORMAT || saved.version !== 1)
-    throw bad(
+    throw savedError(
+      jsonPath,
       `not a saved generation (format ${JSON.stringify(saved?.format)}, expected "${GENERATION_FORMAT}" version 1)`,
     );
   parseStory(saved.story, `${jsonPath} story`);
-  const file = join(dirname(jsonPath), saved.latent?.file ?? '');
-  if (!saved.latent?.file || !existsSync(file)) throw bad(`its latent ${file} is missing`);
-  const t = readSafetensors(file).tensors.get('latent');
-  if (!t || t.shape.join() !== saved.latent.shape.join())
-    throw bad(`${file} holds no latent of shape [${saved.latent.shape}]`);
-  return { saved, latent: Float32Array.from(t.data as Float32Array) };
+  return saved;
 }
+
+const savedError = (jsonPath: string, m: string) => new Error(`--from ${jsonPath}: ${m}`);
 
 /** Refuses a saved generation made by another model, or a model that cannot keep given frames. */
 export function checkConditioningModel(model: MogaModel, what: string, from?: SavedGeneration): void {

@@ -87,6 +87,11 @@ export function checkGuidance(g: number): boolean {
   return Number.isFinite(g) && g >= 0 && g <= MAX_GUIDANCE;
 }
 
+/** Whether `t` is a usable guidanceUntil: a number in [0, 1] (0: guide every step). */
+export function checkGuidanceUntil(t: number): boolean {
+  return t >= 0 && t <= 1;
+}
+
 /** Caption words the model never saw in training (encoded byte by byte, so their meaning is lost). */
 export interface UnknownWords {
   /** The shot's index, or 'global' for the story's global caption. */
@@ -165,7 +170,7 @@ async function run(story: Story, model: MogaModel, opts: GenerateOptions): Promi
   if (!checkGuidance(guidance))
     throw new Error(`generate: guidance must be a finite number in [0, ${MAX_GUIDANCE}], got ${guidance}`);
   const guidanceUntil = opts.guidanceUntil ?? s.guidanceUntil ?? 0;
-  if (!(guidanceUntil >= 0 && guidanceUntil <= 1))
+  if (!checkGuidanceUntil(guidanceUntil))
     throw new Error(`generate: guidanceUntil must be a number in [0, 1], got ${guidanceUntil}`);
   // the noise RNG keys on 32 bits: 2^32 would silently give the video of seed 0
   if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32)
