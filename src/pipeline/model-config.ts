@@ -8,6 +8,7 @@ import { totalmem } from 'node:os';
 import { checkBranches } from '../attention/visual-attention.js';
 import { checkSamplerConfig } from '../diffusion/sampler.js';
 import { ditParamCount } from '../models/cost.js';
+import { PREDICTIONS } from '../models/dit/objective.js';
 import type { ModelConfig } from './model.js';
 
 export const MODEL_FORMAT = 'moga-model';
@@ -120,8 +121,10 @@ export function checkModelConfig(c: ModelConfig, bad: (m: string) => never): voi
   if (t.textDim !== d.textDim) bad(`text.textDim ${t.textDim} differs from dit.textDim ${d.textDim}`);
 
   named(() => checkCodecSpec(c.codec));
-  if (c.prediction !== undefined && c.prediction !== 'velocity' && c.prediction !== 'data')
-    bad(`prediction must be "velocity" or "data", got ${JSON.stringify(c.prediction)}`);
+  if (c.prediction !== undefined && !PREDICTIONS.includes(c.prediction))
+    bad(
+      `prediction must be one of ${PREDICTIONS.map((p) => `"${p}"`).join(', ')}, got ${JSON.stringify(c.prediction)}`,
+    );
 
   obj(c.sampling, 'sampling');
   const s = c.sampling;

@@ -23,6 +23,7 @@ import {
   type ConditioningDraw,
   checkConditioningDraw,
   denoiser,
+  PREDICTIONS,
   type Prediction,
   trainingLoss,
 } from '../models/dit/objective.js';
@@ -153,8 +154,8 @@ export function checkDitRecipe(r: DitRecipe): void {
   need(r.lr > 0 && r.maxMinutes > 0, 'lr and maxMinutes must be > 0');
   need(r.emaDecay >= 0 && r.emaDecay < 1, 'emaDecay must be in [0, 1)');
   need(
-    r.prediction === undefined || r.prediction === 'velocity' || r.prediction === 'data',
-    'prediction must be "velocity" or "data"',
+    r.prediction === undefined || PREDICTIONS.includes(r.prediction),
+    `prediction must be one of ${PREDICTIONS.join(', ')}`,
   );
   need(r.captionDropout >= 0 && r.captionDropout <= 1, 'captionDropout must be in [0, 1]');
   need(

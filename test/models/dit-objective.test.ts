@@ -14,6 +14,7 @@ import { initVideoDiT } from '../../src/models/dit/dit.js';
 import {
   type Denoiser,
   denoiser,
+  PREDICTIONS,
   type Prediction,
   samplingVelocity,
   type TrainingExample,
@@ -62,14 +63,21 @@ function posteriorMean(a: readonly number[], x: readonly number[], t: number): n
 
 /** The optimal network output of each prediction type given the optimal x0_hat. */
 function optimal(prediction: Prediction, x0hat: (x: number[], t: number) => number[]) {
-  return (x: number[], t: number) =>
-    prediction === 'data' ? x0hat(x, t) : x0hat(x, t).map((m, i) => (x[i] - m) / t);
+  return (x: number[], t: number) => {
+    const m = x0hat(x, t);
+    if (prediction === 'data') return m;
+    if (prediction === 'velocity') return m.map((mi, i) => (x[i] - mi) / t);
+    // x0_hat = c_skip x_t + c_out f, written out here (not preconditioning()) so a wrong
+    // coefficient there fails
+    const s = (1 - t) ** 2 + t * t;
+    return m.map((mi, i) => (mi - ((1 - t) / s) * x[i]) / (t / Math.sqrt(s)));
+  };
 }
 
 const uniform = { kind: 'uniform' } as const;
 
 describe('the DiT objective on toy data (closed form)', () => {
-  for (const prediction of ['velocity', 'data'] as const) {
+  for (const prediction of PREDICTIONS) {
     test(`${prediction}: one data point, the exact predictor has zero loss and sampling lands on it`, () =>
       tidy(() => {
         const net = handSet(optimal(prediction, () => STAR));
@@ -119,7 +127,7 @@ describe('the DiT objective on toy data (closed form)', () => {
       // output x_t, plus 1 where the caption was dropped: the loss sees t, the noise and the dropout
       const net = handSet((x, _t, tx) => x.map((v) => v + (isEmpty(tx) ? 1 : 0)), [0.25, 0.125]);
       const batch = [0, 1, 2, 3, 4, 5].map(() => ({ latents: latent(star), text: text() }));
-      for (const prediction of ['velocity', 'data'] as const) {
+      for (const prediction of PREDICTIONS) {
         const opts = {
           prediction,
           sampling: { kind: 'logit-normal', shift: 3 } as const,
@@ -136,8 +144,13 @@ describe('the DiT objective on toy data (closed form)', () => {
           dropped += drop ? 1 : 0;
           star.forEach((x0, i) => {
             const xt = (1 - t) * x0 + t * e[i];
-            const target = prediction === 'velocity' ? e[i] - x0 : x0;
-            mse += (xt + (drop ? 1 : 0) - target) ** 2 / (4 * batch.length);
+            const f = xt + (drop ? 1 : 0); // the hand-set output
+            const s = (1 - t) ** 2 + t * t;
+            const [pred, target] =
+              prediction === 'velocity'
+                ? [f, e[i] - x0]
+                : [prediction === 'data' ? f : ((1 - t) / s) * xt + (t / Math.sqrt(s)) * f, x0];
+            mse += (pred - target) ** 2 / (4 * batch.length);
           });
         }
         assert.ok(dropped > 0 && dropped < batch.length, 'the replay drops some captions, not all');
@@ -150,7 +163,7 @@ describe('the DiT objective on toy data (closed form)', () => {
   test('guidance extrapolates from the empty-caption prediction: x0 = u + w (c - u)', () =>
     tidy(() => {
       const uncond = [0, 0.5, -0.5, 1];
-      for (const prediction of ['velocity', 'data'] as const) {
+      for (const prediction of PREDICTIONS) {
         const net = handSet((x, t, tx) => optimal(prediction, () => (isEmpty(tx) ? uncond : STAR))(x, t));
         const x = vals(
           sample({
@@ -200,7 +213,7 @@ describe('the DiT objective on toy data (closed form)', () => {
           'noise' as Prediction,
           SHAPE,
         ),
-      /unknown prediction 'noise' \(known: velocity, data\)/,
+      /unknown prediction 'noise' \(known: velocity, data, preconditioned\)/,
     ));
 });
 

@@ -9,7 +9,11 @@
  * to the output (v ~ (x_t - x0) / t), and what it fails to pass stays in the samples as blocky
  * noise. With 'data' the network predicts the clean latent x0 (smooth, easy), is trained with the
  * x0 regression loss, and the sampler gets v = (x_t - x0_hat) / t, the same flow; DPM-Solver++'s
- * data prediction x - t v is then exactly the network's output.
+ * data prediction x - t v is then exactly the network's output. But then the last step's x0_hat is
+ * all the network's own drawing: given a frame noised only to t = 0.02, the bundled 'data' model
+ * returned it with the probes finding the object's shape in 62% of frames (the VAE alone: 91%).
+ * 'preconditioned' keeps the x0 loss and adds EDM's skip (Karras et al. 2022, see `precondition`):
+ * what x_t already shows passes through, and the network only corrects it.
  */
 
 import type { Shape } from '../../core/shape.js';
@@ -34,9 +38,35 @@ import {
 } from './dit.js';
 import { dropText, emptyText, type MultiShotText } from './text.js';
 
-export type Prediction = 'velocity' | 'data';
+export type Prediction = 'velocity' | 'data' | 'preconditioned';
 
-export const PREDICTIONS: readonly Prediction[] = ['velocity', 'data'];
+export const PREDICTIONS: readonly Prediction[] = ['velocity', 'data', 'preconditioned'];
+
+/**
+ * EDM's preconditioning on the rectified-flow path x_t = (1-t) x0 + t e, for data of unit variance
+ * (the codec normalises latents per channel): x0_hat = c_skip x_t + c_out f, where c_skip x_t is
+ * the best linear guess of x0 from x_t and c_out scales the network's output f to the unit-variance
+ * rest. c_skip = (1-t) / s, c_out = t / sqrt(s), s = (1-t)^2 + t^2 = Var(x_t). At t = 1 this is
+ * 'data' (c_skip 0, c_out 1); as t -> 0 x_t itself (c_skip 1, c_out 0).
+ */
+export function preconditioning(t: number): { skip: number; out: number } {
+  const s = (1 - t) ** 2 + t * t;
+  return { skip: (1 - t) / s, out: t / Math.sqrt(s) };
+}
+
+/** The network's output `f` at (x_t, t) read as the clean latent x0_hat ('data', 'preconditioned'). */
+function dataOf(prediction: Prediction, f: Tensor, xt: Tensor, t: number): Tensor {
+  if (prediction !== 'preconditioned') return f;
+  const c = preconditioning(t);
+  return add(mul(xt, c.skip), mul(f, c.out));
+}
+
+/** What the loss compares: the velocity with its target, or x0_hat with the clean latent. */
+function lossPair(prediction: Prediction, f: Tensor, xt: Tensor, t: number, x0: Tensor, v: Tensor) {
+  return prediction === 'velocity'
+    ? { pred: f, target: v }
+    : { pred: dataOf(prediction, f, xt, t), target: x0 };
+}
 
 /**
  * The network as the objective sees it: conditioned once on a batch of texts for latents of one
@@ -261,13 +291,15 @@ export function trainingLoss(
       const { given, weight, temporal } = givenOf(ex);
       // conditioned per example and left to the caller's scope: the loss's graph reads it
       const out = net.condition([text], xt.shape, given ? [given] : undefined).run([xt], [ts[i]]);
-      const l = flowLoss(
+      const { pred, target: want } = lossPair(
+        opts.prediction,
         out.velocities[0],
-        opts.prediction === 'velocity' ? target : ex.latents,
-        out.balanceLosses,
-        weight,
-        temporal,
+        xt,
+        ts[i],
+        ex.latents,
+        target,
       );
+      const l = flowLoss(pred, want, out.balanceLosses, weight, temporal);
       mse += l.mse.item() / batch.length;
       if (l.temporal) change += l.temporal.item() / batch.length;
       for (const b of out.balanceLosses) balance += b.item() / batch.length;
@@ -280,7 +312,7 @@ export function trainingLoss(
     const e = rng.normal(ex.latents.shape);
     const { xt, target } = noisedExample(ex.latents, e, ts[i]);
     const text = dropText(ex.text, net.textDim, rng, opts.captionDropout);
-    return { xt, text, target: opts.prediction === 'velocity' ? target : ex.latents, ...givenOf(ex) };
+    return { xt, text, x0: ex.latents, v: target, ...givenOf(ex) };
   });
   const groups = new Map<string, number[]>();
   batch.forEach((ex, i) => {
@@ -298,7 +330,9 @@ export function trainingLoss(
       idx.map((i) => ts[i]),
     );
     idx.forEach((i, j) => {
-      const l = flowLoss(out.velocities[j], noised[i].target, [], noised[i].weight, noised[i].temporal);
+      const n = noised[i];
+      const { pred, target } = lossPair(opts.prediction, out.velocities[j], n.xt, ts[i], n.x0, n.v);
+      const l = flowLoss(pred, target, [], n.weight, n.temporal);
       mse += l.mse.item() / batch.length;
       if (l.temporal) change += l.temporal.item() / batch.length;
       addTerm(l.loss);
@@ -369,8 +403,13 @@ export function samplingVelocity(
     if (empty) for (const s of empty.shots) s.caption.dispose();
   };
   if (prediction === 'velocity') return { velocity: output, dispose };
-  // x_t = (1 - t) x0 + t e  =>  v = e - x0 = (x_t - x0) / t; t -> 0 only at the last step's end
-  return { velocity: (x, t) => mul(sub(x, output(x, t)), 1 / Math.max(t, 1e-4)), dispose };
+  // x_t = (1 - t) x0 + t e  =>  v = e - x0 = (x_t - x0) / t; t -> 0 only at the last step's end.
+  // Guidance is linear in the output, and x0_hat is affine in it with the same c_skip x_t for both
+  // branches, so guiding the output is guiding x0_hat.
+  return {
+    velocity: (x, t) => mul(sub(x, dataOf(prediction, output(x, t), x, t)), 1 / Math.max(t, 1e-4)),
+    dispose,
+  };
 }
 
 function checkPrediction(p: Prediction): void {
