@@ -21,11 +21,10 @@ import { writeFileAtomic } from '../io/atomic-file.js';
 import { loadVae } from '../models/vae/checkpoint.js';
 import { packageRoot } from '../pipeline/bundled.js';
 import { vaeCodec } from '../pipeline/codec.js';
-import { checkGuidance, checkGuidanceUntil, MAX_GUIDANCE } from '../pipeline/generate.js';
 import { loadModel } from '../pipeline/model.js';
 import { formatSeconds } from '../train/progress.js';
 import { writeContactSheet } from '../video/contact-sheet.js';
-import { integerAtLeast } from './options.js';
+import { GUIDANCE_OPTIONS, guidanceOptions, integerAtLeast } from './options.js';
 
 const HELP = `usage: moga eval gen (--model DIR | --truth [--through-codec] | --noise) [options]
 
@@ -69,8 +68,7 @@ export async function run(argv: string[]): Promise<void> {
       'min-recall-gap': { type: 'string', default: '1' },
       first: { type: 'string', default: '0' },
       steps: { type: 'string' },
-      guidance: { type: 'string' },
-      'guidance-until': { type: 'string' },
+      ...GUIDANCE_OPTIONS,
       probe: { type: 'string', default: join(packageRoot(), 'models', 'probe') },
       vae: { type: 'string', default: join(packageRoot(), 'models', 'vae-small', 'vae.safetensors') },
       out: { type: 'string' },
@@ -101,19 +99,7 @@ export async function run(argv: string[]): Promise<void> {
   const first = int('first', 0);
   const minRecallGap = int('min-recall-gap', 0);
   const steps = int('steps', 1);
-  const guidance = values.guidance === undefined ? undefined : Number(values.guidance);
-  if (guidance !== undefined && !checkGuidance(guidance))
-    throw new Error(
-      `eval gen: --guidance must be a number in [0, ${MAX_GUIDANCE}], got '${values.guidance}'`,
-    );
-  const guidanceUntil = values['guidance-until'] === undefined ? undefined : Number(values['guidance-until']);
-  if (
-    guidanceUntil !== undefined &&
-    !(values['guidance-until']!.trim() !== '' && checkGuidanceUntil(guidanceUntil))
-  )
-    throw new Error(
-      `eval gen: --guidance-until must be a number in [0, 1], got '${values['guidance-until']}'`,
-    );
+  const { guidance, guidanceUntil } = guidanceOptions('eval gen', values);
   if ((guidance !== undefined || guidanceUntil !== undefined || steps !== undefined) && source !== 'model')
     throw new Error('eval gen: --steps, --guidance and --guidance-until need --model');
   const seconds = Number(values.seconds);

@@ -1,6 +1,6 @@
 /**
  * `moga generate --story FILE --out FILE.mp4 [--model DIR] [--steps N] [--seed S] [--guidance W]
- *  [--backend B] [--maps DIR] [--save-latent] [--image SHOT=PNG] [--last-image SHOT=PNG] [--json]`: a story file in, an MP4 out (written to a temporary name and renamed
+ *  [--guidance-until T] [--backend B] [--maps DIR] [--save-latent] [--image SHOT=PNG] [--last-image SHOT=PNG] [--json]`: a story file in, an MP4 out (written to a temporary name and renamed
  * on success, so a failure never leaves a partial file), with progress bars on stderr.
  */
 import { existsSync, statSync } from 'node:fs';
@@ -12,12 +12,12 @@ import { exitOnSignals } from '../io/exit-cleanup.js';
 import type { GivenFrames } from '../models/dit/dit.js';
 import { bundledModel } from '../pipeline/bundled.js';
 import { checkConditioningModel, imageGiven, type ShotImage } from '../pipeline/conditioning.js';
-import { checkGuidance, describeUnknown, MAX_GUIDANCE, unknownWords } from '../pipeline/generate.js';
+import { describeUnknown, MAX_GUIDANCE, unknownWords } from '../pipeline/generate.js';
 import { type GenerateReport, generateMp4 } from '../pipeline/generate-mp4.js';
 import { loadModel, type MogaModel } from '../pipeline/model.js';
 import { readStory, type Story } from '../story/story.js';
 import { coverImage, readPng } from '../video/png.js';
-import { integerAtLeast, memorySize } from './options.js';
+import { GUIDANCE_OPTIONS, guidanceOptions, integerAtLeast, memorySize } from './options.js';
 import { checkOutputPath } from './out-path.js';
 import { stderrProgress } from './progress-bar.js';
 
@@ -33,6 +33,8 @@ directory (DiT + text encoder + VAE), and writes an H.264 MP4.
   --steps N        sampler steps (default: the model's)
   --seed S         noise seed, an integer in [0, 2^32) (default: the story's)
   --guidance W     classifier-free guidance scale in [0, ${MAX_GUIDANCE}] (default: the model's; 1 = off, 2x faster)
+  --guidance-until T   guide only while t > T in [0, 1], one DiT pass per step below it
+                   (default: the model's, else 0 = every step guided)
   --backend NAME   native | wasm | ref | cuda (default: the first that starts of native, wasm, ref)
   --strict-vocab   refuse captions with words the model does not know (default: warn, naming them)
   --max-memory M   refuse a story estimated to need more, e.g. 4G or 1500M (default: the memory available now)
@@ -59,6 +61,8 @@ export async function generateToMp4(
     steps?: number;
     seed?: number;
     guidance?: number;
+    /** Guide only while t > this (undefined: the model's). */
+    guidanceUntil?: number;
     maxMemory?: number;
     quiet?: boolean;
     maps?: string;
@@ -77,6 +81,7 @@ export async function generateToMp4(
     steps: opts.steps,
     seed: opts.seed,
     guidance: opts.guidance,
+    guidanceUntil: opts.guidanceUntil,
     maxMemory: opts.maxMemory,
     onProgress: stderrProgress({ quiet: opts.quiet }),
     storyName: storyPath,
@@ -123,7 +128,7 @@ export async function run(argv: string[]): Promise<void> {
       model: { type: 'string' },
       steps: { type: 'string' },
       seed: { type: 'string' },
-      guidance: { type: 'string' },
+      ...GUIDANCE_OPTIONS,
       backend: { type: 'string' },
       'max-memory': { type: 'string' },
       maps: { type: 'string' },
@@ -148,11 +153,7 @@ export async function run(argv: string[]): Promise<void> {
     inputs: [{ flag: 'story', path: values.story }],
   });
   const story = readStory(values.story); // throws a StoryError naming the field: nothing is written
-  const guidance = values.guidance === undefined ? undefined : Number(values.guidance);
-  if (guidance !== undefined && !(values.guidance!.trim() !== '' && checkGuidance(guidance)))
-    throw new Error(
-      `generate: --guidance must be a number in [0, ${MAX_GUIDANCE}], got '${values.guidance}'`,
-    );
+  const { guidance, guidanceUntil } = guidanceOptions('generate', values);
   const steps = integerAtLeast('generate', 'steps', values.steps, 1);
   const seed = integerAtLeast('generate', 'seed', values.seed, 0);
   if (seed !== undefined && seed >= 2 ** 32)
@@ -177,6 +178,7 @@ export async function run(argv: string[]): Promise<void> {
     seed,
     maxMemory,
     guidance,
+    guidanceUntil,
     quiet: values.quiet,
     maps: values.maps,
     saveLatent: values['save-latent'],

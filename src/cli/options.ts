@@ -3,6 +3,7 @@
  * command and the flag, and the JSON recipe of a `moga train` command.
  */
 import { readFileSync } from 'node:fs';
+import { checkGuidance, checkGuidanceUntil, MAX_GUIDANCE } from '../pipeline/generate.js';
 
 /** `--name v` as a finite number > 0; undefined when the option was not given. */
 export function positiveNumber(cmd: string, name: string, v: string | undefined): number | undefined {
@@ -27,6 +28,34 @@ export function integerAtLeast(
       `${cmd}: --${name} must be ${min === 1 ? 'a positive integer' : `an integer >= ${min}`}, got '${v}'`,
     );
   return n;
+}
+
+/** The guidance flags of generate, regenerate, extend and eval gen (parseArgs form). */
+export const GUIDANCE_OPTIONS = {
+  guidance: { type: 'string' },
+  'guidance-until': { type: 'string' },
+} as const;
+
+/**
+ * `--guidance W` (a scale in [0, MAX_GUIDANCE]) and `--guidance-until T` (guide only while t > T,
+ * in [0, 1]), checked with the pipeline's own rules; an empty or non-numeric value is refused
+ * naming the command and the flag. Undefined: not given (the caller's default applies).
+ */
+export function guidanceOptions(
+  cmd: string,
+  values: { readonly guidance?: string; readonly 'guidance-until'?: string },
+): { guidance?: number; guidanceUntil?: number } {
+  const parse = (name: string, v: string | undefined, ok: (n: number) => boolean, range: string) => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!(v.trim() !== '' && Number.isFinite(n) && ok(n)))
+      throw new Error(`${cmd}: --${name} must be a number in ${range}, got '${v}'`);
+    return n;
+  };
+  return {
+    guidance: parse('guidance', values.guidance, checkGuidance, `[0, ${MAX_GUIDANCE}]`),
+    guidanceUntil: parse('guidance-until', values['guidance-until'], checkGuidanceUntil, '[0, 1]'),
+  };
 }
 
 /** `--name 4G` / `1500M` / `2.5G` as bytes; undefined when the option was not given. */

@@ -21,7 +21,7 @@ import {
 import { loadModel, type MogaModel } from '../pipeline/model.js';
 import { readStory, type Story } from '../story/story.js';
 import { generateToMp4 } from './generate.js';
-import { integerAtLeast } from './options.js';
+import { GUIDANCE_OPTIONS, guidanceOptions, integerAtLeast } from './options.js';
 
 const REGENERATE_HELP = `usage: moga regenerate --from OUT.json --shots K[,K...] --out NEW.mp4 [options]
 
@@ -38,6 +38,8 @@ the causal decoder shares with its neighbour; see README). Needs a model with di
   --model DIR          the model (default: the one --from names; it must be the same weights)
   --steps N            sampler steps (default: the original's)
   --guidance W         guidance scale (default: the original's)
+  --guidance-until T   guide only while t > T (default: the original's; for a file saved without
+                       it, the model's)
   --backend NAME       native | wasm | ref | cuda
   --json               print the report as JSON
   --quiet              no progress bars
@@ -55,7 +57,8 @@ MORE.json is a story file whose fps, width and height match the video's; its sho
   --out LONGER.mp4     the longer video; LONGER.json and LONGER.latent.safetensors are saved beside it
   --seed S             noise seed (default: the original's)
   --model DIR          the model (default: the one --from names; it must be the same weights)
-  --steps N, --guidance W, --backend NAME, --json, --quiet   as for generate
+  --steps N, --guidance W, --guidance-until T   as for generate (default: the original's)
+  --backend NAME, --json, --quiet                as for generate
   -h, --help           this text`;
 
 const COMMON = {
@@ -64,7 +67,7 @@ const COMMON = {
   model: { type: 'string' },
   steps: { type: 'string' },
   seed: { type: 'string' },
-  guidance: { type: 'string' },
+  ...GUIDANCE_OPTIONS,
   backend: { type: 'string' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean' },
@@ -87,16 +90,12 @@ function orDispose<T>(model: MogaModel, f: () => T): T {
   }
 }
 
-/** The --steps and --guidance given, checked (undefined: not given). */
+/** The --steps, --guidance and --guidance-until given, checked (undefined: not given). */
 function settings(
   cmd: string,
-  values: { steps?: string; guidance?: string },
-): { steps?: number; guidance?: number } {
-  const steps = integerAtLeast(cmd, 'steps', values.steps, 1);
-  const guidance = values.guidance === undefined ? undefined : Number(values.guidance);
-  if (guidance !== undefined && !(Number.isFinite(guidance) && guidance >= 0 && guidance <= 50))
-    throw new Error(`${cmd}: --guidance must be a number in [0, 50], got '${values.guidance}'`);
-  return { steps, guidance };
+  values: { steps?: string; guidance?: string; 'guidance-until'?: string },
+): { steps?: number; guidance?: number; guidanceUntil?: number } {
+  return { steps: integerAtLeast(cmd, 'steps', values.steps, 1), ...guidanceOptions(cmd, values) };
 }
 
 async function finish(
@@ -106,11 +105,14 @@ async function finish(
   model: MogaModel,
   story: Story,
   given: GivenFrames,
-  run: { seed: number; steps: number; guidance: number },
+  run: { seed: number; steps: number; guidance: number; guidanceUntil?: number },
 ): Promise<void> {
   try {
     const report = await generateToMp4(story, fromPath, model, values.out!, {
-      ...run,
+      seed: run.seed,
+      steps: run.steps,
+      guidance: run.guidance,
+      guidanceUntil: run.guidanceUntil,
       quiet: values.quiet,
       saveLatent: true,
       given,
@@ -196,6 +198,7 @@ export async function runExtend(argv: string[]): Promise<void> {
     seed,
     steps: asked.steps ?? saved.steps,
     guidance: asked.guidance ?? saved.guidance,
+    guidanceUntil: asked.guidanceUntil ?? saved.guidanceUntil, // undefined: the model's
   });
 }
 

@@ -3,7 +3,7 @@
  * (models/dit/dit.ts `GivenFrames`): a known latent and which of its latent frames are given.
  *
  * Saved generations. `generate` can save its final latent beside the MP4 (`out.mp4` ->
- * `out.latent.safetensors` and `out.json`: the story, seed, steps, guidance, sampler and the model's
+ * `out.latent.safetensors` and `out.json`: the story, seed, steps, guidance (and guidanceUntil), sampler and the model's
  * identity, a SHA-256 of its DiT weights), so a later command can keep what it made:
  *   - regenerate: every latent frame given but those of the chosen shots (the story's layout is
  *     unchanged, so the old latent lines up frame for frame);
@@ -24,6 +24,7 @@ import { framesToTensor } from '../tensor/frames.js';
 import { sliceAxis } from '../tensor/ops.js';
 import { fromArray, noGrad, type Tensor, tidy } from '../tensor/tensor.js';
 import type { LatentCodec, LatentDecoder } from './codec.js';
+import { checkGuidanceUntil } from './generate.js';
 import { latentLayout } from './layout.js';
 import type { MogaModel } from './model.js';
 
@@ -37,6 +38,12 @@ export interface SavedGeneration {
   readonly seed: number;
   readonly steps: number;
   readonly guidance: number;
+  /**
+   * Guidance ran while t > this (generate.ts `guidanceUntil`). Optional, so files written before it
+   * was recorded still read (version 1 either way); absent: the model's default, which is what
+   * those generations used.
+   */
+  readonly guidanceUntil?: number;
   readonly shift: number;
   readonly sampler: SamplerConfig;
   readonly model: {
@@ -116,6 +123,9 @@ export function readSavedSettings(jsonPath: string): SavedGeneration {
       `not a saved generation (format ${JSON.stringify(saved?.format)}, expected "${GENERATION_FORMAT}" version 1)`,
     );
   parseStory(saved.story, `${jsonPath} story`);
+  const until = saved.guidanceUntil;
+  if (until !== undefined && !(typeof until === 'number' && checkGuidanceUntil(until)))
+    throw savedError(jsonPath, `guidanceUntil must be a number in [0, 1], got ${JSON.stringify(until)}`);
   return saved;
 }
 
@@ -218,6 +228,8 @@ export interface RegenerateRequest {
   /** Defaults: the saved ones. */
   readonly steps?: number;
   readonly guidance?: number;
+  /** Default: the saved one (a file without it: undefined, the model's default). */
+  readonly guidanceUntil?: number;
 }
 
 /** A regeneration ready for generate / generateMp4: the story, the given frames and the settings. */
@@ -228,6 +240,8 @@ export interface Regeneration {
   readonly seed: number;
   readonly steps: number;
   readonly guidance: number;
+  /** Undefined: the model's default (generate's, when the saved file records none). */
+  readonly guidanceUntil?: number;
 }
 
 /**
@@ -249,6 +263,7 @@ export function regeneration(
     seed: req.seed ?? (saved.seed + 1) % 2 ** 32,
     steps: req.steps ?? saved.steps,
     guidance: req.guidance ?? saved.guidance,
+    guidanceUntil: req.guidanceUntil ?? saved.guidanceUntil,
   };
 }
 

@@ -60,6 +60,8 @@ export interface GenerateMp4Options {
   readonly steps?: number;
   readonly seed?: number;
   readonly guidance?: number;
+  /** Guide only while t > this (default: the model's, else 0; generate.ts `guidanceUntil`). */
+  readonly guidanceUntil?: number;
   readonly maxMemory?: number;
   readonly strictVocab?: boolean;
   readonly onProgress?: (e: ProgressEvent) => void;
@@ -108,6 +110,7 @@ export async function generateMp4(
       steps: opts.steps,
       seed: opts.seed,
       guidance: opts.guidance,
+      guidanceUntil: opts.guidanceUntil,
       maxMemory: opts.maxMemory,
       strictVocab: opts.strictVocab,
       signal: opts.signal,
@@ -138,6 +141,7 @@ export async function generateMp4(
         seed: result.seed,
         steps: result.steps,
         guidance: result.guidance,
+        guidanceUntil: result.guidanceUntil,
         shift: sampling.shift,
         sampler: sampling.sampler,
         model: { dir: model.dir ?? null, dit: ditIdentity(model), codec: model.codec.kind },

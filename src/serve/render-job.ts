@@ -79,7 +79,13 @@ export async function renderJob(
     const report = await generateMp4(story, model, join(spec.runDir, 'video.mp4'), {
       ...options,
       ...(regen
-        ? { given: regen.given, seed: regen.seed, steps: regen.steps, guidance: regen.guidance }
+        ? {
+            given: regen.given,
+            seed: regen.seed,
+            steps: regen.steps,
+            guidance: regen.guidance,
+            guidanceUntil: regen.guidanceUntil, // the source's (undefined: the model's)
+          }
         : {}),
       ...(maps ? { maps: join(spec.runDir, MAPS_DIR) } : {}),
       saveLatent,

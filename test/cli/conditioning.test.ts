@@ -61,19 +61,21 @@ const latentOf = (f: string) => {
 };
 
 test('generate --save-latent, then regenerate a shot and extend: kept latent frames are the saved ones', () => {
-  ok(
-    moga(
-      'generate',
-      '--story',
-      path('two.story.json'),
-      '--out',
-      path('out.mp4'),
-      '--model',
-      path('model'),
-      '--save-latent',
-    ),
+  const gen = moga(
     'generate',
+    '--story',
+    path('two.story.json'),
+    '--out',
+    path('out.mp4'),
+    '--model',
+    path('model'),
+    '--save-latent',
+    '--guidance-until',
+    '0.25',
+    '--json',
   );
+  ok(gen, 'generate');
+  assert.equal(JSON.parse(gen.stdout).guidanceUntil, 0.25, 'the report: --guidance-until as given');
   for (const f of ['out.mp4', 'out.json', 'out.latent.safetensors'])
     assert.ok(existsSync(path(f)), `${f} missing`);
   const saved = JSON.parse(readFileSync(path('out.json'), 'utf8'));
@@ -81,20 +83,25 @@ test('generate --save-latent, then regenerate a shot and extend: kept latent fra
   assert.equal(saved.seed, TWO_SHOTS.seed, 'seed saved');
   assert.match(saved.model.dit, /^[0-9a-f]{64}$/, 'the DiT weights hash');
   assert.deepEqual(saved.latent.shape, [16, 7, 4, 8], 'latent shape');
+  assert.equal(saved.guidanceUntil, 0.25, 'guidanceUntil saved');
 
-  ok(
-    moga(
-      'regenerate',
-      '--from',
-      path('out.json'),
-      '--shots',
-      '1',
-      '--caption',
-      '1=a white star spins in front of a navy sky',
-      '--out',
-      path('new.mp4'),
-    ),
+  const regen = moga(
     'regenerate',
+    '--from',
+    path('out.json'),
+    '--shots',
+    '1',
+    '--caption',
+    '1=a white star spins in front of a navy sky',
+    '--out',
+    path('new.mp4'),
+    '--json',
+  );
+  ok(regen, 'regenerate');
+  assert.equal(
+    JSON.parse(regen.stdout).guidanceUntil,
+    0.25,
+    'regenerate: default guidanceUntil, the saved one',
   );
   const a = latentOf('out.latent.safetensors').data;
   const b = latentOf('new.latent.safetensors').data;
@@ -113,6 +120,7 @@ test('generate --save-latent, then regenerate a shot and extend: kept latent fra
     'new caption saved',
   );
   assert.equal(renew.seed, TWO_SHOTS.seed + 1, 'default seed: the original + 1');
+  assert.equal(renew.guidanceUntil, 0.25, 'regenerate saves the guidanceUntil it used');
 
   ok(
     moga(
@@ -123,6 +131,8 @@ test('generate --save-latent, then regenerate a shot and extend: kept latent fra
       path('more.story.json'),
       '--out',
       path('longer.mp4'),
+      '--guidance-until',
+      '0.5',
     ),
     'extend',
   );
@@ -131,11 +141,9 @@ test('generate --save-latent, then regenerate a shot and extend: kept latent fra
   for (let c = 0; c < 16; c++)
     for (let i = 0; i < 7 * per; i++)
       assert.equal(l.data[c * 10 * per + i], a[c * 7 * per + i], `old latent changed at channel ${c}, ${i}`);
-  assert.equal(
-    JSON.parse(readFileSync(path('longer.json'), 'utf8')).story.shots.length,
-    3,
-    'three shots saved',
-  );
+  const longer = JSON.parse(readFileSync(path('longer.json'), 'utf8'));
+  assert.equal(longer.story.shots.length, 3, 'three shots saved');
+  assert.equal(longer.guidanceUntil, 0.5, 'extend --guidance-until overrides the saved one');
 });
 
 test('generate --image and --last-image: a PNG of another size is fitted and kept', () => {
@@ -210,6 +218,34 @@ test('every bad input is refused by name, nothing written', () => {
       /nope.json: does not exist/,
     ],
     [moga('regenerate', '--from', path('out.json'), '--out', path('bad.mp4')), /--shots is required/],
+    [
+      moga(
+        'regenerate',
+        '--from',
+        path('out.json'),
+        '--shots',
+        '1',
+        '--guidance-until',
+        'x',
+        '--out',
+        path('bad.mp4'),
+      ),
+      /regenerate: --guidance-until must be a number in \[0, 1\], got 'x'/,
+    ],
+    [
+      moga(
+        'extend',
+        '--from',
+        path('out.json'),
+        '--story',
+        path('more.story.json'),
+        '--guidance-until',
+        '2',
+        '--out',
+        path('bad.mp4'),
+      ),
+      /extend: --guidance-until must be a number in \[0, 1\], got '2'/,
+    ],
     [moga('extend', '--from', path('out.json'), '--out', path('bad.mp4')), /--story is required/],
   ];
   for (const [r, re] of cases) {

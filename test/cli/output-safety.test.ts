@@ -82,7 +82,7 @@ test('--out naming a directory or a non-.mp4 file is refused by flag and value, 
   assert.equal(existsSync(avi), false);
 });
 
-test('seeds outside [0, 2^32), non-finite or huge guidance and a memory limit too small are refused', () => {
+test('seeds outside [0, 2^32), non-finite or huge guidance, a guidance-until outside [0, 1] and a memory limit too small are refused', () => {
   const out = join(dir, 'never.mp4');
   for (const [flag, value, msg] of [
     ['--seed', '4294967296', /--seed must be an integer in \[0, 2\^32\), got '4294967296'/],
@@ -93,6 +93,8 @@ test('seeds outside [0, 2^32), non-finite or huge guidance and a memory limit to
     ['--guidance', 'NaN', /--guidance must be a number/],
     ['--guidance', '51', /--guidance must be a number in \[0, 50\]/],
     ['--guidance', '', /--guidance must be a number/],
+    ['--guidance-until', '-1', /generate: --guidance-until must be a number in \[0, 1\], got '-1'/],
+    ['--guidance-until', '', /generate: --guidance-until must be a number in \[0, 1\], got ''/],
     ['--max-memory', 'lots', /--max-memory must be a size like 4G or 1500M, got 'lots'/],
     ['--max-memory', '1M', /this story needs about [\d.]+ GiB of memory .* more than the limit of 0\.00 GiB/],
   ] as const) {

@@ -13,7 +13,7 @@
  * cache (a few latent frames); the frames before it cannot.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -24,7 +24,9 @@ import {
   extendGiven,
   imageGiven,
   readGeneration,
+  readSavedSettings,
   regenerateGiven,
+  regeneration,
   saveGeneration,
 } from '../../src/pipeline/conditioning.js';
 import { generate, toRgbFrames } from '../../src/pipeline/generate.js';
@@ -171,6 +173,50 @@ test('extend: the old latent is a given prefix; the old video frames come back b
     /fps 12, the video being extended 24; they must match/,
   );
   model.dispose();
+});
+
+test('guidanceUntil: saved when given, absent in older files (the model default), regeneration defaults to the saved one', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'moga-cond-until-'));
+  const model = conditionedModel();
+  try {
+    const story = parseStory(TWO_SHOTS);
+    const shape = [16, 7, 4, 8];
+    const latent = new Float32Array(16 * 7 * 4 * 8);
+    const settings = {
+      story,
+      seed: 5,
+      steps: 2,
+      guidance: 2,
+      shift: 1,
+      sampler: { kind: 'euler' as const },
+      model: { dir: null, dit: ditIdentity(model), codec: 'pool' },
+    };
+    const regen = (json: string, req: { guidanceUntil?: number } = {}) => {
+      const r = regeneration(readSavedSettings(join(dir, json)), latent, model, { shots: [1], ...req });
+      r.given.latent.dispose();
+      return r;
+    };
+    saveGeneration(join(dir, 'with.mp4'), { ...settings, guidanceUntil: 0.3 }, latent, shape);
+    assert.equal(JSON.parse(readFileSync(join(dir, 'with.json'), 'utf8')).guidanceUntil, 0.3, 'written');
+    assert.equal(regen('with.json').guidanceUntil, 0.3, 'default: the saved one');
+    assert.equal(regen('with.json', { guidanceUntil: 0.6 }).guidanceUntil, 0.6, 'asked: overrides');
+    assert.equal(regen('with.json', { guidanceUntil: 0 }).guidanceUntil, 0, '0 is a value, not a default');
+
+    saveGeneration(join(dir, 'old.mp4'), settings, latent, shape); // a file from before the field
+    assert.equal('guidanceUntil' in JSON.parse(readFileSync(join(dir, 'old.json'), 'utf8')), false);
+    assert.equal(regen('old.json').guidanceUntil, undefined, "absent: undefined, the model's default");
+    assert.equal(regen('old.json', { guidanceUntil: 0.6 }).guidanceUntil, 0.6);
+
+    const bad = { ...JSON.parse(readFileSync(join(dir, 'with.json'), 'utf8')), guidanceUntil: 'late' };
+    writeFileSync(join(dir, 'bad.json'), JSON.stringify(bad));
+    assert.throws(
+      () => readSavedSettings(join(dir, 'bad.json')),
+      /bad\.json: guidanceUntil must be a number in \[0, 1\], got "late"/,
+    );
+  } finally {
+    model.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('image to video: the decoded first (last) frames are the codec round trip of the image', async () => {

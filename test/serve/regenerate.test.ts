@@ -63,6 +63,9 @@ test('a finished job keeps its latent; regenerating shot 1 keeps shot 0 bit for 
   const saved = JSON.parse(readFileSync(join(jobDir(source), 'video.json'), 'utf8'));
   assert.equal(saved.format, 'moga-generation');
   assert.equal(saved.seed, 7);
+  assert.equal(saved.guidanceUntil, 0, "guidanceUntil saved: the model's default");
+  // as if the source had been made guided only while t > 0.5: the regenerate job takes the saved value
+  writeFileSync(join(jobDir(source), 'video.json'), JSON.stringify({ ...saved, guidanceUntil: 0.5 }));
   assert.equal((await api(server.url, `/api/jobs/${source}/report.json`)).body.saved.json, 'video.json');
   // the saved files are kept, not served
   assert.equal((await api(server.url, `/api/jobs/${source}/video.json`)).status, 404);
@@ -103,9 +106,11 @@ test('a finished job keeps its latent; regenerating shot 1 keeps shot 0 bit for 
   const again = JSON.parse(readFileSync(join(jobDir(regenerated), 'video.json'), 'utf8'));
   assert.equal(again.seed, 8, "default seed: the source's + 1, as moga regenerate");
   assert.equal(again.steps, 2, "steps: the source's");
+  assert.equal(again.guidanceUntil, 0.5, "guidanceUntil: the source's");
   assert.equal(again.story.shots[1].caption, NEW_CAPTION);
   const report = (await api(server.url, `/api/jobs/${regenerated}/report.json`)).body;
   assert.deepEqual(report.regenerated, { from: source, shots: [1] });
+  assert.equal(report.guidanceUntil, 0.5, "the report: the source's guidanceUntil");
 });
 
 test('regenerate refusals: each bad request gets its status, message and field; nothing is queued', async () => {
