@@ -63,6 +63,11 @@ test('config values out of range are refused by field, before the weights are al
       (c) => (c.sampling.guidance = 51),
       /sampling\.guidance must be a number in \[0, 50\], got 51/,
     ],
+    [
+      'prediction',
+      (c) => (c.prediction = 'noise'),
+      /prediction must be one of "velocity", "data", "preconditioned", got "noise"/,
+    ],
     ['missing-dit', (c) => delete c.dit, /dit: missing or not an object/],
     // dims each in range whose weights do not fit in any machine's memory
     [

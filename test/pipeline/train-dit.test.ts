@@ -141,6 +141,12 @@ test('a DiT recipe with an unknown branch, sampler or codec is refused, listing 
     () => checkDitRecipe({ ...r, codec: { kind: 'taesd' } as never }),
     /dit recipe: codec: unknown kind "taesd" \(valid: vae, pool/,
   );
+  assert.throws(
+    () => checkDitRecipe({ ...r, prediction: 'noise' as never }),
+    /dit recipe: prediction must be one of velocity, data, preconditioned/,
+  );
+  for (const prediction of ['velocity', 'data', 'preconditioned'] as const)
+    checkDitRecipe({ ...r, prediction });
   checkDitRecipe(r);
 });
 
