@@ -170,6 +170,9 @@ test('generate --image and --last-image: a PNG of another size is fitted and kep
 test('every bad input is refused by name, nothing written', () => {
   const gen = (...extra: string[]) =>
     moga('generate', '--story', path('two.story.json'), '--out', path('bad.mp4'), ...extra);
+  // regenerate / extend from the saved generation, into bad.mp4
+  const from = (cmd: string, ...extra: string[]) =>
+    moga(cmd, '--from', path('out.json'), ...extra, '--out', path('bad.mp4'));
   const cases: [ReturnType<typeof moga>, RegExp][] = [
     [
       gen('--model', path('model'), '--image', `5=${path('img.png')}`),
@@ -181,72 +184,23 @@ test('every bad input is refused by name, nothing written', () => {
       gen('--model', path('plain'), '--image', `0=${path('img.png')}`),
       /has no conditioning input \(dit.conditioning is not set\)/,
     ],
-    [
-      moga('regenerate', '--from', path('out.json'), '--shots', '3', '--out', path('bad.mp4')),
-      /shot 3 does not exist \(the story has shots 0..1\)/,
-    ],
-    [
-      moga(
-        'regenerate',
-        '--from',
-        path('out.json'),
-        '--shots',
-        '1',
-        '--model',
-        path('other'),
-        '--out',
-        path('bad.mp4'),
-      ),
-      /--from was made by another model/,
-    ],
-    [
-      moga(
-        'regenerate',
-        '--from',
-        path('out.json'),
-        '--shots',
-        '1',
-        '--model',
-        path('plain'),
-        '--out',
-        path('bad.mp4'),
-      ),
-      /has no conditioning input/,
-    ],
+    [from('regenerate', '--shots', '3'), /shot 3 does not exist \(the story has shots 0..1\)/],
+    [from('regenerate', '--shots', '1', '--model', path('other')), /--from was made by another model/],
+    [from('regenerate', '--shots', '1', '--model', path('plain')), /has no conditioning input/],
     [
       moga('regenerate', '--from', path('nope.json'), '--shots', '1', '--out', path('bad.mp4')),
       /nope.json: does not exist/,
     ],
-    [moga('regenerate', '--from', path('out.json'), '--out', path('bad.mp4')), /--shots is required/],
+    [from('regenerate'), /--shots is required/],
     [
-      moga(
-        'regenerate',
-        '--from',
-        path('out.json'),
-        '--shots',
-        '1',
-        '--guidance-until',
-        'x',
-        '--out',
-        path('bad.mp4'),
-      ),
+      from('regenerate', '--shots', '1', '--guidance-until', 'x'),
       /regenerate: --guidance-until must be a number in \[0, 1\], got 'x'/,
     ],
     [
-      moga(
-        'extend',
-        '--from',
-        path('out.json'),
-        '--story',
-        path('more.story.json'),
-        '--guidance-until',
-        '2',
-        '--out',
-        path('bad.mp4'),
-      ),
+      from('extend', '--story', path('more.story.json'), '--guidance-until', '2'),
       /extend: --guidance-until must be a number in \[0, 1\], got '2'/,
     ],
-    [moga('extend', '--from', path('out.json'), '--out', path('bad.mp4')), /--story is required/],
+    [from('extend'), /--story is required/],
   ];
   for (const [r, re] of cases) {
     assert.notEqual(r.status, 0, `expected a refusal matching ${re}`);
