@@ -76,3 +76,23 @@ test('growDiT refuses a source that does not fit: deeper, or other widths', () =
       /does not fit the model: .*ffn\.fc1\.weight/,
     );
   }));
+
+test('a model without the routed branch loads a MoGA source but its routers; one with it needs them', () =>
+  tidy(() => {
+    const rng = new Rng(7);
+    const source = trainedSource(rng.fork(1));
+    const w = weightsOf(source);
+    const routers = [...w.keys()].filter((n) => n.includes('.selfAttn.router.'));
+    assert.ok(routers.length > 0, 'the micro DiT has routers');
+    const localCfg = { ...CFG, attention: { ...CFG.attention, branches: ['window', 'frame'] as const } };
+    const local = initVideoDiT(localCfg as typeof CFG, rng.fork(2));
+    assert.equal(growDiT(local, w), CFG.layers);
+    const q = 'blocks.1.selfAttn.q.weight';
+    const loaded = new Map(namedParams(local.params as never)).get(q)!.dataSync();
+    assert.deepEqual(Array.from(loaded), Array.from(w.get(q)!), 'shared self-attention weights copied');
+    const withoutRouters = new Map([...w].filter(([n]) => !routers.includes(n)));
+    assert.throws(
+      () => growDiT(initVideoDiT(CFG, rng.fork(3)), withoutRouters),
+      /does not fit the model: missing blocks\.\d+\.selfAttn\.router/,
+    );
+  }));

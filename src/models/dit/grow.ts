@@ -9,7 +9,8 @@
  * non-zero is also what lets the zeroed projections learn (their gradient is gate x input).
  * Growing an unconditioned DiT into one with `config.conditioning` works the same way: the patch
  * embedding's x_t columns are copied and its conditioning columns zeroed, so the grown model gives
- * the source's output whatever frames are given, until it is trained.
+ * the source's output whatever frames are given, until it is trained. A model without the routed
+ * branch takes a MoGA source's weights but its routers.
  */
 import type { Params } from '../../nn/params.js';
 import { namedParams } from '../../nn/params.js';
@@ -56,7 +57,12 @@ export function growDiT(dit: VideoDiT, weights: ReadonlyMap<string, Float32Array
     else t.backend.write(t.storage, w);
   }
   const known = new Set(named.map(([n]) => n));
-  for (const name of weights.keys()) if (!known.has(name)) problems.push(`unexpected ${name}`);
+  // a model without the routed branch (an attention ablation warm-started from a MoGA model) has
+  // no routers; the rest of self-attention (q, k, v, o) is shared by every branch, so it loads
+  const routers = !dit.config.attention.branches.includes('routed');
+  for (const name of weights.keys())
+    if (!known.has(name) && !(routers && /\.selfAttn\.router\./.test(name)))
+      problems.push(`unexpected ${name}`);
   if (problems.length)
     throw new Error(`growDiT: the source does not fit the model: ${problems.slice(0, 6).join('; ')}`);
   return depth;
