@@ -18,7 +18,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import os from 'node:os';
 import { groupedAttention } from '../src/attention/grouped-attention.js';
 import { plans } from '../src/attention/plans.js';
 import { MoGARouter } from '../src/attention/router.js';

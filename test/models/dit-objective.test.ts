@@ -188,7 +188,13 @@ describe('the DiT objective on toy data (closed form)', () => {
         textDim: TEXT_DIM,
         condition: (texts, shape) => {
           const c = base.condition(texts, shape);
-          return { ...c, run: (xs, ts) => (passes.push(xs.length), c.run(xs, ts)) };
+          return {
+            ...c,
+            run: (xs, ts) => {
+              passes.push(xs.length);
+              return c.run(xs, ts);
+            },
+          };
         },
       };
       const v = samplingVelocity(net, text(), 3, 'data', SHAPE, undefined, 0.5);
