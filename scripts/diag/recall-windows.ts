@@ -5,9 +5,11 @@
  *   node --import tsx scripts/diag/recall-windows.ts [N=400]
  *
  * For window lengths 33 / 97 / 193 frames (24 fps) and story lengths 8-40 s / 8-16 s, over the
- * first N training clips (world-clips.ts `clipWindow`, the windows `moga train dit` draws).
+ * first N training clips: the windows `moga train dit` draws (world-clips.ts `clipWindow`) and the
+ * shots it trains on in them (`windowShots`: a shot owning no latent frame is dropped; the VAE's
+ * 4 frames per latent frame).
  */
-import { clipWindow } from '../../src/pipeline/world-clips.js';
+import { clipWindow, windowShots } from '../../src/pipeline/world-clips.js';
 
 const n = Number(process.argv[2] ?? 400);
 for (const frames of [33, 97, 193]) {
@@ -20,11 +22,9 @@ for (const frames of [33, 97, 193]) {
     let shots = 0;
     for (let i = 0; i < n; i++) {
       const { story, start } = clipWindow(i, spec);
-      const inWindow = (k: number) =>
-        story.shots[k].startFrame + story.shots[k].frames > start &&
-        story.shots[k].startFrame < start + frames;
-      shots += story.shots.filter((_, k) => inWindow(k)).length;
-      if (story.recalls.some((r) => inWindow(r.shot) && inWindow(r.fromShot))) withRecall++;
+      const kept = new Set(windowShots(story, start, frames, 4).shots.map((s) => s.index));
+      shots += kept.size;
+      if (story.recalls.some((r) => kept.has(r.shot) && kept.has(r.fromShot))) withRecall++;
     }
     console.log(
       `${frames} frames from ${minSeconds}-${maxSeconds} s stories: ${((100 * withRecall) / n).toFixed(1)}% of ${n} windows hold a recall and its first appearance; ${(shots / n).toFixed(2)} shots per window`,

@@ -4,7 +4,7 @@
  * per-shot captions and latent shot layout, and the story's global caption sometimes.
  * Everything is a pure function of (clip index, spec).
  */
-import { generateStory, makeRenderer, splitSeed } from '../data/world/index.js';
+import { generateStory, makeRenderer, type Story, splitSeed } from '../data/world/index.js';
 import { makeRand } from '../data/world/rand.js';
 import { exactLatentFrames, shotLayout } from '../models/latent-layout.js';
 import { framesToFloat32 } from '../tensor/frames.js';
@@ -48,26 +48,32 @@ export function clipWindow(index: number, spec: ClipSpec) {
   return { story, seed, start, rand };
 }
 
+/**
+ * The story's shots a window of `frames` frames from `start` trains on, and their latent frames:
+ * the shots it overlaps, on the latent grid by the one cut rule (models/latent-layout.ts); a shot
+ * that owns no latent frame of the window is dropped, its caption with it.
+ */
+export function windowShots(story: Story, start: number, frames: number, time: number) {
+  const visible = story.shots.filter((s) => s.startFrame + s.frames > start && s.startFrame < start + frames);
+  const layout = shotLayout(
+    frames,
+    visible.map((s) => Math.max(0, s.startFrame - start)),
+    time,
+  );
+  return { shots: layout.shots.map((k) => visible[k]), shotFrames: layout.shotFrames };
+}
+
 export function worldClip(index: number, spec: ClipSpec, time = 4): WorldClip {
   exactLatentFrames(spec.frames, time, 'world clips');
   const { story, seed, start, rand: r } = clipWindow(index, spec);
   const renderer = makeRenderer(story);
   const bytes = Array.from({ length: spec.frames }, (_, i) => renderer.render(start + i).rgb);
-  // the window's shots on the latent grid by the one cut rule (models/latent-layout.ts): a shot
-  // that owns no latent frame of the window is dropped, its caption with it
-  const visible = story.shots.filter(
-    (s) => s.startFrame + s.frames > start && s.startFrame < start + spec.frames,
-  );
-  const layout = shotLayout(
-    spec.frames,
-    visible.map((s) => Math.max(0, s.startFrame - start)),
-    time,
-  );
+  const { shots, shotFrames } = windowShots(story, start, spec.frames, time);
   const global = story.globalCaption && r.chance(spec.globalProb) ? story.globalCaption : undefined;
   return {
     video: framesToFloat32(bytes, spec.width, spec.height, 'CFHW'),
-    captions: layout.shots.map((k) => visible[k].caption),
-    shotFrames: layout.shotFrames,
+    captions: shots.map((s) => s.caption),
+    shotFrames,
     ...(global ? { global } : {}),
     seed,
     start,
