@@ -244,14 +244,16 @@ export function createApp(opts: AppOptions): Hono {
       throw e;
     }
     const json = queue.store.savedPath(src.id);
-    const noLatent = `job ${src.id} saved no latent (${SAVED.latent}), so its other shots cannot be kept: only jobs rendered by a model with dit.conditioning save one`;
     if (!src.files.includes(LATENT) || !existsSync(join(dirname(json), SAVED.latent)))
-      throw new RequestError(409, noLatent);
+      throw new RequestError(
+        409,
+        `job ${src.id} saved no latent (${SAVED.latent}), so its other shots cannot be kept: only jobs rendered by a model with dit.conditioning save one`,
+      );
     let saved: SavedGeneration;
     try {
       saved = readSavedSettings(json);
     } catch (e) {
-      throw new RequestError(409, `${noLatent} (${(e as Error).message})`);
+      throw new RequestError(409, `job ${src.id}'s saved settings cannot be read: ${(e as Error).message}`);
     }
     if (saved.model.dit !== cond.dit)
       throw new RequestError(
