@@ -13,11 +13,21 @@ export interface Variant {
   fn: () => unknown;
 }
 
-/** Median milliseconds of each variant, interleaved. */
-export async function timeInterleaved(variants: Variant[], repeats = 5, warmup = 1): Promise<number[]> {
+/**
+ * Median milliseconds of each variant, interleaved. `settleMs` pauses before each run: thread pools
+ * spin for a while after a call (OpenBLAS's for about 2^28 cycles, ~0.1 s), and a variant started
+ * while another library's threads still spin finds one core fewer.
+ */
+export async function timeInterleaved(
+  variants: Variant[],
+  repeats = 5,
+  warmup = 1,
+  settleMs = 200,
+): Promise<number[]> {
   const times = variants.map(() => [] as number[]);
   for (let r = 0; r < warmup + repeats; r++)
     for (let v = 0; v < variants.length; v++) {
+      if (settleMs > 0) await new Promise((ok) => setTimeout(ok, settleMs));
       const t0 = performance.now();
       await variants[v].fn();
       const dt = performance.now() - t0;
