@@ -24,7 +24,7 @@ import { vaeCodec } from '../pipeline/codec.js';
 import { loadModel } from '../pipeline/model.js';
 import { formatSeconds } from '../train/progress.js';
 import { writeContactSheet } from '../video/contact-sheet.js';
-import { GUIDANCE_OPTIONS, guidanceOptions, integerAtLeast } from './options.js';
+import { integerAtLeast, SAMPLING_OPTIONS, samplingOptions } from './options.js';
 
 const HELP = `usage: moga eval gen (--model DIR | --truth [--through-codec] | --noise) [options]
 
@@ -46,6 +46,7 @@ writes result.json, table.md, worst.png and best.png (video | truth, middle fram
   --steps N            sampler steps (default: the model's)
   --guidance G         classifier-free guidance scale (default: the model's; 1 = none)
   --guidance-until T   guide only while t > T, one pass per step below (default: the model's, else 0)
+  --noise-correlation R   starting noise correlation between a shot's latent frames (default: the model's, else 0)
   --probe DIR          probe checkpoint (default models/probe)
   --vae FILE           VAE for --noise or --through-codec without --model (default models/vae-small/vae.safetensors)
   --out DIR            output directory (default out/eval-<run>)
@@ -68,7 +69,7 @@ export async function run(argv: string[]): Promise<void> {
       'min-recall-gap': { type: 'string', default: '1' },
       first: { type: 'string', default: '0' },
       steps: { type: 'string' },
-      ...GUIDANCE_OPTIONS,
+      ...SAMPLING_OPTIONS,
       probe: { type: 'string', default: join(packageRoot(), 'models', 'probe') },
       vae: { type: 'string', default: join(packageRoot(), 'models', 'vae-small', 'vae.safetensors') },
       out: { type: 'string' },
@@ -99,9 +100,9 @@ export async function run(argv: string[]): Promise<void> {
   const first = int('first', 0);
   const minRecallGap = int('min-recall-gap', 0);
   const steps = int('steps', 1);
-  const { guidance, guidanceUntil } = guidanceOptions('eval gen', values);
-  if ((guidance !== undefined || guidanceUntil !== undefined || steps !== undefined) && source !== 'model')
-    throw new Error('eval gen: --steps, --guidance and --guidance-until need --model');
+  const { guidance, guidanceUntil, noiseCorrelation } = samplingOptions('eval gen', values);
+  if ([guidance, guidanceUntil, noiseCorrelation, steps].some((v) => v !== undefined) && source !== 'model')
+    throw new Error('eval gen: --steps, --guidance, --guidance-until and --noise-correlation need --model');
   const seconds = Number(values.seconds);
   if (!(seconds > 0 && seconds <= 120))
     throw new Error(`eval gen: --seconds must be in (0, 120], got '${values.seconds}'`);
@@ -154,6 +155,7 @@ export async function run(argv: string[]): Promise<void> {
     steps,
     guidance,
     guidanceUntil,
+    noiseCorrelation,
     onStory: (d, n, s) =>
       process.stderr.write(
         `eval gen: ${d}/${n} stories, ${((60 * d) / s).toFixed(2)} stories/min, ~${formatSeconds((s / d) * (n - d))} left\n`,

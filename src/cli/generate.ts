@@ -1,6 +1,6 @@
 /**
  * `moga generate --story FILE --out FILE.mp4 [--model DIR] [--steps N] [--seed S] [--guidance W]
- *  [--guidance-until T] [--backend B] [--maps DIR] [--save-latent] [--image SHOT=PNG] [--last-image SHOT=PNG] [--json]`: a story file in, an MP4 out (written to a temporary name and renamed
+ *  [--guidance-until T] [--noise-correlation R] [--backend B] [--maps DIR] [--save-latent] [--image SHOT=PNG] [--last-image SHOT=PNG] [--json]`: a story file in, an MP4 out (written to a temporary name and renamed
  * on success, so a failure never leaves a partial file), with progress bars on stderr.
  */
 import { existsSync, statSync } from 'node:fs';
@@ -17,7 +17,7 @@ import { type GenerateReport, generateMp4 } from '../pipeline/generate-mp4.js';
 import { loadModel, type MogaModel } from '../pipeline/model.js';
 import { readStory, type Story } from '../story/story.js';
 import { coverImage, readPng } from '../video/png.js';
-import { GUIDANCE_OPTIONS, guidanceOptions, integerAtLeast, memorySize } from './options.js';
+import { integerAtLeast, memorySize, SAMPLING_OPTIONS, samplingOptions } from './options.js';
 import { checkOutputPath } from './out-path.js';
 import { stderrProgress } from './progress-bar.js';
 
@@ -35,6 +35,8 @@ directory (DiT + text encoder + VAE), and writes an H.264 MP4.
   --guidance W     classifier-free guidance scale in [0, ${MAX_GUIDANCE}] (default: the model's; 1 = off, 2x faster)
   --guidance-until T   guide only while t > T in [0, 1], one DiT pass per step below it
                    (default: the model's, else 0 = every step guided)
+  --noise-correlation R   the starting noise's correlation between neighbouring latent frames of a
+                   shot, in [0, 1) (default: the model's, else 0 = independent; higher: steadier shots)
   --backend NAME   native | wasm | ref | cuda (default: the first that starts of native, wasm, ref)
   --strict-vocab   refuse captions with words the model does not know (default: warn, naming them)
   --max-memory M   refuse a story estimated to need more, e.g. 4G or 1500M (default: the memory available now)
@@ -63,6 +65,8 @@ export async function generateToMp4(
     guidance?: number;
     /** Guide only while t > this (undefined: the model's). */
     guidanceUntil?: number;
+    /** Undefined: the model's. */
+    noiseCorrelation?: number;
     maxMemory?: number;
     quiet?: boolean;
     maps?: string;
@@ -82,6 +86,7 @@ export async function generateToMp4(
     seed: opts.seed,
     guidance: opts.guidance,
     guidanceUntil: opts.guidanceUntil,
+    noiseCorrelation: opts.noiseCorrelation,
     maxMemory: opts.maxMemory,
     onProgress: stderrProgress({ quiet: opts.quiet }),
     storyName: storyPath,
@@ -128,7 +133,7 @@ export async function run(argv: string[]): Promise<void> {
       model: { type: 'string' },
       steps: { type: 'string' },
       seed: { type: 'string' },
-      ...GUIDANCE_OPTIONS,
+      ...SAMPLING_OPTIONS,
       backend: { type: 'string' },
       'max-memory': { type: 'string' },
       maps: { type: 'string' },
@@ -153,7 +158,7 @@ export async function run(argv: string[]): Promise<void> {
     inputs: [{ flag: 'story', path: values.story }],
   });
   const story = readStory(values.story); // throws a StoryError naming the field: nothing is written
-  const { guidance, guidanceUntil } = guidanceOptions('generate', values);
+  const { guidance, guidanceUntil, noiseCorrelation } = samplingOptions('generate', values);
   const steps = integerAtLeast('generate', 'steps', values.steps, 1);
   const seed = integerAtLeast('generate', 'seed', values.seed, 0);
   if (seed !== undefined && seed >= 2 ** 32)
@@ -179,6 +184,7 @@ export async function run(argv: string[]): Promise<void> {
     maxMemory,
     guidance,
     guidanceUntil,
+    noiseCorrelation,
     quiet: values.quiet,
     maps: values.maps,
     saveLatent: values['save-latent'],

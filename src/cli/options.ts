@@ -3,6 +3,7 @@
  * command and the flag, and the JSON recipe of a `moga train` command.
  */
 import { readFileSync } from 'node:fs';
+import { checkNoiseCorrelation } from '../diffusion/noise.js';
 import { checkGuidance, checkGuidanceUntil, MAX_GUIDANCE } from '../pipeline/generate.js';
 
 /** `--name v` as a finite number > 0; undefined when the option was not given. */
@@ -30,21 +31,27 @@ export function integerAtLeast(
   return n;
 }
 
-/** The guidance flags of generate, regenerate, extend and eval gen (parseArgs form). */
-export const GUIDANCE_OPTIONS = {
+/** The sampling flags of generate, regenerate, extend and eval gen (parseArgs form). */
+export const SAMPLING_OPTIONS = {
   guidance: { type: 'string' },
   'guidance-until': { type: 'string' },
+  'noise-correlation': { type: 'string' },
 } as const;
 
 /**
- * `--guidance W` (a scale in [0, MAX_GUIDANCE]) and `--guidance-until T` (guide only while t > T,
- * in [0, 1]), checked with the pipeline's own rules; an empty or non-numeric value is refused
- * naming the command and the flag. Undefined: not given (the caller's default applies).
+ * `--guidance W` (a scale in [0, MAX_GUIDANCE]), `--guidance-until T` (guide only while t > T, in
+ * [0, 1]) and `--noise-correlation R` (the starting noise's correlation between a shot's latent
+ * frames, in [0, 1)), checked with the pipeline's own rules; an empty or non-numeric value is
+ * refused naming the command and the flag. Undefined: not given (the caller's default applies).
  */
-export function guidanceOptions(
+export function samplingOptions(
   cmd: string,
-  values: { readonly guidance?: string; readonly 'guidance-until'?: string },
-): { guidance?: number; guidanceUntil?: number } {
+  values: {
+    readonly guidance?: string;
+    readonly 'guidance-until'?: string;
+    readonly 'noise-correlation'?: string;
+  },
+): { guidance?: number; guidanceUntil?: number; noiseCorrelation?: number } {
   const parse = (name: string, v: string | undefined, ok: (n: number) => boolean, range: string) => {
     if (v === undefined) return undefined;
     const n = Number(v);
@@ -55,6 +62,12 @@ export function guidanceOptions(
   return {
     guidance: parse('guidance', values.guidance, checkGuidance, `[0, ${MAX_GUIDANCE}]`),
     guidanceUntil: parse('guidance-until', values['guidance-until'], checkGuidanceUntil, '[0, 1]'),
+    noiseCorrelation: parse(
+      'noise-correlation',
+      values['noise-correlation'],
+      checkNoiseCorrelation,
+      '[0, 1)',
+    ),
   };
 }
 

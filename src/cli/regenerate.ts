@@ -21,7 +21,7 @@ import {
 import { loadModel, type MogaModel } from '../pipeline/model.js';
 import { readStory, type Story } from '../story/story.js';
 import { generateToMp4 } from './generate.js';
-import { GUIDANCE_OPTIONS, guidanceOptions, integerAtLeast } from './options.js';
+import { integerAtLeast, SAMPLING_OPTIONS, samplingOptions } from './options.js';
 
 const REGENERATE_HELP = `usage: moga regenerate --from OUT.json --shots K[,K...] --out NEW.mp4 [options]
 
@@ -40,6 +40,7 @@ the causal decoder shares with its neighbour; see README). Needs a model with di
   --guidance W         guidance scale (default: the original's)
   --guidance-until T   guide only while t > T (default: the original's; for a file saved without
                        it, the model's)
+  --noise-correlation R   as for generate (default: the original's, else the model's)
   --backend NAME       native | wasm | ref | cuda
   --json               print the report as JSON
   --quiet              no progress bars
@@ -57,7 +58,8 @@ MORE.json is a story file whose fps, width and height match the video's; its sho
   --out LONGER.mp4     the longer video; LONGER.json and LONGER.latent.safetensors are saved beside it
   --seed S             noise seed (default: the original's)
   --model DIR          the model (default: the one --from names; it must be the same weights)
-  --steps N, --guidance W, --guidance-until T   as for generate (default: the original's)
+  --steps N, --guidance W, --guidance-until T, --noise-correlation R
+                       as for generate (default: the original's)
   --backend NAME, --json, --quiet                as for generate
   -h, --help           this text`;
 
@@ -67,7 +69,7 @@ const COMMON = {
   model: { type: 'string' },
   steps: { type: 'string' },
   seed: { type: 'string' },
-  ...GUIDANCE_OPTIONS,
+  ...SAMPLING_OPTIONS,
   backend: { type: 'string' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean' },
@@ -90,12 +92,12 @@ function orDispose<T>(model: MogaModel, f: () => T): T {
   }
 }
 
-/** The --steps, --guidance and --guidance-until given, checked (undefined: not given). */
+/** The --steps and sampling flags given, checked (undefined: not given). */
 function settings(
   cmd: string,
-  values: { steps?: string; guidance?: string; 'guidance-until'?: string },
-): { steps?: number; guidance?: number; guidanceUntil?: number } {
-  return { steps: integerAtLeast(cmd, 'steps', values.steps, 1), ...guidanceOptions(cmd, values) };
+  values: { steps?: string; guidance?: string; 'guidance-until'?: string; 'noise-correlation'?: string },
+): { steps?: number; guidance?: number; guidanceUntil?: number; noiseCorrelation?: number } {
+  return { steps: integerAtLeast(cmd, 'steps', values.steps, 1), ...samplingOptions(cmd, values) };
 }
 
 async function finish(
@@ -105,7 +107,7 @@ async function finish(
   model: MogaModel,
   story: Story,
   given: GivenFrames,
-  run: { seed: number; steps: number; guidance: number; guidanceUntil?: number },
+  run: { seed: number; steps: number; guidance: number; guidanceUntil?: number; noiseCorrelation?: number },
 ): Promise<void> {
   try {
     const report = await generateToMp4(story, fromPath, model, values.out!, {
@@ -113,6 +115,7 @@ async function finish(
       steps: run.steps,
       guidance: run.guidance,
       guidanceUntil: run.guidanceUntil,
+      noiseCorrelation: run.noiseCorrelation,
       quiet: values.quiet,
       saveLatent: true,
       given,
@@ -199,6 +202,7 @@ export async function runExtend(argv: string[]): Promise<void> {
     steps: asked.steps ?? saved.steps,
     guidance: asked.guidance ?? saved.guidance,
     guidanceUntil: asked.guidanceUntil ?? saved.guidanceUntil, // undefined: the model's
+    noiseCorrelation: asked.noiseCorrelation ?? saved.noiseCorrelation,
   });
 }
 

@@ -105,6 +105,7 @@ export interface EvalGenOptions extends SelectOptions {
   steps?: number;
   guidance?: number;
   guidanceUntil?: number;
+  noiseCorrelation?: number;
   metric?: MetricOptions;
   onStory?: (done: number, total: number, seconds: number) => void;
 }
@@ -241,6 +242,7 @@ export async function evalGen(o: EvalGenOptions): Promise<EvalGenResult> {
         steps: o.steps,
         guidance: o.guidance,
         guidanceUntil: o.guidanceUntil,
+        noiseCorrelation: o.noiseCorrelation,
         collect: true,
       });
       video = r.video!;

@@ -3,7 +3,7 @@
  * (models/dit/dit.ts `GivenFrames`): a known latent and which of its latent frames are given.
  *
  * Saved generations. `generate` can save its final latent beside the MP4 (`out.mp4` ->
- * `out.latent.safetensors` and `out.json`: the story, seed, steps, guidance (and guidanceUntil), sampler and the model's
+ * `out.latent.safetensors` and `out.json`: the story, seed, steps, guidance (guidanceUntil, noiseCorrelation), sampler and the model's
  * identity, a SHA-256 of its DiT weights), so a later command can keep what it made:
  *   - regenerate: every latent frame given but those of the chosen shots (the story's layout is
  *     unchanged, so the old latent lines up frame for frame);
@@ -14,6 +14,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { checkNoiseCorrelation } from '../diffusion/noise.js';
 import type { SamplerConfig } from '../diffusion/sampler.js';
 import { writeFileAtomic } from '../io/atomic-file.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
@@ -44,6 +45,8 @@ export interface SavedGeneration {
    * those generations used.
    */
   readonly guidanceUntil?: number;
+  /** The starting noise's correlation (generate.ts `noiseCorrelation`); optional like guidanceUntil. */
+  readonly noiseCorrelation?: number;
   readonly shift: number;
   readonly sampler: SamplerConfig;
   readonly model: {
@@ -126,6 +129,9 @@ export function readSavedSettings(jsonPath: string): SavedGeneration {
   const until = saved.guidanceUntil;
   if (until !== undefined && !(typeof until === 'number' && checkGuidanceUntil(until)))
     throw savedError(jsonPath, `guidanceUntil must be a number in [0, 1], got ${JSON.stringify(until)}`);
+  const rho = saved.noiseCorrelation;
+  if (rho !== undefined && !(typeof rho === 'number' && checkNoiseCorrelation(rho)))
+    throw savedError(jsonPath, `noiseCorrelation must be a number in [0, 1), got ${JSON.stringify(rho)}`);
   return saved;
 }
 
@@ -230,6 +236,8 @@ export interface RegenerateRequest {
   readonly guidance?: number;
   /** Default: the saved one (a file without it: undefined, the model's default). */
   readonly guidanceUntil?: number;
+  /** Default: the saved one, as guidanceUntil. */
+  readonly noiseCorrelation?: number;
 }
 
 /** A regeneration ready for generate / generateMp4: the story, the given frames and the settings. */
@@ -242,6 +250,7 @@ export interface Regeneration {
   readonly guidance: number;
   /** Undefined: the model's default (generate's, when the saved file records none). */
   readonly guidanceUntil?: number;
+  readonly noiseCorrelation?: number;
 }
 
 /**
@@ -264,6 +273,7 @@ export function regeneration(
     steps: req.steps ?? saved.steps,
     guidance: req.guidance ?? saved.guidance,
     guidanceUntil: req.guidanceUntil ?? saved.guidanceUntil,
+    noiseCorrelation: req.noiseCorrelation ?? saved.noiseCorrelation,
   };
 }
 

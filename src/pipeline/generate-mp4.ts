@@ -34,6 +34,8 @@ export interface GenerateReport {
   readonly guidance: number;
   /** Guidance ran while t > this; the steps below it ran one pass (0: every step guided). */
   readonly guidanceUntil: number;
+  /** The starting noise's correlation between a shot's latent frames (0: independent). */
+  readonly noiseCorrelation: number;
   readonly codec: string;
   /** Self-attention branches (routed+window+frame for MoGA) and the routed groups (0: none). */
   readonly attention: string;
@@ -62,6 +64,8 @@ export interface GenerateMp4Options {
   readonly guidance?: number;
   /** Guide only while t > this (default: the model's, else 0; generate.ts `guidanceUntil`). */
   readonly guidanceUntil?: number;
+  /** Default: the model's, else 0 (generate.ts `noiseCorrelation`). */
+  readonly noiseCorrelation?: number;
   readonly maxMemory?: number;
   readonly strictVocab?: boolean;
   readonly onProgress?: (e: ProgressEvent) => void;
@@ -111,6 +115,7 @@ export async function generateMp4(
       seed: opts.seed,
       guidance: opts.guidance,
       guidanceUntil: opts.guidanceUntil,
+      noiseCorrelation: opts.noiseCorrelation,
       maxMemory: opts.maxMemory,
       strictVocab: opts.strictVocab,
       signal: opts.signal,
@@ -142,6 +147,7 @@ export async function generateMp4(
         steps: result.steps,
         guidance: result.guidance,
         guidanceUntil: result.guidanceUntil,
+        noiseCorrelation: result.noiseCorrelation,
         shift: sampling.shift,
         sampler: sampling.sampler,
         model: { dir: model.dir ?? null, dit: ditIdentity(model), codec: model.codec.kind },
@@ -172,6 +178,7 @@ export async function generateMp4(
     seed: result.seed,
     guidance: result.guidance,
     guidanceUntil: result.guidanceUntil,
+    noiseCorrelation: result.noiseCorrelation,
     codec: result.codec,
     attention: att.branches.join('+'),
     groups: att.branches.includes('routed') ? att.groups : 0,

@@ -15,6 +15,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { tapRouting } from '../attention/router.js';
 import { withBackend } from '../backends/index.js';
+import { checkNoiseCorrelation, frameNoise } from '../diffusion/noise.js';
 import { sampling } from '../diffusion/sample.js';
 import type { SamplerConfig } from '../diffusion/sampler.js';
 import { type GivenFrames, givenMask } from '../models/dit/dit.js';
@@ -24,6 +25,7 @@ import type { LatentLayout } from '../models/latent-layout.js';
 import { tokenizeText } from '../models/text/tokenizer.js';
 import { parseStory, type Story } from '../story/story.js';
 import { sliceAxis } from '../tensor/ops.js';
+import { Rng } from '../tensor/random.js';
 import { noGrad, type Tensor, tidy } from '../tensor/tensor.js';
 import { latentLayout } from './layout.js';
 import { defaultMemoryLimit, estimateGenerateMemory, gib } from './memory-estimate.js';
@@ -40,6 +42,8 @@ export interface GenerateOptions {
   readonly guidance?: number;
   /** Guide only while t > this, one pass per step below it (default: the model's, else 0). */
   readonly guidanceUntil?: number;
+  /** Correlation of the starting noise between a shot's latent frames, in [0, 1) (default: the model's, else 0). */
+  readonly noiseCorrelation?: number;
   readonly shift?: number;
   readonly sampler?: SamplerConfig;
   /** Latent frames per decode chunk after the first (default 4 = 16 video frames). */
@@ -109,6 +113,7 @@ export interface GenerateResult {
   readonly seed: number;
   readonly guidance: number;
   readonly guidanceUntil: number;
+  readonly noiseCorrelation: number;
   readonly codec: MogaModel['codec']['kind'];
   /** Wall-clock seconds per stage. */
   readonly seconds: { text: number; sample: number; decode: number; total: number };
@@ -172,6 +177,9 @@ async function run(story: Story, model: MogaModel, opts: GenerateOptions): Promi
   const guidanceUntil = opts.guidanceUntil ?? s.guidanceUntil ?? 0;
   if (!checkGuidanceUntil(guidanceUntil))
     throw new Error(`generate: guidanceUntil must be a number in [0, 1], got ${guidanceUntil}`);
+  const noiseCorrelation = opts.noiseCorrelation ?? s.noiseCorrelation ?? 0;
+  if (!checkNoiseCorrelation(noiseCorrelation))
+    throw new Error(`generate: noiseCorrelation must be a number in [0, 1), got ${noiseCorrelation}`);
   // the noise RNG keys on 32 bits: 2^32 would silently give the video of seed 0
   if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32)
     throw new Error(`generate: seed must be an integer in [0, 2^32), got ${seed}`);
@@ -234,6 +242,7 @@ async function run(story: Story, model: MogaModel, opts: GenerateOptions): Promi
     given,
     guidanceUntil,
   );
+  const noise = frameNoise(new Rng(seed), shape, noiseCorrelation, layout.shotStarts);
   let latent: Tensor;
   try {
     const stepper = sampling({
@@ -242,7 +251,7 @@ async function run(story: Story, model: MogaModel, opts: GenerateOptions): Promi
       sampler: opts.sampler ?? s.sampler,
       steps,
       shift: opts.shift ?? s.shift,
-      seed,
+      noise,
       ...(given && mask ? { given: { latent: given.latent, mask } } : {}),
       onStep: (info) => sampleTrack(info.step + 1),
     });
@@ -265,6 +274,7 @@ async function run(story: Story, model: MogaModel, opts: GenerateOptions): Promi
       }
     }
   } finally {
+    noise.dispose(); // the sampler leaves a caller's starting noise alone
     v.dispose();
     mask?.dispose();
     disposeText(text);
@@ -315,6 +325,7 @@ async function run(story: Story, model: MogaModel, opts: GenerateOptions): Promi
     seed,
     guidance,
     guidanceUntil,
+    noiseCorrelation,
     codec: codec.kind,
     unknownWords: unknown,
     seconds: {

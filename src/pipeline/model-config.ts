@@ -6,6 +6,7 @@
  */
 import { totalmem } from 'node:os';
 import { checkBranches } from '../attention/visual-attention.js';
+import { checkNoiseCorrelation } from '../diffusion/noise.js';
 import { checkSamplerConfig } from '../diffusion/sampler.js';
 import { ditParamCount } from '../models/cost.js';
 import { PREDICTIONS } from '../models/dit/objective.js';
@@ -132,6 +133,8 @@ export function checkModelConfig(c: ModelConfig, bad: (m: string) => never): voi
   num(s.shift, 'sampling.shift', 0, L.shift, true);
   num(s.guidance, 'sampling.guidance', 0, L.guidance);
   if (s.guidanceUntil !== undefined) num(s.guidanceUntil, 'sampling.guidanceUntil', 0, 1);
+  if (s.noiseCorrelation !== undefined && !checkNoiseCorrelation(s.noiseCorrelation))
+    bad(`sampling.noiseCorrelation must be a number in [0, 1), got ${JSON.stringify(s.noiseCorrelation)}`);
   named(() => checkSamplerConfig(s.sampler));
 
   // the weights alone (float32 on the host) must fit in this machine's memory

@@ -50,6 +50,8 @@ export interface SamplingDefaults {
   readonly guidance: number;
   /** Guide only while t > this (objective.ts `samplingVelocity`); absent: 0, every step. */
   readonly guidanceUntil?: number;
+  /** Correlation of the starting noise between a shot's latent frames (diffusion/noise.ts); absent: 0. */
+  readonly noiseCorrelation?: number;
 }
 
 export interface ModelConfig {

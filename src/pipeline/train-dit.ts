@@ -14,6 +14,7 @@ import { cpus, hostname } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { checkBranches } from '../attention/visual-attention.js';
 import { getBackend } from '../backends/registry.js';
+import { checkNoiseCorrelation } from '../diffusion/noise.js';
 import type { TimeSampling } from '../diffusion/rectified-flow.js';
 import { checkSamplerConfig } from '../diffusion/sampler.js';
 import { readSafetensors } from '../io/safetensors.js';
@@ -112,6 +113,12 @@ export interface DitRecipe {
    * latent frames that disagree. Absent or 0: none.
    */
   readonly temporalWeight?: number;
+  /**
+   * Correlation of the training noise between consecutive latent frames of a shot
+   * (diffusion/noise.ts `frameNoise`). Absent or 0: independent; the same normals are drawn either
+   * way, so a run can switch it on when it resumes. Sampling's own is generation.noiseCorrelation.
+   */
+  readonly noiseCorrelation?: number;
 }
 
 export function checkDitRecipe(r: DitRecipe): void {
@@ -179,6 +186,11 @@ export function checkDitRecipe(r: DitRecipe): void {
     r.temporalWeight === undefined || (Number.isFinite(r.temporalWeight) && r.temporalWeight >= 0),
     `temporalWeight must be a number >= 0, got ${r.temporalWeight}`,
   );
+  for (const [name, rho] of [
+    ['noiseCorrelation', r.noiseCorrelation],
+    ['generation.noiseCorrelation', r.generation.noiseCorrelation],
+  ] as const)
+    need(rho === undefined || checkNoiseCorrelation(rho), `${name} must be a number in [0, 1), got ${rho}`);
   named(() => checkSamplerConfig(r.generation.sampler));
   if (r.conditioning !== undefined) {
     named(() => checkConditioningDraw(r.conditioning!));
@@ -370,6 +382,7 @@ export function* trainDitSteps(
       batched: r.batchedForward ?? false,
       ...(r.conditioning ? { conditioning: r.conditioning } : {}),
       ...(r.temporalWeight ? { temporal: r.temporalWeight } : {}),
+      ...(r.noiseCorrelation ? { noiseCorrelation: r.noiseCorrelation } : {}),
     });
     lastMse = res.mse;
     return res.loss;

@@ -85,6 +85,7 @@ export async function renderJob(
             steps: regen.steps,
             guidance: regen.guidance,
             guidanceUntil: regen.guidanceUntil, // the source's (undefined: the model's)
+            noiseCorrelation: regen.noiseCorrelation,
           }
         : {}),
       ...(maps ? { maps: join(spec.runDir, MAPS_DIR) } : {}),

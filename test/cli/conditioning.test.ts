@@ -72,10 +72,13 @@ test('generate --save-latent, then regenerate a shot and extend: kept latent fra
     '--save-latent',
     '--guidance-until',
     '0.25',
+    '--noise-correlation',
+    '0.6',
     '--json',
   );
   ok(gen, 'generate');
   assert.equal(JSON.parse(gen.stdout).guidanceUntil, 0.25, 'the report: --guidance-until as given');
+  assert.equal(JSON.parse(gen.stdout).noiseCorrelation, 0.6, 'the report: --noise-correlation as given');
   for (const f of ['out.mp4', 'out.json', 'out.latent.safetensors'])
     assert.ok(existsSync(path(f)), `${f} missing`);
   const saved = JSON.parse(readFileSync(path('out.json'), 'utf8'));
@@ -84,6 +87,7 @@ test('generate --save-latent, then regenerate a shot and extend: kept latent fra
   assert.match(saved.model.dit, /^[0-9a-f]{64}$/, 'the DiT weights hash');
   assert.deepEqual(saved.latent.shape, [16, 7, 4, 8], 'latent shape');
   assert.equal(saved.guidanceUntil, 0.25, 'guidanceUntil saved');
+  assert.equal(saved.noiseCorrelation, 0.6, 'noiseCorrelation saved');
 
   const regen = moga(
     'regenerate',
@@ -102,6 +106,11 @@ test('generate --save-latent, then regenerate a shot and extend: kept latent fra
     JSON.parse(regen.stdout).guidanceUntil,
     0.25,
     'regenerate: default guidanceUntil, the saved one',
+  );
+  assert.equal(
+    JSON.parse(regen.stdout).noiseCorrelation,
+    0.6,
+    'regenerate: default noiseCorrelation, the saved one',
   );
   const a = latentOf('out.latent.safetensors').data;
   const b = latentOf('new.latent.safetensors').data;
@@ -133,6 +142,8 @@ test('generate --save-latent, then regenerate a shot and extend: kept latent fra
       path('longer.mp4'),
       '--guidance-until',
       '0.5',
+      '--noise-correlation',
+      '0',
     ),
     'extend',
   );
@@ -144,6 +155,7 @@ test('generate --save-latent, then regenerate a shot and extend: kept latent fra
   const longer = JSON.parse(readFileSync(path('longer.json'), 'utf8'));
   assert.equal(longer.story.shots.length, 3, 'three shots saved');
   assert.equal(longer.guidanceUntil, 0.5, 'extend --guidance-until overrides the saved one');
+  assert.equal(longer.noiseCorrelation, 0, 'extend --noise-correlation overrides the saved one');
 });
 
 test('generate --image and --last-image: a PNG of another size is fitted and kept', () => {

@@ -175,49 +175,54 @@ test('extend: the old latent is a given prefix; the old video frames come back b
   model.dispose();
 });
 
-test('guidanceUntil: saved when given, absent in older files (the model default), regeneration defaults to the saved one', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'moga-cond-until-'));
-  const model = conditionedModel();
-  try {
-    const story = parseStory(TWO_SHOTS);
-    const shape = [16, 7, 4, 8];
-    const latent = new Float32Array(16 * 7 * 4 * 8);
-    const settings = {
-      story,
-      seed: 5,
-      steps: 2,
-      guidance: 2,
-      shift: 1,
-      sampler: { kind: 'euler' as const },
-      model: { dir: null, dit: ditIdentity(model), codec: 'pool' },
-    };
-    const regen = (json: string, req: { guidanceUntil?: number } = {}) => {
-      const r = regeneration(readSavedSettings(join(dir, json)), latent, model, { shots: [1], ...req });
-      r.given.latent.dispose();
-      return r;
-    };
-    saveGeneration(join(dir, 'with.mp4'), { ...settings, guidanceUntil: 0.3 }, latent, shape);
-    assert.equal(JSON.parse(readFileSync(join(dir, 'with.json'), 'utf8')).guidanceUntil, 0.3, 'written');
-    assert.equal(regen('with.json').guidanceUntil, 0.3, 'default: the saved one');
-    assert.equal(regen('with.json', { guidanceUntil: 0.6 }).guidanceUntil, 0.6, 'asked: overrides');
-    assert.equal(regen('with.json', { guidanceUntil: 0 }).guidanceUntil, 0, '0 is a value, not a default');
+// guidanceUntil and noiseCorrelation: optional fields of version 1, read and defaulted alike
+for (const [field, value, asked, range, bad] of [
+  ['guidanceUntil', 0.3, 0.6, '\\[0, 1\\]', 'late'],
+  ['noiseCorrelation', 0.9, 0.5, '\\[0, 1\\)', 1],
+] as const)
+  test(`${field}: saved when given, absent in older files (the model default), regeneration defaults to the saved one`, () => {
+    const dir = mkdtempSync(join(tmpdir(), 'moga-cond-until-'));
+    const model = conditionedModel();
+    try {
+      const story = parseStory(TWO_SHOTS);
+      const shape = [16, 7, 4, 8];
+      const latent = new Float32Array(16 * 7 * 4 * 8);
+      const settings = {
+        story,
+        seed: 5,
+        steps: 2,
+        guidance: 2,
+        shift: 1,
+        sampler: { kind: 'euler' as const },
+        model: { dir: null, dit: ditIdentity(model), codec: 'pool' },
+      };
+      const regen = (json: string, req: Record<string, number> = {}) => {
+        const r = regeneration(readSavedSettings(join(dir, json)), latent, model, { shots: [1], ...req });
+        r.given.latent.dispose();
+        return r;
+      };
+      saveGeneration(join(dir, 'with.mp4'), { ...settings, [field]: value }, latent, shape);
+      assert.equal(JSON.parse(readFileSync(join(dir, 'with.json'), 'utf8'))[field], value, 'written');
+      assert.equal(regen('with.json')[field], value, 'default: the saved one');
+      assert.equal(regen('with.json', { [field]: asked })[field], asked, 'asked: overrides');
+      assert.equal(regen('with.json', { [field]: 0 })[field], 0, '0 is a value, not a default');
 
-    saveGeneration(join(dir, 'old.mp4'), settings, latent, shape); // a file from before the field
-    assert.equal('guidanceUntil' in JSON.parse(readFileSync(join(dir, 'old.json'), 'utf8')), false);
-    assert.equal(regen('old.json').guidanceUntil, undefined, "absent: undefined, the model's default");
-    assert.equal(regen('old.json', { guidanceUntil: 0.6 }).guidanceUntil, 0.6);
+      saveGeneration(join(dir, 'old.mp4'), settings, latent, shape); // a file from before the field
+      assert.equal(field in JSON.parse(readFileSync(join(dir, 'old.json'), 'utf8')), false);
+      assert.equal(regen('old.json')[field], undefined, "absent: undefined, the model's default");
+      assert.equal(regen('old.json', { [field]: asked })[field], asked);
 
-    const bad = { ...JSON.parse(readFileSync(join(dir, 'with.json'), 'utf8')), guidanceUntil: 'late' };
-    writeFileSync(join(dir, 'bad.json'), JSON.stringify(bad));
-    assert.throws(
-      () => readSavedSettings(join(dir, 'bad.json')),
-      /bad\.json: guidanceUntil must be a number in \[0, 1\], got "late"/,
-    );
-  } finally {
-    model.dispose();
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+      const wrong = { ...JSON.parse(readFileSync(join(dir, 'with.json'), 'utf8')), [field]: bad };
+      writeFileSync(join(dir, 'bad.json'), JSON.stringify(wrong));
+      assert.throws(
+        () => readSavedSettings(join(dir, 'bad.json')),
+        new RegExp(`bad\\.json: ${field} must be a number in ${range}, got ${JSON.stringify(bad)}`),
+      );
+    } finally {
+      model.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
 test('image to video: the decoded first (last) frames are the codec round trip of the image', async () => {
   const model = conditionedModel();

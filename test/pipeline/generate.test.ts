@@ -153,3 +153,52 @@ test('generate: guidanceUntil reaches the sampler (the last step unguided change
   assert.notDeepEqual(until.video![24], all.video![24], 'step 2 (t 0.5) unguided: another video');
   assert.deepEqual(above.video![24], all.video![24], 'until 0.4: both steps guided, the same video');
 });
+
+test("generate: noiseCorrelation reaches the sampler (the model's default, an override, steadier latents)", async () => {
+  const cfg = microConfig();
+  const plain = initModel(cfg, 1);
+  moveOffInit(plain.dit, new Rng(3), 0.2);
+  const steady = initModel({ ...cfg, sampling: { ...cfg.sampling, noiseCorrelation: 0.9 } }, 1);
+  moveOffInit(steady.dit, new Rng(3), 0.2); // the same weights: only the default differs
+  const story = parseStory(TWO_SHOTS);
+  const run = async (model: typeof plain, noiseCorrelation?: number) => {
+    let latent: { data: Float32Array; shape: readonly number[] } | undefined;
+    const r = await generate(story, model, {
+      noiseCorrelation,
+      collect: true,
+      onLatent: (data, shape) => (latent = { data, shape }),
+    });
+    return { r, latent: latent! };
+  };
+  const iid = await run(plain);
+  const byDefault = await run(steady);
+  const asked = await run(plain, 0.9);
+  const back = await run(steady, 0);
+  assert.equal(iid.r.noiseCorrelation, 0, 'absent from the config: 0');
+  assert.equal(byDefault.r.noiseCorrelation, 0.9, "the model's default");
+  assert.deepEqual(byDefault.r.video![24], asked.r.video![24], 'the default and the same value asked agree');
+  assert.notDeepEqual(asked.r.video![24], iid.r.video![24], 'correlated noise: another video');
+  assert.deepEqual(back.r.video![24], iid.r.video![24], '0 asked overrides the default');
+  // shot 0's latent frames change less from one to the next with correlated starting noise
+  const change = ({ data, shape }: { data: Float32Array; shape: readonly number[] }, frames: number[]) => {
+    const [C, F, H, W] = shape;
+    let s = 0;
+    for (let c = 0; c < C; c++)
+      for (const f of frames)
+        for (let i = 0; i < H * W; i++)
+          s += (data[(c * F + f + 1) * H * W + i] - data[(c * F + f) * H * W + i]) ** 2;
+    return s;
+  };
+  const shot0 = [0, 1, 2]; // latent frames 0-3 are shot 0 (latentLayout of TWO_SHOTS)
+  assert.equal(latentLayout(story, plain.codec).shotStarts[1], 4);
+  assert.ok(
+    change(asked.latent, shot0) < 0.5 * change(iid.latent, shot0),
+    `in-shot latent change ${change(asked.latent, shot0)} vs ${change(iid.latent, shot0)}`,
+  );
+  await assert.rejects(
+    generate(story, plain, { noiseCorrelation: 1 }),
+    /noiseCorrelation must be a number in \[0, 1\), got 1/,
+  );
+  plain.dispose();
+  steady.dispose();
+});

@@ -64,6 +64,11 @@ test('config values out of range are refused by field, before the weights are al
       /sampling\.guidance must be a number in \[0, 50\], got 51/,
     ],
     [
+      'noise-correlation',
+      (c) => ((c.sampling as { noiseCorrelation?: number }).noiseCorrelation = 1),
+      /sampling\.noiseCorrelation must be a number in \[0, 1\), got 1/,
+    ],
+    [
       'prediction',
       (c) => (c.prediction = 'noise'),
       /prediction must be one of "velocity", "data", "preconditioned", got "noise"/,

@@ -21,6 +21,7 @@
 
 import type { Shape } from '../../core/shape.js';
 import { guide } from '../../diffusion/guidance.js';
+import { frameNoise } from '../../diffusion/noise.js';
 import {
   flowLoss,
   noisedExample,
@@ -39,7 +40,7 @@ import {
   type VideoDiT,
   videoDiTConditioned,
 } from './dit.js';
-import { dropText, emptyText, type MultiShotText } from './text.js';
+import { dropText, emptyText, type MultiShotText, shotStarts } from './text.js';
 
 export type Prediction = 'velocity' | 'data' | 'preconditioned';
 
@@ -135,6 +136,12 @@ export interface ObjectiveOptions {
    * consecutive latent frames of a shot. Absent or 0: none; it draws nothing, so runs resume alike.
    */
   readonly temporal?: number;
+  /**
+   * Correlation of the noise between consecutive latent frames of a shot (diffusion/noise.ts
+   * `frameNoise`); the sampler draws its starting noise the same way (model config
+   * sampling.noiseCorrelation). Absent or 0: independent noise; it draws the same normals either way.
+   */
+  readonly noiseCorrelation?: number;
 }
 
 /** Which latent frames of a training example may be given (see `drawGiven`). */
@@ -279,6 +286,13 @@ export function trainingLoss(
     const given = frames ? { given: { latent: ex.latents, frames } } : {};
     return { ...given, ...lossWeights(ex, frames, opts.temporal ?? 0) };
   };
+  const noiseOf = (ex: TrainingExample) =>
+    frameNoise(
+      rng,
+      ex.latents.shape,
+      opts.noiseCorrelation ?? 0,
+      shotStarts(ex.text, ex.latents.shape[1], net.textDim),
+    );
   let total: Tensor | undefined;
   let mse = 0;
   let balance = 0;
@@ -288,7 +302,7 @@ export function trainingLoss(
   };
   if (!opts.batched) {
     batch.forEach((ex, i) => {
-      const e = rng.normal(ex.latents.shape);
+      const e = noiseOf(ex);
       const { xt, target } = noisedExample(ex.latents, e, ts[i]);
       const text = dropText(ex.text, net.textDim, rng, opts.captionDropout);
       const { given, weight, temporal } = givenOf(ex);
@@ -312,7 +326,7 @@ export function trainingLoss(
   }
   // the same draws in the same order, then one pass per layout
   const noised = batch.map((ex, i) => {
-    const e = rng.normal(ex.latents.shape);
+    const e = noiseOf(ex);
     const { xt, target } = noisedExample(ex.latents, e, ts[i]);
     const text = dropText(ex.text, net.textDim, rng, opts.captionDropout);
     return { xt, text, x0: ex.latents, v: target, ...givenOf(ex) };
