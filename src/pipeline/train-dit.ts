@@ -260,13 +260,15 @@ function encoderKey(path: string): string {
 
 /**
  * Encodes (or reads back) the latents of clips 0..n-1, yielding after each clip it encodes (each
- * is in the cache by then, so a run stopped here goes on from the next clip).
+ * is in the cache by then, so a run stopped here goes on from the next clip); null once `signal`
+ * is aborted.
  */
 function* cachedLatents(
   r: DitRecipe,
   codec: LatentCodec,
   log: (s: string) => void,
-): Generator<void, CachedClip[], void> {
+  signal?: AbortSignal,
+): Generator<void, CachedClip[] | null, void> {
   const dir = latentCacheDir(r);
   mkdirSync(dir, { recursive: true });
   const out: CachedClip[] = [];
@@ -305,6 +307,10 @@ function* cachedLatents(
       lastLog = now;
     }
     yield;
+    if (signal?.aborted) {
+      log(`stopped while encoding: ${i + 1} of ${r.data.clips} clips cached in ${dir}; a new run goes on from there`);
+      return null;
+    }
   }
   if (encoded === 0) log(`latents: ${out.length} clips read from ${dir}`);
   return out;
@@ -347,7 +353,11 @@ export function* trainDitSteps(
   const vae = vaeOf(r, r.out);
   const codec = openCodec(r.codec, process.cwd());
   const model = initModel(config, r.seed, codec);
-  const clips = yield* cachedLatents(r, codec, log);
+  const clips = yield* cachedLatents(r, codec, log, opts.signal);
+  if (!clips) {
+    const at = findCheckpoint(r.work);
+    return { step: at ? readStateJson(at).step : 0, minutes: 0, finalLoss: null, out: r.out, stopped: 'signal' };
+  }
   // The text encoder stays frozen, as Wan2.1's umT5 is. Trained jointly from scratch it collapses:
   // a shared component of its output is the cheapest bias the DiT can use, it grows, and the
   // encoder's final LayerNorm then scales every caption-specific difference towards zero (in 30

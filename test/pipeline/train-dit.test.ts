@@ -172,3 +172,26 @@ test('the latent cache is keyed by the VAE encoder and latent statistics: a deco
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('trainDit: an abort while latents are encoding stops after the clip in hand, keeping it cached', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'moga-train-abort-encode-'));
+  try {
+    const r = microRecipe(dir);
+    const ctl = new AbortController();
+    ctl.abort('SIGTERM'); // before the first clip: the loop must look after each clip
+    const lines: string[] = [];
+    const res = trainDit(r, { signal: ctl.signal, log: (s) => lines.push(s) });
+    assert.deepEqual(res, { step: 0, minutes: 0, finalLoss: null, out: r.out, stopped: 'signal' });
+    const cached = readdirSync(latentCacheDir(r)).filter((f) => f.endsWith('.safetensors'));
+    assert.deepEqual(cached, ['clip-0.safetensors'], 'the clip in hand is kept, no more are encoded');
+    assert.equal(existsSync(r.work), false, 'no checkpoint: nothing was trained');
+    assert.ok(
+      lines.some((l) => /stopped while encoding: 1 of 3 clips cached/.test(l)),
+      lines.join('\n'),
+    );
+    // the next run goes on from the cache and trains
+    assert.equal(trainDit(r, { log: () => {} }).stopped, 'steps');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
