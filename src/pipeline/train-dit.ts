@@ -308,7 +308,9 @@ function* cachedLatents(
     }
     yield;
     if (signal?.aborted) {
-      log(`stopped while encoding: ${i + 1} of ${r.data.clips} clips cached in ${dir}; a new run goes on from there`);
+      log(
+        `stopped while encoding: ${i + 1} of ${r.data.clips} clips cached in ${dir}; a new run goes on from there`,
+      );
       return null;
     }
   }
@@ -356,7 +358,13 @@ export function* trainDitSteps(
   const clips = yield* cachedLatents(r, codec, log, opts.signal);
   if (!clips) {
     const at = findCheckpoint(r.work);
-    return { step: at ? readStateJson(at).step : 0, minutes: 0, finalLoss: null, out: r.out, stopped: 'signal' };
+    return {
+      step: at ? readStateJson(at).step : 0,
+      minutes: 0,
+      finalLoss: null,
+      out: r.out,
+      stopped: 'signal',
+    };
   }
   // The text encoder stays frozen, as Wan2.1's umT5 is. Trained jointly from scratch it collapses:
   // a shared component of its output is the cheapest bias the DiT can use, it grows, and the
