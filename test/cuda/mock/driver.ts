@@ -29,8 +29,11 @@ export interface MockMemory {
   u16(p: DevPtr, n: number): Uint16Array;
 }
 
-/** A host implementation of one kernel: runs the whole grid. `a` holds the decoded arguments. */
-export type MockKernel = (mem: MockMemory, a: number[], cfg: LaunchConfig) => void;
+/**
+ * A host implementation of one kernel: runs the whole grid. `a` holds the decoded arguments (a
+ * by-value struct as its offset into `block`, the packed argument block it is read from).
+ */
+export type MockKernel = (mem: MockMemory, a: number[], cfg: LaunchConfig, block: DataView) => void;
 
 export interface MockDriver extends Driver {
   readonly launches: MockLaunch[];
@@ -39,10 +42,10 @@ export interface MockDriver extends Driver {
 }
 
 /** Reads the packed block back, so every launch exercises packArgs. */
-function decode(args: readonly KernelArg[]): number[] {
+function decode(args: readonly KernelArg[]): { a: number[]; v: DataView } {
   const { block, offsets } = packArgs(args);
   const v = new DataView(block.buffer);
-  return args.map((a, i) => {
+  const a = args.map((a, i) => {
     const o = offsets[i];
     if ('ptr' in a) return Number(v.getBigUint64(o, true));
     if ('i64' in a) return Number(v.getBigInt64(o, true));
@@ -50,6 +53,7 @@ function decode(args: readonly KernelArg[]): number[] {
     if ('f32' in a) return v.getFloat32(o, true);
     return o;
   });
+  return { a, v };
 }
 
 export function createMockDriver(
@@ -122,7 +126,8 @@ export function createMockDriver(
         kernels[f.name] ??
         Object.entries(kernels).find(([n]) => n.endsWith('*') && f.name.startsWith(n.slice(0, -1)))?.[1];
       if (!k) throw new Error(`mock: kernel ${f.name} is not emulated`);
-      k(mem, decode(args), cfg);
+      const { a, v } = decode(args);
+      k(mem, a, cfg, v);
     },
     sync() {},
     record() {
