@@ -2,7 +2,7 @@
 import { type CudaContext, createCudaContext } from '../../src/backends/cuda/kernels.js';
 import { readSignatures } from '../../src/backends/cuda/signatures.js';
 import { MOCK_BACKWARD_KERNELS } from './mock/backward.js';
-import { createMockDriver, type MockDriver } from './mock/driver.js';
+import { createMockDriver, type MockDriver, type MockKernel } from './mock/driver.js';
 import { MOCK_ELEMENTWISE_KERNELS } from './mock/elementwise.js';
 import { MOCK_KERNELS } from './mock/kernels.js';
 import { MOCK_ROWS_KERNELS } from './mock/rows.js';
@@ -19,12 +19,17 @@ export const MODULES = [
   'movement',
 ];
 
-export function mockContext(): { ctx: CudaContext; driver: MockDriver } {
+/** A mock context; `kernels` replace the host versions of the same names (e.g. host builds of .cu files). */
+export function mockContext(kernels: Record<string, MockKernel> = {}): {
+  ctx: CudaContext;
+  driver: MockDriver;
+} {
   const driver = createMockDriver(readSignatures(KERNEL_SRC), {
     ...MOCK_KERNELS,
     ...MOCK_BACKWARD_KERNELS,
     ...MOCK_ELEMENTWISE_KERNELS,
     ...MOCK_ROWS_KERNELS,
+    ...kernels,
   });
   const ctx = createCudaContext(driver, Object.fromEntries(MODULES.map((m) => [m, new Uint8Array(0)])));
   return { ctx, driver };

@@ -13,6 +13,7 @@ import { type DType, makeArray, type TypedArray } from '../../src/core/dtype.js'
 import { type Meta, OP_SPECS, type OpName, type OpParams } from '../../src/core/op-spec.js';
 import { fmt, sizeOf } from '../../src/core/shape.js';
 import { mockContext } from './helpers.js';
+import type { MockKernel } from './mock/driver.js';
 
 export interface HostTensor {
   readonly data: TypedArray;
@@ -28,6 +29,8 @@ export interface CheckOptions {
   readonly kernels?: readonly string[];
   /** Ops allowed to fall back (a case the op leaves to the reference on purpose). */
   readonly fallback?: readonly string[];
+  /** Kernels run by these instead of their TypeScript host versions (host-built .cu sources). */
+  readonly mock?: Record<string, MockKernel>;
 }
 
 export function checkOp<K extends OpName>(
@@ -44,7 +47,7 @@ export function checkOp<K extends OpName>(
   const want = metas.map((m) => ({ data: makeArray(m.dtype, sizeOf(m.shape)), shape: m.shape }));
   (REF_KERNELS[op] as RefKernel<K>)(ins, want, p);
 
-  const { ctx, driver } = mockContext();
+  const { ctx, driver } = mockContext(opts.mock);
   const be = createCudaBackend(ctx);
   const upload = (data: TypedArray, shape: readonly number[], dtype: DType): TensorRef => {
     const storage = be.alloc(dtype, data.length);

@@ -27,6 +27,8 @@ export interface MockMemory {
   f32(p: DevPtr, n: number): Float32Array;
   i32(p: DevPtr, n: number): Int32Array;
   u16(p: DevPtr, n: number): Uint16Array;
+  /** The bytes from p to the end of its allocation. */
+  rest(p: DevPtr): Uint8Array;
 }
 
 /**
@@ -71,6 +73,10 @@ export function createMockDriver(
     f32: (p, n) => new Float32Array(...(find(p, n * 4) as [ArrayBuffer, number]), n),
     i32: (p, n) => new Int32Array(...(find(p, n * 4) as [ArrayBuffer, number]), n),
     u16: (p, n) => new Uint16Array(...(find(p, n * 2) as [ArrayBuffer, number]), n),
+    rest: (p) => {
+      const [b, o] = find(p, 0);
+      return new Uint8Array(b, o);
+    },
   };
   const bytesView = (p: DevPtr, n: number) => {
     const [b, o] = find(p, n);
