@@ -2,7 +2,8 @@
  * A tiny DiT on the CUDA backend (mock driver) runs entirely on the device: a training step
  * (trainingLoss with the temporal term and known-frame conditioning, then the gradients of every
  * parameter) and a guided sampling velocity leave `fallbacks` empty, and agree with the same
- * program on `ref`. A new op in the DiT's path without a CUDA kernel fails here by name.
+ * program on `ref`. A new op in the DiT's path without a CUDA kernel fails here by name. Where g++
+ * is found, every movement op of the step runs movement.cu itself, built for the host.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -19,6 +20,7 @@ import { Rng } from '../../src/tensor/random.js';
 import { type Tensor, tidy } from '../../src/tensor/tensor.js';
 import { moveOffInit } from '../models/micro-dit.js';
 import { mockContext } from './helpers.js';
+import { hostMovementKernels } from './host-build.js';
 
 const CFG = { ...DIT_PRESETS.tiny, conditioning: true };
 const SHAPE = [CFG.latentChannels, 3, 4, 4]; // 3 latent frames of 2x2 patches: 12 tokens
@@ -73,7 +75,8 @@ const relErr = (a: Float32Array, b: Float32Array) => {
 describe('the tiny DiT on the CUDA backend (mock driver)', () => {
   it('a training step and a guided sampling velocity run with no op falling back, as on ref', () => {
     const ref = step(createRefBackend());
-    const { ctx, driver } = mockContext();
+    const host = hostMovementKernels();
+    const { ctx, driver } = mockContext(typeof host === 'string' ? {} : host);
     const cuda: CudaBackend = createCudaBackend(ctx);
     const got = step(cuda);
     useBackend(createRefBackend());
