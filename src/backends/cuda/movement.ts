@@ -23,7 +23,10 @@ export interface StridedView {
   readonly y0: number;
 }
 
-/** The same copy over fewer axes: size-1 axes dropped, an axis merged into its inner neighbour where both sides step contiguously across them. */
+/**
+ * The same copy over fewer axes: size-1 axes dropped, and an axis merged into its inner neighbour
+ * where both sides step contiguously across the two.
+ */
 export function foldView(v: StridedView): StridedView {
   const shape: number[] = [];
   const xs: number[] = [];
@@ -73,7 +76,9 @@ function launchCopy(ctx: CudaContext, x: DevPtr, y: DevPtr, view: StridedView, s
 }
 
 const words = (...ts: TensorRef[]) => ts.every((t) => BYTES[t.dtype] === 4);
-const contiguous = (shape: readonly number[], y0 = 0, ys = stridesOf(shape)) => ({
+
+/** A whole contiguous x written into y from offset y0 with y's strides `ys`. */
+const placeInto = (shape: readonly number[], y0: number, ys: readonly number[]): StridedView => ({
   shape,
   xs: stridesOf(shape),
   ys,
@@ -130,7 +135,7 @@ const concat: CudaOp<'concat'> = (ctx, ins, [y], p) => {
   const ys = stridesOf(y.shape);
   let at = 0;
   const copies = ins.map((x) => {
-    const view = contiguous(x.shape, at * ys[axis], ys);
+    const view = placeInto(x.shape, at * ys[axis], ys);
     at += x.shape[axis];
     return { x, view, s: stridedStruct(view) };
   });
@@ -150,7 +155,7 @@ function bitsOf(value: number, dtype: DType): number {
 const pad: CudaOp<'pad'> = (ctx, [x], [y], p) => {
   if (!words(x, y)) return false;
   const ys = stridesOf(y.shape);
-  const view = contiguous(
+  const view = placeInto(
     x.shape,
     p.pads.reduce((acc, [before], i) => acc + before * ys[i], 0),
     ys,

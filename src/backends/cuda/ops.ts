@@ -201,7 +201,7 @@ function normParamGrads(
 ) {
   const { mean, dw, db } = t;
   if (rows === 0) {
-    for (const t of [dw, db]) if (t) ctx.driver.memset(ptrOf(t), 0, cols * 4);
+    for (const g of [dw, db]) if (g) ctx.driver.memset(ptrOf(g), 0, cols * 4);
     return;
   }
   const chunk = Math.ceil(rows / Math.min(Math.ceil(rows / 64), 1024));
