@@ -253,6 +253,92 @@ export function runChecks(ctx: CudaContext, seed: number, log: (s: string) => vo
   opCheck('scatterAddRows', [F([40, 15]), idx], [[[30, 15], 'float32']], { rows: 30 });
   opCheck('reshape', [F([4, 6])], [[[6, 4], 'float32']], { shape: [6, 4] });
   opCheck('permute', [F([4, 6, 2])], [[[2, 4, 6], 'float32']], { perm: [2, 0, 1] });
+  // what else a DiT step runs: the movement ops (movement.cu's one strided copy), the casts,
+  // argmax, reductions over leading axes (a copy, then reduce_rows) and the norms' backward
+  const I = (shape: number[], values: number[]) => ({ data: Int32Array.from(values), shape });
+  opCheck(
+    'permute',
+    [F([16, 3, 1, 2, 2, 2, 2])],
+    [[[3, 2, 2, 16, 1, 2, 2], 'float32']],
+    {
+      perm: [1, 3, 5, 0, 2, 4, 6],
+    },
+    0,
+  );
+  opCheck('slice', [F([7, 20, 33])], [[[5, 17, 17], 'float32']], { starts: [1, 3, 0], ends: [6, 20, 17] }, 0);
+  opCheck('broadcastTo', [F([17, 1])], [[[3, 17, 129], 'float32']], { shape: [3, 17, 129] }, 0);
+  opCheck('concat', [F([5, 64]), F([4, 64]), F([0, 64])], [[[9, 64], 'float32']], { axis: 0 }, 0);
+  opCheck('concat', [F([12, 4, 8, 1]), F([12, 4, 8, 1])], [[[12, 4, 8, 2], 'float32']], { axis: 3 }, 0);
+  opCheck(
+    'pad',
+    [F([16, 2, 4, 4])],
+    [[[16, 3, 4, 9], 'float32']],
+    {
+      pads: [
+        [0, 0],
+        [1, 0],
+        [0, 0],
+        [2, 3],
+      ],
+      value: 0.5,
+    },
+    0,
+  );
+  const ids = I(
+    [3, 5],
+    Array.from({ length: 15 }, (_, i) => i * 7 - 30),
+  );
+  opCheck(
+    'pad',
+    [ids],
+    [[[5, 7], 'int32']],
+    {
+      pads: [
+        [1, 1],
+        [0, 2],
+      ],
+      value: -1,
+    },
+    0,
+  );
+  const edge = [0, -0, 1.9, -1.9, 2.5, -2.5, 3e9, -3e9, 2 ** 40 + 3 * 2 ** 20, 2 ** 60, 1e38, -1e38];
+  const toInt = { data: Float32Array.from([...edge, Number.NaN, Infinity, -Infinity]), shape: [15] };
+  opCheck('cast', [toInt], [[[15], 'int32']], { dtype: 'int32' }, 0);
+  opCheck(
+    'cast',
+    [I([5], [2 ** 31 - 1, -(2 ** 31), 2 ** 24 + 1, 2 ** 24 + 3, 7])],
+    [[[5], 'float32']],
+    {
+      dtype: 'float32',
+    },
+    0,
+  );
+  opCheck('argmax', [F([577, 5])], [[[577], 'int32']], { axis: 1 }, 0);
+  opCheck('argmax', [F([3, 17, 5])], [[[3, 5], 'int32']], { axis: 1 }, 0);
+  opCheck('sum', [F([300, 64])], [[[1, 64], 'float32']], { axes: [0], keepDims: true });
+  opCheck('sum', [F([2, 12, 64])], [[[2, 1, 64], 'float32']], { axes: [1], keepDims: true });
+  opCheck('max', [F([5, 7, 9])], [[[7], 'float32']], { axes: [0, 2], keepDims: false });
+  for (const [norm, rows, d] of [
+    ['layerNorm', 1000, 96],
+    ['rmsNorm', 1000, 96],
+    ['layerNorm', 7, 33],
+  ] as const) {
+    const [x, w, b, dy] = [F([rows, d], 1, 1), F([d]), F([d]), F([rows, d])];
+    const st = () => ({ data: new Float32Array(rows), shape: [rows] });
+    const [y, mean, rstd] = [{ data: new Float32Array(rows * d), shape: [rows, d] }, st(), st()];
+    const grads: [number[], 'float32'][] = [
+      [[rows, d], 'float32'],
+      [[d], 'float32'],
+      [[d], 'float32'],
+    ];
+    if (norm === 'layerNorm') {
+      REF_KERNELS.layerNorm([x, w, b], [y, mean, rstd], { eps: 1e-5 });
+      opCheck('layerNormBackward', [dy, x, w, mean, rstd], grads, {});
+    } else {
+      REF_KERNELS.rmsNorm([x, w], [y, rstd], { eps: 1e-5 });
+      opCheck('rmsNormBackward', [dy, x, w, rstd], grads.slice(0, 2), {});
+    }
+  }
   // the attention primitive ops (fp32 tensors): bf16 tensor cores by default, exact fp32 on request
   {
     const [nq, nk, h] = [300, 260, 2];

@@ -245,6 +245,9 @@ export const OP_SPECS: { [K in OpName]: SpecFn<K> } = {
   pad: ([x], p) => {
     if (p.pads.length !== x.shape.length)
       throw new Error(`pad needs ${x.shape.length} (before, after) pairs`);
+    // negative pads (cropping) are a slice; no kernel or gradient rule reads them
+    if (p.pads.some((q) => q.length !== 2 || q.some((v) => !Number.isInteger(v) || v < 0)))
+      throw new Error(`pad needs (before, after) pairs of integers >= 0, got ${JSON.stringify(p.pads)}`);
     return [
       like(
         x,

@@ -13,6 +13,7 @@ import {
   mean,
   mul,
   noGrad,
+  pad,
   philox,
   Rng,
   reshape,
@@ -41,6 +42,22 @@ describe('creation and read-back', () => {
     assert.throws(() => add(a, b), /add: shapes \[2, 3\] and \[2, 4\] do not broadcast/);
     assert.throws(() => matmul(a, a), /inner sizes differ/);
     assert.throws(() => reshape(a, [4, 2]), /cannot reshape/);
+    assert.throws(
+      () =>
+        pad(a, [
+          [0, 0],
+          [-1, 0],
+        ]),
+      /pad: pad needs \(before, after\) pairs of integers >= 0, got \[\[0,0\],\[-1,0\]\]/,
+    );
+    assert.throws(
+      () =>
+        pad(a, [
+          [0, 0],
+          [0.5, 0],
+        ]),
+      /integers >= 0/,
+    );
   });
   test('gather with an out-of-range index is an error, not a wild read', () => {
     const x = fromArray(new Float32Array(6), [3, 2]);

@@ -12,7 +12,8 @@ import type { RefKernel, View } from '../ref/view.js';
 import type { CudaOpOptions } from './attention-op.js';
 import type { DevPtr } from './driver-types.js';
 import type { CudaContext } from './kernels.js';
-import { CUDA_OPS, ptrOf } from './ops.js';
+import { ptrOf } from './op-types.js';
+import { CUDA_OPS } from './ops.js';
 
 export interface CudaStorage extends Storage {
   readonly ptr: DevPtr;

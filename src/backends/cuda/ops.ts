@@ -1,36 +1,21 @@
 /**
- * The ops the CUDA backend runs on the device: elementwise (with broadcasting), last-axis
- * reductions, norms, row gather/scatter, matmul. Each returns false when it does not cover the
- * case (dtype, layout), and the backend then runs the reference kernel on downloaded copies.
+ * The ops the CUDA backend runs on the device: elementwise (with broadcasting), reductions over any
+ * axes, argmax, norms forward and backward, row gather/scatter, matmul, and the movement ops of
+ * movement.ts. Each returns false when it does not cover the case (dtype, layout), and the backend
+ * then runs the reference kernel on downloaded copies.
  */
 
-import {
-  BINARY_OPS,
-  type BinaryOp,
-  type OpName,
-  type OpParams,
-  UNARY_OPS,
-  type UnaryOp,
-} from '../../core/op-spec.js';
-import { type Shape, sizeOf, stridesOf } from '../../core/shape.js';
+import { BINARY_OPS, type BinaryOp, type OpName, UNARY_OPS, type UnaryOp } from '../../core/op-spec.js';
+import { normAxes, type Shape, sizeOf, stridesOf } from '../../core/shape.js';
 import type { TensorRef } from '../backend.js';
-import { type CudaOpOptions, groupedAttentionBackwardOp, groupedAttentionOp } from './attention-op.js';
+import { groupedAttentionBackwardOp, groupedAttentionOp } from './attention-op.js';
 import type { DevPtr, KernelArg } from './driver-types.js';
 import { type CudaContext, grid1d } from './kernels.js';
-
-export const ptrOf = (t: TensorRef): DevPtr => (t.storage as unknown as { ptr: DevPtr }).ptr;
-type CudaOp<K extends OpName> = (
-  ctx: CudaContext,
-  ins: readonly TensorRef[],
-  outs: readonly TensorRef[],
-  p: OpParams[K],
-  o: CudaOpOptions,
-) => boolean;
+import { MOVEMENT_OPS, stridedStruct } from './movement.js';
+import { type CudaOp, elementGrid, ptrOf } from './op-types.js';
 
 const MAXRANK = 6;
 const f32 = (...ts: TensorRef[]) => ts.every((t) => t.dtype === 'float32');
-/** Grid-stride launches: enough blocks to fill the chip, capped. */
-const elementGrid = (n: number) => grid1d(Math.min(n, 65535 * 256));
 
 /** The Bcast struct of elementwise.cu: rank, out shape, and each input's strides (0 = broadcast). */
 export function broadcastStruct(out: Shape, inputs: readonly Shape[]): Uint8Array | undefined {
@@ -102,26 +87,73 @@ const where: CudaOp<'where'> = (ctx, [c, a, b], [y]) => {
   return true;
 };
 
-/** sum/max over a trailing run of axes: rows = leading product, cols = reduced product. */
+/**
+ * sum/max over any axes: reduce_rows over rows = kept product, cols = reduced product; reduced
+ * axes that are not trailing are first moved last by a strided copy into a scratch buffer.
+ */
 const reduce =
   (which: 0 | 1): CudaOp<'sum' | 'max'> =>
   (ctx, [x], [y], p) => {
     if (!f32(x, y)) return false;
     const r = x.shape.length;
-    const axes = [...p.axes].map((a) => (a < 0 ? a + r : a)).sort((a, b) => a - b);
-    if (axes.length === 0 || axes.some((a, i) => a !== r - axes.length + i)) return false;
-    const cols = sizeOf(x.shape.slice(r - axes.length));
-    const rows = sizeOf(x.shape.slice(0, r - axes.length));
+    const axes = normAxes(p.axes, r);
+    const kept = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
+    const cols = sizeOf(axes.map((a) => x.shape[a]));
+    const rows = sizeOf(kept.map((a) => x.shape[a]));
     if (rows === 0) return true;
-    if (cols === 0 || rows > 2 ** 31 - 1) return false;
-    ctx.launch('rows', 'reduce_rows', { grid: [rows, 1, 1], block: [256, 1, 1], shared: 0 }, [
+    if (cols === 0) {
+      // an empty reduction: 0 for sum, and for max what the reference leaves (its zero-filled output)
+      ctx.driver.memset(ptrOf(y), 0, rows * 4);
+      return true;
+    }
+    if (rows > 2 ** 31 - 1) return false;
+    const launch = (src: DevPtr) =>
+      ctx.launch('rows', 'reduce_rows', { grid: [rows, 1, 1], block: [256, 1, 1], shared: 0 }, [
+        { ptr: src },
+        { ptr: ptrOf(y) },
+        { i64: cols },
+        { i32: which },
+      ]);
+    if (axes.every((a, i) => a === r - axes.length + i)) {
+      launch(ptrOf(x));
+      return true;
+    }
+    const st = stridesOf(x.shape);
+    const perm = [...kept, ...axes];
+    const shape = perm.map((a) => x.shape[a]);
+    const s = stridedStruct({ shape, xs: perm.map((a) => st[a]), ys: stridesOf(shape), x0: 0, y0: 0 });
+    if (!s) return false;
+    const tmp = ctx.temp(rows * cols * 4);
+    ctx.launch('movement', 'strided_copy_32', elementGrid(rows * cols), [
       { ptr: ptrOf(x) },
-      { ptr: ptrOf(y) },
-      { i64: cols },
-      { i32: which },
+      { ptr: tmp },
+      { i64: rows * cols },
+      { bytes: s },
     ]);
+    launch(tmp);
+    ctx.driver.sync(); // the scratch is read until here
+    ctx.release(tmp);
     return true;
   };
+
+/** Index of the first maximum along one axis, x seen as [outer, n, inner]; one thread per output. */
+const argmax: CudaOp<'argmax'> = (ctx, [x], [y], p) => {
+  if (x.dtype !== 'float32' || y.dtype !== 'int32') return false;
+  const axis = normAxes(p.axis, x.shape.length)[0];
+  const n = x.shape[axis];
+  const outer = sizeOf(x.shape.slice(0, axis));
+  const inner = sizeOf(x.shape.slice(axis + 1));
+  if (n > 2 ** 31 - 1) return false;
+  if (outer * inner > 0)
+    ctx.launch('rows', 'argmax_axis', elementGrid(outer * inner), [
+      { ptr: ptrOf(x) },
+      { ptr: ptrOf(y) },
+      { i64: outer },
+      { i32: n },
+      { i64: inner },
+    ]);
+  return true;
+};
 
 const rowsOf = (x: TensorRef) => sizeOf(x.shape.slice(0, -1));
 
@@ -154,6 +186,94 @@ const layerNorm: CudaOp<'layerNorm'> = (ctx, [x, w, b], [y, mean, rstd], p) => {
       { i32: x.shape[x.shape.length - 1] },
       { f32: p.eps },
     ]);
+  return true;
+};
+
+/**
+ * dweight (and dbias) of a norm: column sums over the rows of dy * xh (and dy), in two passes so
+ * that every chunk of rows runs in parallel and the order of the sums is fixed (deterministic).
+ */
+function normParamGrads(
+  ctx: CudaContext,
+  t: { dy: TensorRef; x: TensorRef; mean?: TensorRef; rstd: TensorRef; dw: TensorRef; db?: TensorRef },
+  rows: number,
+  cols: number,
+) {
+  const { mean, dw, db } = t;
+  if (rows === 0) {
+    for (const g of [dw, db]) if (g) ctx.driver.memset(ptrOf(g), 0, cols * 4);
+    return;
+  }
+  const chunk = Math.ceil(rows / Math.min(Math.ceil(rows / 64), 1024));
+  const chunks = Math.ceil(rows / chunk);
+  const pw = ctx.temp(chunks * cols * 4);
+  const pb = db ? ctx.temp(chunks * cols * 4) : 0;
+  ctx.launch(
+    'rows',
+    'norm_bwd_partials',
+    { grid: [Math.ceil(cols / 32), chunks, 1], block: [32, 8, 1], shared: 0 },
+    [
+      { ptr: ptrOf(t.dy) },
+      { ptr: ptrOf(t.x) },
+      { ptr: mean ? ptrOf(mean) : 0 },
+      { ptr: ptrOf(t.rstd) },
+      { ptr: pw },
+      { ptr: pb },
+      { i64: rows },
+      { i32: cols },
+      { i32: chunk },
+    ],
+  );
+  for (const [part, out] of [
+    [pw, dw],
+    [pb, db],
+  ] as const)
+    if (out)
+      ctx.launch('rows', 'sum_cols', grid1d(cols), [
+        { ptr: part },
+        { ptr: ptrOf(out) },
+        { i32: chunks },
+        { i32: cols },
+      ]);
+  ctx.driver.sync(); // the partials are read until here
+  ctx.release(pw);
+  if (pb) ctx.release(pb);
+}
+
+const layerNormBackward: CudaOp<'layerNormBackward'> = (ctx, [dy, x, w, mean, rstd], [dx, dw, db]) => {
+  if (!f32(dy, x, w, mean, rstd, dx, dw, db) || rowsOf(x) > 2 ** 31 - 1) return false;
+  const rows = rowsOf(x);
+  const cols = x.shape[x.shape.length - 1];
+  if (cols === 0) return true;
+  if (rows > 0)
+    ctx.launch('rows', 'layer_norm_bwd_rows', { grid: [rows, 1, 1], block: [256, 1, 1], shared: 0 }, [
+      { ptr: ptrOf(dy) },
+      { ptr: ptrOf(x) },
+      { ptr: ptrOf(w) },
+      { ptr: ptrOf(mean) },
+      { ptr: ptrOf(rstd) },
+      { ptr: ptrOf(dx) },
+      { i32: cols },
+    ]);
+  normParamGrads(ctx, { dy, x, mean, rstd, dw, db }, rows, cols);
+  return true;
+};
+
+const rmsNormBackward: CudaOp<'rmsNormBackward'> = (ctx, [dy, x, w, rstd], [dx, dw]) => {
+  if (!f32(dy, x, w, rstd, dx, dw) || rowsOf(x) > 2 ** 31 - 1) return false;
+  const rows = rowsOf(x);
+  const cols = x.shape[x.shape.length - 1];
+  if (cols === 0) return true;
+  if (rows > 0)
+    ctx.launch('rows', 'rms_norm_bwd_rows', { grid: [rows, 1, 1], block: [256, 1, 1], shared: 0 }, [
+      { ptr: ptrOf(dy) },
+      { ptr: ptrOf(x) },
+      { ptr: ptrOf(w) },
+      { ptr: ptrOf(rstd) },
+      { ptr: ptrOf(dx) },
+      { i32: cols },
+    ]);
+  normParamGrads(ctx, { dy, x, rstd, dw }, rows, cols);
   return true;
 };
 
@@ -283,12 +403,16 @@ export const CUDA_OPS: { [K in OpName]?: CudaOp<K> } = {
   where,
   sum: reduce(0),
   max: reduce(1),
+  argmax,
   reshape: copy,
+  ...MOVEMENT_OPS,
   matmul,
   gatherRows,
   scatterAddRows,
   rmsNorm,
+  rmsNormBackward,
   layerNorm,
+  layerNormBackward,
   groupedAttention: groupedAttentionOp,
   groupedAttentionBackward: groupedAttentionBackwardOp,
 };

@@ -27,10 +27,15 @@ export interface MockMemory {
   f32(p: DevPtr, n: number): Float32Array;
   i32(p: DevPtr, n: number): Int32Array;
   u16(p: DevPtr, n: number): Uint16Array;
+  /** The bytes from p to the end of its allocation. */
+  rest(p: DevPtr): Uint8Array;
 }
 
-/** A host implementation of one kernel: runs the whole grid. `a` holds the decoded arguments. */
-export type MockKernel = (mem: MockMemory, a: number[], cfg: LaunchConfig) => void;
+/**
+ * A host implementation of one kernel: runs the whole grid. `a` holds the decoded arguments (a
+ * by-value struct as its offset into `block`, the packed argument block it is read from).
+ */
+export type MockKernel = (mem: MockMemory, a: number[], cfg: LaunchConfig, block: DataView) => void;
 
 export interface MockDriver extends Driver {
   readonly launches: MockLaunch[];
@@ -39,10 +44,10 @@ export interface MockDriver extends Driver {
 }
 
 /** Reads the packed block back, so every launch exercises packArgs. */
-function decode(args: readonly KernelArg[]): number[] {
+function decode(args: readonly KernelArg[]): { a: number[]; v: DataView } {
   const { block, offsets } = packArgs(args);
   const v = new DataView(block.buffer);
-  return args.map((a, i) => {
+  const a = args.map((a, i) => {
     const o = offsets[i];
     if ('ptr' in a) return Number(v.getBigUint64(o, true));
     if ('i64' in a) return Number(v.getBigInt64(o, true));
@@ -50,6 +55,7 @@ function decode(args: readonly KernelArg[]): number[] {
     if ('f32' in a) return v.getFloat32(o, true);
     return o;
   });
+  return { a, v };
 }
 
 export function createMockDriver(
@@ -67,6 +73,10 @@ export function createMockDriver(
     f32: (p, n) => new Float32Array(...(find(p, n * 4) as [ArrayBuffer, number]), n),
     i32: (p, n) => new Int32Array(...(find(p, n * 4) as [ArrayBuffer, number]), n),
     u16: (p, n) => new Uint16Array(...(find(p, n * 2) as [ArrayBuffer, number]), n),
+    rest: (p) => {
+      const [b, o] = find(p, 0);
+      return new Uint8Array(b, o);
+    },
   };
   const bytesView = (p: DevPtr, n: number) => {
     const [b, o] = find(p, n);
@@ -122,7 +132,8 @@ export function createMockDriver(
         kernels[f.name] ??
         Object.entries(kernels).find(([n]) => n.endsWith('*') && f.name.startsWith(n.slice(0, -1)))?.[1];
       if (!k) throw new Error(`mock: kernel ${f.name} is not emulated`);
-      k(mem, decode(args), cfg);
+      const { a, v } = decode(args);
+      k(mem, a, cfg, v);
     },
     sync() {},
     record() {

@@ -1,6 +1,7 @@
 // Elementwise fp32 kernels: unary ops (codes in UNARY_OPS order of src/core/op-spec.ts), binary
-// ops with broadcasting through per-dimension strides (codes in BINARY_OPS order), where, and the
-// fp32 <-> bf16 casts. Grid-stride loops over 64-bit element counts.
+// ops with broadcasting through per-dimension strides (codes in BINARY_OPS order), where, the
+// fp32 <-> bf16 casts and the fp32 <-> int32 casts of the `cast` op. Grid-stride loops over 64-bit
+// element counts.
 #include <cuda_bf16.h>
 #include <math.h>
 #include <stdint.h>
@@ -86,6 +87,26 @@ extern "C" __global__ void cast_f32_bf16(const float* __restrict__ x, __nv_bfloa
 extern "C" __global__ void cast_bf16_f32(const __nv_bfloat16* __restrict__ x, float* __restrict__ y, long long n) {
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
     y[i] = __bfloat162float(x[i]);
+}
+
+// float32 -> int32 as the reference does (a typed-array store, ECMAScript ToInt32): truncation
+// toward zero, NaN and infinities to 0, values outside the int32 range wrapped modulo 2^32.
+__device__ __forceinline__ int to_int32_js(float x) {
+  if (!isfinite(x)) return 0;
+  const double t = trunc((double)x);
+  if (t >= -2147483648.0 && t <= 2147483647.0) return (int)t;
+  double m = fmod(t, 4294967296.0);  // exact: t is an integer below 2^128
+  if (m < 0) m += 4294967296.0;
+  return (int)(unsigned int)m;
+}
+extern "C" __global__ void cast_f32_i32(const float* __restrict__ x, int* __restrict__ y, long long n) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+    y[i] = to_int32_js(x[i]);
+}
+// int32 -> float32, rounded to nearest (even), as a Float32Array store rounds.
+extern "C" __global__ void cast_i32_f32(const int* __restrict__ x, float* __restrict__ y, long long n) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+    y[i] = __int2float_rn(x[i]);
 }
 
 // Counter-based uniform random numbers in [-a, a): a hash of (seed, i), so inputs can be made on

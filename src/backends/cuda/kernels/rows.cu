@@ -1,6 +1,7 @@
 // Row-wise fp32 kernels over the last axis (one block of 256 threads per row): sum and max
-// reductions, argmax, softmax, rmsNorm / layerNorm forward, rotary embedding, and row gather /
-// scatter-add (one block per output row).
+// reductions, softmax, rmsNorm / layerNorm forward and the backward's dx, rotary embedding, and row
+// gather / scatter-add (one block per output row). Also column-wise: argmax along any axis and the
+// norms' weight / bias gradients (sums over rows, in two deterministic passes).
 #include <math.h>
 #include <stdint.h>
 
@@ -115,4 +116,96 @@ extern "C" __global__ void scatter_add_rows_f32(const float* __restrict__ src, c
     return;
   }
   for (long long j = threadIdx.x; j < cols; j += blockDim.x) atomicAdd(y + r * cols + j, src[blockIdx.x * cols + j]);
+}
+
+// y[o, j] = the first index k of the maximum of x[o, k, j] over k < n, x seen as [outer, n, inner]
+// (as the reference: strictly greater wins, so NaN never does, and a row of NaN or -inf gives 0).
+// One thread per output: the axis is short where it is used (router groups).
+extern "C" __global__ void argmax_axis(const float* __restrict__ x, int* __restrict__ y, long long outer, int n,
+                                       long long inner) {
+  const long long total = outer * inner;
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x) {
+    const float* r = x + (i / inner) * n * inner + i % inner;
+    int best = 0;
+    float bv = -INFINITY;
+    for (int k = 0; k < n; ++k) {
+      const float v = r[k * inner];
+      if (v > bv) {
+        bv = v;
+        best = k;
+      }
+    }
+    y[i] = best;
+  }
+}
+
+// layerNorm backward, dx of one row per block: with g = dy * w and xh = (x - mean) * rstd,
+// dx = rstd * (g - mean(g) - xh * mean(g * xh)).
+extern "C" __global__ void layer_norm_bwd_rows(const float* __restrict__ dy, const float* __restrict__ x,
+                                               const float* __restrict__ w, const float* __restrict__ mean,
+                                               const float* __restrict__ rstd, float* __restrict__ dx, int cols) {
+  const long long o = (long long)blockIdx.x * cols;
+  const float mu = mean[blockIdx.x], rs = rstd[blockIdx.x];
+  float s1 = 0.f, s2 = 0.f;
+  for (int j = threadIdx.x; j < cols; j += blockDim.x) {
+    const float g = dy[o + j] * w[j];
+    s1 += g;
+    s2 += g * (x[o + j] - mu) * rs;
+  }
+  const float m1 = block_reduce(s1, false) / cols;
+  const float m2 = block_reduce(s2, false) / cols;
+  for (int j = threadIdx.x; j < cols; j += blockDim.x)
+    dx[o + j] = rs * (dy[o + j] * w[j] - m1 - (x[o + j] - mu) * rs * m2);
+}
+
+// rmsNorm backward, dx of one row per block: dx = rstd * dy * w - x * rstd^3 * mean(dy * w * x).
+extern "C" __global__ void rms_norm_bwd_rows(const float* __restrict__ dy, const float* __restrict__ x,
+                                             const float* __restrict__ w, const float* __restrict__ rstd,
+                                             float* __restrict__ dx, int cols) {
+  const long long o = (long long)blockIdx.x * cols;
+  const float rs = rstd[blockIdx.x];
+  float s = 0.f;
+  for (int j = threadIdx.x; j < cols; j += blockDim.x) s += dy[o + j] * w[j] * x[o + j];
+  const float c = rs * rs * rs * block_reduce(s, false) / cols;
+  for (int j = threadIdx.x; j < cols; j += blockDim.x) dx[o + j] = rs * dy[o + j] * w[j] - x[o + j] * c;
+}
+
+// The norms' parameter gradients, first pass: block (bx, by) of 32 x 8 threads sums rows
+// [by * chunk, (by + 1) * chunk) of columns bx * 32 + tx: pw[by, j] = sum dy * xh, pb[by, j] = sum dy
+// with xh = (x - mean) * rstd (mean null: rmsNorm; pb null: no bias).
+extern "C" __global__ void norm_bwd_partials(const float* __restrict__ dy, const float* __restrict__ x,
+                                             const float* __restrict__ mean, const float* __restrict__ rstd,
+                                             float* __restrict__ pw, float* __restrict__ pb, long long rows,
+                                             int cols, int chunk) {
+  __shared__ float sw[8][33], sb[8][33];
+  const int tx = threadIdx.x, ty = threadIdx.y, j = blockIdx.x * 32 + tx;
+  const long long r0 = (long long)blockIdx.y * chunk;
+  const long long r1 = r0 + chunk < rows ? r0 + chunk : rows;
+  float aw = 0.f, ab = 0.f;
+  if (j < cols)
+    for (long long r = r0 + ty; r < r1; r += 8) {
+      const float g = dy[r * cols + j];
+      aw += g * (x[r * cols + j] - (mean ? mean[r] : 0.f)) * rstd[r];
+      ab += g;
+    }
+  sw[ty][tx] = aw;
+  sb[ty][tx] = ab;
+  __syncthreads();
+  if (ty == 0 && j < cols) {
+    for (int k = 1; k < 8; ++k) {
+      aw += sw[k][tx];
+      ab += sb[k][tx];
+    }
+    pw[(long long)blockIdx.y * cols + j] = aw;
+    if (pb) pb[(long long)blockIdx.y * cols + j] = ab;
+  }
+}
+
+// Second pass: y[j] = sum over c < chunks of part[c, j], one thread per column.
+extern "C" __global__ void sum_cols(const float* __restrict__ part, float* __restrict__ y, int chunks, int cols) {
+  for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < cols; j += gridDim.x * blockDim.x) {
+    float s = 0.f;
+    for (int c = 0; c < chunks; ++c) s += part[(long long)c * cols + j];
+    y[j] = s;
+  }
 }
