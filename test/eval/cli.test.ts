@@ -70,7 +70,15 @@ test('number options: a clear error naming the command and flag, before anything
   );
   await assert.rejects(
     run(['--truth', '--guidance', '2', '--probe', '/nonexistent']),
-    /eval gen: --steps, --guidance and --guidance-until need --model/,
+    /eval gen: --steps, --guidance, --guidance-until and --noise-correlation need --model/,
+  );
+  await assert.rejects(
+    run(['--noise', '--noise-correlation', '0.9', '--probe', '/nonexistent']),
+    /need --model/,
+  );
+  await assert.rejects(
+    run(['--model', '/nonexistent', '--noise-correlation', '1', '--probe', '/nonexistent']),
+    /eval gen: --noise-correlation must be a number in \[0, 1\), got '1'/,
   );
   await assert.rejects(
     run(['--noise', '--through-codec', '--probe', '/nonexistent']),
