@@ -164,11 +164,16 @@ export async function run(argv: string[]): Promise<void> {
   const { header, row } = markdownRow(label, r);
   const command = `moga eval gen ${argv.join(' ')}`;
   const sheets = writeSheets(out, r);
-  // which weights: a model directory a training run keeps rewriting changes under the same name
+  // which weights: a model directory a training run keeps rewriting changes under the same name;
+  // the sampling as run: the model's settings with the flags over them
+  const flags = { steps, guidance, guidanceUntil, noiseCorrelation };
   const weights = model && {
     dir: values.model,
     steps: (model.config.training?.steps as number | undefined) ?? null,
-    sampling: model.config.sampling,
+    sampling: {
+      ...model.config.sampling,
+      ...Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined)),
+    },
   };
   const json = {
     command,

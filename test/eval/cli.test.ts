@@ -41,6 +41,33 @@ test('moga eval gen --truth writes result.json, table.md and the contact sheets'
   }
 });
 
+test('moga eval gen --model records the sampling as run: the model settings with the flags over them', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'moga-eval-'));
+  try {
+    const err = process.stderr.write;
+    process.stderr.write = (() => true) as typeof process.stderr.write;
+    const log = console.log;
+    console.log = () => {};
+    try {
+      await run([
+        ...['--model', 'models/dit-tiny', '--stories', '1', '--seconds', '8', '--steps', '1'],
+        ...['--noise-correlation', '0.5', '--out', out],
+      ]);
+    } finally {
+      console.log = log;
+      process.stderr.write = err;
+    }
+    const r = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'));
+    const saved = JSON.parse(readFileSync('models/dit-tiny/config.json', 'utf8')).sampling;
+    assert.equal(r.source, 'model');
+    assert.deepEqual(r.model.sampling, { ...saved, steps: 1, noiseCorrelation: 0.5 });
+    assert.notEqual(saved.noiseCorrelation, 0.5, 'the flag, not the model, decided');
+    assert.equal(r.cost.steps, 1);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
 test('number options: a clear error naming the command and flag, before anything is loaded', async () => {
   assert.equal(positiveNumber('x', 'steps', undefined), undefined);
   assert.equal(positiveNumber('x', 'steps', '2.5'), 2.5);
