@@ -313,6 +313,35 @@ export function runChecks(ctx: CudaContext, seed: number, log: (s: string) => vo
     },
     0,
   );
+  // int32 arithmetic and where (binary_i32, compare_i32, where_32): exact, wrap and edges included
+  const Iw = (shape: number[]) =>
+    I(
+      shape,
+      Array.from(uniform(rand, sizeOf(shape)), (x) => Math.round(x * 2 ** 31) | 0),
+    );
+  const iEdge = [0, 1, -1, 7, -7, 46341, -46341, 2 ** 31 - 1, -(2 ** 31), 123456789];
+  const n = iEdge.length;
+  const edgeA = I(
+    [n, n],
+    Array.from({ length: n * n }, (_, i) => iEdge[Math.floor(i / n)]),
+  );
+  for (const op of ['add', 'sub', 'mul', 'div', 'maximum', 'greater', 'equal'] as const) {
+    const dt = op === 'greater' || op === 'equal' ? 'float32' : 'int32';
+    opCheck(op, [Iw([4, 1, 33]), Iw([3, 1])], [[[4, 3, 33], dt]], {}, 0, exactBackend, ' int32');
+    opCheck(op, [edgeA, I([n], iEdge)], [[[n, n], dt]], {}, 0, exactBackend, ' int32 edges');
+  }
+  const small = I([5, 1], [0, 1, -1, 0, 2]);
+  opCheck('where', [small, Iw([5, 6]), Iw([6])], [[[5, 6], 'int32']], {}, 0, exactBackend, ' int32');
+  opCheck(
+    'where',
+    [F([5, 1]), Iw([5, 6]), Iw([6])],
+    [[[5, 6], 'int32']],
+    {},
+    0,
+    exactBackend,
+    ' int32 values',
+  );
+  opCheck('where', [small, F([5, 6]), F([6])], [[[5, 6], 'float32']], {}, 0, exactBackend, ' int32 cond');
   opCheck('argmax', [F([577, 5])], [[[577], 'int32']], { axis: 1 }, 0);
   opCheck('argmax', [F([3, 17, 5])], [[[3, 5], 'int32']], { axis: 1 }, 0);
   opCheck('sum', [F([300, 64])], [[[1, 64], 'float32']], { axes: [0], keepDims: true });
