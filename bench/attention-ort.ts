@@ -178,7 +178,7 @@ async function mogaRows(
     noGrad(() =>
       tidy(() => {
         const r = MoGARouter.apply(router, x);
-        plans.routed(r.groupIds, M);
+        plans.routed(r.groupIds!, M);
         return groupedAttention(qm, km, vm, plans.routed(ids, M), { trusted: true }).dataSync();
       }),
     );

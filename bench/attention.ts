@@ -109,7 +109,7 @@ export default async function attentionBench(argv: string[]): Promise<void> {
             noGrad(() =>
               tidy(() => {
                 const r = MoGARouter.apply(router, x);
-                plans.routed(r.groupIds, M);
+                plans.routed(r.groupIds!, M);
               }),
             ),
         },

@@ -3,13 +3,20 @@
  * 1e-2 for bf16 paths and 1e-4 for fp32, NaN fails, unwritten/unplanned rows must be zero.
  */
 
+import { plans } from '../../src/attention/plans.js';
 import type { TensorRef } from '../../src/backends/backend.js';
 import { type AttnDType, attentionBackward, attentionForward } from '../../src/backends/cuda/attention.js';
 import { createCudaBackend } from '../../src/backends/cuda/backend.js';
 import type { DevPtr } from '../../src/backends/cuda/driver-types.js';
 import { type CudaContext, grid1d } from '../../src/backends/cuda/kernels.js';
 import { gemmPath } from '../../src/backends/cuda/ops.js';
-import { buildPlanOnGpu, downloadPlan, freePlan, uploadPlan } from '../../src/backends/cuda/plan.js';
+import {
+  buildPlanOnGpu,
+  downloadPlan,
+  freePlan,
+  groupPlanOnGpu,
+  uploadPlan,
+} from '../../src/backends/cuda/plan.js';
 import { REF_KERNELS } from '../../src/backends/ref/kernels/index.js';
 import type { RefKernel } from '../../src/backends/ref/view.js';
 import { BINARY_OPS, type OpName, type OpParams, UNARY_OPS } from '../../src/core/op-spec.js';
@@ -169,6 +176,29 @@ export function runChecks(ctx: CudaContext, seed: number, log: (s: string) => vo
     ctx.release(dl);
   });
 
+  // the DiT's routed plans: segment keys (sample, shot, group) on the device -> plan, some segments empty
+  const routedKeys = (n: number, segments: number) =>
+    Int32Array.from({ length: n }, () => Math.floor(rand() * (segments - 2)));
+  guard('plan from keys', () => {
+    const [n, segments] = [20000, 14];
+    const keys = routedKeys(n, segments);
+    const dk = up(ctx, keys);
+    const plan = groupPlanOnGpu(ctx, dk, n, segments);
+    const got = downloadPlan(ctx, plan);
+    const want = plans.routed(keys, segments);
+    let bad = 0;
+    for (let s = 0; s < segments; s++) {
+      if (got.qOffsets[s + 1] !== want.qOffsets[s + 1]) bad++;
+      const mine = Array.from(got.qIndex.subarray(got.qOffsets[s], got.qOffsets[s + 1])).sort(
+        (a, b) => a - b,
+      );
+      if (mine.some((x, i) => x !== want.qIndex[want.qOffsets[s] + i])) bad++;
+    }
+    add('plan: counting sort of int32 keys (mismatched segments)', bad, 0);
+    freePlan(ctx, plan);
+    ctx.release(dk);
+  });
+
   // Backend ops against the reference kernels (fp32).
   const bf16Backend = createCudaBackend(ctx);
   const exactBackend = createCudaBackend(ctx, { attention: 'float32' });
@@ -313,6 +343,35 @@ export function runChecks(ctx: CudaContext, seed: number, log: (s: string) => vo
     },
     0,
   );
+  // int32 arithmetic and where (binary_i32, compare_i32, where_32): exact, wrap and edges included
+  const Iw = (shape: number[]) =>
+    I(
+      shape,
+      Array.from(uniform(rand, sizeOf(shape)), (x) => Math.round(x * 2 ** 31) | 0),
+    );
+  const iEdge = [0, 1, -1, 7, -7, 46341, -46341, 2 ** 31 - 1, -(2 ** 31), 123456789];
+  const n = iEdge.length;
+  const edgeA = I(
+    [n, n],
+    Array.from({ length: n * n }, (_, i) => iEdge[Math.floor(i / n)]),
+  );
+  for (const op of ['add', 'sub', 'mul', 'div', 'maximum', 'greater', 'equal'] as const) {
+    const dt = op === 'greater' || op === 'equal' ? 'float32' : 'int32';
+    opCheck(op, [Iw([4, 1, 33]), Iw([3, 1])], [[[4, 3, 33], dt]], {}, 0, exactBackend, ' int32');
+    opCheck(op, [edgeA, I([n], iEdge)], [[[n, n], dt]], {}, 0, exactBackend, ' int32 edges');
+  }
+  const small = I([5, 1], [0, 1, -1, 0, 2]);
+  opCheck('where', [small, Iw([5, 6]), Iw([6])], [[[5, 6], 'int32']], {}, 0, exactBackend, ' int32');
+  opCheck(
+    'where',
+    [F([5, 1]), Iw([5, 6]), Iw([6])],
+    [[[5, 6], 'int32']],
+    {},
+    0,
+    exactBackend,
+    ' int32 values',
+  );
+  opCheck('where', [small, F([5, 6]), F([6])], [[[5, 6], 'float32']], {}, 0, exactBackend, ' int32 cond');
   opCheck('argmax', [F([577, 5])], [[[577], 'int32']], { axis: 1 }, 0);
   opCheck('argmax', [F([3, 17, 5])], [[[3, 5], 'int32']], { axis: 1 }, 0);
   opCheck('sum', [F([300, 64])], [[[1, 64], 'float32']], { axes: [0], keepDims: true });
@@ -370,6 +429,49 @@ export function runChecks(ctx: CudaContext, seed: number, log: (s: string) => vo
       }
     }
   }
+  // groupedAttention through a plan the backend built from keys (Backend.routedPlan) vs the host plan
+  for (const [be, tol, label] of [
+    [bf16Backend, 1e-2, 'bf16'],
+    [exactBackend, 1e-4, 'fp32'],
+  ] as const)
+    guard(`op groupedAttention on a routed plan (${label})`, () => {
+      const [n, h, d, segments] = [3000, 2, 64, 10];
+      const keys = routedKeys(n, segments);
+      const ins = [F([n, h, d], 2), F([n, h, d]), F([n, h, d])];
+      const want = [new Float32Array(n * h * d), new Float32Array(n * h)];
+      const scale = 1 / Math.sqrt(d);
+      REF_KERNELS.groupedAttention(
+        ins,
+        [
+          { data: want[0], shape: [n, h, d] },
+          { data: want[1], shape: [n, h] },
+        ],
+        { ...plans.routed(keys, segments), scale },
+      );
+      const t = (data: Float32Array | Int32Array, shape: number[]): TensorRef => {
+        const dtype = data instanceof Int32Array ? 'int32' : 'float32';
+        const storage = be.alloc(dtype, data.length);
+        be.write(storage, data);
+        return { storage, shape, dtype };
+      };
+      const kt = t(keys, [n]);
+      const handle = be.routedPlan!(kt, segments);
+      const outs = [t(new Float32Array(n * h * d), [n, h, d]), t(new Float32Array(n * h), [n, h])];
+      const insT = ins.map((x) => t(x.data, x.shape));
+      be.run('groupedAttention', insT, outs, { ...handle, scale });
+      add(
+        `op groupedAttention routed plan (${label}) o`,
+        relL2(be.readSync(outs[0].storage, 'float32', n * h * d), want[0]),
+        tol,
+      );
+      add(
+        `op groupedAttention routed plan (${label}) lse`,
+        relL2(be.readSync(outs[1].storage, 'float32', n * h), want[1]),
+        tol,
+      );
+      for (const x of [kt, ...insT, ...outs]) be.free(x.storage);
+      add(`routed plan freed with its tensors (${label}: bytes left)`, be.liveBytes(), 0);
+    });
   guard('gemm_f32 kernel', () => {
     const [m, n, k] = [65, 90, 70];
     const a = uniform(rand, m * k),

@@ -11,11 +11,17 @@ import { initLinear, type Linear, linear } from '../nn/linear.js';
 import { applyRmsNorm, initRmsNorm, type Norm } from '../nn/norm.js';
 import { add, concat, mul, reshape } from '../tensor/ops.js';
 import type { Rng } from '../tensor/random.js';
-import { disposeIfNoGrad, type Tensor, tidyIfNoGrad } from '../tensor/tensor.js';
+import { disposeIfNoGrad, fromArray, type Tensor, tidyIfNoGrad } from '../tensor/tensor.js';
 import { groupedAttention } from './grouped-attention.js';
 import { type AttentionPlan, batchPlans } from './plan.js';
-import { type GridLayout, plans as planBuilders } from './plans.js';
-import { MoGARouter, type MoGARouterParams, type MoGARouting, reportRouting } from './router.js';
+import { type GridLayout, plans as planBuilders, shotOfFrame } from './plans.js';
+import {
+  MoGARouter,
+  type MoGARouterParams,
+  type MoGARouting,
+  reportRouting,
+  routingTapped,
+} from './router.js';
 
 /** 'routed' = MoGA groups, 'window' = STGA, 'frame' = per-frame, 'full' = dense (ablation). */
 export const ATTENTION_BRANCHES = ['routed', 'window', 'frame', 'full'] as const;
@@ -198,17 +204,7 @@ function apply(
       if (!p.router) throw new Error("VisualAttention: the 'routed' branch needs router parameters");
       const r = stage(() => {
         const rt = MoGARouter.apply(p.router!, xf, { alpha: cfg.alpha, balance: cfg.balance });
-        const ids = rt.groupIds;
-        reportRouting(ids.subarray(0, L), cfg.numGroups);
-        const per = Array.from({ length: B }, (_, b) => ({
-          plan: planBuilders.routed(
-            ids.subarray(b * L, (b + 1) * L),
-            cfg.numGroups,
-            cfg.routedPerShot ? { perShot: layout } : {},
-          ),
-          qRows: L,
-        }));
-        const a = groupedAttention(q, k, v, B === 1 ? per[0].plan : batchPlans(per), { trusted: true });
+        const a = groupedAttention(q, k, v, routedPlan(rt, cfg, layout, B), { trusted: true });
         return { o: mul(a, reshape(rt.gate, [N, 1, 1])), routing: rt };
       });
       routing = r.routing;
@@ -227,6 +223,46 @@ function apply(
   const mixed = n === 1 ? sumOut! : mul(sumOut!, 1 / n); // (N, h, hd): mean of branches
   const out = linear(p.o, reshape(mixed, [N, dim]));
   return { out: reshape(out, [...x.shape]), balanceLoss: routing?.balanceLoss, routing };
+}
+
+/**
+ * The routed branch's plan over the batch: one segment per (sample, shot when routedPerShot,
+ * group). Built where the routing is when the backend can (Backend.routedPlan: the keys go to it
+ * as a tensor and nothing is read back), else on the host from the group ids.
+ */
+function routedPlan(
+  rt: MoGARouting,
+  cfg: VisualAttentionConfig,
+  layout: GridLayout,
+  B: number,
+): AttentionPlan {
+  const M = cfg.numGroups;
+  const L = layout.frames * layout.height * layout.width;
+  const be = rt.groups.backend;
+  if (be.routedPlan) {
+    if (routingTapped()) reportRouting((rt.groups.dataSync() as Int32Array).subarray(0, L), M);
+    const shot = cfg.routedPerShot ? shotOfFrame(layout) : undefined;
+    const shots = shot ? shot[shot.length - 1] + 1 : 1;
+    if (B === 1 && shots === 1) return be.routedPlan(rt.groups, M);
+    // key = (sample * shots + shot) * M + group: the offset is layout data, not routing
+    const perFrame = layout.height * layout.width;
+    const base = Int32Array.from({ length: B * L }, (_, i) => {
+      const b = Math.floor(i / L);
+      return (b * shots + (shot ? shot[Math.floor((i % L) / perFrame)] : 0)) * M;
+    });
+    return be.routedPlan(add(rt.groups, fromArray(base, [B * L], be)), B * shots * M);
+  }
+  const ids = rt.groupIds!;
+  reportRouting(ids.subarray(0, L), M);
+  const per = Array.from({ length: B }, (_, b) => ({
+    plan: planBuilders.routed(
+      ids.subarray(b * L, (b + 1) * L),
+      M,
+      cfg.routedPerShot ? { perShot: layout } : {},
+    ),
+    qRows: L,
+  }));
+  return B === 1 ? per[0].plan : batchPlans(per);
 }
 
 /** 3D rotary tables for every token of `layout` ([L, headDim/2] cos and sin). */

@@ -3,6 +3,7 @@
  * runs kernels by op name. Every op has a `ref` kernel; a faster backend adds kernels for the ops
  * it accelerates and may run the rest through `ref` on views of its memory.
  */
+import type { AttentionPlan } from '../core/attention-plan.js';
 import type { DType, TypedArray } from '../core/dtype.js';
 import type { OpName, OpParams } from '../core/op-spec.js';
 import type { Shape } from '../core/shape.js';
@@ -37,6 +38,14 @@ export interface Backend {
   ): void;
   /** Bytes currently allocated and not freed (the memory-flatness tests read this). */
   liveBytes(): number;
+  /**
+   * Optional (cuda): MoGA's routed plan built where `keys` is, so routing never comes to the
+   * host. keys: int32 [N], each row's segment in [0, segments); segment s holds the rows with key
+   * s, as queries and as keys/values (row order inside a segment is unspecified). Returns a handle
+   * for groupedAttention's params on this backend only (its host arrays are empty); the plan is
+   * freed once `keys`' storage and every attention output that used it are.
+   */
+  routedPlan?(keys: TensorRef, segments: number): AttentionPlan;
 }
 
 /** Thrown by a backend asked for a routine it does not implement. */

@@ -65,7 +65,7 @@ describe('MoGARouter', () => {
         const [g] = gradients(loss, [p.proj.weight]);
         return {
           ids: r.groupIds,
-          counts: Array.from(r.counts),
+          counts: Array.from(r.counts!),
           bal: r.balanceLoss.item(),
           gate: r.gate.dataSync(),
           g: g!.dataSync(),
@@ -102,7 +102,7 @@ describe('MoGARouter', () => {
     const r = MoGARouter.apply(p, fromArray(randArray(6 * 4, 1), [6, 4]));
     // uniform probs -> argmax picks group 0 for every token: F = (1, 0, 0), P = 1/3 -> alpha * M * 1/3
     assert.ok(Math.abs(r.balanceLoss.item() - 0.1) < 1e-6);
-    assert.deepEqual(Array.from(r.counts), [6, 0, 0]);
+    assert.deepEqual(Array.from(r.counts!), [6, 0, 0]);
     assert.throws(() => MoGARouter.apply(p, fromArray(new Float32Array(6), [2, 3])), /x must be \[N, 4\]/);
   });
 });
@@ -181,7 +181,7 @@ describe('VisualAttention', () => {
           rw.backend.write(rw.storage, a);
           return tidy(() => {
             const r = lossOf();
-            return { l: r.loss.item(), ids: Array.from(r.ids).join() };
+            return { l: r.loss.item(), ids: Array.from(r.ids!).join() };
           });
         };
         const [lp, lm] = [at(wd[j] + h), at(wd[j] - h)];

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { plans } from '../../src/attention/plans.js';
 import type { TensorRef } from '../../src/backends/backend.js';
+import { heldPlans } from '../../src/backends/cuda/attention-op.js';
 import { createCudaBackend } from '../../src/backends/cuda/backend.js';
 import { REF_KERNELS } from '../../src/backends/ref/kernels/index.js';
 import type { GroupedAttentionParams } from '../../src/core/op-spec.js';
@@ -128,4 +130,104 @@ describe('groupedAttention op on the CUDA backend (mock driver)', () => {
         );
       });
     });
+
+  it('a plan lives while its tensors do: counted in liveBytes, reused by the backward, freed with lse', () => {
+    const { ctx, driver } = mockContext();
+    const be = createCudaBackend(ctx, { attention: 'float32' });
+    const t = (data: Float32Array, shape: number[]): TensorRef => {
+      const storage = be.alloc('float32', data.length);
+      be.write(storage, data);
+      return { storage, shape, dtype: 'float32' };
+    };
+    const [qt, kt, vt] = [t(q, [nq, h, d]), t(k, [nk, h, d]), t(v, [nk, h, d])];
+    const fwd = () => [t(new Float32Array(nq * h * d), [nq, h, d]), t(new Float32Array(nq * h), [nq, h])];
+    const tensors = be.liveBytes();
+    const planBytes = 4 * (p.qIndex.length + p.qOffsets.length + p.kvIndex.length + p.kvOffsets.length);
+    const uploads = () => driver.uploads.filter((a) => a instanceof Int32Array).length;
+    const [o1, l1] = fwd();
+    be.run('groupedAttention', [qt, kt, vt], [o1, l1], p);
+    assert.equal(heldPlans(ctx), 1);
+    assert.equal(uploads(), 4, 'the four plan arrays went up once');
+    const atRest = be.liveBytes() - tensors - 4 * (nq * h * d + nq * h);
+    assert.ok(atRest >= planBytes, `liveBytes counts the plan (${atRest} bytes over the tensors)`);
+    // a second forward and a backward on the same plan reuse it; the plan outlives o1/l1's forward
+    const [o2, l2] = fwd();
+    be.run('groupedAttention', [qt, kt, vt], [o2, l2], p);
+    const grads = [t(new Float32Array(nq * h * d), [nq, h, d]), t(new Float32Array(nk * h * d), [nk, h, d])];
+    be.run(
+      'groupedAttentionBackward',
+      [o1, qt, kt, vt, o1, l1],
+      [grads[0], grads[1], t(new Float32Array(nk * h * d), [nk, h, d])],
+      p,
+    );
+    assert.equal(uploads(), 4, 'no second upload while a forward holds the plan');
+    be.free(l1.storage);
+    assert.equal(heldPlans(ctx), 1, 'l2 still holds it');
+    be.free(l2.storage);
+    assert.equal(heldPlans(ctx), 0, 'freed with the last lse');
+    assert.equal(ctx.tempBytes(), 0, 'no device plan bytes left');
+    const live = driver.liveAllocations();
+    assert.equal(live, 8, 'only the tensors still allocated (q, k, v, o1, o2, dq, dk, dv)');
+  });
+
+  it('a routed plan built on the device from int32 keys runs as its host counterpart and lives with keys', () => {
+    const { ctx, driver } = mockContext();
+    const be = createCudaBackend(ctx, { attention: 'float32' });
+    const n = 50;
+    const segments = 7;
+    const keys = Int32Array.from(randoms(9, n), (x) => Math.floor((x + 1) * 3.5)); // keys 0..6, some empty
+    const ks = be.alloc('int32', n);
+    be.write(ks, keys);
+    const keyRef: TensorRef = { storage: ks, shape: [n], dtype: 'int32' };
+    const handle = be.routedPlan!(keyRef, segments);
+    assert.ok(
+      driver.launches.some((l) => l.f.name === 'group_scatter'),
+      'built by the plan kernels',
+    );
+    const host = plans.routed(keys, segments);
+    const x = (seed: number) => ({ data: randoms(seed, n * h * d), shape: [n, h, d] });
+    const [xq, xk, xv] = [x(11), x(12), x(13)];
+    const want = { out: new Float32Array(n * h * d), lse: new Float32Array(n * h) };
+    REF_KERNELS.groupedAttention(
+      [xq, xk, xv],
+      [
+        { data: want.out, shape: [n, h, d] },
+        { data: want.lse, shape: [n, h] },
+      ],
+      { ...host, scale: 0.3 },
+    );
+    const t = (data: Float32Array, shape: number[]): TensorRef => {
+      const storage = be.alloc('float32', data.length);
+      be.write(storage, data);
+      return { storage, shape, dtype: 'float32' };
+    };
+    const outs = [t(new Float32Array(n * h * d), [n, h, d]), t(new Float32Array(n * h), [n, h])];
+    be.run('groupedAttention', [t(xq.data, xq.shape), t(xk.data, xk.shape), t(xv.data, xv.shape)], outs, {
+      ...handle,
+      scale: 0.3,
+    });
+    const got = be.readSync(outs[0].storage, 'float32', n * h * d);
+    for (let i = 0; i < got.length; i++) assert.ok(Math.abs(got[i] - want.out[i]) < 1e-5, `out ${i}`);
+    assert.equal(
+      driver.downloads.filter((a) => a instanceof Int32Array).length,
+      0,
+      'no plan came to the host',
+    );
+    be.free(ks);
+    assert.equal(heldPlans(ctx), 1, 'the attention output still holds it');
+    be.free(outs[1].storage);
+    assert.equal(heldPlans(ctx), 0);
+    assert.equal(ctx.tempBytes(), 0);
+    // a handle whose plan is gone, or given rows it was not built for, is refused
+    assert.throws(
+      () =>
+        be.run(
+          'groupedAttention',
+          [t(xq.data, [n, h, d]), t(xk.data, [n, h, d]), t(xv.data, [n, h, d])],
+          outs,
+          { ...handle, scale: 1 },
+        ),
+      /plan/,
+    );
+  });
 });

@@ -2,12 +2,15 @@
  * A tiny DiT on the CUDA backend (mock driver) runs entirely on the device: a training step
  * (trainingLoss with the temporal term and known-frame conditioning, then the gradients of every
  * parameter) and a guided sampling velocity leave `fallbacks` empty, and agree with the same
- * program on `ref`. A new op in the DiT's path without a CUDA kernel fails here by name. Where g++
+ * program on `ref`. A new op in the DiT's path without a CUDA kernel fails here by name. The routed
+ * plans are built on the device (the plan kernels, from the router's group ids) and no routing
+ * data comes back to the host; every device plan is freed with the tensors that used it. Where g++
  * is found, every movement op of the step runs movement.cu itself, built for the host.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Backend } from '../../src/backends/backend.js';
+import { heldPlans } from '../../src/backends/cuda/attention-op.js';
 import { type CudaBackend, createCudaBackend } from '../../src/backends/cuda/backend.js';
 import { createRefBackend } from '../../src/backends/ref/index.js';
 import { useBackend } from '../../src/backends/registry.js';
@@ -83,6 +86,20 @@ describe('the tiny DiT on the CUDA backend (mock driver)', () => {
     const fell = [...cuda.fallbacks].map(([op, n]) => `${op} (${n}x)`);
     assert.deepEqual(fell, [], `ops that fell back to the reference: ${fell.join(', ')}`);
     assert.ok(driver.launches.length > 100, 'the step ran as kernel launches');
+    // routing stays on the device: the plans come from the plan kernels (one per routed layer and
+    // pass: the training forward, then the guided velocity's passes), and no int32 array (group
+    // ids, counts, plans) is read back; gatherRows' one-word index flag is all that is
+    const built = driver.launches.filter((l) => l.f.name === 'group_scatter').length;
+    assert.ok(
+      built >= 2 * CFG.layers && built % CFG.layers === 0,
+      `${built} routed plans built on the device`,
+    );
+    const back = driver.downloads
+      .filter((a) => a instanceof Int32Array && a.length > 1)
+      .map((a) => a.byteLength / 4);
+    assert.deepEqual(back, [], `int32 arrays read back during the step (lengths ${back.join(', ')})`);
+    assert.equal(heldPlans(ctx), 0, 'every device plan was freed with its tensors');
+    assert.equal(cuda.liveBytes(), 0, 'nothing left on the device');
     assert.ok(
       Math.abs(got.loss - ref.loss) <= 1e-4 * Math.abs(ref.loss),
       `loss ${got.loss} vs ref ${ref.loss}`,

@@ -4,7 +4,8 @@ import { describe, it } from 'node:test';
 import { createCudaBackend } from '../../src/backends/cuda/backend.js';
 import { openCudaDriver } from '../../src/backends/cuda/driver.js';
 import { availableBackends } from '../../src/backends/index.js';
-import { mockContext } from './helpers.js';
+import { REF_KERNELS } from '../../src/backends/ref/kernels/index.js';
+import { mockContext, randoms } from './helpers.js';
 
 const driverPresent = [
   '/usr/lib/x86_64-linux-gnu/libcuda.so.1',
@@ -26,27 +27,38 @@ describe('cuda fallback', () => {
   });
 
   it('runs ops without a CUDA kernel through the reference kernel', () => {
+    // conv3d has no CUDA kernel (the VAE's op; the DiT does not use it): it falls back
     const { ctx, driver } = mockContext();
     const be = createCudaBackend(ctx);
-    const x = be.alloc('int32', 6);
-    be.write(x, Int32Array.from([0, 1, 2, 3, 4, 5]));
-    const y = be.alloc('int32', 6);
-    // the elementwise kernels are float32 only: int32 arithmetic falls back
+    const x = { data: randoms(3, 2 * 2 * 3 * 4 * 4), shape: [2, 2, 3, 4, 4] };
+    const w = { data: randoms(4, 3 * 2 * 2 * 3 * 3), shape: [3, 2, 2, 3, 3] };
+    const p = {
+      stride: [1, 2, 1],
+      padding: [
+        [0, 0],
+        [1, 1],
+        [1, 1],
+      ] as [number, number][],
+    };
+    const want = { data: new Float32Array(2 * 3 * 2 * 3 * 4), shape: [2, 3, 2, 3, 4] };
+    REF_KERNELS.conv3d([x, w], [want], p);
+    const [xs, ws, ys] = [x.data.length, w.data.length, want.data.length].map((n) => be.alloc('float32', n));
+    be.write(xs, x.data);
+    be.write(ws, w.data);
     be.run(
-      'add',
+      'conv3d',
       [
-        { storage: x, shape: [2, 3], dtype: 'int32' },
-        { storage: x, shape: [2, 3], dtype: 'int32' },
+        { storage: xs, shape: x.shape, dtype: 'float32' },
+        { storage: ws, shape: w.shape, dtype: 'float32' },
       ],
-      [{ storage: y, shape: [2, 3], dtype: 'int32' }],
-      {},
+      [{ storage: ys, shape: want.shape, dtype: 'float32' }],
+      p,
     );
-    assert.deepEqual([...be.readSync(y, 'int32', 6)], [0, 2, 4, 6, 8, 10]);
-    assert.equal(be.fallbacks.get('add'), 1);
+    assert.deepEqual(be.readSync(ys, 'float32', want.data.length), want.data);
+    assert.equal(be.fallbacks.get('conv3d'), 1);
     assert.equal(driver.launches.length, 0, 'no kernel was launched for the fallback');
-    assert.equal(be.liveBytes(), 48);
-    be.free(x);
-    be.free(y);
+    assert.equal(be.liveBytes(), 4 * (x.data.length + w.data.length + want.data.length));
+    for (const s of [xs, ws, ys]) be.free(s);
     assert.equal(be.liveBytes(), 0);
   });
 

@@ -3,17 +3,19 @@
  * case) through the reference kernel on downloaded copies (correct, slow; counted in `fallbacks`).
  */
 
+import type { AttentionPlan } from '../../core/attention-plan.js';
 import { BYTES, type DType, makeArray, type TypedArray } from '../../core/dtype.js';
 import type { OpName, OpParams } from '../../core/op-spec.js';
 import { sizeOf } from '../../core/shape.js';
 import type { Backend, Storage, TensorRef } from '../backend.js';
 import { REF_KERNELS } from '../ref/kernels/index.js';
 import type { RefKernel, View } from '../ref/view.js';
-import type { CudaOpOptions } from './attention-op.js';
+import { type CudaOpOptions, holdDevicePlan } from './attention-op.js';
 import type { DevPtr } from './driver-types.js';
 import type { CudaContext } from './kernels.js';
-import { ptrOf } from './op-types.js';
+import { freeWith, type HoldingStorage, ptrOf } from './op-types.js';
 import { CUDA_OPS } from './ops.js';
+import { groupPlanOnGpu } from './plan.js';
 
 export interface CudaStorage extends Storage {
   readonly ptr: DevPtr;
@@ -50,6 +52,7 @@ export function createCudaBackend(ctx: CudaContext, options: CudaOpOptions = {})
       return { ptr, bytes };
     },
     free(s: Storage) {
+      for (const release of (s as HoldingStorage).onFree ?? []) release();
       d.free((s as CudaStorage).ptr);
       live -= s.bytes;
     },
@@ -67,6 +70,14 @@ export function createCudaBackend(ctx: CudaContext, options: CudaOpOptions = {})
       (REF_KERNELS[op] as RefKernel<K>)(ins.map(viewOf), outViews, params);
       outs.forEach((t, i) => d.upload(ptrOf(t), outViews[i].data));
     },
-    liveBytes: () => live,
+    // what the context holds too: device plans (and any scratch of an op in flight)
+    liveBytes: () => live + ctx.tempBytes(),
+    routedPlan(keys: TensorRef, segments: number): AttentionPlan {
+      if (keys.dtype !== 'int32') throw new Error(`routedPlan: keys must be int32, got ${keys.dtype}`);
+      const n = sizeOf(keys.shape);
+      const { handle, release } = holdDevicePlan(ctx, groupPlanOnGpu(ctx, ptrOf(keys), n, segments), n);
+      freeWith(keys, release);
+      return handle;
+    },
   };
 }

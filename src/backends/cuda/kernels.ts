@@ -20,6 +20,8 @@ export interface CudaContext {
   /** Scratch allocation freed with `release` (plain bookkeeping over driver.alloc/free). */
   temp(bytes: number): DevPtr;
   release(p: DevPtr): void;
+  /** Bytes of `temp` not yet released (scratch and device plans; the backend's liveBytes adds them). */
+  tempBytes(): number;
 }
 
 /** Where `npm run build` puts the fatbins, seen from src/ (tsx) or dist/src/ (compiled). */
@@ -61,12 +63,24 @@ export function createCudaContext(driver: Driver, images: Record<string, Uint8Ar
     }
     return e.f;
   };
+  const temps = new Map<DevPtr, number>();
+  let tempBytes = 0;
   return {
     driver,
     kernel,
     launch: (module, name, cfg, args) => driver.launch(kernel(module, name, cfg.shared), cfg, args),
-    temp: (bytes) => driver.alloc(bytes),
-    release: (p) => driver.free(p),
+    temp: (bytes) => {
+      const p = driver.alloc(bytes);
+      temps.set(p, bytes);
+      tempBytes += bytes;
+      return p;
+    },
+    release: (p) => {
+      driver.free(p);
+      tempBytes -= temps.get(p) ?? 0;
+      temps.delete(p);
+    },
+    tempBytes: () => tempBytes,
   };
 }
 

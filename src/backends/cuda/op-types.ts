@@ -16,5 +16,16 @@ export type CudaOp<K extends OpName> = (
 
 export const ptrOf = (t: TensorRef): DevPtr => (t.storage as unknown as { ptr: DevPtr }).ptr;
 
+/** Storage with the releases to run when the backend frees it (device plans held by a tensor). */
+export interface HoldingStorage {
+  onFree?: (() => void)[];
+}
+
+/** Runs `release` when `t`'s storage is freed (by the backend's free: the last tensor on it disposed). */
+export function freeWith(t: TensorRef, release: () => void): void {
+  const s = t.storage as HoldingStorage;
+  (s.onFree ??= []).push(release);
+}
+
 /** Grid-stride launches: enough blocks to fill the chip, capped. */
 export const elementGrid = (n: number) => grid1d(Math.min(n, 65535 * 256));

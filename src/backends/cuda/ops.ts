@@ -1,7 +1,7 @@
 /**
- * The ops the CUDA backend runs on the device: elementwise (with broadcasting), reductions over any
- * axes, argmax, norms forward and backward, row gather/scatter, matmul, and the movement ops of
- * movement.ts. Each returns false when it does not cover the case (dtype, layout), and the backend
+ * The ops the CUDA backend runs on the device: elementwise (with broadcasting; binary ops and where
+ * on float32 and int32), reductions over any axes, argmax, norms forward and backward, row
+ * gather/scatter, matmul, and the movement ops of movement.ts. Each returns false when it does not cover the case (dtype, layout), and the backend
  * then runs the reference kernel on downloaded copies.
  */
 
@@ -51,15 +51,20 @@ const unary =
     return true;
   };
 
+/** int32 ops of binary_i32 / compare_i32 (pow stays on the host: see elementwise.cu). */
+const I32_OPS: readonly BinaryOp[] = ['add', 'sub', 'mul', 'div', 'maximum', 'greater', 'equal'];
+
 const binary =
   (op: BinaryOp): CudaOp<BinaryOp> =>
   (ctx, [a, b], [y]) => {
-    if (!f32(a, b, y)) return false;
+    const i32 = a.dtype === 'int32' && b.dtype === 'int32';
+    if (!f32(a, b, y) && !(i32 && I32_OPS.includes(op))) return false;
     const s = broadcastStruct(y.shape, [a.shape, b.shape]);
     if (!s) return false;
+    const kernel = !i32 ? 'binary_f32' : y.dtype === 'int32' ? 'binary_i32' : 'compare_i32';
     const n = sizeOf(y.shape);
     if (n > 0)
-      ctx.launch('elementwise', 'binary_f32', elementGrid(n), [
+      ctx.launch('elementwise', kernel, elementGrid(n), [
         { ptr: ptrOf(a) },
         { ptr: ptrOf(b) },
         { ptr: ptrOf(y) },
@@ -70,18 +75,21 @@ const binary =
     return true;
   };
 
+/** Any mix of float32 and int32: the values move as 32-bit words. */
 const where: CudaOp<'where'> = (ctx, [c, a, b], [y]) => {
-  if (!f32(c, a, b, y)) return false;
+  const w32 = (t: TensorRef) => t.dtype === 'float32' || t.dtype === 'int32';
+  if (![c, a, b, y].every(w32)) return false;
   const s = broadcastStruct(y.shape, [c.shape, a.shape, b.shape]);
   if (!s) return false;
   const n = sizeOf(y.shape);
   if (n > 0)
-    ctx.launch('elementwise', 'where_f32', elementGrid(n), [
+    ctx.launch('elementwise', 'where_32', elementGrid(n), [
       { ptr: ptrOf(c) },
       { ptr: ptrOf(a) },
       { ptr: ptrOf(b) },
       { ptr: ptrOf(y) },
       { i64: n },
+      { i32: c.dtype === 'int32' ? 1 : 0 },
       { bytes: s },
     ]);
   return true;

@@ -1,7 +1,8 @@
 /**
  * Attention plans on the device: the arrays of a host plan (core/attention-plan.ts) in device
  * memory. Plans come from the host (validated by the one validator, uploaded) or are
- * built on the GPU from router logits (argmax + counting sort), which costs milliseconds at 578k.
+ * built on the GPU from router logits or group ids (argmax, counting sort), which costs
+ * milliseconds at 578k. Every buffer comes from ctx.temp, so it counts in the backend's liveBytes.
  */
 import { type AttentionPlan, validatePlan } from '../../core/attention-plan.js';
 import type { DevPtr } from './driver-types.js';
@@ -49,15 +50,25 @@ export function uploadPlan(ctx: CudaContext, p: AttentionPlan, nq: number, nk: n
  * each group attends to itself. Group order inside a segment follows atomics (not stable).
  */
 export function buildPlanOnGpu(ctx: CudaContext, logits: DevPtr, n: number, m: number): DevicePlan {
-  const d = ctx.driver;
   const groups = ctx.temp(n * 4);
+  ctx.launch('plan', 'route_argmax', grid1d(n), [{ ptr: logits }, { ptr: groups }, { i32: n }, { i32: m }]);
+  const plan = groupPlanOnGpu(ctx, groups, n, m);
+  ctx.release(groups);
+  return plan;
+}
+
+/**
+ * The plan of segment keys [n] (int32 in [0, m), on the device; a key outside is in no segment):
+ * segment s holds the tokens with key s, as queries and as keys/values (a counting sort).
+ */
+export function groupPlanOnGpu(ctx: CudaContext, groups: DevPtr, n: number, m: number): DevicePlan {
+  const d = ctx.driver;
   const counts = ctx.temp((m + 1) * 4);
   const offsets = ctx.temp((m + 1) * 4);
   const cursor = ctx.temp(m * 4);
   const index = ctx.temp(n * 4);
   d.memset(counts, 0, (m + 1) * 4);
   d.memset(cursor, 0, m * 4);
-  ctx.launch('plan', 'route_argmax', grid1d(n), [{ ptr: logits }, { ptr: groups }, { i32: n }, { i32: m }]);
   ctx.launch('plan', 'group_count', grid1d(n), [{ ptr: groups }, { ptr: counts }, { i32: n }, { i32: m }]);
   ctx.launch('plan', 'scan_tiles', { grid: [1, 1, 1], block: [1024, 1, 1], shared: 0 }, [
     { ptr: counts },
@@ -74,7 +85,7 @@ export function buildPlanOnGpu(ctx: CudaContext, logits: DevPtr, n: number, m: n
     { i32: n },
     { i32: m },
   ]);
-  ctx.release(groups);
+  d.sync(); // counts and cursor are read until here
   ctx.release(counts);
   ctx.release(cursor);
   return {

@@ -39,6 +39,9 @@ export type MockKernel = (mem: MockMemory, a: number[], cfg: LaunchConfig, block
 
 export interface MockDriver extends Driver {
   readonly launches: MockLaunch[];
+  /** The host arrays of every upload and download, in order (what crossed to and from the host). */
+  readonly uploads: ArrayBufferView[];
+  readonly downloads: ArrayBufferView[];
   readonly mem: MockMemory;
   liveAllocations(): number;
 }
@@ -85,10 +88,14 @@ export function createMockDriver(
   const asBytes = (v: ArrayBufferView) => new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
   const modules = new Set<string>();
   const launches: MockLaunch[] = [];
+  const uploads: ArrayBufferView[] = [];
+  const downloads: ArrayBufferView[] = [];
   const marks: number[] = [];
   return {
     kind: 'mock',
     launches,
+    uploads,
+    downloads,
     mem,
     liveAllocations: () => allocs.size,
     info: () => ({
@@ -107,8 +114,14 @@ export function createMockDriver(
     free(p) {
       if (!allocs.delete(p)) throw new Error(`mock: free of 0x${p.toString(16)}, which is not an allocation`);
     },
-    upload: (dst, src) => bytesView(dst, src.byteLength).set(asBytes(src)),
-    download: (dst, src) => asBytes(dst).set(bytesView(src, dst.byteLength)),
+    upload: (dst, src) => {
+      uploads.push(src);
+      bytesView(dst, src.byteLength).set(asBytes(src));
+    },
+    download: (dst, src) => {
+      downloads.push(dst);
+      asBytes(dst).set(bytesView(src, dst.byteLength));
+    },
     copy: (dst, src, n) => bytesView(dst, n).set(bytesView(src, n)),
     memset: (dst, value, n) => bytesView(dst, n).fill(value),
     memset32: (dst, bits, n) => new Uint32Array(...find(dst, n * 4), n).fill(bits >>> 0),

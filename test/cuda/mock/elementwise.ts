@@ -33,6 +33,17 @@ function offsetsOf(shape: number[], strides: number[][], i: number, base: number
   return o;
 }
 
+/** elementwise.cu's binary_i32_op: the ops in double, written out (not the reference's table). */
+const I32_FNS: Record<string, (a: number, b: number) => number> = {
+  add: (a, b) => a + b,
+  sub: (a, b) => a - b,
+  mul: (a, b) => a * b,
+  div: (a, b) => a / b,
+  maximum: (a, b) => Math.max(a, b),
+  greater: (a, b) => (a > b ? 1 : 0),
+  equal: (a, b) => (a === b ? 1 : 0),
+};
+
 /** ECMAScript ToInt32 written as elementwise.cu's to_int32_js. */
 function toInt32Js(x: number): number {
   if (!Number.isFinite(x)) return 0;
@@ -62,14 +73,36 @@ export const MOCK_ELEMENTWISE_KERNELS: Record<string, MockKernel> = {
       out[i] = f(av[oa], bv[ob]);
     }
   },
-  where_f32: (mem, [c, a, b, y, n, s], _cfg, v) => {
-    const [shape, sc, sa, sb] = readStruct(v, s, 6, 4).arrays;
+  binary_i32: (mem, [a, b, y, n, op, s], _cfg, v) => {
+    const [shape, sa, sb] = readStruct(v, s, 6, 4).arrays;
+    const f = I32_FNS[BINARY_OPS[op]];
+    const out = mem.i32(y, n);
+    const av = mem.i32(a, 1 + maxOffset(shape, sa));
+    const bv = mem.i32(b, 1 + maxOffset(shape, sb));
+    for (let i = 0; i < n; i++) {
+      const [oa, ob] = offsetsOf(shape, [sa, sb], i, [0, 0]);
+      out[i] = toInt32Js(f(av[oa], bv[ob]));
+    }
+  },
+  compare_i32: (mem, [a, b, y, n, op, s], _cfg, v) => {
+    const [shape, sa, sb] = readStruct(v, s, 6, 4).arrays;
+    const f = I32_FNS[BINARY_OPS[op]];
     const out = mem.f32(y, n);
-    const [cv, av, bv] = [
-      [c, sc],
-      [a, sa],
-      [b, sb],
-    ].map(([p, st]) => mem.f32(p as number, 1 + maxOffset(shape, st as number[])));
+    const av = mem.i32(a, 1 + maxOffset(shape, sa));
+    const bv = mem.i32(b, 1 + maxOffset(shape, sb));
+    for (let i = 0; i < n; i++) {
+      const [oa, ob] = offsetsOf(shape, [sa, sb], i, [0, 0]);
+      out[i] = f(av[oa], bv[ob]);
+    }
+  },
+  // values as 32-bit words (Int32Array views), the condition read as its dtype
+  where_32: (mem, [c, a, b, y, n, condInt, s], _cfg, v) => {
+    const [shape, sc, sa, sb] = readStruct(v, s, 6, 4).arrays;
+    const out = mem.i32(y, n);
+    const cn = 1 + maxOffset(shape, sc);
+    const cv = condInt ? mem.i32(c, cn) : mem.f32(c, cn);
+    const av = mem.i32(a, 1 + maxOffset(shape, sa));
+    const bv = mem.i32(b, 1 + maxOffset(shape, sb));
     for (let i = 0; i < n; i++) {
       const [oc, oa, ob] = offsetsOf(shape, [sc, sa, sb], i, [0, 0, 0]);
       out[i] = cv[oc] !== 0 ? av[oa] : bv[ob];

@@ -1,7 +1,7 @@
-// Elementwise fp32 kernels: unary ops (codes in UNARY_OPS order of src/core/op-spec.ts), binary
-// ops with broadcasting through per-dimension strides (codes in BINARY_OPS order), where, the
-// fp32 <-> bf16 casts and the fp32 <-> int32 casts of the `cast` op. Grid-stride loops over 64-bit
-// element counts.
+// Elementwise kernels: fp32 unary ops (codes in UNARY_OPS order of src/core/op-spec.ts), fp32 and
+// int32 binary ops with broadcasting through per-dimension strides (codes in BINARY_OPS order),
+// where over 32-bit words, the fp32 <-> bf16 casts and the fp32 <-> int32 casts of the `cast` op.
+// Grid-stride loops over 64-bit element counts.
 #include <cuda_bf16.h>
 #include <math.h>
 #include <stdint.h>
@@ -70,13 +70,59 @@ extern "C" __global__ void binary_f32(const float* __restrict__ a, const float* 
   }
 }
 
-// y = cond != 0 ? a : b (strides: sa = cond, sb = a, sc = b).
-extern "C" __global__ void where_f32(const float* __restrict__ c, const float* __restrict__ a,
-                                     const float* __restrict__ b, float* __restrict__ y, long long n, Bcast p) {
+// A double stored into an int32 as the reference does (a typed-array store, ECMAScript ToInt32):
+// truncation toward zero, NaN and infinities to 0, values outside the int32 range wrapped modulo 2^32.
+__device__ __forceinline__ int to_int32_js(double x) {
+  if (!isfinite(x)) return 0;
+  const double t = trunc(x);
+  if (t >= -2147483648.0 && t <= 2147483647.0) return (int)t;
+  double m = fmod(t, 4294967296.0);  // exact (fmod always is)
+  if (m < 0) m += 4294967296.0;
+  return (int)(unsigned int)m;
+}
+// int32 ops as the reference computes them: in double (exact for add, sub, maximum and the
+// comparisons; one correctly rounded mul or div, as in JS), then stored with ToInt32, or as 1/0 in
+// float32 for greater and equal. pow is not here (libm and V8 may differ in the last bit, which
+// the wrap would magnify): the backend falls back for it.
+__device__ __forceinline__ double binary_i32_op(int op, double a, double b) {
+  switch (op) {
+    case 0: return a + b;
+    case 1: return a - b;
+    case 2: return a * b;
+    case 3: return a / b;
+    case 5: return fmax(a, b);
+    case 6: return a > b ? 1.0 : 0.0;
+    default: return a == b ? 1.0 : 0.0;
+  }
+}
+extern "C" __global__ void binary_i32(const int* __restrict__ a, const int* __restrict__ b, int* __restrict__ y,
+                                      long long n, int op, Bcast p) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+    long long oa, ob, oc;
+    offsets(p, i, oa, ob, oc);
+    y[i] = to_int32_js(binary_i32_op(op, a[oa], b[ob]));
+  }
+}
+extern "C" __global__ void compare_i32(const int* __restrict__ a, const int* __restrict__ b, float* __restrict__ y,
+                                       long long n, int op, Bcast p) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+    long long oa, ob, oc;
+    offsets(p, i, oa, ob, oc);
+    y[i] = (float)binary_i32_op(op, a[oa], b[ob]);
+  }
+}
+
+// y = cond != 0 ? a : b, a and b moved as 32-bit words (float32 or int32, bit for bit); cond is
+// float32 (condInt 0: -0 is false, NaN true, as the reference's `!== 0`) or int32 (condInt 1).
+// Strides: sa = cond, sb = a, sc = b.
+extern "C" __global__ void where_32(const void* __restrict__ c, const unsigned* __restrict__ a,
+                                   const unsigned* __restrict__ b, unsigned* __restrict__ y, long long n, int condInt,
+                                   Bcast p) {
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
     long long oc, oa, ob;
     offsets(p, i, oc, oa, ob);
-    y[i] = c[oc] != 0.f ? a[oa] : b[ob];
+    const bool on = condInt ? ((const int*)c)[oc] != 0 : ((const float*)c)[oc] != 0.f;
+    y[i] = on ? a[oa] : b[ob];
   }
 }
 
@@ -89,19 +135,9 @@ extern "C" __global__ void cast_bf16_f32(const __nv_bfloat16* __restrict__ x, fl
     y[i] = __bfloat162float(x[i]);
 }
 
-// float32 -> int32 as the reference does (a typed-array store, ECMAScript ToInt32): truncation
-// toward zero, NaN and infinities to 0, values outside the int32 range wrapped modulo 2^32.
-__device__ __forceinline__ int to_int32_js(float x) {
-  if (!isfinite(x)) return 0;
-  const double t = trunc((double)x);
-  if (t >= -2147483648.0 && t <= 2147483647.0) return (int)t;
-  double m = fmod(t, 4294967296.0);  // exact: t is an integer below 2^128
-  if (m < 0) m += 4294967296.0;
-  return (int)(unsigned int)m;
-}
 extern "C" __global__ void cast_f32_i32(const float* __restrict__ x, int* __restrict__ y, long long n) {
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
-    y[i] = to_int32_js(x[i]);
+    y[i] = to_int32_js((double)x[i]);
 }
 // int32 -> float32, rounded to nearest (even), as a Float32Array store rounds.
 extern "C" __global__ void cast_i32_f32(const int* __restrict__ x, float* __restrict__ y, long long n) {
