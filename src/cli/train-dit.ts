@@ -1,10 +1,10 @@
 /**
  * `moga train dit --config configs/dit-tiny.json [--out DIR] [--steps N] [--max-minutes M]
- *  [--resume] [--backend native|wasm|ref]`: trains the DiT, text encoder frozen (src/pipeline/train-dit.ts).
+ *  [--resume] [--export] [--backend native|wasm|ref]`: trains the DiT, text encoder frozen (src/pipeline/train-dit.ts).
  */
 import { parseArgs } from 'node:util';
 import { chooseBackend } from '../backends/index.js';
-import { checkDitRecipe, type DitRecipe, trainDitSteps } from '../pipeline/train-dit.js';
+import { checkDitRecipe, type DitRecipe, exportDitModel, trainDitSteps } from '../pipeline/train-dit.js';
 import { RECIPE_OPTIONS, recipeWithFlags } from './options.js';
 import { trainUntilSignal } from './train-signals.js';
 
@@ -23,11 +23,16 @@ model directory that \`moga generate --model\` loads.
   --resume           continue from the checkpoint in --work
                      (Ctrl-C or SIGTERM stops after the current step with a checkpoint;
                      a second one stops at once)
+  --export           write the model directory (--out) from the checkpoint in --work
+                     and stop: no training, no latents (for a lost or unwritten model)
   --backend NAME     native, wasm or ref (default: the first that starts)
   -h, --help         this text`;
 
 export async function run(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { ...RECIPE_OPTIONS, codec: { type: 'string' } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: { ...RECIPE_OPTIONS, codec: { type: 'string' }, export: { type: 'boolean' } },
+  });
   if (values.help || !values.config) {
     console.log(HELP);
     if (!values.help) throw new Error('train dit: --config is required');
@@ -47,6 +52,12 @@ export async function run(argv: string[]): Promise<void> {
   checkDitRecipe(recipe);
   const backend = (await chooseBackend(values.backend)).name;
   process.stderr.write(`train dit: backend ${backend}, codec ${recipe.codec.kind}, out ${recipe.out}\n`);
+  if (values.export) {
+    console.log(
+      JSON.stringify({ event: 'done', ...exportDitModel(recipe, (s) => process.stderr.write(`${s}\n`)) }),
+    );
+    return;
+  }
   const command = `moga train dit ${argv.join(' ')}`;
   const r = await trainUntilSignal('train dit', argv, recipe.work, (signal) =>
     trainDitSteps(recipe, { resume, command, signal }),

@@ -351,10 +351,8 @@ export function* trainDitSteps(
 ): Generator<void, TrainDitResult, void> {
   checkDitRecipe(r);
   const log = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
-  const config = modelConfigOf(r, r.out);
-  const vae = vaeOf(r, r.out);
   const codec = openCodec(r.codec, process.cwd());
-  const model = initModel(config, r.seed, codec);
+  const model = initModel(modelConfigOf(r, r.out), r.seed, codec);
   const clips = yield* cachedLatents(r, codec, log, opts.signal);
   if (!clips) {
     const at = findCheckpoint(r.work);
@@ -494,24 +492,7 @@ export function* trainDitSteps(
     step = res.step;
     run.toStep = step;
     run.minutes = Math.round(((performance.now() - t0) / 60000) * 10) / 10;
-    const training = {
-      recipe: r,
-      steps: step,
-      minutes: Math.round(history.reduce((a, h) => a + h.minutes, 0) * 10) / 10,
-      finalLoss,
-      emaMse: mseAvg,
-      weights: res.state.ema ? 'EMA' : 'last',
-      finishedAt: new Date().toISOString(),
-      history,
-    };
-    withWeights(params, res.state.ema, () =>
-      saveModel(
-        r.out,
-        { config: { ...config, training }, dit: model.dit, text: model.text },
-        'F16',
-        vae?.copyFrom ? { [vae.path]: vae.copyFrom } : {},
-      ),
-    );
+    saveTrained(r, model, res.state.ema, { steps: step, history, finalLoss, emaMse: mseAvg });
   }
   const minutes = (performance.now() - t0) / 60000;
   log(
@@ -522,6 +503,56 @@ export function* trainDitSteps(
         : `stopped (${stopped}) before the first step of this run, at step ${step}`,
   );
   return { step, minutes, finalLoss, out: r.out, stopped };
+}
+
+/**
+ * Writes the model directory `r.out` from the checkpoint in `r.work` without training: its EMA
+ * weights (the live ones when it keeps none) and its history, as training writes it. For a
+ * model directory that was lost or never written; needs no latent cache.
+ */
+export function exportDitModel(
+  r: DitRecipe,
+  log: (s: string) => void = () => {},
+): { step: number; out: string } {
+  checkDitRecipe(r);
+  const at = findCheckpoint(r.work);
+  if (!at) throw new Error(`train dit --export: ${r.work} holds no checkpoint`);
+  const model = initModel(modelConfigOf(r, r.out), r.seed, openCodec(r.codec, process.cwd()));
+  const file = existsSync(join(at, 'ema.safetensors')) ? 'ema.safetensors' : 'model.safetensors';
+  const values = new Map<string, Float32Array>();
+  for (const [name, t] of readSafetensors(join(at, file)).tensors) values.set(name, t.data as Float32Array);
+  const step = readStateJson(at).step;
+  saveTrained(r, model, values, { steps: step, history: readHistory(at), finalLoss: null, emaMse: null });
+  log(`saved ${r.out} from ${at}/${file} (step ${step})`);
+  return { step, out: r.out };
+}
+
+/** Writes the model directory with `weights` (the EMA, by parameter name) in place of the live ones. */
+function saveTrained(
+  r: DitRecipe,
+  model: ReturnType<typeof initModel>,
+  weights: Map<string, Float32Array> | null,
+  run: { steps: number; history: TrainingRun[]; finalLoss: number | null; emaMse: number | null },
+): void {
+  const training = {
+    recipe: r,
+    steps: run.steps,
+    minutes: Math.round(run.history.reduce((a, h) => a + h.minutes, 0) * 10) / 10,
+    finalLoss: run.finalLoss,
+    emaMse: run.emaMse,
+    weights: weights ? 'EMA' : 'last',
+    finishedAt: new Date().toISOString(),
+    history: run.history,
+  };
+  const vae = vaeOf(r, r.out);
+  withWeights({ dit: model.dit.params }, weights, () =>
+    saveModel(
+      r.out,
+      { config: { ...modelConfigOf(r, r.out), training }, dit: model.dit, text: model.text },
+      'F16',
+      vae?.copyFrom ? { [vae.path]: vae.copyFrom } : {},
+    ),
+  );
 }
 
 /** Each clip's loss weights (clips[i] is world clip i), or undefined when the recipe has none. */

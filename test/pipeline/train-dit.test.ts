@@ -14,7 +14,7 @@ import { initVideoVAE } from '../../src/models/vae/vae.js';
 import { namedTensors } from '../../src/nn/params-file.js';
 import { generate } from '../../src/pipeline/generate.js';
 import { loadModel } from '../../src/pipeline/model.js';
-import { checkDitRecipe, latentCacheDir, trainDit } from '../../src/pipeline/train-dit.js';
+import { checkDitRecipe, exportDitModel, latentCacheDir, trainDit } from '../../src/pipeline/train-dit.js';
 import { parseStory } from '../../src/story/story.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
 import { microRecipe, TWO_SHOTS } from './helpers.js';
@@ -66,6 +66,18 @@ test('trainDit: cached latents, resume, and a model directory that generates', a
     assert.notDeepEqual(ema.get(w)!.data, live.get(w)!.data, 'EMA and live weights differ after 3 steps');
     const r = await generate(parseStory(TWO_SHOTS), model, {});
     assert.equal(r.frames, 25);
+    // --export rewrites a lost model directory from the checkpoint: the same weights and history
+    const weights = readFileSync(join(dir, 'model', 'dit.safetensors'));
+    rmSync(join(dir, 'model'), { recursive: true });
+    assert.deepEqual(exportDitModel(recipe), { step: 3, out: join(dir, 'model') });
+    assert.ok(
+      readFileSync(join(dir, 'model', 'dit.safetensors')).equals(weights),
+      'the EMA weights, as training wrote them',
+    );
+    const exported = JSON.parse(readFileSync(join(dir, 'model', 'config.json'), 'utf8'));
+    assert.deepEqual(exported.training.history, cfg.training.history);
+    assert.equal(exported.training.weights, 'EMA');
+    assert.throws(() => exportDitModel({ ...recipe, work: join(dir, 'none') }), /holds no checkpoint/);
     assert.ok(existsSync(join(dir, 'work', 'state.json')));
     assert.throws(
       () => checkDitRecipe({ ...recipe, data: { ...recipe.data, frames: 10 } }),
