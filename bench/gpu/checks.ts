@@ -19,7 +19,13 @@ import {
 } from '../../src/backends/cuda/plan.js';
 import { REF_KERNELS } from '../../src/backends/ref/kernels/index.js';
 import type { RefKernel } from '../../src/backends/ref/view.js';
-import { BINARY_OPS, type OpName, type OpParams, UNARY_OPS } from '../../src/core/op-spec.js';
+import {
+  BINARY_OPS,
+  type ConvParams,
+  type OpName,
+  type OpParams,
+  UNARY_OPS,
+} from '../../src/core/op-spec.js';
 import { sizeOf } from '../../src/core/shape.js';
 import {
   type Dims,
@@ -596,5 +602,70 @@ export function runChecks(ctx: CudaContext, seed: number, log: (s: string) => vo
     transA: false,
     transB: false,
   });
+  // conv3d and its gradients (conv.ts: blocked im2col + the GEMM above, col2im as a gather), whole
+  // batch items and in blocks of one or a few output rows (convColFloats shrunk), against the reference
+  const convBlocked = createCudaBackend(ctx, { attention: 'float32', convColFloats: 1 << 14 });
+  const pad = (t: [number, number], h: [number, number], w: [number, number]): [number, number][] => [
+    t,
+    h,
+    w,
+  ];
+  const convCases: { xs: number[]; ws: number[]; p: ConvParams; out: number[]; blocked: boolean }[] = [
+    {
+      xs: [2, 16, 5, 20, 36],
+      ws: [24, 16, 3, 3, 3],
+      p: { stride: [1, 1, 1], padding: pad([2, 0], [1, 1], [1, 1]) },
+      out: [2, 24, 5, 20, 36],
+      blocked: true,
+    },
+    {
+      xs: [1, 8, 9, 33, 47],
+      ws: [16, 8, 3, 3, 3],
+      p: { stride: [2, 2, 2], padding: pad([1, 1], [1, 1], [1, 1]) },
+      out: [1, 16, 5, 17, 24],
+      blocked: true,
+    },
+    {
+      xs: [1, 64, 3, 30, 40],
+      ws: [32, 64, 1, 1, 1],
+      p: { stride: [1, 1, 1], padding: pad([0, 0], [0, 0], [0, 0]) },
+      out: [1, 32, 3, 30, 40],
+      blocked: true,
+    },
+    {
+      xs: [1, 32, 3, 40, 72],
+      ws: [32, 32, 3, 3, 3],
+      p: { stride: [1, 1, 1], padding: pad([2, 0], [1, 1], [1, 1]) },
+      out: [1, 32, 3, 40, 72],
+      blocked: false,
+    },
+  ];
+  for (const c of convCases)
+    for (const [be, label] of c.blocked
+      ? ([
+          [exactBackend, ''],
+          [convBlocked, ' blocked'],
+        ] as const)
+      : ([[exactBackend, '']] as const)) {
+      opCheck('conv3d', [F(c.xs), F(c.ws, 0.3)], [[c.out, 'float32']], c.p, 1e-4, be, label);
+      opCheck(
+        'conv3dBackwardInput',
+        [F(c.out), F(c.ws, 0.3)],
+        [[c.xs, 'float32']],
+        { ...c.p, inputShape: c.xs },
+        1e-4,
+        be,
+        label,
+      );
+      opCheck(
+        'conv3dBackwardWeight',
+        [F(c.out), F(c.xs)],
+        [[c.ws, 'float32']],
+        { ...c.p, kernelShape: c.ws },
+        1e-4,
+        be,
+        label,
+      );
+    }
   return out;
 }

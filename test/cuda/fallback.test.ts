@@ -5,7 +5,7 @@ import { createCudaBackend } from '../../src/backends/cuda/backend.js';
 import { openCudaDriver } from '../../src/backends/cuda/driver.js';
 import { availableBackends } from '../../src/backends/index.js';
 import { REF_KERNELS } from '../../src/backends/ref/kernels/index.js';
-import { mockContext, randoms } from './helpers.js';
+import { mockContext } from './helpers.js';
 
 const driverPresent = [
   '/usr/lib/x86_64-linux-gnu/libcuda.so.1',
@@ -27,38 +27,31 @@ describe('cuda fallback', () => {
   });
 
   it('runs ops without a CUDA kernel through the reference kernel', () => {
-    // conv3d has no CUDA kernel (the VAE's op; the DiT does not use it): it falls back
+    // int32 pow has no CUDA kernel (elementwise.cu covers the other int32 binary ops): it falls back
     const { ctx, driver } = mockContext();
     const be = createCudaBackend(ctx);
-    const x = { data: randoms(3, 2 * 2 * 3 * 4 * 4), shape: [2, 2, 3, 4, 4] };
-    const w = { data: randoms(4, 3 * 2 * 2 * 3 * 3), shape: [3, 2, 2, 3, 3] };
-    const p = {
-      stride: [1, 2, 1],
-      padding: [
-        [0, 0],
-        [1, 1],
-        [1, 1],
-      ] as [number, number][],
-    };
-    const want = { data: new Float32Array(2 * 3 * 2 * 3 * 4), shape: [2, 3, 2, 3, 4] };
-    REF_KERNELS.conv3d([x, w], [want], p);
-    const [xs, ws, ys] = [x.data.length, w.data.length, want.data.length].map((n) => be.alloc('float32', n));
-    be.write(xs, x.data);
-    be.write(ws, w.data);
+    const a = { data: Int32Array.from([2, -3, 5, 0, 7, 1]), shape: [2, 3] };
+    const b = { data: Int32Array.from([3, 2, 0]), shape: [3] };
+    const want = { data: new Int32Array(6), shape: [2, 3] };
+    REF_KERNELS.pow([a, b], [want], {});
+    assert.deepEqual([...want.data], [8, 9, 1, 0, 49, 1]);
+    const [as, bs, ys] = [6, 3, 6].map((n) => be.alloc('int32', n));
+    be.write(as, a.data);
+    be.write(bs, b.data);
     be.run(
-      'conv3d',
+      'pow',
       [
-        { storage: xs, shape: x.shape, dtype: 'float32' },
-        { storage: ws, shape: w.shape, dtype: 'float32' },
+        { storage: as, shape: a.shape, dtype: 'int32' },
+        { storage: bs, shape: b.shape, dtype: 'int32' },
       ],
-      [{ storage: ys, shape: want.shape, dtype: 'float32' }],
-      p,
+      [{ storage: ys, shape: want.shape, dtype: 'int32' }],
+      {},
     );
-    assert.deepEqual(be.readSync(ys, 'float32', want.data.length), want.data);
-    assert.equal(be.fallbacks.get('conv3d'), 1);
+    assert.deepEqual(be.readSync(ys, 'int32', 6), want.data);
+    assert.equal(be.fallbacks.get('pow'), 1);
     assert.equal(driver.launches.length, 0, 'no kernel was launched for the fallback');
-    assert.equal(be.liveBytes(), 4 * (x.data.length + w.data.length + want.data.length));
-    for (const s of [xs, ws, ys]) be.free(s);
+    assert.equal(be.liveBytes(), 4 * 15);
+    for (const s of [as, bs, ys]) be.free(s);
     assert.equal(be.liveBytes(), 0);
   });
 

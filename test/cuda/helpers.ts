@@ -2,6 +2,7 @@
 import { type CudaContext, createCudaContext } from '../../src/backends/cuda/kernels.js';
 import { readSignatures } from '../../src/backends/cuda/signatures.js';
 import { MOCK_BACKWARD_KERNELS } from './mock/backward.js';
+import { MOCK_CONV_KERNELS } from './mock/conv.js';
 import { createMockDriver, type MockDriver, type MockKernel } from './mock/driver.js';
 import { MOCK_ELEMENTWISE_KERNELS } from './mock/elementwise.js';
 import { MOCK_KERNELS } from './mock/kernels.js';
@@ -17,6 +18,7 @@ export const MODULES = [
   'rows',
   'gemm',
   'movement',
+  'conv',
 ];
 
 /** A mock context; `kernels` replace the host versions of the same names (e.g. host builds of .cu files). */
@@ -29,6 +31,7 @@ export function mockContext(kernels: Record<string, MockKernel> = {}): {
     ...MOCK_BACKWARD_KERNELS,
     ...MOCK_ELEMENTWISE_KERNELS,
     ...MOCK_ROWS_KERNELS,
+    ...MOCK_CONV_KERNELS,
     ...kernels,
   });
   const ctx = createCudaContext(driver, Object.fromEntries(MODULES.map((m) => [m, new Uint8Array(0)])));

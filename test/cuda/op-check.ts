@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import type { TensorRef } from '../../src/backends/backend.js';
+import type { CudaOpOptions } from '../../src/backends/cuda/attention-op.js';
 import { type CudaBackend, createCudaBackend } from '../../src/backends/cuda/backend.js';
 import { REF_KERNELS } from '../../src/backends/ref/kernels/index.js';
 import type { RefKernel } from '../../src/backends/ref/view.js';
@@ -31,6 +32,8 @@ export interface CheckOptions {
   readonly fallback?: readonly string[];
   /** Kernels run by these instead of their TypeScript host versions (host-built .cu sources). */
   readonly mock?: Record<string, MockKernel>;
+  /** Options of the CUDA backend (e.g. a small conv3d block to run many blocks). */
+  readonly backend?: CudaOpOptions;
 }
 
 export function checkOp<K extends OpName>(
@@ -39,7 +42,7 @@ export function checkOp<K extends OpName>(
   p: OpParams[K],
   what: string,
   opts: CheckOptions = {},
-): { be: CudaBackend; outs: TypedArray[] } {
+): { be: CudaBackend; outs: TypedArray[]; launches: string[] } {
   const metas = (OP_SPECS[op] as (m: readonly Meta[], p: OpParams[K]) => Meta[])(
     ins.map((t) => ({ shape: t.shape, dtype: t.data instanceof Int32Array ? 'int32' : 'float32' })),
     p,
@@ -48,7 +51,7 @@ export function checkOp<K extends OpName>(
   (REF_KERNELS[op] as RefKernel<K>)(ins, want, p);
 
   const { ctx, driver } = mockContext(opts.mock);
-  const be = createCudaBackend(ctx);
+  const be = createCudaBackend(ctx, opts.backend);
   const upload = (data: TypedArray, shape: readonly number[], dtype: DType): TensorRef => {
     const storage = be.alloc(dtype, data.length);
     be.write(storage, data);
@@ -70,7 +73,7 @@ export function checkOp<K extends OpName>(
   outs.forEach((got, i) => close(got, want[i].data, `${what} output ${i} ${fmt(metas[i].shape)}`, opts));
   for (const r of [...inRefs, ...outRefs]) be.free(r.storage);
   assert.equal(driver.liveAllocations(), 0, `${what}: scratch memory was not released`);
-  return { be, outs };
+  return { be, outs, launches: driver.launches.map((l) => l.f.name) };
 }
 
 function close(got: TypedArray, want: TypedArray, what: string, o: CheckOptions) {

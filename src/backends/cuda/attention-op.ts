@@ -19,6 +19,11 @@ import { type DevicePlan, freePlan, uploadPlan } from './plan.js';
 export interface CudaOpOptions {
   /** Arithmetic of the attention ops: 'bfloat16' (tensor cores, default) or 'float32' (exact). */
   readonly attention?: 'bfloat16' | 'float32';
+  /**
+   * conv3d (conv.ts): the most floats of one block's column matrix (and of its output block); the
+   * block is at least one output row. Default 2^24 (64 MiB); tests shrink it to run many blocks.
+   */
+  readonly convColFloats?: number;
 }
 
 /**

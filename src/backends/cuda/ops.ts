@@ -1,7 +1,8 @@
 /**
  * The ops the CUDA backend runs on the device: elementwise (with broadcasting; binary ops and where
  * on float32 and int32), reductions over any axes, argmax, norms forward and backward, row
- * gather/scatter, matmul, and the movement ops of movement.ts. Each returns false when it does not cover the case (dtype, layout), and the backend
+ * gather/scatter, matmul (gemm.ts), conv3d and its gradients (conv.ts), and the movement ops of
+ * movement.ts. Each returns false when it does not cover the case (dtype, layout), and the backend
  * then runs the reference kernel on downloaded copies.
  */
 
@@ -9,7 +10,9 @@ import { BINARY_OPS, type BinaryOp, type OpName, UNARY_OPS, type UnaryOp } from 
 import { normAxes, type Shape, sizeOf, stridesOf } from '../../core/shape.js';
 import type { TensorRef } from '../backend.js';
 import { groupedAttentionBackwardOp, groupedAttentionOp } from './attention-op.js';
+import { CONV_OPS } from './conv.js';
 import type { DevPtr, KernelArg } from './driver-types.js';
+import { gemm } from './gemm.js';
 import { type CudaContext, grid1d } from './kernels.js';
 import { MOVEMENT_OPS, stridedStruct } from './movement.js';
 import { type CudaOp, elementGrid, ptrOf } from './op-types.js';
@@ -359,39 +362,19 @@ const matmul: CudaOp<'matmul'> = (ctx, [a, b], [y], p) => {
     ctx.driver.memset(ptrOf(y), 0, batch * m * n * 4);
     return true;
   }
-  if (ctx.gemm) {
-    ctx.gemm.matmul({
-      a: ptrOf(a),
-      b: ptrOf(b),
-      c: ptrOf(y),
-      m,
-      n,
-      k,
-      transA: p.transA,
-      transB: p.transB,
-      batch,
-      strideA: ba === 1 ? 0 : m * k,
-      strideB: bb === 1 ? 0 : k * n,
-    });
-    return true;
-  }
-  ctx.launch(
-    'gemm',
-    'gemm_f32',
-    { grid: [Math.ceil(n / 64), Math.ceil(m / 64), batch], block: [256, 1, 1], shared: 0 },
-    [
-      { ptr: ptrOf(a) },
-      { ptr: ptrOf(b) },
-      { ptr: ptrOf(y) },
-      { i32: m },
-      { i32: n },
-      { i32: k },
-      { i32: p.transA ? 1 : 0 },
-      { i32: p.transB ? 1 : 0 },
-      { i64: ba === 1 ? 0 : m * k },
-      { i64: bb === 1 ? 0 : k * n },
-    ],
-  );
+  gemm(ctx, {
+    a: ptrOf(a),
+    b: ptrOf(b),
+    c: ptrOf(y),
+    m,
+    n,
+    k,
+    transA: p.transA,
+    transB: p.transB,
+    batch,
+    strideA: ba === 1 ? 0 : m * k,
+    strideB: bb === 1 ? 0 : k * n,
+  });
   return true;
 };
 
@@ -423,4 +406,5 @@ export const CUDA_OPS: { [K in OpName]?: CudaOp<K> } = {
   layerNormBackward,
   groupedAttention: groupedAttentionOp,
   groupedAttentionBackward: groupedAttentionBackwardOp,
+  ...CONV_OPS,
 };
