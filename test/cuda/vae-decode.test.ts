@@ -23,16 +23,16 @@ import { hostConvKernels, hostMovementKernels } from './host-build.js';
 
 const Z = [1, VAE_PRESETS.tiny.latentChannels, 2, 2, 3]; // -> video [1, 3, 5, 16, 24]
 
-/** f on a fresh tiny VAE on `be`, and the device bytes it left behind (initVideoVAE's own excluded). */
+/** f on a fresh tiny VAE on `be`, and the device bytes left behind once the VAE is disposed. */
 function withVae<T>(be: Backend, f: (vae: VideoVAE) => T): T & { left: number } {
   useBackend(be);
-  const vae = initVideoVAE(VAE_PRESETS.tiny, 3);
   const before = be.liveBytes();
+  const vae = initVideoVAE(VAE_PRESETS.tiny, 3);
   const out = tidy(() => f(vae));
-  const left = be.liveBytes() - before;
   for (const [, p] of namedParams(vae.params as never)) p.dispose();
   vae.latentStats.mean.dispose();
   vae.latentStats.std.dispose();
+  const left = be.liveBytes() - before;
   useBackend(createRefBackend());
   return { ...out, left };
 }

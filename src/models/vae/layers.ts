@@ -134,7 +134,9 @@ export interface ResBlock {
 export function initResBlock(rng: Rng, cin: number, cout: number, kt: number): ResBlock {
   const conv2 = initConv3d(rng, cout, cout, [kt, 3, 3]);
   // Start each block near identity: a small last conv keeps early training stable.
-  conv2.weight = rng.normal(conv2.weight.shape, 1e-3 / Math.sqrt(cout));
+  const drawn = conv2.weight;
+  conv2.weight = rng.normal(drawn.shape, 1e-3 / Math.sqrt(cout));
+  drawn.dispose(); // replaced: freed now, or a device backend keeps its buffer
   return {
     norm1: initGroupNorm(cin),
     conv1: initConv3d(rng, cin, cout, [kt, 3, 3]),
