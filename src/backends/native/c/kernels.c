@@ -376,7 +376,14 @@ static void pack_rows_b(float *dst, const float *x, const int *idx, int nr, int 
   memset(dst, 0, sizeof(float) * (size_t)dp * rows);
   for (int j = 0; j < nr; j++) {
     const float *src = x + ((size_t)idx[j] * H + h) * D;
-    for (int d = 0; d < D; d++) dst[(size_t)(d / NR) * rows * NR + j * NR + (d % NR)] = src[d] * mul;
+    for (int d0 = 0; d0 < D; d0 += NR) {
+      float *out = dst + (size_t)(d0 / NR) * rows * NR + j * NR;
+      int n = imin(NR, D - d0);
+      if (n == NR)
+        for (int d = 0; d < NR; d++) out[d] = src[d0 + d] * mul; /* a whole panel row: vectorized */
+      else
+        for (int d = 0; d < n; d++) out[d] = src[d0 + d] * mul;
+    }
   }
 }
 
