@@ -70,8 +70,9 @@ describeNative('native backend', () => {
       5,
       8,
     ]);
-    // Keys over three forward key tiles (512 each), the last one ending in a padded panel, in a
-    // permuted order; 50 queries: two query tiles, the second partial.
+    // Keys over several forward key tiles (256 keys each on AVX2 and generic, 512 on AVX-512), the
+    // last one ending in a padded panel, in a permuted order; 50 queries: two query tiles, the
+    // second partial.
     cases.push([
       'cross, 50 queries x 1100 permuted keys (several key tiles)',
       plans.fromSegments([
