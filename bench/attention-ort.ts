@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- attention-ort [--repeats 7] [--threads 2] [--n 4096] [--moga-n 16384] [--m 8]`
+ * `npm run bench -- attention-ort [--repeats 7] [--threads 2] [--n 4096] [--moga-n 16384] [--m 8] [--isa avx2]`
  *
  * Dense attention forward (N tokens, H = 4, D = 64) on the native backend against ONNX Runtime's
  * CPU attention in the same process, same thread count, interleaved, median of the repeats:
@@ -8,6 +8,7 @@
  *  - 'ort matmul': MatMul-Softmax-MatMul on head-major inputs (k given pre-transposed, so no
  *    transposes are timed: the layout most favourable to it).
  * Both graphs are built in-process (bench/lib/onnx.ts); outputs are checked against ours first.
+ * --isa picks the native build (generic, avx2, avx512; default: the best this CPU runs).
  * Then MoGA's routed path (router + plan, then grouped attention forward over M groups of a balanced
  * random routing) against our dense attention at --moga-n tokens.
  * onnxruntime-node (its CPU library ships in the npm tarball) is not a dependency: its install script
@@ -83,7 +84,7 @@ export default async function attentionOrt(argv: string[]): Promise<void> {
   const NM = Number(arg(argv, '--moga-n') ?? 16384);
   const M = Number(arg(argv, '--m') ?? 8);
   console.log(`attention-ort: ${machine()}; load average before ${load()}`);
-  const nat = createNativeBackend({ threads });
+  const nat = createNativeBackend({ threads, isa: arg(argv, '--isa') });
   if (typeof nat === 'string') throw new Error(`native backend unavailable: ${nat}`);
   useBackend(nat);
   console.log(`native: ${nat.isa}, ${nat.threads} threads`);

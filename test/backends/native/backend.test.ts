@@ -70,6 +70,18 @@ describeNative('native backend', () => {
       5,
       8,
     ]);
+    // Keys over several forward key tiles (256 keys each on AVX2 and generic, 512 on AVX-512), the
+    // last one ending in a padded panel, in a permuted order; 50 queries: two query tiles, the
+    // second partial.
+    cases.push([
+      'cross, 50 queries x 1100 permuted keys (several key tiles)',
+      plans.fromSegments([
+        { q: [...Array(50).keys()], kv: Array.from({ length: 1100 }, (_, i) => (i * 7) % 1100) },
+      ]),
+      50,
+      1100,
+      16,
+    ]);
     for (const b of builds())
       for (const [what, plan, nq, nk, D] of cases)
         compareWithRef(b, attention(plan, nq, nk, 3, D, nq + D), 2e-4, 2e-5, `${b.isa} ${what}`);

@@ -8,7 +8,8 @@
  * accumulated over KC (the micro-kernel), C updated once per KC block; one product cut into row
  * chunks shares one packed B, packed inside the same parallel job (gemm_job). Attention is
  * flash-style and reuses the micro-kernel for the backward products; the forward uses its
- * row-major-A twin (ukernel_rows) to read Q and the softmaxed scores in place.
+ * row-major-A twins (ukernel_scores, ukernel_rows_rescale) to read Q and the softmaxed scores in
+ * place, one MR-row block at a time, with the softmax in base 2 (Q carries log2 e).
  * Determinism: every output element is summed in an order fixed by the shapes alone (k blocks in
  * order; key tiles in order; query tiles in order), never by which thread ran what, so any thread
  * count gives the same bits.
@@ -18,6 +19,10 @@
 #include <string.h>
 
 #include "moga.h"
+
+#if defined(MOGA_ISA_AVX2) || defined(MOGA_ISA_AVX512)
+#include <immintrin.h>
+#endif
 
 #if defined(MOGA_ISA_AVX512)
 #define VW 16
@@ -44,7 +49,16 @@
 #define MC (MR * 16) /* rows of A packed at once (the A block stays in L2) */
 #define BQ (MR * 8)  /* attention: query rows per tile */
 #define BK 128       /* attention: keys per tile (a multiple of every NR; frame and window groups fit one) */
-#define BKF 256      /* attention forward: keys per tile (fewer softmax rescales; P is read in place) */
+/* attention forward: keys per tile. The K and V tiles (BKF x D each) stay in L2 while a query tile's
+ * blocks pass, and one block's scores (MR x BKF) in L1: 256 for AVX2 (Zen 3: 32 KiB L1d and 512 KiB
+ * L2 per core, both shared by its two SMT threads), 512 where AVX-512 CPUs have more (fewer
+ * softmax rescales and per-row overheads; 2.5% faster than 256 on a Zen 5). */
+#if defined(MOGA_ISA_AVX512)
+#define BKF 512
+#else
+#define BKF 256
+#endif
+#define MRV ((MR + VW - 1) / VW * VW) /* MR rounded up to whole vectors */
 
 typedef float vf __attribute__((vector_size(VW * 4)));
 typedef float vfu __attribute__((vector_size(VW * 4), aligned(4))); /* unaligned access */
@@ -370,7 +384,14 @@ static void pack_rows_b(float *dst, const float *x, const int *idx, int nr, int 
   memset(dst, 0, sizeof(float) * (size_t)dp * rows);
   for (int j = 0; j < nr; j++) {
     const float *src = x + ((size_t)idx[j] * H + h) * D;
-    for (int d = 0; d < D; d++) dst[(size_t)(d / NR) * rows * NR + j * NR + (d % NR)] = src[d] * mul;
+    for (int d0 = 0; d0 < D; d0 += NR) {
+      float *out = dst + (size_t)(d0 / NR) * rows * NR + j * NR;
+      int n = imin(NR, D - d0);
+      if (n == NR)
+        for (int d = 0; d < NR; d++) out[d] = src[d0 + d] * mul; /* a whole panel row: vectorized */
+      else
+        for (int d = 0; d < n; d++) out[d] = src[d0 + d] * mul;
+    }
   }
 }
 
@@ -410,9 +431,141 @@ static void gather_rows_scaled(float *dst, const float *x, const int *idx, int n
   memset(dst + (size_t)n * D, 0, sizeof(float) * (size_t)(BQ - n) * D);
 }
 
-/* Forward item: queries qIndex[qa..qb) of segment `seg`, head h, against all its keys, a BQ x BK
- * tile at a time: S = Q.K^T (Q rows read in place), online softmax on S's rows in place (vector max,
- * exp and sum), O += P.V with P = S read in place. */
+/* O rows (row stride ldc) = O * corr[row] + A . B with A read in place, row-major (the forward's
+ * P . V: the online softmax's rescale of what O holds rides on the kernel's one read of O). */
+static inline void ukernel_rows_rescale(int kc, const float *restrict a, int lda, const float *restrict b,
+                                        float *restrict c, int ldc, const float *restrict corr) {
+  vf s[MR][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) s[i][v] = (vf){0};
+  for (int p = 0; p < kc; p++) {
+    vf bv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) bv[v] = *(const vf *)(b + p * NR + v * VW);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++) {
+      float ai = a[(size_t)i * lda + p];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; v++) s[i][v] += ai * bv[v];
+    }
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) {
+      vfu *dst = (vfu *)(c + i * ldc + v * VW);
+      *dst = *dst * corr[i] + s[i][v];
+    }
+}
+
+/* Lane-wise a > b ? a : b (so a NaN in a gives b, a NaN in b gives b: maxps semantics). */
+static inline vf vmax(vf a, vf b) {
+#if defined(MOGA_ISA_AVX512)
+  return (vf)_mm512_max_ps((__m512)a, (__m512)b);
+#elif defined(MOGA_ISA_AVX2)
+  return (vf)_mm256_max_ps((__m256)a, (__m256)b);
+#else
+  return vsel(a > b, a, b);
+#endif
+}
+
+/* The forward's scores for MR query rows x NR keys: C (row stride ldc) = A . B with A read in place,
+ * row-major, and each row's running lane-wise maximum mx[i] taken while C is in registers. */
+static inline void ukernel_scores(int kc, const float *restrict a, int lda, const float *restrict b,
+                                  float *restrict c, int ldc, vf *restrict mx) {
+  vf s[MR][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) s[i][v] = (vf){0};
+  for (int p = 0; p < kc; p++) {
+    vf bv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) bv[v] = *(const vf *)(b + p * NR + v * VW);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++) {
+      float ai = a[(size_t)i * lda + p];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; v++) s[i][v] += ai * bv[v];
+    }
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; i++) {
+    vf m = mx[i];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) {
+      *(vf *)(c + i * ldc + v * VW) = s[i][v];
+      m = vmax(s[i][v], m); /* a NaN score is skipped */
+    }
+    mx[i] = m;
+  }
+}
+
+/* 2^x on VW lanes for x <= 0 (the forward's softmax works in base 2: Q carries log2(e)): range
+ * reduction to f in [-1/2, 1/2] by rounding, a degree-6 polynomial for 2^f (relative error 2e-9,
+ * so the float evaluation's rounding dominates: about 1 ulp), 2^n put in the exponent. x below
+ * -127 (exp2(-inf) included) gives 0, NaN stays NaN. Above 0 it is not valid (the caller never
+ * passes it: x = score - running max). */
+static inline vf vexp2_neg(vf x) {
+  vf t = vmax((vf){0} - 127.0f, x); /* NaN in x passes through */
+  const float magic = 12582912.0f;  /* 1.5 * 2^23: adding it rounds to an integer in the low bits */
+  vf nm = t + magic;
+  vf f = t - (nm - magic);
+  vf p = (vf){0} + 1.5353361959569156e-4f;
+  p = p * f + 1.3398875016719103e-3f;
+  p = p * f + 9.6184369176626200e-3f;
+  p = p * f + 5.5503323674201965e-2f;
+  p = p * f + 2.4022647738456726e-1f;
+  p = p * f + 6.9314718246459961e-1f;
+  p = p * f + 1.0f;
+  vi e = ((vi)nm - (0x4b400000 - 127)) << 23; /* n = -127 gives the bits of +0 */
+  return p * (vf)e;
+}
+
+/* Online softmax on the MR rows of one query block (row stride BKF; nkt keys, the padded ones at
+ * -inf): mx holds each row's lane-wise maximum over this tile's scores and the old maximum; the
+ * rows' running maxima m and sums l move on, corr gets exp2(old max - new max) per row (what O is
+ * rescaled by), and the scores become P = exp2(score - max) in place. */
+static void softmax_block(float *s, int nkt, const vf *mx, float *m, float *l, float *corr) {
+  float mo[MRV] __attribute__((aligned(64))), mn[MRV] __attribute__((aligned(64)));
+  for (int i = 0; i < MR; i++) {
+    vf mv = mx[i];
+    float x = mv[0];
+    for (int k = 1; k < VW; k++) x = mv[k] > x ? mv[k] : x;
+    mo[i] = m[i], mn[i] = x, m[i] = x;
+  }
+  for (int i = MR; i < MRV; i++) mo[i] = mn[i] = 0;
+  for (int i = 0; i < MR; i += VW) {
+    vf c = vexp2_neg(*(vf *)(mo + i) - *(vf *)(mn + i)); /* the first tile: exp2(-inf) = 0 */
+    for (int k = 0; k < VW && i + k < MR; k++) corr[i + k] = c[k];
+  }
+  for (int i = 0; i < MR; i++) {
+    float *row = s + (size_t)i * BKF;
+    vf x = (vf){0} + mn[i], s0 = (vf){0}, s1 = (vf){0};
+    int j = 0;
+    for (; j + 2 * VW <= nkt; j += 2 * VW) {
+      vf e0 = vexp2_neg(*(vf *)(row + j) - x), e1 = vexp2_neg(*(vf *)(row + j + VW) - x);
+      *(vf *)(row + j) = e0, *(vf *)(row + j + VW) = e1;
+      s0 += e0, s1 += e1;
+    }
+    for (; j < nkt; j += VW) {
+      vf e = vexp2_neg(*(vf *)(row + j) - x);
+      *(vf *)(row + j) = e;
+      s0 += e;
+    }
+    s0 += s1;
+    float sum = 0;
+    for (int k = 0; k < VW; k++) sum += s0[k];
+    l[i] = l[i] * corr[i] + sum;
+  }
+}
+
+/* Forward item: queries qIndex[qa..qb) of segment `seg`, head h, against all its keys, a BQ x BKF
+ * tile at a time and, inside it, MR query rows at a time: S = Q.K^T for the block (Q rows read in
+ * place, scaled by scale * log2(e)), online softmax in base 2 on the block's rows while they are in
+ * L1, O = O * corr + P.V with P read in place. The K and V tiles stay in L2 across the blocks. */
 static void attn_fwd_task(void *vctx, int task, int thread) {
   (void)thread;
   attn_job *J = vctx;
@@ -420,64 +573,51 @@ static void attn_fwd_task(void *vctx, int task, int thread) {
   int H = J->H, D = J->D, dp = rup(D, NR);
   int k0 = J->ko[seg], nkv = J->ko[seg + 1] - k0, nkp = rup(nkv, NR);
   const int *kidx = J->ki + k0;
-  float *kp = moga_scratch(0, (size_t)nkp * D);       /* K panels [jr][d][NR] */
-  float *vp = moga_scratch(1, (size_t)dp * nkp);      /* V panels [dpanel][j][NR] */
-  float *qt = moga_scratch(2, (size_t)BQ * D);        /* Q tile [i][d], scaled */
-  float *s = moga_scratch(3, (size_t)BQ * BKF);        /* scores, then P [i][j] */
-  float *acc = moga_scratch(5, (size_t)BQ * dp);      /* O accumulator [i][dp] */
-  float *ml = moga_scratch(6, 2 * BQ);                /* running max, running sum */
+  float *kp = moga_scratch(0, (size_t)nkp * D);  /* K panels [jr][d][NR] */
+  float *vp = moga_scratch(1, (size_t)dp * nkp); /* V panels [dpanel][j][NR] */
+  float *qt = moga_scratch(2, (size_t)BQ * D);   /* Q tile [i][d], scaled */
+  float *s = moga_scratch(3, (size_t)MR * BKF);  /* one block's scores, then P [i][j] */
+  float *acc = moga_scratch(5, (size_t)BQ * dp); /* O accumulator [i][dp] */
+  float *ml = moga_scratch(6, 2 * BQ + MR);      /* running max (base 2), running sum; corr */
   if (!kp || !vp || !qt || !s || !acc || !ml) abort();
+  float *corr = ml + 2 * BQ;
+  vf mx[MR];
   pack_keys_b(kp, J->k, kidx, nkv, H, h, D);
   pack_rows_b(vp, J->v, kidx, nkv, nkp, H, h, D, 1.0f);
   for (int i0 = qa; i0 < qb; i0 += BQ) {
     int nq = imin(BQ, qb - i0), blocks = cdiv(nq, MR);
-    gather_rows_scaled(qt, J->q, J->qi + i0, nq, H, h, D, J->scale);
+    gather_rows_scaled(qt, J->q, J->qi + i0, nq, H, h, D, J->scale * 1.44269504088896341f);
     memset(acc, 0, sizeof(float) * (size_t)BQ * dp);
     for (int i = 0; i < BQ; i++) ml[i] = -INFINITY, ml[BQ + i] = 0;
     for (int j0 = 0; j0 < nkv; j0 += BKF) {
       int nk = imin(BKF, nkv - j0), nkt = rup(nk, NR);
       const float *kt = kp + (size_t)j0 * D;
-      for (int ir = 0; ir < blocks; ir++)
-        for (int jr = 0; jr < nkt / NR; jr++)
-          ukernel_rows(D, qt + (size_t)ir * MR * D, D, kt + (size_t)jr * D * NR, s + (size_t)ir * MR * BKF + jr * NR,
-                       BKF, 0);
-      for (int i = 0; i < nq; i++) {
-        float *row = s + (size_t)i * BKF;
-        for (int j = nk; j < nkt; j++) row[j] = -INFINITY; /* padded keys */
-        vf mv = (vf){0} + ml[i];
-        for (int j = 0; j < nkt; j += VW) {
-          vf x = *(vf *)(row + j);
-          mv = vsel(x > mv, x, mv);
+      for (int ir = 0; ir < blocks; ir++) {
+        const float *qb_ = qt + (size_t)ir * MR * D;
+        for (int i = 0; i < MR; i++) mx[i] = (vf){0} + ml[ir * MR + i];
+        for (int jr = 0; jr < nk / NR; jr++) ukernel_scores(D, qb_, D, kt + (size_t)jr * D * NR, s + jr * NR, BKF, mx);
+        if (nk < nkt) { /* a last panel with padded keys: -inf there, before the maximum */
+          int j1 = nkt - NR;
+          ukernel_rows(D, qb_, D, kt + (size_t)j1 * D, s + j1, BKF, 0);
+          for (int i = 0; i < MR; i++) {
+            float *row = s + (size_t)i * BKF;
+            for (int j = nk; j < nkt; j++) row[j] = -INFINITY;
+            for (int j = j1; j < nkt; j += VW) mx[i] = vmax(*(vf *)(row + j), mx[i]);
+          }
         }
-        float mx = mv[0];
-        for (int l = 1; l < VW; l++) mx = mv[l] > mx ? mv[l] : mx;
-        /* Online softmax: rescale what was accumulated under the old maximum. */
-        float corr = expf(ml[i] - mx);
-        ml[i] = mx;
-        vf sv = (vf){0};
-        for (int j = 0; j < nkt; j += VW) {
-          vf e = vexp(*(vf *)(row + j) - mx);
-          *(vf *)(row + j) = e;
-          sv += e;
-        }
-        float sum = 0;
-        for (int l = 0; l < VW; l++) sum += sv[l];
-        ml[BQ + i] = ml[BQ + i] * corr + sum;
-        if (corr != 1.0f)
-          for (int d = 0; d < dp; d++) acc[(size_t)i * dp + d] *= corr;
-      }
-      /* O += P . V over this tile's keys (rows of P past nq hold finite scores of zero queries) */
-      for (int ir = 0; ir < blocks; ir++)
+        /* rows past nq are zero queries: softmaxed like the others, never written out */
+        softmax_block(s, nkt, mx, ml + ir * MR, ml + BQ + ir * MR, corr);
         for (int dpn = 0; dpn < dp / NR; dpn++)
-          ukernel_rows(nk, s + (size_t)ir * MR * BKF, BKF, vp + (size_t)dpn * nkp * NR + (size_t)j0 * NR,
-                       acc + (size_t)ir * MR * dp + dpn * NR, dp, 1);
+          ukernel_rows_rescale(nk, s, BKF, vp + (size_t)dpn * nkp * NR + (size_t)j0 * NR,
+                               acc + (size_t)ir * MR * dp + dpn * NR, dp, corr);
+      }
     }
     for (int i = 0; i < nq; i++) {
       int r = J->qi[i0 + i];
       float inv = 1.0f / ml[BQ + i];
       float *o = J->out + ((size_t)r * H + h) * D;
       for (int d = 0; d < D; d++) o[d] = acc[(size_t)i * dp + d] * inv;
-      J->lseOut[(size_t)r * H + h] = ml[i] + logf(ml[BQ + i]);
+      J->lseOut[(size_t)r * H + h] = (float)((double)ml[i] * 0.69314718055994531 + log((double)ml[BQ + i]));
     }
   }
 }
