@@ -108,9 +108,11 @@ static void ukernel_edge(int kc, const float *a, const float *b, float *c, int l
 
 /* The micro-kernel with A read in place, row-major: A(i, p) = a[i*lda + p] (the kernel broadcasts
  * A's elements one at a time, so A needs no packing when its rows are at hand; attention uses it for
- * Q.K^T and P.V on tiles it has just written). C[MR x NR] (row stride ldc) = (acc ? C : 0) + A . B. */
+ * Q.K^T and P.V on tiles it has just written). C[MR x NR] (row stride ldc) = (acc ? C : 0) + A . B,
+ * or with `corr`, C * corr[row] + A . B (the forward's P . V: the online softmax's rescale of what O
+ * holds rides on the kernel's one read of O). Inlined, so a NULL corr costs nothing. */
 static inline void ukernel_rows(int kc, const float *restrict a, int lda, const float *restrict b,
-                                float *restrict c, int ldc, int acc) {
+                                float *restrict c, int ldc, int acc, const float *restrict corr) {
   vf s[MR][NV];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; i++)
@@ -132,7 +134,7 @@ static inline void ukernel_rows(int kc, const float *restrict a, int lda, const 
 #pragma GCC unroll 4
     for (int v = 0; v < NV; v++) {
       vfu *dst = (vfu *)(c + i * ldc + v * VW);
-      *dst = acc ? *dst + s[i][v] : s[i][v];
+      *dst = corr ? *dst * corr[i] + s[i][v] : acc ? *dst + s[i][v] : s[i][v];
     }
 }
 
@@ -431,35 +433,6 @@ static void gather_rows_scaled(float *dst, const float *x, const int *idx, int n
   memset(dst + (size_t)n * D, 0, sizeof(float) * (size_t)(BQ - n) * D);
 }
 
-/* O rows (row stride ldc) = O * corr[row] + A . B with A read in place, row-major (the forward's
- * P . V: the online softmax's rescale of what O holds rides on the kernel's one read of O). */
-static inline void ukernel_rows_rescale(int kc, const float *restrict a, int lda, const float *restrict b,
-                                        float *restrict c, int ldc, const float *restrict corr) {
-  vf s[MR][NV];
-#pragma GCC unroll 16
-  for (int i = 0; i < MR; i++)
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; v++) s[i][v] = (vf){0};
-  for (int p = 0; p < kc; p++) {
-    vf bv[NV];
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; v++) bv[v] = *(const vf *)(b + p * NR + v * VW);
-#pragma GCC unroll 16
-    for (int i = 0; i < MR; i++) {
-      float ai = a[(size_t)i * lda + p];
-#pragma GCC unroll 4
-      for (int v = 0; v < NV; v++) s[i][v] += ai * bv[v];
-    }
-  }
-#pragma GCC unroll 16
-  for (int i = 0; i < MR; i++)
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; v++) {
-      vfu *dst = (vfu *)(c + i * ldc + v * VW);
-      *dst = *dst * corr[i] + s[i][v];
-    }
-}
-
 /* Lane-wise a > b ? a : b (so a NaN in a gives b, a NaN in b gives b: maxps semantics). */
 static inline vf vmax(vf a, vf b) {
 #if defined(MOGA_ISA_AVX512)
@@ -598,7 +571,7 @@ static void attn_fwd_task(void *vctx, int task, int thread) {
         for (int jr = 0; jr < nk / NR; jr++) ukernel_scores(D, qb_, D, kt + (size_t)jr * D * NR, s + jr * NR, BKF, mx);
         if (nk < nkt) { /* a last panel with padded keys: -inf there, before the maximum */
           int j1 = nkt - NR;
-          ukernel_rows(D, qb_, D, kt + (size_t)j1 * D, s + j1, BKF, 0);
+          ukernel_rows(D, qb_, D, kt + (size_t)j1 * D, s + j1, BKF, 0, NULL);
           for (int i = 0; i < MR; i++) {
             float *row = s + (size_t)i * BKF;
             for (int j = nk; j < nkt; j++) row[j] = -INFINITY;
@@ -608,8 +581,8 @@ static void attn_fwd_task(void *vctx, int task, int thread) {
         /* rows past nq are zero queries: softmaxed like the others, never written out */
         softmax_block(s, nkt, mx, ml + ir * MR, ml + BQ + ir * MR, corr);
         for (int dpn = 0; dpn < dp / NR; dpn++)
-          ukernel_rows_rescale(nk, s, BKF, vp + (size_t)dpn * nkp * NR + (size_t)j0 * NR,
-                               acc + (size_t)ir * MR * dp + dpn * NR, dp, corr);
+          ukernel_rows(nk, s, BKF, vp + (size_t)dpn * nkp * NR + (size_t)j0 * NR,
+                       acc + (size_t)ir * MR * dp + dpn * NR, dp, 0, corr);
       }
     }
     for (int i = 0; i < nq; i++) {
