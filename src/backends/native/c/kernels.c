@@ -106,14 +106,10 @@ static void ukernel_edge(int kc, const float *a, const float *b, float *c, int l
     for (int j = 0; j < nr; j++) c[i * ldc + j] = acc ? c[i * ldc + j] + t[i * NR + j] : t[i * NR + j];
 }
 
-/* The micro-kernel with A read in place, row-major: A(i, p) = a[i*lda + p] (the kernel broadcasts
- * A's elements one at a time, so A needs no packing when its rows are at hand; attention uses it for
- * Q.K^T and P.V on tiles it has just written). C[MR x NR] (row stride ldc) = (acc ? C : 0) + A . B,
- * or with `corr`, C * corr[row] + A . B (the forward's P . V: the online softmax's rescale of what O
- * holds rides on the kernel's one read of O). Inlined, so a NULL corr costs nothing. */
-static inline void ukernel_rows(int kc, const float *restrict a, int lda, const float *restrict b,
-                                float *restrict c, int ldc, int acc, const float *restrict corr) {
-  vf s[MR][NV];
+/* s[MR][NV] = A . B over kc with A read in place, row-major: A(i, p) = a[i*lda + p] (the kernel
+ * broadcasts A's elements one at a time, so A needs no packing when its rows are at hand). Inlined
+ * into each kernel below, so s stays in registers. */
+static inline void rows_product(int kc, const float *restrict a, int lda, const float *restrict b, vf s[MR][NV]) {
 #pragma GCC unroll 16
   for (int i = 0; i < MR; i++)
 #pragma GCC unroll 4
@@ -129,6 +125,17 @@ static inline void ukernel_rows(int kc, const float *restrict a, int lda, const 
       for (int v = 0; v < NV; v++) s[i][v] += ai * bv[v];
     }
   }
+}
+
+/* The micro-kernel with A read in place, row-major: A(i, p) = a[i*lda + p] (the kernel broadcasts
+ * A's elements one at a time, so A needs no packing when its rows are at hand; attention uses it for
+ * Q.K^T and P.V on tiles it has just written). C[MR x NR] (row stride ldc) = (acc ? C : 0) + A . B,
+ * or with `corr`, C * corr[row] + A . B (the forward's P . V: the online softmax's rescale of what O
+ * holds rides on the kernel's one read of O). Inlined, so a NULL corr costs nothing. */
+static inline void ukernel_rows(int kc, const float *restrict a, int lda, const float *restrict b,
+                                float *restrict c, int ldc, int acc, const float *restrict corr) {
+  vf s[MR][NV];
+  rows_product(kc, a, lda, b, s);
 #pragma GCC unroll 16
   for (int i = 0; i < MR; i++)
 #pragma GCC unroll 4
@@ -449,21 +456,7 @@ static inline vf vmax(vf a, vf b) {
 static inline void ukernel_scores(int kc, const float *restrict a, int lda, const float *restrict b,
                                   float *restrict c, int ldc, vf *restrict mx) {
   vf s[MR][NV];
-#pragma GCC unroll 16
-  for (int i = 0; i < MR; i++)
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; v++) s[i][v] = (vf){0};
-  for (int p = 0; p < kc; p++) {
-    vf bv[NV];
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; v++) bv[v] = *(const vf *)(b + p * NR + v * VW);
-#pragma GCC unroll 16
-    for (int i = 0; i < MR; i++) {
-      float ai = a[(size_t)i * lda + p];
-#pragma GCC unroll 4
-      for (int v = 0; v < NV; v++) s[i][v] += ai * bv[v];
-    }
-  }
+  rows_product(kc, a, lda, b, s);
 #pragma GCC unroll 16
   for (int i = 0; i < MR; i++) {
     vf m = mx[i];
