@@ -5,24 +5,13 @@
  * (no TF32), to match the reference within 1e-4.
  */
 import { createRequire } from 'node:module';
-import type { DevPtr, Driver } from './driver-types.js';
+import type { Driver } from './driver-types.js';
+import type { Gemm } from './gemm.js';
 
 export interface BlasGemm {
   readonly name: string;
   /** c [batch, m, n] = op(a) op(b); batch strides in elements (0 broadcasts one matrix). */
-  matmul(g: {
-    a: DevPtr;
-    b: DevPtr;
-    c: DevPtr;
-    m: number;
-    n: number;
-    k: number;
-    transA: boolean;
-    transB: boolean;
-    batch: number;
-    strideA: number;
-    strideB: number;
-  }): void;
+  matmul(g: Required<Gemm>): void;
 }
 
 // from cublasLt.h / cublas_api.h / library_types.h
