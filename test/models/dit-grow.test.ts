@@ -63,6 +63,37 @@ test('a DiT grown from 2 to 4 blocks gives exactly the source output, and its ne
     });
   }));
 
+test('a DiT grown to a wider feed-forward layer gives exactly the source output; its new units learn', () =>
+  tidy(() => {
+    const rng = new Rng(8);
+    const source = trainedSource(rng.fork(1));
+    const wide = initVideoDiT({ ...CFG, layers: 3, ffnDim: CFG.ffnDim + 16 }, rng.fork(2));
+    assert.equal(growDiT(wide, weightsOf(source)), 2);
+    const input = inputs(rng.fork(3));
+    const a = videoDiT(source, input).velocity.dataSync() as Float32Array;
+    const b = videoDiT(wide, input).velocity.dataSync() as Float32Array;
+    for (let i = 0; i < a.length; i++)
+      assert.ok(Math.abs(a[i] - b[i]) <= 1e-5 * (1 + Math.abs(a[i])), `at ${i}`);
+
+    const fc2 = new Map(namedParams(wide.params as never)).get('blocks.0.ffn.fc2.weight')!;
+    const trained = weightsOf(source).get('blocks.0.ffn.fc2.weight')!;
+    const w = fc2.dataSync() as Float32Array;
+    const H = CFG.ffnDim + 16;
+    assert.deepEqual(
+      Array.from(w.subarray(H, H + CFG.ffnDim)),
+      Array.from(trained.subarray(CFG.ffnDim, 2 * CFG.ffnDim)),
+    );
+    assert.ok(
+      w.subarray(H + CFG.ffnDim, 2 * H).every((v) => v === 0),
+      'new units start silent',
+    );
+    fc2.requiresGrad = true;
+    const proj = rng.fork(4).normal([2, 2, 4, 4]);
+    const [g] = gradients(sum(mul(videoDiT(wide, input).velocity, proj)), [fc2]);
+    const gNew = (g!.dataSync() as Float32Array).subarray(H + CFG.ffnDim, 2 * H);
+    assert.ok(Math.hypot(...gNew) > 1e-6, 'the new units get gradient');
+  }));
+
 test('growDiT refuses a source that does not fit: deeper, or other widths', () =>
   tidy(() => {
     const rng = new Rng(6);
@@ -72,7 +103,11 @@ test('growDiT refuses a source that does not fit: deeper, or other widths', () =
       /2 blocks, more than the model's 1/,
     );
     assert.throws(
-      () => growDiT(initVideoDiT({ ...CFG, layers: 3, ffnDim: 32 }, rng.fork(3)), weightsOf(source)),
+      () => growDiT(initVideoDiT({ ...CFG, dim: 24 }, rng.fork(4)), weightsOf(source)),
+      /does not fit the model/,
+    );
+    assert.throws(
+      () => growDiT(initVideoDiT({ ...CFG, layers: 3, ffnDim: 16 }, rng.fork(3)), weightsOf(source)),
       /does not fit the model: .*ffn\.fc1\.weight/,
     );
   }));

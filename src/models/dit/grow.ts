@@ -10,7 +10,9 @@
  * Growing an unconditioned DiT into one with `config.conditioning` works the same way: the patch
  * embedding's x_t columns are copied and its conditioning columns zeroed, so the grown model gives
  * the source's output whatever frames are given, until it is trained. A model without the routed
- * branch takes a MoGA source's weights but its routers.
+ * branch takes a MoGA source's weights but its routers. A wider feed-forward layer (`ffnDim` above
+ * the source's) keeps the trained hidden units first; the new ones keep their random input weights
+ * (so they are active and get gradient) and start with zero output weights (so they add nothing).
  */
 import type { Params } from '../../nn/params.js';
 import { namedParams } from '../../nn/params.js';
@@ -52,6 +54,10 @@ export function growDiT(dit: VideoDiT, weights: ReadonlyMap<string, Float32Array
         for (let r = 0; r < out; r++) dst.set(w.subarray(r * din, (r + 1) * din), r * inDim);
         t.backend.write(t.storage, dst);
       }
+    } else if (/\.ffn\.fc[12]\.(weight|bias)$/.test(name) && w.length < t.size) {
+      const widened = widenFfn(name, t.shape, w, t.dataSync() as Float32Array);
+      if (typeof widened === 'string') problems.push(widened);
+      else t.backend.write(t.storage, widened);
     } else if (w.length !== t.size)
       problems.push(`${name}: ${w.length} values in the source, ${t.size} in the model`);
     else t.backend.write(t.storage, w);
@@ -66,4 +72,32 @@ export function growDiT(dit: VideoDiT, weights: ReadonlyMap<string, Float32Array
   if (problems.length)
     throw new Error(`growDiT: the source does not fit the model: ${problems.slice(0, 6).join('; ')}`);
   return depth;
+}
+
+/**
+ * A trained feed-forward tensor `w` placed in a wider one of `shape`: fc1 [hidden, dim] and its bias
+ * [hidden] take the source's units first and keep `init` for the new ones; fc2 [dim, hidden] takes
+ * them first in every row and zero for the new ones. Returns an error message when `w` does not fit.
+ */
+function widenFfn(
+  name: string,
+  shape: readonly number[],
+  w: Float32Array,
+  init: Float32Array,
+): Float32Array | string {
+  const misfit = `${name}: ${w.length} values in the source, ${init.length} in the model`;
+  if (name.includes('.fc2.weight')) {
+    const [rows, hidden] = shape;
+    const srcHidden = w.length / rows;
+    if (!Number.isInteger(srcHidden)) return misfit;
+    const dst = new Float32Array(init.length);
+    for (let r = 0; r < rows; r++) dst.set(w.subarray(r * srcHidden, (r + 1) * srcHidden), r * hidden);
+    return dst;
+  }
+  if (name.includes('.fc2.')) return misfit; // fc2's bias is [dim]: its width does not change
+  const cols = shape.length > 1 ? shape[1] : 1;
+  if (w.length % cols !== 0) return misfit;
+  const dst = Float32Array.from(init);
+  dst.set(w);
+  return dst;
 }
