@@ -49,6 +49,13 @@ export interface DiTConfig {
    * model as before, the same parameters and the same output.
    */
   readonly conditioning?: boolean;
+  /**
+   * A head at the latent cell's resolution after the token head (models/dit/cell-head.ts): two
+   * 1x3x3 convolutions over [token head's x0; `features` more channels from the token head; x_t; t]
+   * add a correction to each cell, so detail finer than a patch (an object's outline inside a 2x2
+   * patch) can follow the noisy input. Absent: no cell head, the same parameters and output.
+   */
+  readonly cellHead?: { readonly hidden: number; readonly features: number };
 }
 
 /** Dense attention: what Wan2.1 ships with. */

@@ -2,7 +2,8 @@
  * End-to-end gradient check of VideoDiT: directional finite differences of a fixed projection of
  * the velocity against autodiff, for parameters on every path (patch embedding, time embedding and
  * modulation, text embedding, cross-attention, self-attention, FFN, head). Routed groups are
- * piecewise constant in the parameters (argmax), so this uses the smooth static branches.
+ * piecewise constant in the parameters (argmax), so this uses the smooth static branches. Again
+ * with a cell head (config.cellHead), through its convolutions.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -17,10 +18,34 @@ import { MICRO_DIT, moveOffInit } from './micro-dit.js';
 
 const CFG: DiTConfig = { ...MICRO_DIT, attention: { ...MICRO_DIT.attention, branches: ['window', 'frame'] } };
 
-test('VideoDiT gradients match directional finite differences on every path', () =>
+const PATHS = [
+  'patchEmbed.weight',
+  'timeEmbed.fc1.weight',
+  'textEmbed.fc1.weight',
+  'blocks.0.modulation',
+  'blocks.0.selfAttn.q.weight',
+  'blocks.0.crossAttn.k.weight',
+  'blocks.1.crossAttn.q.weight',
+  'blocks.1.ffn.fc1.weight',
+  'head.modulation',
+  'head.proj.weight',
+];
+const CELL_HEAD = [
+  'cellHead.features.weight',
+  'cellHead.conv1.weight',
+  'cellHead.conv2.weight',
+  'cellHead.conv2.bias',
+];
+
+test('VideoDiT gradients match directional finite differences on every path', () => checkPaths(CFG, PATHS));
+
+test('... and through a cell head', () =>
+  checkPaths({ ...CFG, cellHead: { hidden: 6, features: 3 } }, [...PATHS.slice(-3), ...CELL_HEAD], 3e-3));
+
+function checkPaths(cfg: DiTConfig, chosen: string[], fdStep = 1e-2) {
   tidy(() => {
     const rng = new Rng(17);
-    const model = initVideoDiT(CFG, rng.fork(1));
+    const model = initVideoDiT(cfg, rng.fork(1));
     const named = namedParams(model.params as never);
     moveOffInit(model, rng.fork(2), 0.3); // so every path carries gradient
     const latents = rng.normal([2, 2, 4, 4]);
@@ -33,18 +58,6 @@ test('VideoDiT gradients match directional finite differences on every path', ()
     };
     const proj = rng.normal([2, 2, 4, 4]);
     const loss = () => sum(mul(videoDiT(model, { latents, t: 0.6, text }).velocity, proj));
-    const chosen = [
-      'patchEmbed.weight',
-      'timeEmbed.fc1.weight',
-      'textEmbed.fc1.weight',
-      'blocks.0.modulation',
-      'blocks.0.selfAttn.q.weight',
-      'blocks.0.crossAttn.k.weight',
-      'blocks.1.crossAttn.q.weight',
-      'blocks.1.ffn.fc1.weight',
-      'head.modulation',
-      'head.proj.weight',
-    ];
     const params = chosen.map((n) => {
       const hit = named.find(([k]) => k === n);
       assert.ok(hit, `parameter ${n} exists (have ${named.map(([k]) => k).join(', ')})`);
@@ -64,7 +77,7 @@ test('VideoDiT gradients match directional finite differences on every path', ()
         );
         return tidy(() => (loss() as Tensor).item());
       };
-      const h = 1e-2;
+      const h = fdStep;
       const numeric = (at(h) - at(-h)) / (2 * h);
       p.backend.write(p.storage, w0);
       assert.ok(
@@ -72,4 +85,5 @@ test('VideoDiT gradients match directional finite differences on every path', ()
         `${chosen[i]}: autodiff ${analytic} vs finite difference ${numeric}`,
       );
     });
-  }));
+  });
+}

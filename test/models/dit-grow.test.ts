@@ -94,6 +94,23 @@ test('a DiT grown to a wider feed-forward layer gives exactly the source output;
     assert.ok(Math.hypot(...gNew) > 1e-6, 'the new units get gradient');
   }));
 
+test('a DiT grown with a cell head gives exactly the source output, and the head learns', () =>
+  tidy(() => {
+    const rng = new Rng(9);
+    const source = trainedSource(rng.fork(1));
+    const withCells = initVideoDiT({ ...CFG, cellHead: { hidden: 4, features: 3 } }, rng.fork(2));
+    assert.equal(growDiT(withCells, weightsOf(source)), 2);
+    const input = inputs(rng.fork(3));
+    const a = videoDiT(source, input).velocity.dataSync() as Float32Array;
+    const b = videoDiT(withCells, input).velocity.dataSync() as Float32Array;
+    assert.deepEqual(Array.from(b), Array.from(a));
+    const conv2 = new Map(namedParams(withCells.params as never)).get('cellHead.conv2.weight')!;
+    conv2.requiresGrad = true;
+    const proj = rng.fork(4).normal([2, 2, 4, 4]);
+    const [g] = gradients(sum(mul(videoDiT(withCells, input).velocity, proj)), [conv2]);
+    assert.ok(Math.hypot(...(g!.dataSync() as Float32Array)) > 1e-6, 'the cell head gets gradient');
+  }));
+
 test('growDiT refuses a source that does not fit: deeper, or other widths', () =>
   tidy(() => {
     const rng = new Rng(6);

@@ -8,6 +8,8 @@
  *   captions (per shot + global) --MLP (GELU)--> text [Lt, dim]
  *   x --blocks (self-attn, cross-attn, FFN; AdaLN from timeMod)--> x
  *   x --LN, modulate by (head table + temb), linear--> [N, pt*ph*pw*C] --unpatchify--> v [C, F, H, W]
+ *   (with config.cellHead: v plus a correction at the cell's resolution from v, x_t and more
+ *   channels of the token head: cell-head.ts)
  *
  * A batch of B samples runs as x [B, N, dim] when the samples share the latent size and the shot
  * layout (captions may differ: the cross-attention plan is per sample); `videoDiT` is B = 1.
@@ -44,6 +46,7 @@ import {
   initDiTBlock,
   visualAttentionOf,
 } from './dit-block.js';
+import { type CellHeadParams, cellHead, initCellHead } from './cell-head.js';
 import { patchGrid, patchify, unpatchify } from './patch.js';
 import { type MultiShotText, shotStarts, shotTextPlan, textRows } from './text.js';
 
@@ -54,6 +57,7 @@ export interface VideoDiTParams {
   timeProj: Linear; // dim -> 6*dim, after SiLU; zero at init (adaLN-zero)
   blocks: DiTBlockParams[];
   head: { modulation: Tensor /* [2, dim] */; proj: Linear /* dim -> pt*ph*pw*C, zero at init */ };
+  cellHead?: CellHeadParams; // config.cellHead only
 }
 
 export interface VideoDiT {
@@ -137,6 +141,8 @@ export function initVideoDiT(config: DiTConfig, rng: Rng): VideoDiT {
       proj: initLinear(rng.fork(7), dim, patchDim, { std: 0 }),
     },
   };
+  if (config.cellHead)
+    params.cellHead = initCellHead(rng.fork(9), dim, patchDim / C, C, config.cellHead);
   return { config, attention: visualAttentionOf(config), params };
 }
 
@@ -306,16 +312,17 @@ export function videoDiTConditioned(
     const h = tidyIfNoGrad(() => add(mul(layerNorm(x, undefined, undefined, c.eps), add(scale, 1)), shift));
     disposeIfNoGrad(x);
     const out = linear(p.head.proj, h); // (B, N, pt*ph*pw*C)
+    const cells = p.cellHead;
+    const feat = cells ? linear(cells.features, h) : undefined; // (B, N, pt*ph*pw*E)
     disposeIfNoGrad(h);
     const n = out.shape[1];
-    return latents.map((_, b) =>
-      unpatchify(
-        reshape(sliceAxis(out, 0, b, b + 1), [n, out.shape[2]]),
-        c.latentChannels,
-        cond.layout,
-        c.patch,
-      ),
-    );
+    const perSample = (y: Tensor, b: number, channels: number) =>
+      unpatchify(reshape(sliceAxis(y, 0, b, b + 1), [n, y.shape[2]]), channels, cond.layout, c.patch);
+    return latents.map((xt, b) => {
+      const x0 = perSample(out, b, c.latentChannels);
+      if (!cells || !feat) return x0;
+      return cellHead(cells, x0, perSample(feat, b, c.cellHead!.features), xt, ts[b]);
+    });
   });
   return { velocities, balanceLosses };
 }

@@ -13,6 +13,8 @@
  * branch takes a MoGA source's weights but its routers. A wider feed-forward layer (`ffnDim` above
  * the source's) keeps the trained hidden units first; the new ones keep their random input weights
  * (so they are active and get gradient) and start with zero output weights (so they add nothing).
+ * A cell head (config.cellHead) the source lacks starts as initialised: its last convolution is
+ * zero, so it adds nothing either.
  */
 import type { Params } from '../../nn/params.js';
 import { namedParams } from '../../nn/params.js';
@@ -39,6 +41,7 @@ export function growDiT(dit: VideoDiT, weights: ReadonlyMap<string, Float32Array
         t.backend.write(t.storage, new Float32Array(t.size));
       continue;
     }
+    if (!w && name.startsWith('cellHead.')) continue; // a new cell head: its last conv is zero
     if (!w) problems.push(`missing ${name}`);
     else if (name === 'patchEmbed.weight' && dit.config.conditioning && w.length < t.size) {
       // an unconditioned source: its x_t columns first, the conditioning columns zero (dit.ts)
