@@ -39,6 +39,7 @@ import {
   tidyIfNoGrad,
 } from '../../tensor/tensor.js';
 import type { DiTConfig } from '../presets.js';
+import { type CellHeadParams, cellHead, initCellHead } from './cell-head.js';
 import {
   type BlockContext,
   type DiTBlockParams,
@@ -46,7 +47,6 @@ import {
   initDiTBlock,
   visualAttentionOf,
 } from './dit-block.js';
-import { type CellHeadParams, cellHead, initCellHead } from './cell-head.js';
 import { patchGrid, patchify, unpatchify } from './patch.js';
 import { type MultiShotText, shotStarts, shotTextPlan, textRows } from './text.js';
 
@@ -141,8 +141,7 @@ export function initVideoDiT(config: DiTConfig, rng: Rng): VideoDiT {
       proj: initLinear(rng.fork(7), dim, patchDim, { std: 0 }),
     },
   };
-  if (config.cellHead)
-    params.cellHead = initCellHead(rng.fork(9), dim, patchDim / C, C, config.cellHead);
+  if (config.cellHead) params.cellHead = initCellHead(rng.fork(9), dim, patchDim / C, C, config.cellHead);
   return { config, attention: visualAttentionOf(config), params };
 }
 
