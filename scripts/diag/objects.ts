@@ -18,6 +18,22 @@
  *     full sampling (24 DPM-Solver++ steps, shift 3) started from cached clips noised to t0: from
  *     which t0 an object present in the start survives to t = 0.
  *
+ *   node --import tsx scripts/diag/objects.ts latent MODEL N SIGMA [POOL]
+ *     no DiT: N held-out frames through the VAE with their latent perturbed, read by the probes:
+ *     Gaussian noise of std SIGMA (the latent is unit-variance per channel), and with POOL 2 each
+ *     2x2 block of cells replaced by its mean first (what a 1x2x2-patch DiT that paints a token
+ *     flat would draw). How much error the VAE's shapes survive.
+ *
+ *   node --import tsx scripts/diag/objects.ts detail MODEL CACHE_DIR [N=24]
+ *     one denoising pass on N cached clips noised to t, the object cells split into their 2x2
+ *     token's mean and the detail inside the token (cell minus that mean): regression gain and
+ *     correlation of each part of the x0 prediction against the clip's.
+ *
+ *   node --import tsx scripts/diag/objects.ts ancestral MODEL N STEPS ETA
+ *     single generated frames as in `frames`, with the model's sampling (guidance until its
+ *     threshold, its shift) but an ancestral sampler: each step jumps with the data prediction to
+ *     t_down = t_next (1 - ETA) and re-noises to t_next with fresh noise (ETA 0: DDIM, deterministic).
+ *
  * Object cells: latent cells whose 16-channel vector is > 1.5 (RMS over channels) from the frame's
  * per-channel median, which is where the world's objects are (backgrounds are flat or stripes).
  */
@@ -26,6 +42,7 @@ import { join } from 'node:path';
 import { setBackend } from '../../src/backends/index.js';
 import { noisedExample } from '../../src/diffusion/rectified-flow.js';
 import { sample } from '../../src/diffusion/sample.js';
+import { timesteps } from '../../src/diffusion/schedule.js';
 import { readFrames } from '../../src/eval/probe.js';
 import { loadProbe } from '../../src/eval/probe-model.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
@@ -98,6 +115,8 @@ function frames(
   sheet?: string,
   shift?: number,
   start?: number,
+  eta?: number,
+  guidanceUntil = 0,
 ): void {
   const { probe } = loadProbe('models/probe');
   const spec = { frames: 1, width: W, height: H, fps: 24, minSeconds: 8, maxSeconds: 40, globalProb: 0 };
@@ -110,7 +129,15 @@ function frames(
     noGrad(() =>
       tidy(() => {
         const text = encodeShots(m.captions, clip.captions, [1]);
-        const v = samplingVelocity(denoiser(m.dit), text, guidance, m.config.prediction ?? 'velocity', shape);
+        const v = samplingVelocity(
+          denoiser(m.dit),
+          text,
+          guidance,
+          m.config.prediction ?? 'velocity',
+          shape,
+          undefined,
+          guidanceUntil,
+        );
         const s = m.config.sampling;
         const from =
           start === undefined
@@ -123,15 +150,18 @@ function frames(
                   start,
                 ).xt,
               };
-        const z = sample({
-          ...from,
-          velocity: v.velocity,
-          shape,
-          sampler: s.sampler,
-          steps,
-          shift: shift ?? s.shift,
-          seed: k,
-        });
+        const z =
+          eta === undefined
+            ? sample({
+                ...from,
+                velocity: v.velocity,
+                shape,
+                sampler: s.sampler,
+                steps,
+                shift: shift ?? s.shift,
+                seed: k,
+              })
+            : ancestralSample(v.velocity, shape, steps, shift ?? s.shift, eta, k);
         v.dispose();
         const d = m.codec.decoder();
         gen.push(toRgb(d.push(z).dataSync() as Float32Array));
@@ -156,9 +186,64 @@ function frames(
   const pc = (a: number, b: number) => `${((100 * a) / Math.max(b, 1)).toFixed(1)}%`;
   const o = count.withObject;
   console.log(
-    `${modelDir} (${m.config.training?.steps ?? '?'} steps): ${n} frames${start === undefined ? '' : ` from t0 ${start}`}; bg colour ${pc(count.colour, n)}, bg kind ${pc(count.kind, n)}; of ${o} with an object: found ${pc(count.found, o)}, colour ${pc(count.objColour, o)}, shape ${pc(count.objShape, o)}`,
+    `${modelDir} (${m.config.training?.steps ?? '?'} steps): ${n} frames${start === undefined ? '' : ` from t0 ${start}`}${eta === undefined ? '' : `, ancestral eta ${eta}, ${steps} steps`}; bg colour ${pc(count.colour, n)}, bg kind ${pc(count.kind, n)}; of ${o} with an object: found ${pc(count.found, o)}, colour ${pc(count.objColour, o)}, shape ${pc(count.objShape, o)}`,
   );
   if (sheet) writeContactSheet(sheet, [...gen.slice(0, 12), ...truth.slice(0, 12)], W, H, { columns: 12 });
+}
+
+/** The VAE alone on held-out frames, the latent pooled over POOL x POOL cells and noised (header). */
+function latentRobustness(m: MogaModel, n: number, sigma: number, pool: number): void {
+  const { probe } = loadProbe('models/probe');
+  const spec = { frames: 1, width: W, height: H, fps: 24, minSeconds: 8, maxSeconds: 40, globalProb: 0 };
+  const gen: Uint8Array[] = [];
+  const truth: Uint8Array[] = [];
+  for (let k = 0; k < n; k++) {
+    const clip = worldClip(100000 + k, spec, m.codec.time);
+    truth.push(toRgb(clip.video));
+    noGrad(() =>
+      tidy(() => {
+        const z = m.codec.encode(fromArray(clip.video, [3, 1, H, W]));
+        const [C, , h, w] = z.shape;
+        const x = (z.dataSync() as Float32Array).slice();
+        for (let c = 0; c < C; c++)
+          for (let i = 0; i < h; i += pool)
+            for (let j = 0; j < w; j += pool) {
+              let s = 0;
+              for (let a = 0; a < pool; a++)
+                for (let b = 0; b < pool; b++) s += x[(c * h + i + a) * w + j + b];
+              for (let a = 0; a < pool; a++)
+                for (let b = 0; b < pool; b++) x[(c * h + i + a) * w + j + b] = s / pool ** 2;
+            }
+        const e = new Rng(k).normalArray(x.length);
+        const d = m.codec.decoder();
+        gen.push(
+          toRgb(
+            d
+              .push(
+                fromArray(
+                  x.map((v, i) => v + sigma * e[i]),
+                  z.shape,
+                ),
+              )
+              .dataSync() as Float32Array,
+          ),
+        );
+        d.close();
+      }),
+    );
+  }
+  const [g, t] = [readFrames(probe, gen, W, H), readFrames(probe, truth, W, H)];
+  let [o, shape, colour] = [0, 0, 0];
+  for (let i = 0; i < n; i++) {
+    const [to, go] = [t[i].objects[0], g[i].objects[0]];
+    if (!to) continue;
+    o++;
+    shape += +(go?.shape === to.shape);
+    colour += +(go?.colour === to.colour);
+  }
+  console.log(
+    `VAE, latent pooled ${pool}x${pool}, noise ${sigma}: of ${o} objects, colour ${((100 * colour) / o).toFixed(1)}%, shape ${((100 * shape) / o).toFixed(1)}%`,
+  );
 }
 
 /** Runs `fn` on N cached clips (every 37th), each with its clean latent and encoded captions, in a scope. */
@@ -198,6 +283,136 @@ function gain(m: MogaModel, cache: string, n: number): void {
   ts.forEach((t, j) => console.log(`t ${t}: ${meters[j].report()}`));
 }
 
+/** Cells of a latent [C, F, h, w] more than 1.5 (RMS over channels) from the frame's per-channel median. */
+function objectCells(x: Float32Array, shape: number[]): { index: number; median: number }[] {
+  const [C, F, h, w] = shape;
+  const hw = h * w;
+  const med = new Float32Array(C * F);
+  for (let k = 0; k < C * F; k++)
+    med[k] = [...x.subarray(k * hw, (k + 1) * hw)].sort((a, b) => a - b)[hw >> 1];
+  const out: { index: number; median: number }[] = [];
+  for (let f = 0; f < F; f++)
+    for (let p = 0; p < hw; p++) {
+      let s = 0;
+      for (let c = 0; c < C; c++) s += (x[(c * F + f) * hw + p] - med[c * F + f]) ** 2;
+      if (Math.sqrt(s / C) > 1.5)
+        for (let c = 0; c < C; c++) out.push({ index: (c * F + f) * hw + p, median: med[c * F + f] });
+    }
+  return out;
+}
+
+/** Ancestral sampling from pure noise (see the header): x0 = x - t v, then DDIM to t_down, re-noised. */
+function ancestralSample(
+  velocity: (x: Tensor, t: number) => Tensor,
+  shape: number[],
+  steps: number,
+  shift: number,
+  eta: number,
+  seed: number,
+): Tensor {
+  const rng = new Rng(seed);
+  const ts = timesteps(steps, shift);
+  let x = rng.normalArray(shape.reduce((a, b) => a * b, 1));
+  for (let i = 0; i < steps; i++) {
+    const [t, tn] = [ts[i], ts[i + 1]];
+    const v = tidy(() => velocity(fromArray(x, shape), t).dataSync() as Float32Array);
+    const x0 = x.map((xi, j) => xi - t * v[j]);
+    const e = x.map((xi, j) => (xi - (1 - t) * x0[j]) / t);
+    const td = tn * (1 - eta);
+    const a = (1 - tn) / (1 - td);
+    const fresh = Math.sqrt(Math.max(0, tn * tn - (a * td) ** 2));
+    const n = rng.normalArray(x.length);
+    x = x0.map((x0j, j) => a * ((1 - td) * x0j + td * e[j]) + fresh * n[j]);
+  }
+  return fromArray(x, shape);
+}
+
+/** x's value at flat index o minus the mean of its 2x2 block of cells (same channel and frame). */
+function withinToken(x: Float32Array, o: number, h: number, w: number): number {
+  const p = o % (h * w);
+  const base = o - p;
+  const [i, j] = [Math.floor(p / w) & ~1, (p % w) & ~1];
+  const m =
+    (x[base + i * w + j] +
+      x[base + i * w + j + 1] +
+      x[base + (i + 1) * w + j] +
+      x[base + (i + 1) * w + j + 1]) /
+    4;
+  return x[o] - m;
+}
+
+function detail(m: MogaModel, cache: string, n: number): void {
+  const ts = [0.1, 0.3, 0.5, 0.7];
+  const acc = ts.map(() => ({ dot: 0, pp: 0, xx: 0, mdot: 0, mpp: 0, mxx: 0 }));
+  const rng = new Rng(11);
+  const [gen, real] = [
+    { detail: 0, all: 0 },
+    { detail: 0, all: 0 },
+  ];
+  eachClip(m, cache, n, (c, x0, text) => {
+    const [h, w] = c.shape.slice(2);
+    const net = denoiser(m.dit).condition([text], c.shape);
+    ts.forEach((t, j) => {
+      const { xt } = noisedExample(x0, rng.normal(c.shape), t);
+      const pred = net.run([xt], [t]).velocities[0].dataSync() as Float32Array;
+      const a = acc[j];
+      for (const o of c.cells) {
+        const [dp, dx] = [withinToken(pred, o, h, w), withinToken(c.x, o, h, w)];
+        const med = c.med[Math.floor(o / c.hw)];
+        const [mp, mx] = [pred[o] - dp - med, c.x[o] - dx - med];
+        a.dot += dp * dx;
+        a.pp += dp * dp;
+        a.xx += dx * dx;
+        a.mdot += mp * mx;
+        a.mpp += mp * mp;
+        a.mxx += mx * mx;
+      }
+    });
+    net.dispose();
+    // sampled from pure noise as the model samples: the share of within-token energy in its objects
+    const s = m.config.sampling;
+    const v = samplingVelocity(
+      denoiser(m.dit),
+      text,
+      s.guidance,
+      'data',
+      c.shape,
+      undefined,
+      s.guidanceUntil ?? 0,
+    );
+    const z = sample({
+      velocity: v.velocity,
+      shape: c.shape,
+      sampler: s.sampler,
+      steps: s.steps,
+      shift: s.shift,
+      seed: 5,
+    });
+    v.dispose();
+    for (const [x, e] of [
+      [z.dataSync() as Float32Array, gen],
+      [c.x, real],
+    ] as const)
+      for (const o of objectCells(x, c.shape)) {
+        const d = withinToken(x, o.index, h, w);
+        e.detail += d * d;
+        e.all += (x[o.index] - o.median) ** 2;
+      }
+  });
+  const share = (e: { detail: number; all: number }) => `${((100 * e.detail) / e.all).toFixed(1)}%`;
+  console.log(
+    `within-token share of object energy: sampled from noise ${share(gen)}, the clips ${share(real)}`,
+  );
+  ts.forEach((t, j) => {
+    const a = acc[j];
+    const f = (d: number, p: number, x: number) =>
+      `gain ${(d / x).toFixed(3)}, corr ${(d / Math.sqrt(p * x)).toFixed(3)}`;
+    console.log(
+      `t ${t}: token mean ${f(a.mdot, a.mpp, a.mxx)}; detail inside the token ${f(a.dot, a.pp, a.xx)} (detail is ${((100 * a.xx) / (a.xx + a.mxx)).toFixed(1)}% of the truth's object signal)`,
+    );
+  });
+}
+
 function sdedit(m: MogaModel, cache: string, n: number, guidance: number): void {
   const t0s = [1.0, 0.97, 0.94, 0.9, 0.8, 0.7];
   const meters = t0s.map(gainMeter);
@@ -216,8 +431,10 @@ function sdedit(m: MogaModel, cache: string, n: number, guidance: number): void 
   t0s.forEach((t0, j) => console.log(`from t0 ${t0}: ${meters[j].report()}`));
 }
 
-if (!modelDir || !['frames', 'gain', 'sdedit'].includes(mode)) {
-  console.error('usage: objects.ts frames|gain|sdedit MODEL_DIR [...] (see the header)');
+if (!modelDir || !['frames', 'ancestral', 'latent', 'detail', 'gain', 'sdedit'].includes(mode)) {
+  console.error(
+    'usage: objects.ts frames|ancestral|latent|detail|gain|sdedit MODEL_DIR [...] (see the header)',
+  );
   process.exit(2);
 }
 await setBackend('native');
@@ -233,5 +450,20 @@ if (mode === 'frames')
     rest[4] ? Number(rest[4]) : undefined,
     rest[5] ? Number(rest[5]) : undefined,
   );
+else if (mode === 'ancestral') {
+  const s = model.config.sampling;
+  frames(
+    model,
+    num(0, 48),
+    num(1, 6),
+    s.guidance,
+    undefined,
+    undefined,
+    undefined,
+    num(2, 0),
+    s.guidanceUntil ?? 0,
+  );
+} else if (mode === 'latent') latentRobustness(model, num(0, 48), num(1, 0), num(2, 1));
+else if (mode === 'detail') detail(model, rest[0], num(1, 24));
 else if (mode === 'gain') gain(model, rest[0], num(1, 24));
 else sdedit(model, rest[0], num(1, 8), num(2, 3));

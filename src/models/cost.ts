@@ -8,7 +8,8 @@
  *   video token to its caption tokens (text length 512 for Wan2.1).
  * - The rest counts every linear layer: q/k/v/o of self- and cross-attention (cross k/v over the
  *   text tokens), the FFN, the router, the text and time embeddings, modulation, patch embedding
- *   and the head. Norms, softmax, RoPE and element-wise ops are not counted (< 1%).
+ *   and the head (and the cell head's convolutions, when there is one). Norms, softmax, RoPE and
+ *   element-wise ops are not counted (< 1%).
  * With it, dense attention costs 0.26 / 0.88 / 6.94 PFLOPs at 31,200 / 62,400 / 187,200 tokens
  * against the paper's 0.28 / 0.88 / 6.94 (the 5 s figure is 7% lower; it matches 32,760 tokens,
  * i.e. 21 latent frames, so the paper probably used 81 frames there).
@@ -111,7 +112,20 @@ export function ditParamCount(cfg: DiTConfig): number {
     lin(d, d) + // time embedding MLP
     lin(d, 6 * d); // time projection to the modulation
   const head = lin(d, patchIn) + 2 * d;
-  return embed + cfg.layers * block + head;
+  return embed + cfg.layers * block + head + cellHeadCost(cfg).params;
+}
+
+/** The cell head's parameters, and its multiply-adds per token (models/dit/cell-head.ts). */
+function cellHeadCost(cfg: DiTConfig): { params: number; macPerToken: number } {
+  if (!cfg.cellHead) return { params: 0, macPerToken: 0 };
+  const { hidden, features: e } = cfg.cellHead;
+  const c = cfg.latentChannels;
+  const cells = cfg.patch[0] * cfg.patch[1] * cfg.patch[2];
+  const conv = 9 * (2 * c + e + 1) * hidden + 9 * hidden * c; // the two 1x3x3 convolutions, per cell
+  return {
+    params: cfg.dim * cells * e + cells * e + conv + hidden + c,
+    macPerToken: cfg.dim * cells * e + cells * conv,
+  };
 }
 
 /** Sum over groups of nq * nk for one attention branch over the token grid. */
@@ -187,6 +201,7 @@ export function ditCost(cfg: DiTConfig, video: VideoSize, opts: CostOptions = {}
         (att.branches.includes('routed') ? n * d * att.groups : 0)) +
     n * patchIn * d + // patch embedding
     n * d * patchIn + // head
+    n * cellHeadCost(cfg).macPerToken +
     text * (cfg.textDim * d + d * d) + // text embedding
     cfg.freqDim * d +
     d * d +
