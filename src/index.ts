@@ -77,6 +77,7 @@ export {
 } from './io/safetensors.js';
 // ---- models ----
 export * from './models/cost.js';
+export type { CellHeadParams } from './models/dit/cell-head.js';
 export type { DiTBatchOutput } from './models/dit/dit.js';
 export {
   type DiTInput,
