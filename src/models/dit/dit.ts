@@ -147,12 +147,18 @@ export function initVideoDiT(config: DiTConfig, rng: Rng): VideoDiT {
 
 /** w [out, in] -> [out, inDim], the new columns zero (the old ones first, as they were). */
 export function widenColumns(w: Tensor, inDim: number): Tensor {
-  const [out, din] = w.shape;
-  const src = w.dataSync() as Float32Array;
-  const dst = new Float32Array(out * inDim);
-  for (let r = 0; r < out; r++) dst.set(src.subarray(r * din, (r + 1) * din), r * inDim);
+  const out = w.shape[0];
+  const dst = padColumns(w.dataSync() as Float32Array, out, inDim);
   w.dispose();
   return fromArray(dst, [out, inDim]);
+}
+
+/** A row-major matrix `src` of `rows` rows -> `cols` columns per row, the new columns zero. */
+export function padColumns(src: Float32Array, rows: number, cols: number): Float32Array {
+  const din = src.length / rows;
+  const dst = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) dst.set(src.subarray(r * din, (r + 1) * din), r * cols);
+  return dst;
 }
 
 /** The velocity v(x_t, t | text) for one sample, and the routers' balancing losses. */
@@ -305,22 +311,26 @@ export function videoDiTConditioned(
 
   // output head: LN, modulate by (table + temb) as Wan does, project to patch values
   const B = cond.batch;
+  const cells = c.patch[0] * c.patch[1] * c.patch[2]; // latent cells per token
   const velocities = tidyIfNoGrad(() => {
     const e = add(p.head.modulation, reshape(temb, [B, 1, c.dim])); // (B, 2, dim)
     const [shift, scale] = [sliceAxis(e, 1, 0, 1), sliceAxis(e, 1, 1, 2)]; // (B, 1, dim)
     const h = tidyIfNoGrad(() => add(mul(layerNorm(x, undefined, undefined, c.eps), add(scale, 1)), shift));
     disposeIfNoGrad(x);
     const out = linear(p.head.proj, h); // (B, N, pt*ph*pw*C)
-    const cells = p.cellHead;
-    const feat = cells ? linear(cells.features, h) : undefined; // (B, N, pt*ph*pw*E)
+    const feat = p.cellHead && linear(p.cellHead.features, h); // (B, N, pt*ph*pw*E)
     disposeIfNoGrad(h);
     const n = out.shape[1];
-    const perSample = (y: Tensor, b: number, channels: number) =>
-      unpatchify(reshape(sliceAxis(y, 0, b, b + 1), [n, y.shape[2]]), channels, cond.layout, c.patch);
+    const perSample = (y: Tensor, b: number) =>
+      unpatchify(
+        reshape(sliceAxis(y, 0, b, b + 1), [n, y.shape[2]]),
+        y.shape[2] / cells,
+        cond.layout,
+        c.patch,
+      );
     return latents.map((xt, b) => {
-      const x0 = perSample(out, b, c.latentChannels);
-      if (!cells || !feat) return x0;
-      return cellHead(cells, x0, perSample(feat, b, c.cellHead!.features), xt, ts[b]);
+      const x0 = perSample(out, b);
+      return feat ? cellHead(p.cellHead!, x0, perSample(feat, b), xt, ts[b]) : x0;
     });
   });
   return { velocities, balanceLosses };

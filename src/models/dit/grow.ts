@@ -18,7 +18,7 @@
  */
 import type { Params } from '../../nn/params.js';
 import { namedParams } from '../../nn/params.js';
-import type { VideoDiT } from './dit.js';
+import { padColumns, type VideoDiT } from './dit.js';
 
 /** `weights`: the source DiT's tensors by name ("blocks.0.selfAttn.q.weight"). Returns the source depth. */
 export function growDiT(dit: VideoDiT, weights: ReadonlyMap<string, Float32Array>): number {
@@ -52,11 +52,7 @@ export function growDiT(dit: VideoDiT, weights: ReadonlyMap<string, Float32Array
         problems.push(
           `${name}: ${w.length} values in the source, ${out * din} (unconditioned) or ${t.size} in the model`,
         );
-      else {
-        const dst = new Float32Array(t.size);
-        for (let r = 0; r < out; r++) dst.set(w.subarray(r * din, (r + 1) * din), r * inDim);
-        t.backend.write(t.storage, dst);
-      }
+      else t.backend.write(t.storage, padColumns(w, out, inDim));
     } else if (/\.ffn\.fc[12]\.(weight|bias)$/.test(name) && w.length < t.size) {
       const widened = widenFfn(name, t.shape, w, t.dataSync() as Float32Array);
       if (typeof widened === 'string') problems.push(widened);
@@ -91,11 +87,7 @@ function widenFfn(
   const misfit = `${name}: ${w.length} values in the source, ${init.length} in the model`;
   if (name.includes('.fc2.weight')) {
     const [rows, hidden] = shape;
-    const srcHidden = w.length / rows;
-    if (!Number.isInteger(srcHidden)) return misfit;
-    const dst = new Float32Array(init.length);
-    for (let r = 0; r < rows; r++) dst.set(w.subarray(r * srcHidden, (r + 1) * srcHidden), r * hidden);
-    return dst;
+    return Number.isInteger(w.length / rows) ? padColumns(w, rows, hidden) : misfit;
   }
   if (name.includes('.fc2.')) return misfit; // fc2's bias is [dim]: its width does not change
   const cols = shape.length > 1 ? shape[1] : 1;
