@@ -72,17 +72,8 @@ function cachedClip(cache: string, i: number) {
   const f = readSafetensors(join(cache, `clip-${i}.safetensors`));
   const t = f.tensors.get('latent')!;
   const x = t.data as Float32Array;
-  const [C, F, h, w] = t.shape;
-  const med = new Float32Array(C * F);
-  for (let k = 0; k < C * F; k++)
-    med[k] = [...x.subarray(k * h * w, (k + 1) * h * w)].sort((a, b) => a - b)[(h * w) >> 1];
-  const cells: number[] = []; // indices into x of object cells, all channels
-  for (let fr = 0; fr < F; fr++)
-    for (let p = 0; p < h * w; p++) {
-      let s = 0;
-      for (let c = 0; c < C; c++) s += (x[(c * F + fr) * h * w + p] - med[c * F + fr]) ** 2;
-      if (Math.sqrt(s / C) > 1.5) for (let c = 0; c < C; c++) cells.push((c * F + fr) * h * w + p);
-    }
+  const [, F, h, w] = t.shape;
+  const { med, cells } = objectCells(x, t.shape); // cells: indices into x, all channels
   const meta = JSON.parse(f.metadata.clip);
   return { x, shape: [...t.shape], med, cells, meta, F, hw: h * w };
 }
@@ -118,61 +109,103 @@ function frames(
   eta?: number,
   guidanceUntil = 0,
 ): void {
-  const { probe } = loadProbe('models/probe');
+  const shape = [m.config.dit.latentChannels, 1, H / m.codec.space, W / m.codec.space];
+  const { gen, truth } = heldOutFrames(m, n, (clip, k) => {
+    const text = encodeShots(m.captions, clip.captions, [1]);
+    const v = samplingVelocity(
+      denoiser(m.dit),
+      text,
+      guidance,
+      m.config.prediction ?? 'velocity',
+      shape,
+      undefined,
+      guidanceUntil,
+    );
+    const s = m.config.sampling;
+    const from =
+      start === undefined
+        ? {}
+        : {
+            start,
+            noise: noisedExample(
+              m.codec.encode(fromArray(clip.video, [3, 1, H, W])),
+              new Rng(k).normal(shape),
+              start,
+            ).xt,
+          };
+    const z =
+      eta === undefined
+        ? sample({
+            ...from,
+            velocity: v.velocity,
+            shape,
+            sampler: s.sampler,
+            steps,
+            shift: shift ?? s.shift,
+            seed: k,
+          })
+        : ancestralSample(v.velocity, shape, steps, shift ?? s.shift, eta, k);
+    v.dispose();
+    return z;
+  });
+  console.log(
+    `${modelDir} (${m.config.training?.steps ?? '?'} steps): ${n} frames${start === undefined ? '' : ` from t0 ${start}`}${eta === undefined ? '' : `, ancestral eta ${eta}, ${steps} steps`}; ${scoreFrames(gen, truth)}`,
+  );
+  if (sheet) writeContactSheet(sheet, [...gen.slice(0, 12), ...truth.slice(0, 12)], W, H, { columns: 12 });
+}
+
+/** The VAE alone on held-out frames, the latent pooled over POOL x POOL cells and noised (header). */
+function latentRobustness(m: MogaModel, n: number, sigma: number, pool: number): void {
+  const { gen, truth } = heldOutFrames(m, n, (clip, k) => {
+    const z = m.codec.encode(fromArray(clip.video, [3, 1, H, W]));
+    const [C, , h, w] = z.shape;
+    const x = (z.dataSync() as Float32Array).slice();
+    for (let c = 0; c < C; c++)
+      for (let i = 0; i < h; i += pool)
+        for (let j = 0; j < w; j += pool) {
+          let s = 0;
+          for (let a = 0; a < pool; a++) for (let b = 0; b < pool; b++) s += x[(c * h + i + a) * w + j + b];
+          for (let a = 0; a < pool; a++)
+            for (let b = 0; b < pool; b++) x[(c * h + i + a) * w + j + b] = s / pool ** 2;
+        }
+    const e = new Rng(k).normalArray(x.length);
+    return fromArray(
+      x.map((v, i) => v + sigma * e[i]),
+      z.shape,
+    );
+  });
+  console.log(`VAE, latent pooled ${pool}x${pool}, noise ${sigma}: ${scoreFrames(gen, truth)}`);
+}
+
+/** N held-out world frames (train-split indices >= 100000), and the decoded latents `latentOf` makes for them. */
+function heldOutFrames(
+  m: MogaModel,
+  n: number,
+  latentOf: (clip: ReturnType<typeof worldClip>, k: number) => Tensor,
+): { gen: Uint8Array[]; truth: Uint8Array[] } {
   const spec = { frames: 1, width: W, height: H, fps: 24, minSeconds: 8, maxSeconds: 40, globalProb: 0 };
   const gen: Uint8Array[] = [];
   const truth: Uint8Array[] = [];
-  const shape = [m.config.dit.latentChannels, 1, H / m.codec.space, W / m.codec.space];
   for (let k = 0; k < n; k++) {
     const clip = worldClip(100000 + k, spec, m.codec.time);
     truth.push(toRgb(clip.video));
     noGrad(() =>
       tidy(() => {
-        const text = encodeShots(m.captions, clip.captions, [1]);
-        const v = samplingVelocity(
-          denoiser(m.dit),
-          text,
-          guidance,
-          m.config.prediction ?? 'velocity',
-          shape,
-          undefined,
-          guidanceUntil,
-        );
-        const s = m.config.sampling;
-        const from =
-          start === undefined
-            ? {}
-            : {
-                start,
-                noise: noisedExample(
-                  m.codec.encode(fromArray(clip.video, [3, 1, H, W])),
-                  new Rng(k).normal(shape),
-                  start,
-                ).xt,
-              };
-        const z =
-          eta === undefined
-            ? sample({
-                ...from,
-                velocity: v.velocity,
-                shape,
-                sampler: s.sampler,
-                steps,
-                shift: shift ?? s.shift,
-                seed: k,
-              })
-            : ancestralSample(v.velocity, shape, steps, shift ?? s.shift, eta, k);
-        v.dispose();
         const d = m.codec.decoder();
-        gen.push(toRgb(d.push(z).dataSync() as Float32Array));
+        gen.push(toRgb(d.push(latentOf(clip, k)).dataSync() as Float32Array));
         d.close();
       }),
     );
   }
-  const g = readFrames(probe, gen, W, H);
-  const t = readFrames(probe, truth, W, H);
+  return { gen, truth };
+}
+
+/** The probes' reading of generated frames against the world's: background, and the largest object. */
+function scoreFrames(gen: Uint8Array[], truth: Uint8Array[]): string {
+  const { probe } = loadProbe('models/probe');
+  const [g, t] = [readFrames(probe, gen, W, H), readFrames(probe, truth, W, H)];
   const count = { colour: 0, kind: 0, withObject: 0, found: 0, objColour: 0, objShape: 0 };
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < gen.length; i++) {
     count.colour += +(g[i].colour === t[i].colour);
     count.kind += +(g[i].kind === t[i].kind);
     const [to, go] = [t[i].objects[0], g[i].objects[0]];
@@ -184,66 +217,8 @@ function frames(
     count.objShape += +(go.shape === to.shape);
   }
   const pc = (a: number, b: number) => `${((100 * a) / Math.max(b, 1)).toFixed(1)}%`;
-  const o = count.withObject;
-  console.log(
-    `${modelDir} (${m.config.training?.steps ?? '?'} steps): ${n} frames${start === undefined ? '' : ` from t0 ${start}`}${eta === undefined ? '' : `, ancestral eta ${eta}, ${steps} steps`}; bg colour ${pc(count.colour, n)}, bg kind ${pc(count.kind, n)}; of ${o} with an object: found ${pc(count.found, o)}, colour ${pc(count.objColour, o)}, shape ${pc(count.objShape, o)}`,
-  );
-  if (sheet) writeContactSheet(sheet, [...gen.slice(0, 12), ...truth.slice(0, 12)], W, H, { columns: 12 });
-}
-
-/** The VAE alone on held-out frames, the latent pooled over POOL x POOL cells and noised (header). */
-function latentRobustness(m: MogaModel, n: number, sigma: number, pool: number): void {
-  const { probe } = loadProbe('models/probe');
-  const spec = { frames: 1, width: W, height: H, fps: 24, minSeconds: 8, maxSeconds: 40, globalProb: 0 };
-  const gen: Uint8Array[] = [];
-  const truth: Uint8Array[] = [];
-  for (let k = 0; k < n; k++) {
-    const clip = worldClip(100000 + k, spec, m.codec.time);
-    truth.push(toRgb(clip.video));
-    noGrad(() =>
-      tidy(() => {
-        const z = m.codec.encode(fromArray(clip.video, [3, 1, H, W]));
-        const [C, , h, w] = z.shape;
-        const x = (z.dataSync() as Float32Array).slice();
-        for (let c = 0; c < C; c++)
-          for (let i = 0; i < h; i += pool)
-            for (let j = 0; j < w; j += pool) {
-              let s = 0;
-              for (let a = 0; a < pool; a++)
-                for (let b = 0; b < pool; b++) s += x[(c * h + i + a) * w + j + b];
-              for (let a = 0; a < pool; a++)
-                for (let b = 0; b < pool; b++) x[(c * h + i + a) * w + j + b] = s / pool ** 2;
-            }
-        const e = new Rng(k).normalArray(x.length);
-        const d = m.codec.decoder();
-        gen.push(
-          toRgb(
-            d
-              .push(
-                fromArray(
-                  x.map((v, i) => v + sigma * e[i]),
-                  z.shape,
-                ),
-              )
-              .dataSync() as Float32Array,
-          ),
-        );
-        d.close();
-      }),
-    );
-  }
-  const [g, t] = [readFrames(probe, gen, W, H), readFrames(probe, truth, W, H)];
-  let [o, shape, colour] = [0, 0, 0];
-  for (let i = 0; i < n; i++) {
-    const [to, go] = [t[i].objects[0], g[i].objects[0]];
-    if (!to) continue;
-    o++;
-    shape += +(go?.shape === to.shape);
-    colour += +(go?.colour === to.colour);
-  }
-  console.log(
-    `VAE, latent pooled ${pool}x${pool}, noise ${sigma}: of ${o} objects, colour ${((100 * colour) / o).toFixed(1)}%, shape ${((100 * shape) / o).toFixed(1)}%`,
-  );
+  const [n, o] = [gen.length, count.withObject];
+  return `bg colour ${pc(count.colour, n)}, bg kind ${pc(count.kind, n)}; of ${o} with an object: found ${pc(count.found, o)}, colour ${pc(count.objColour, o)}, shape ${pc(count.objShape, o)}`;
 }
 
 /** Runs `fn` on N cached clips (every 37th), each with its clean latent and encoded captions, in a scope. */
@@ -283,22 +258,21 @@ function gain(m: MogaModel, cache: string, n: number): void {
   ts.forEach((t, j) => console.log(`t ${t}: ${meters[j].report()}`));
 }
 
-/** Cells of a latent [C, F, h, w] more than 1.5 (RMS over channels) from the frame's per-channel median. */
-function objectCells(x: Float32Array, shape: number[]): { index: number; median: number }[] {
+/** Object cells of a latent [C, F, h, w] (see the header): indices into x, all channels, and the per-channel medians [C * F]. */
+function objectCells(x: Float32Array, shape: readonly number[]): { med: Float32Array; cells: number[] } {
   const [C, F, h, w] = shape;
   const hw = h * w;
   const med = new Float32Array(C * F);
   for (let k = 0; k < C * F; k++)
     med[k] = [...x.subarray(k * hw, (k + 1) * hw)].sort((a, b) => a - b)[hw >> 1];
-  const out: { index: number; median: number }[] = [];
+  const cells: number[] = [];
   for (let f = 0; f < F; f++)
     for (let p = 0; p < hw; p++) {
       let s = 0;
       for (let c = 0; c < C; c++) s += (x[(c * F + f) * hw + p] - med[c * F + f]) ** 2;
-      if (Math.sqrt(s / C) > 1.5)
-        for (let c = 0; c < C; c++) out.push({ index: (c * F + f) * hw + p, median: med[c * F + f] });
+      if (Math.sqrt(s / C) > 1.5) for (let c = 0; c < C; c++) cells.push((c * F + f) * hw + p);
     }
-  return out;
+  return { med, cells };
 }
 
 /** Ancestral sampling from pure noise (see the header): x0 = x - t v, then DDIM to t_down, re-noised. */
@@ -392,12 +366,14 @@ function detail(m: MogaModel, cache: string, n: number): void {
     for (const [x, e] of [
       [z.dataSync() as Float32Array, gen],
       [c.x, real],
-    ] as const)
-      for (const o of objectCells(x, c.shape)) {
-        const d = withinToken(x, o.index, h, w);
+    ] as const) {
+      const { med, cells } = objectCells(x, c.shape);
+      for (const o of cells) {
+        const d = withinToken(x, o, h, w);
         e.detail += d * d;
-        e.all += (x[o.index] - o.median) ** 2;
+        e.all += (x[o] - med[Math.floor(o / c.hw)]) ** 2;
       }
+    }
   });
   const share = (e: { detail: number; all: number }) => `${((100 * e.detail) / e.all).toFixed(1)}%`;
   console.log(
