@@ -8,6 +8,11 @@ const EVALS: Record<string, { about: string; load: () => Promise<{ run(argv: str
         'score generated videos of held-out world stories with the probes (--model DIR | --truth | --noise)',
       load: () => import('./eval-gen.js'),
     },
+    cond: {
+      about:
+        'image to video, shot regeneration and extension of a model with dit.conditioning, beside its plain generations',
+      load: () => import('./eval-cond.js'),
+    },
     probe: {
       about: 'held-out accuracy of the world probes, clean and through the VAE',
       load: () => import('./eval-probe.js'),

@@ -141,7 +141,8 @@ export interface EvalGenResult {
   shotFrames: ShotFrames[];
 }
 
-function worldRender(world: WorldStory): Uint8Array[] {
+/** The world's own render of every frame of a story. */
+export function worldRender(world: WorldStory): Uint8Array[] {
   const r = makeRenderer(world);
   return Array.from({ length: world.frames }, (_, f) => r.render(f).rgb);
 }

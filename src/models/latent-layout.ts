@@ -44,6 +44,11 @@ export function videoFramesOf(i: number, time: number): [number, number] {
   return i === 0 ? [0, 1] : [time * (i - 1) + 1, time * i + 1];
 }
 
+/** The latent frame video frame `f` decodes from (the inverse of videoFramesOf). */
+export function latentFrameOf(f: number, time: number): number {
+  return f === 0 ? 0 : Math.floor((f - 1) / time) + 1;
+}
+
 /** The latent frame a cut at video frame `s` starts: the first one at least half in the new shot. */
 export function latentCut(s: number, time: number): number {
   return s <= 0 ? 0 : Math.ceil((s + time / 2 - 1) / time);

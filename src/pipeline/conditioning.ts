@@ -222,7 +222,7 @@ export function regenerateGiven(
   const F = saved.latent.shape[1];
   const frames = new Array<number>(F).fill(1);
   for (const k of shots) frames.fill(0, ranges[k][0], ranges[k][1]);
-  return { story, given: { latent: fromArray(latent, [...saved.latent.shape]), frames } };
+  return { story, given: { latent: fromArray(latent, [...saved.latent.shape]), frames, whole: true } };
 }
 
 /** What to regenerate of a saved generation, and the settings that differ from its own. */

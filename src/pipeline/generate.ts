@@ -21,7 +21,7 @@ import type { SamplerConfig } from '../diffusion/sampler.js';
 import { type GivenFrames, givenMask } from '../models/dit/dit.js';
 import { denoiser, samplingVelocity } from '../models/dit/objective.js';
 import type { MultiShotText } from '../models/dit/text.js';
-import type { LatentLayout } from '../models/latent-layout.js';
+import { type LatentLayout, latentFrameOf } from '../models/latent-layout.js';
 import { tokenizeText } from '../models/text/tokenizer.js';
 import { parseStory, type Story } from '../story/story.js';
 import { sliceAxis } from '../tensor/ops.js';
@@ -287,19 +287,27 @@ async function run(story: Story, model: MogaModel, opts: GenerateOptions): Promi
   const video: Uint8Array[] | undefined = collect ? [] : undefined;
   const decodeTrack = stageTracker('decode', layout.frames, 'frames', opts.onProgress);
   decodeTrack(0);
-  const dec = codec.decoder();
+  // A whole earlier latent (regenerate) is decoded beside the new one and gives the frames of its
+  // given latent frames: the decoder's causal context would otherwise carry a regenerated shot
+  // into the kept frames after it (about 35 frames with the VAE).
+  const kept = given?.whole ? given : undefined;
+  const decoders = [latent, ...(kept ? [kept.latent] : [])].map((l) => ({ l, dec: codec.decoder() }));
   let written = 0;
   try {
     for (let a = 0; a < layout.latentFrames && written < layout.frames; ) {
       const b = Math.min(layout.latentFrames, a === 0 ? 1 + chunk : a + chunk);
       // not inside tidy: the decoder's causal cache must outlive this chunk (the codec scopes its own work)
-      const z = sliceAxis(latent, 1, a, b);
-      const frames = noGrad(() => dec.push(z)); // (3, f, H, W)
-      z.dispose();
-      const rgbs = toRgbFrames(frames);
-      frames.dispose();
-      for (const rgb of rgbs) {
+      const [rgbs, keptRgbs] = decoders.map(({ l, dec }) => {
+        const z = sliceAxis(l, 1, a, b);
+        const frames = noGrad(() => dec.push(z)); // (3, f, H, W)
+        z.dispose();
+        const rgbs = toRgbFrames(frames);
+        frames.dispose();
+        return rgbs;
+      });
+      for (const [i, fresh] of rgbs.entries()) {
         if (written >= layout.frames) break;
+        const rgb = kept?.frames[latentFrameOf(written, codec.time)] ? keptRgbs[i] : fresh;
         await opts.onFrame?.(rgb, written);
         video?.push(rgb);
         written++;
@@ -309,7 +317,7 @@ async function run(story: Story, model: MogaModel, opts: GenerateOptions): Promi
       stop();
     }
   } finally {
-    dec.close();
+    for (const { dec } of decoders) dec.close();
     latent.dispose();
   }
   if (written !== layout.frames)

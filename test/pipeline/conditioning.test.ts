@@ -8,9 +8,10 @@
  * inside a latent frame (the cut rule gives that latent frame to the shot holding at least half of
  * it), so those frames can include a neighbour's first or last video frames: in TWO_SHOTS shot 1
  * starts at video frame 12, which latent frame 3 (frames 9..12, shot 0's) decodes. Regenerating
- * shot 1 (latent 4..6) may change frames 13..24 only; frame 12, shot 1's first, stays. With a
- * causal VAE the frames after a regenerated shot can also change, through the decoder's causal
- * cache (a few latent frames); the frames before it cannot.
+ * shot 1 (latent 4..6) may change frames 13..24 only; frame 12, shot 1's first, stays. A causal
+ * VAE would carry a regenerated shot into the frames after it through its causal cache, so generate
+ * takes the frames of kept latent frames from the saved latent's own decode (`GivenFrames.whole`):
+ * the same rule holds there (the VAE test below).
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,6 +19,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { videoFramesOf } from '../../src/models/latent-layout.js';
+import { VAE_PRESETS } from '../../src/models/vae/config.js';
+import { initVideoVAE } from '../../src/models/vae/vae.js';
+import { vaeCodec } from '../../src/pipeline/codec.js';
 import {
   decodeLatent,
   ditIdentity,
@@ -135,6 +139,46 @@ test('generate saves its latent and settings; regenerate keeps every frame outsi
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('regenerate through a causal VAE: the kept frames after the shot are the original video byte for byte', async () => {
+  const c = microConfig();
+  const model = initModel(
+    { ...c, dit: { ...c.dit, latentChannels: 4, conditioning: true } },
+    1,
+    vaeCodec(initVideoVAE(VAE_PRESETS.tiny, 1)),
+  );
+  moveOffInit(model.dit, new Rng(4), 0.05);
+  const story = parseStory(TWO_SHOTS);
+  const orig = await run(story, model);
+  const saved = {
+    format: 'moga-generation' as const,
+    version: 1 as const,
+    story,
+    seed: orig.seed,
+    steps: 2,
+    guidance: 1,
+    shift: 1,
+    sampler: { kind: 'euler' as const },
+    model: { dir: null, dit: ditIdentity(model), codec: 'vae' },
+    latent: { file: 'x', shape: orig.shape },
+  };
+  // shot 0 is latent 0..3 (video frames 0..12); shot 1's frames 13..24 are kept
+  const after = (r: { frames: Uint8Array[] }) =>
+    r.frames.slice(13).filter((rgb, i) => !same(rgb, orig.frames[13 + i]));
+  const { given } = regenerateGiven(saved, orig.latent, model.codec, [0]);
+  assert.equal(given.whole, true, 'regenerate gives a whole latent');
+  const next = await run(story, model, { given, seed: 77 });
+  assert.equal(after(next).length, 0, 'kept frames after the regenerated shot changed');
+  assert.ok(
+    next.frames.slice(0, 13).some((rgb, i) => !same(rgb, orig.frames[i])),
+    'shot 0 was regenerated',
+  );
+  // the same given frames decoded as one stream: the VAE's causal cache carries shot 0 on
+  const stream = await run(story, model, { given: { ...given, whole: false }, seed: 77 });
+  assert.ok(after(stream).length > 0, "this VAE's decoder carries no context, so the test shows nothing");
+  given.latent.dispose();
+  model.dispose();
 });
 
 test('extend: the old latent is a given prefix; the old video frames come back byte for byte', async () => {

@@ -88,6 +88,11 @@ export interface GivenFrames {
   readonly latent: Tensor;
   /** Per latent frame: 1 given (kept), 0 to generate. */
   readonly frames: readonly number[];
+  /**
+   * `latent` is a whole earlier generation's (regenerate): generate decodes the video frames of
+   * given latent frames from it, so they are that video's frames byte for byte. The DiT ignores it.
+   */
+  readonly whole?: boolean;
 }
 
 /** The mask [1, F, H, W] of `frames` (1 on given latent frames) for latents of `shape`. */
