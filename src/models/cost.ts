@@ -22,7 +22,7 @@
  * clip is the reading that reproduces both figures.
  */
 import type { AttentionBranch } from '../attention/visual-attention.js';
-import type { AttentionConfig, DiTConfig } from './presets.js';
+import { type AttentionConfig, type DiTConfig, ditInputChannels } from './presets.js';
 
 /** Pixel-level video size. */
 export interface VideoSize {
@@ -93,7 +93,7 @@ export function tokenGrid(
 export function ditParamCount(cfg: DiTConfig): number {
   const { dim: d, ffnDim, latentChannels: c, textDim, freqDim } = cfg;
   const lin = (i: number, o: number) => i * o + o;
-  const patchIn = (cfg.conditioning ? 2 * c + 1 : c) * cfg.patch[0] * cfg.patch[1] * cfg.patch[2];
+  const patchIn = ditInputChannels(cfg) * cfg.patch[0] * cfg.patch[1] * cfg.patch[2];
   const attn = 4 * lin(d, d) + 2 * d; // q, k, v, o + RMSNorm on q and k
   const router = cfg.attention.branches.includes('routed') ? d * cfg.attention.groups : 0; // no bias
   const block =
@@ -178,11 +178,7 @@ export function ditCost(cfg: DiTConfig, video: VideoSize, opts: CostOptions = {}
   const n = grid.tokens;
   const d = cfg.dim;
   const text = opts.textTokens ?? cfg.textLen;
-  const patchIn =
-    (cfg.conditioning ? 2 * cfg.latentChannels + 1 : cfg.latentChannels) *
-    cfg.patch[0] *
-    cfg.patch[1] *
-    cfg.patch[2];
+  const patchIn = ditInputChannels(cfg) * cfg.patch[0] * cfg.patch[1] * cfg.patch[2];
 
   // Each branch computes its own attention; the outputs are averaged (MOGA.md §2).
   const selfPairs = att.branches.reduce(

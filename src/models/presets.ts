@@ -50,6 +50,13 @@ export interface DiTConfig {
    */
   readonly conditioning?: boolean;
   /**
+   * Self-conditioning (Chen et al. 2022, "Analog Bits"): the patch embedding also reads the model's
+   * own previous estimate of the clean latent [C, F, H, W], concatenated on channels last, so each
+   * sampler step can refine what the step before drew instead of redrawing it from x_t alone
+   * (models/dit/objective.ts `selfCondition`). Absent or false: the model as before.
+   */
+  readonly selfCondition?: boolean;
+  /**
    * A head at the latent cell's resolution after the token head (models/dit/cell-head.ts): two
    * 1x3x3 convolutions over [token head's x0; `features` more channels from the token head; x_t; t]
    * add a correction to each cell, so detail finer than a patch (an object's outline inside a 2x2
@@ -148,4 +155,13 @@ export function ditPreset(name: string): DiTConfig {
     throw new Error(`unknown DiT preset '${name}' (known: ${Object.keys(DIT_PRESETS).join(', ')})`);
   }
   return DIT_PRESETS[name as DiTPresetName];
+}
+
+/**
+ * Input channels of the patch embedding, per latent cell, in order: x_t (C), with conditioning the
+ * given latent and its mask (C + 1), with self-conditioning the previous x0 estimate (C).
+ */
+export function ditInputChannels(c: DiTConfig): number {
+  const C = c.latentChannels;
+  return C + (c.conditioning ? C + 1 : 0) + (c.selfCondition ? C : 0);
 }

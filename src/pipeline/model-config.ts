@@ -107,6 +107,8 @@ export function checkModelConfig(c: ModelConfig, bad: (m: string) => never): voi
   num(a.alpha, 'dit.attention.alpha', 0, 1000);
   if (d.conditioning !== undefined && typeof d.conditioning !== 'boolean')
     bad(`dit.conditioning must be true or false, got ${JSON.stringify(d.conditioning)}`);
+  if (d.selfCondition !== undefined && typeof d.selfCondition !== 'boolean')
+    bad(`dit.selfCondition must be true or false, got ${JSON.stringify(d.selfCondition)}`);
 
   obj(c.text, 'text');
   const t = c.text;

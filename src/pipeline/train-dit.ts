@@ -103,6 +103,12 @@ export interface DitRecipe {
    */
   readonly conditioning?: ConditioningDraw;
   /**
+   * Train self-conditioning (needs dit.selfCondition: true): the probability that an example's
+   * pass reads the network's own x0 estimate from a first pass without gradient
+   * (models/dit/objective.ts `selfCondition`; 0.5 in Chen et al. 2022). Absent: nothing is drawn.
+   */
+  readonly selfCondition?: number;
+  /**
    * Count the latent cells that hold objects 1 + objectWeight times as much in the loss
    * (pipeline/object-weights.ts; weights from the clips' truth). Absent or 0: every cell alike.
    */
@@ -197,6 +203,16 @@ export function checkDitRecipe(r: DitRecipe): void {
     need(
       r.dit.conditioning === true,
       'conditioning needs dit.conditioning: true (the model reads the given frames)',
+    );
+  }
+  if (r.selfCondition !== undefined) {
+    need(
+      Number.isFinite(r.selfCondition) && r.selfCondition >= 0 && r.selfCondition <= 1,
+      `selfCondition must be a probability in [0, 1], got ${JSON.stringify(r.selfCondition)}`,
+    );
+    need(
+      r.dit.selfCondition === true,
+      'selfCondition needs dit.selfCondition: true (the model reads its previous estimate)',
     );
   }
 }
@@ -397,6 +413,7 @@ export function* trainDitSteps(
       captionDropout: r.captionDropout,
       batched: r.batchedForward ?? false,
       ...(r.conditioning ? { conditioning: r.conditioning } : {}),
+      ...(r.selfCondition !== undefined ? { selfCondition: r.selfCondition } : {}),
       ...(r.temporalWeight ? { temporal: r.temporalWeight } : {}),
       ...(r.noiseCorrelation ? { noiseCorrelation: r.noiseCorrelation } : {}),
     });

@@ -3,7 +3,8 @@
  * the velocity against autodiff, for parameters on every path (patch embedding, time embedding and
  * modulation, text embedding, cross-attention, self-attention, FFN, head). Routed groups are
  * piecewise constant in the parameters (argmax), so this uses the smooth static branches. Again
- * with a cell head (config.cellHead), through its convolutions.
+ * with a cell head (config.cellHead), through its convolutions; and with self-conditioning's
+ * previous estimate as input.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -42,7 +43,10 @@ test('VideoDiT gradients match directional finite differences on every path', ()
 test('... and through a cell head', () =>
   checkPaths({ ...CFG, cellHead: { hidden: 6, features: 3 } }, [...PATHS.slice(-3), ...CELL_HEAD], 3e-3));
 
-function checkPaths(cfg: DiTConfig, chosen: string[], fdStep = 1e-2) {
+test('... and with a previous estimate (config.selfCondition), through its patch-embedding columns', () =>
+  checkPaths({ ...CFG, selfCondition: true }, PATHS.slice(0, 4), 1e-2, true));
+
+function checkPaths(cfg: DiTConfig, chosen: string[], fdStep = 1e-2, previous = false) {
   tidy(() => {
     const rng = new Rng(17);
     const model = initVideoDiT(cfg, rng.fork(1));
@@ -57,7 +61,8 @@ function checkPaths(cfg: DiTConfig, chosen: string[], fdStep = 1e-2) {
       global: rng.normal([1, 8]),
     };
     const proj = rng.normal([2, 2, 4, 4]);
-    const loss = () => sum(mul(videoDiT(model, { latents, t: 0.6, text }).velocity, proj));
+    const prev = previous ? { previous: rng.normal([2, 2, 4, 4]) } : {};
+    const loss = () => sum(mul(videoDiT(model, { latents, t: 0.6, text, ...prev }).velocity, proj));
     const params = chosen.map((n) => {
       const hit = named.find(([k]) => k === n);
       assert.ok(hit, `parameter ${n} exists (have ${named.map(([k]) => k).join(', ')})`);

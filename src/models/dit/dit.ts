@@ -3,7 +3,8 @@
  *
  *   latents [C, F, H, W] --patchify (1x2x2)--> tokens [N, C*pt*ph*pw] --linear--> x [N, dim]
  *   (with config.conditioning: [x_t; given latent * mask; mask] [2C+1, F, H, W] is patchified
- *   instead, and the patch embedding's extra input columns start at zero: see `GivenFrames`)
+ *   instead, and the patch embedding's extra input columns start at zero: see `GivenFrames`;
+ *   config.selfCondition appends the previous x0 estimate [C, F, H, W] the same way)
  *   t --sinusoid(1000 t)--> MLP (SiLU) --> temb [dim] --SiLU, linear--> timeMod [6, dim]
  *   captions (per shot + global) --MLP (GELU)--> text [Lt, dim]
  *   x --blocks (self-attn, cross-attn, FFN; AdaLN from timeMod)--> x
@@ -38,7 +39,7 @@ import {
   tidy,
   tidyIfNoGrad,
 } from '../../tensor/tensor.js';
-import type { DiTConfig } from '../presets.js';
+import { type DiTConfig, ditInputChannels } from '../presets.js';
 import { type CellHeadParams, cellHead, initCellHead } from './cell-head.js';
 import {
   type BlockContext,
@@ -74,6 +75,8 @@ export interface DiTInput {
   readonly text: MultiShotText;
   /** Known frames (a DiT with config.conditioning only; absent = none given). */
   readonly given?: GivenFrames;
+  /** The previous clean-latent estimate [C, F, H, W] (config.selfCondition only; absent = zeros). */
+  readonly previous?: Tensor;
 }
 
 /**
@@ -107,11 +110,6 @@ export function givenMask(frames: readonly number[], shape: Shape): Tensor {
   return fromArray(m, [1, F, H, W]);
 }
 
-/** Input channels of the patch embedding, per latent cell: C, or 2C + 1 with conditioning. */
-export function ditInputChannels(c: DiTConfig): number {
-  return c.conditioning ? 2 * c.latentChannels + 1 : c.latentChannels;
-}
-
 export interface DiTOutput {
   readonly velocity: Tensor; // [C, F, H, W]
   /** One group-balancing loss per block with a routed branch (already weighted by alpha). */
@@ -127,7 +125,7 @@ export function initVideoDiT(config: DiTConfig, rng: Rng): VideoDiT {
   // the x_t columns are drawn as for an unconditioned model; the conditioning columns start at
   // zero, so a fresh conditioned model computes what the unconditioned one of its seed does
   const patchEmbed = initLinear(rng.fork(1), patchDim, dim);
-  if (config.conditioning) {
+  if (config.conditioning || config.selfCondition) {
     const inDim = ditInputChannels(config) * patch[0] * patch[1] * patch[2];
     patchEmbed.weight = widenColumns(patchEmbed.weight, inDim);
   }
@@ -193,6 +191,7 @@ export function videoDiTBatch(model: VideoDiT, inputs: readonly DiTInput[]): DiT
     cond,
     inputs.map((i) => i.latents),
     inputs.map((i) => i.t),
+    inputs.some((i) => i.previous) ? inputs.map((i) => i.previous) : undefined,
   );
 }
 
@@ -296,15 +295,19 @@ export function disposeConditioning(cond: DiTConditioning): void {
   cond.self.rope.sin.dispose();
 }
 
-/** The forward pass of a conditioned batch: latents[b] at time ts[b] -> velocities[b]. */
+/**
+ * The forward pass of a conditioned batch: latents[b] at time ts[b] -> velocities[b]. `previous`:
+ * with config.selfCondition, each sample's previous clean-latent estimate (undefined: none, zeros).
+ */
 export function videoDiTConditioned(
   model: VideoDiT,
   cond: DiTConditioning,
   latents: readonly Tensor[],
   ts: readonly number[],
+  previous?: readonly (Tensor | undefined)[],
 ): DiTBatchOutput {
   const { config: c, params: p } = model;
-  const { tokens, ctx, temb } = embedInputs(model, cond, latents, ts);
+  const { tokens, ctx, temb } = embedInputs(model, cond, latents, ts, previous);
   let x = tokens; // (B, N, dim)
   const balanceLosses: Tensor[] = [];
   for (const bp of p.blocks) {
@@ -350,9 +353,14 @@ export function embedInputs(
   cond: DiTConditioning,
   latents: readonly Tensor[],
   ts: readonly number[],
+  previous?: readonly (Tensor | undefined)[],
 ) {
   const { config: c, params: p } = model;
   const B = cond.batch;
+  if (previous && !c.selfCondition && previous.some((x) => x))
+    throw new Error('VideoDiT: a previous estimate was passed but this model has no self-conditioning input');
+  if (previous && previous.length !== B)
+    throw new Error(`VideoDiT: ${previous.length} previous estimates for ${B} samples`);
   if (latents.length !== B || ts.length !== B)
     throw new Error(
       `VideoDiT: conditioned for ${B} samples, got ${latents.length} latents and ${ts.length} times`,
@@ -367,12 +375,18 @@ export function embedInputs(
   const { layout } = cond;
   const n = layout.frames * layout.height * layout.width;
   const tokens = tidyIfNoGrad(() => {
+    const inputs = (l: Tensor, b: number) => [
+      l,
+      ...(cond.given ? [cond.given[b]] : []),
+      ...(c.selfCondition ? [previousOf(l, previous?.[b])] : []),
+    ];
     const patches = concat(
-      latents.map((l, b) =>
-        reshape(patchify(cond.given ? concat([l, cond.given[b]], 0) : l, c.patch), [1, n, -1]),
-      ),
+      latents.map((l, b) => {
+        const x = inputs(l, b);
+        return reshape(patchify(x.length > 1 ? concat(x, 0) : l, c.patch), [1, n, -1]);
+      }),
       0,
-    ); // (B, N, C*pt*ph*pw), (2C+1)*pt*ph*pw with conditioning
+    ); // (B, N, ditInputChannels * pt*ph*pw)
     return linear(p.patchEmbed, patches); // (B, N, dim)
   });
   const sinus = timestepEmbedding(
@@ -391,6 +405,16 @@ export function embedInputs(
     textPlan: cond.textPlan,
   };
   return { tokens, temb, ctx };
+}
+
+/** A sample's previous x0 estimate for self-conditioning, checked; zeros when there is none. */
+function previousOf(latents: Tensor, prev: Tensor | undefined): Tensor {
+  if (!prev) return fromArray(new Float32Array(latents.size), latents.shape);
+  if (prev.shape.join() !== latents.shape.join())
+    throw new Error(
+      `VideoDiT: previous estimate [${prev.shape}] differs from the latents [${latents.shape}]`,
+    );
+  return prev;
 }
 
 /** The token grid and shot starts for latents of `shape` with this text, validated against the config. */

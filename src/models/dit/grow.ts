@@ -9,7 +9,8 @@
  * non-zero is also what lets the zeroed projections learn (their gradient is gate x input).
  * Growing an unconditioned DiT into one with `config.conditioning` works the same way: the patch
  * embedding's x_t columns are copied and its conditioning columns zeroed, so the grown model gives
- * the source's output whatever frames are given, until it is trained. A model without the routed
+ * the source's output whatever frames are given, until it is trained; the same holds for
+ * `config.selfCondition`'s columns (whatever previous estimate is passed). A model without the routed
  * branch takes a MoGA source's weights but its routers. A wider feed-forward layer (`ffnDim` above
  * the source's) keeps the trained hidden units first; the new ones keep their random input weights
  * (so they are active and get gradient) and start with zero output weights (so they add nothing).
@@ -43,14 +44,17 @@ export function growDiT(dit: VideoDiT, weights: ReadonlyMap<string, Float32Array
     }
     if (!w && name.startsWith('cellHead.')) continue; // a new cell head: its last conv is zero
     if (!w) problems.push(`missing ${name}`);
-    else if (name === 'patchEmbed.weight' && dit.config.conditioning && w.length < t.size) {
-      // an unconditioned source: its x_t columns first, the conditioning columns zero (dit.ts)
+    else if (name === 'patchEmbed.weight' && w.length < t.size) {
+      // a source with fewer input channels (no conditioning, no self-conditioning): its columns
+      // are a prefix of the model's (x_t, then given frames, then the previous estimate: dit.ts),
+      // the new ones zero
       const [out, inDim] = t.shape;
       const { latentChannels: C, patch } = dit.config;
-      const din = C * patch[0] * patch[1] * patch[2];
-      if (w.length !== out * din)
+      const cells = patch[0] * patch[1] * patch[2];
+      const prefixes = [C, ...(dit.config.conditioning ? [2 * C + 1] : [])].map((ch) => out * ch * cells);
+      if (!prefixes.includes(w.length))
         problems.push(
-          `${name}: ${w.length} values in the source, ${out * din} (unconditioned) or ${t.size} in the model`,
+          `${name}: ${w.length} values in the source, ${prefixes.join(' or ')} (fewer inputs) or ${t.size} in the model`,
         );
       else t.backend.write(t.storage, padColumns(w, out, inDim));
     } else if (/\.ffn\.fc[12]\.(weight|bias)$/.test(name) && w.length < t.size) {

@@ -31,7 +31,7 @@ import {
 } from '../../diffusion/rectified-flow.js';
 import { add, mul, sub } from '../../tensor/ops.js';
 import type { Rng } from '../../tensor/random.js';
-import { fromArray, noGrad, type Tensor } from '../../tensor/tensor.js';
+import { fromArray, keep, noGrad, type Tensor, tidy } from '../../tensor/tensor.js';
 import {
   conditionDiT,
   type DiTBatchOutput,
@@ -65,6 +65,11 @@ function dataOf(prediction: Prediction, f: Tensor, xt: Tensor, t: number): Tenso
   return add(mul(xt, c.skip), mul(f, c.out));
 }
 
+/** The network's output `f` at (x_t, t) read as the clean latent x0_hat, whatever the prediction. */
+function x0Of(prediction: Prediction, f: Tensor, xt: Tensor, t: number): Tensor {
+  return prediction === 'velocity' ? sub(xt, mul(f, t)) : dataOf(prediction, f, xt, t);
+}
+
 /** What the loss compares: the velocity with its target, or x0_hat with the clean latent. */
 function lossPair(prediction: Prediction, f: Tensor, xt: Tensor, t: number, x0: Tensor, v: Tensor) {
   return prediction === 'velocity'
@@ -80,6 +85,8 @@ function lossPair(prediction: Prediction, f: Tensor, xt: Tensor, t: number, x0: 
  */
 export interface Denoiser {
   readonly textDim: number;
+  /** Whether `run` reads a previous clean-latent estimate (a DiT with config.selfCondition). */
+  readonly selfCondition?: boolean;
   /** `given`: per sample its known frames (undefined: none); a conditioned DiT only. */
   condition(
     texts: readonly MultiShotText[],
@@ -89,7 +96,12 @@ export interface Denoiser {
 }
 
 export interface ConditionedDenoiser {
-  run(latents: readonly Tensor[], ts: readonly number[]): DiTBatchOutput;
+  /** `previous`: per sample, the previous x0 estimate for self-conditioning (undefined: none). */
+  run(
+    latents: readonly Tensor[],
+    ts: readonly number[],
+    previous?: readonly (Tensor | undefined)[],
+  ): DiTBatchOutput;
   /** Frees what `condition` built; never before a loss that read it has been differentiated. */
   dispose(): void;
 }
@@ -97,10 +109,11 @@ export interface ConditionedDenoiser {
 export function denoiser(dit: VideoDiT): Denoiser {
   return {
     textDim: dit.config.textDim,
+    selfCondition: dit.config.selfCondition === true,
     condition: (texts, shape, given) => {
       const cond = conditionDiT(dit, texts, shape, given);
       return {
-        run: (latents, ts) => videoDiTConditioned(dit, cond, latents, ts),
+        run: (latents, ts, previous) => videoDiTConditioned(dit, cond, latents, ts, previous),
         dispose: () => disposeConditioning(cond),
       };
     },
@@ -131,6 +144,13 @@ export interface ObjectiveOptions {
    * given to the network, and the loss counts only the other frames. Absent: nothing is drawn.
    */
   readonly conditioning?: ConditioningDraw;
+  /**
+   * Train self-conditioning (a DiT with config.selfCondition): with this probability an example's
+   * pass also reads the network's own x0 estimate from a first pass at the same (x_t, t), run
+   * without gradient (Chen et al. 2022); otherwise zeros, the sampler's first step. Absent: nothing
+   * is drawn and no first pass runs.
+   */
+  readonly selfCondition?: number;
   /**
    * Weight of the temporal term (rectified-flow.ts `flowLoss`): the change of the error between
    * consecutive latent frames of a shot. Absent or 0: none; it draws nothing, so runs resume alike.
@@ -263,7 +283,8 @@ export interface TrainingLoss {
  * balancing losses (they are computed over the tokens of a forward pass), so it is not done here.
  * With `opts.conditioning` each example then draws its given frames (`drawGiven`: one Philox
  * block, after its caption-dropout uniform); without it nothing more is drawn, so the runs made
- * before conditioning existed draw, and compute, exactly what they did.
+ * before conditioning existed draw, and compute, exactly what they did. `opts.selfCondition` adds
+ * one uniform per example after those, likewise.
  */
 export function trainingLoss(
   net: Denoiser,
@@ -274,7 +295,19 @@ export function trainingLoss(
   if (batch.length === 0) throw new Error('trainingLoss: empty batch');
   checkPrediction(opts.prediction);
   if (opts.conditioning) checkConditioningDraw(opts.conditioning);
+  const selfProb = opts.selfCondition;
+  if (selfProb !== undefined && !(selfProb >= 0 && selfProb <= 1))
+    throw new Error(`selfCondition must be a probability in [0, 1], got ${selfProb}`);
+  if (selfProb !== undefined && !net.selfCondition)
+    throw new Error('selfCondition needs a network with a self-conditioning input (dit.selfCondition)');
   const ts = sampleT(rng, batch.length, opts.sampling);
+  /** Whether this example reads its own first-pass estimate (one uniform, only with the option). */
+  const drawSelf = () => selfProb !== undefined && rng.uniformArray(1)[0] < selfProb;
+  /** The first pass's x0 estimates of a conditioned batch, without gradient; only its result stays. */
+  const estimates = (c: ConditionedDenoiser, xts: readonly Tensor[], times: readonly number[]) =>
+    tidy(() =>
+      noGrad(() => c.run(xts, times).velocities.map((f, j) => x0Of(opts.prediction, f, xts[j], times[j]))),
+    );
   const givenOf = (ex: TrainingExample) => {
     const frames = opts.conditioning
       ? drawGiven(
@@ -307,7 +340,8 @@ export function trainingLoss(
       const text = dropText(ex.text, net.textDim, rng, opts.captionDropout);
       const { given, weight, temporal } = givenOf(ex);
       // conditioned per example and left to the caller's scope: the loss's graph reads it
-      const out = net.condition([text], xt.shape, given ? [given] : undefined).run([xt], [ts[i]]);
+      const c = net.condition([text], xt.shape, given ? [given] : undefined);
+      const out = c.run([xt], [ts[i]], drawSelf() ? estimates(c, [xt], [ts[i]]) : undefined);
       const { pred, target: want } = lossPair(
         opts.prediction,
         out.velocities[0],
@@ -329,7 +363,8 @@ export function trainingLoss(
     const e = noiseOf(ex);
     const { xt, target } = noisedExample(ex.latents, e, ts[i]);
     const text = dropText(ex.text, net.textDim, rng, opts.captionDropout);
-    return { xt, text, x0: ex.latents, v: target, ...givenOf(ex) };
+    const g = givenOf(ex);
+    return { xt, text, x0: ex.latents, v: target, ...g, self: drawSelf() };
   });
   const groups = new Map<string, number[]>();
   batch.forEach((ex, i) => {
@@ -342,10 +377,10 @@ export function trainingLoss(
       noised[idx[0]].xt.shape,
       idx.some((i) => noised[i].given) ? idx.map((i) => noised[i].given) : undefined,
     );
-    const out = cond.run(
-      idx.map((i) => noised[i].xt),
-      idx.map((i) => ts[i]),
-    );
+    const [xts, times] = [idx.map((i) => noised[i].xt), idx.map((i) => ts[i])];
+    // one first pass for the group when any of it reads its estimate; the others get none
+    const first = idx.some((i) => noised[i].self) ? estimates(cond, xts, times) : undefined;
+    const out = cond.run(xts, times, first && idx.map((i, j) => (noised[i].self ? first[j] : undefined)));
     idx.forEach((i, j) => {
       const n = noised[i];
       const { pred, target } = lossPair(opts.prediction, out.velocities[j], n.xt, ts[i], n.x0, n.v);
@@ -407,16 +442,31 @@ export function samplingVelocity(
     empty && guidanceUntil > 0
       ? noGrad(() => net.condition([text], shape, given ? [given] : undefined))
       : undefined;
-  const output = empty
+  // self-conditioning: the previous evaluation's (guided) x0 estimate, read by both branches; none
+  // at the first step, as in training's passes without one
+  let previous: Tensor | undefined;
+  const prev = (n: number) => (previous ? Array.from({ length: n }, () => previous) : undefined);
+  const guided = empty
     ? (x: Tensor, t: number) => {
-        if (alone && t <= guidanceUntil) return alone.run([x], [t]).velocities[0];
-        const [c, u] = cond.run([x, x], [t, t]).velocities;
+        if (alone && t <= guidanceUntil) return alone.run([x], [t], prev(1)).velocities[0];
+        const [c, u] = cond.run([x, x], [t, t], prev(2)).velocities;
         return guide(c, u, guidance);
       }
-    : (x: Tensor, t: number) => cond.run([x], [t]).velocities[0];
+    : (x: Tensor, t: number) => cond.run([x], [t], prev(1)).velocities[0];
+  const output = !net.selfCondition
+    ? guided
+    : (x: Tensor, t: number) => {
+        const f = guided(x, t);
+        // kept out of the step's scope until the next evaluation replaces it
+        const x0 = keep(tidy(() => x0Of(prediction, f, x, t)));
+        previous?.dispose();
+        previous = x0;
+        return f;
+      };
   const dispose = () => {
     cond.dispose();
     alone?.dispose();
+    previous?.dispose();
     if (empty) for (const s of empty.shots) s.caption.dispose();
   };
   if (prediction === 'velocity') return { velocity: output, dispose };
