@@ -10,11 +10,10 @@ import { chooseBackend } from '../backends/index.js';
 import { COND_TASKS, type CondTask, type EvalCondResult, evalCond, type Paired } from '../eval/cond.js';
 import { loadProbe } from '../eval/probe-model.js';
 import { writeFileAtomic } from '../io/atomic-file.js';
-import { packageRoot } from '../pipeline/bundled.js';
 import { checkConditioningModel } from '../pipeline/conditioning.js';
 import { loadModel } from '../pipeline/model.js';
 import { formatSeconds } from '../train/progress.js';
-import { integerAtLeast, SAMPLING_OPTIONS, samplingOptions } from './options.js';
+import { HELD_OUT_OPTIONS, heldOutOptions } from './eval-gen.js';
 
 const HELP = `usage: moga eval cond --model DIR [options]
 
@@ -49,13 +48,7 @@ export async function run(argv: string[]): Promise<void> {
     options: {
       model: { type: 'string' },
       tasks: { type: 'string', default: COND_TASKS.join(',') },
-      stories: { type: 'string', default: '10' },
-      seconds: { type: 'string', default: '16' },
-      'min-recall-gap': { type: 'string', default: '1' },
-      first: { type: 'string', default: '0' },
-      steps: { type: 'string' },
-      ...SAMPLING_OPTIONS,
-      probe: { type: 'string', default: join(packageRoot(), 'models', 'probe') },
+      ...HELD_OUT_OPTIONS,
       out: { type: 'string' },
       backend: { type: 'string' },
       json: { type: 'boolean' },
@@ -71,15 +64,8 @@ export async function run(argv: string[]): Promise<void> {
   for (const t of tasks)
     if (!COND_TASKS.includes(t as CondTask))
       throw new Error(`eval cond: --tasks: unknown task '${t}' (known: ${COND_TASKS.join(', ')})`);
-  const int = (k: 'stories' | 'first' | 'min-recall-gap' | 'steps', min: number) =>
-    integerAtLeast('eval cond', k, values[k], min);
-  const stories = int('stories', 1)!;
-  // regenerate resamples a recall shot, so every story needs one
-  const minRecallGap = Math.max(1, int('min-recall-gap', 0)!);
-  const seconds = Number(values.seconds);
-  if (!(seconds > 0 && seconds <= 120))
-    throw new Error(`eval cond: --seconds must be in (0, 120], got '${values.seconds}'`);
-  const { guidance, guidanceUntil, noiseCorrelation } = samplingOptions('eval cond', values);
+  const o = heldOutOptions('eval cond', values);
+  const { stories, seconds } = o;
 
   const be = await chooseBackend(values.backend);
   const { probe } = loadProbe(values.probe!);
@@ -96,13 +82,19 @@ export async function run(argv: string[]): Promise<void> {
     probe,
     tasks: tasks as CondTask[],
     stories,
-    first: int('first', 0),
+    first: o.first,
     seconds,
     fps: 24,
     width: 160,
     height: 96,
-    minRecallGap,
-    sampling: { steps: int('steps', 1), guidance, guidanceUntil, noiseCorrelation },
+    // regenerate resamples a recall shot, so every story needs one
+    minRecallGap: Math.max(1, o.minRecallGap!),
+    sampling: {
+      steps: o.steps,
+      guidance: o.guidance,
+      guidanceUntil: o.guidanceUntil,
+      noiseCorrelation: o.noiseCorrelation,
+    },
     onStory: (d, n, s) =>
       process.stderr.write(
         `eval cond: ${d}/${n} stories, ${((60 * d) / s).toFixed(2)} stories/min, ~${formatSeconds((s / d) * (n - d))} left\n`,

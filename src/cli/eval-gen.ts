@@ -55,6 +55,34 @@ writes result.json, table.md, worst.png and best.png (video | truth, middle fram
   --json               print result.json on stdout
   -h, --help           this text`;
 
+/** The options that pick the held-out stories and sample them (eval gen and eval cond). */
+export const HELD_OUT_OPTIONS = {
+  stories: { type: 'string', default: '10' },
+  seconds: { type: 'string', default: '16' },
+  'min-recall-gap': { type: 'string', default: '1' },
+  first: { type: 'string', default: '0' },
+  steps: { type: 'string' },
+  ...SAMPLING_OPTIONS,
+  probe: { type: 'string', default: join(packageRoot(), 'models', 'probe') },
+} as const;
+
+/** HELD_OUT_OPTIONS' values, checked; `cmd` names the command in errors. */
+export function heldOutOptions(cmd: string, values: { [K in keyof typeof HELD_OUT_OPTIONS]?: string }) {
+  const int = (k: 'stories' | 'first' | 'min-recall-gap' | 'steps', min: number) =>
+    integerAtLeast(cmd, k, values[k], min);
+  const seconds = Number(values.seconds);
+  if (!(seconds > 0 && seconds <= 120))
+    throw new Error(`${cmd}: --seconds must be in (0, 120], got '${values.seconds}'`);
+  return {
+    stories: int('stories', 1)!,
+    first: int('first', 0),
+    minRecallGap: int('min-recall-gap', 0),
+    seconds,
+    steps: int('steps', 1),
+    ...samplingOptions(cmd, values),
+  };
+}
+
 export async function run(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
@@ -64,13 +92,7 @@ export async function run(argv: string[]): Promise<void> {
       noise: { type: 'boolean' },
       'through-codec': { type: 'boolean' },
       attention: { type: 'string' },
-      stories: { type: 'string', default: '10' },
-      seconds: { type: 'string', default: '16' },
-      'min-recall-gap': { type: 'string', default: '1' },
-      first: { type: 'string', default: '0' },
-      steps: { type: 'string' },
-      ...SAMPLING_OPTIONS,
-      probe: { type: 'string', default: join(packageRoot(), 'models', 'probe') },
+      ...HELD_OUT_OPTIONS,
       vae: { type: 'string', default: join(packageRoot(), 'models', 'vae-small', 'vae.safetensors') },
       out: { type: 'string' },
       label: { type: 'string' },
@@ -94,18 +116,10 @@ export async function run(argv: string[]): Promise<void> {
       : 'model';
   if (source === 'model' && !values.model)
     throw new Error(`eval gen: give --model DIR, --truth or --noise\n\n${HELP}`);
-  const int = (k: 'stories' | 'first' | 'min-recall-gap' | 'steps', min: number) =>
-    integerAtLeast('eval gen', k, values[k], min);
-  const stories = int('stories', 1)!;
-  const first = int('first', 0);
-  const minRecallGap = int('min-recall-gap', 0);
-  const steps = int('steps', 1);
-  const { guidance, guidanceUntil, noiseCorrelation } = samplingOptions('eval gen', values);
+  const { stories, first, minRecallGap, seconds, steps, guidance, guidanceUntil, noiseCorrelation } =
+    heldOutOptions('eval gen', values);
   if ([guidance, guidanceUntil, noiseCorrelation, steps].some((v) => v !== undefined) && source !== 'model')
     throw new Error('eval gen: --steps, --guidance, --guidance-until and --noise-correlation need --model');
-  const seconds = Number(values.seconds);
-  if (!(seconds > 0 && seconds <= 120))
-    throw new Error(`eval gen: --seconds must be in (0, 120], got '${values.seconds}'`);
   const attention = values.attention as AttentionMode | undefined;
   if (attention !== undefined && !['moga', 'local', 'full'].includes(attention))
     throw new Error(`eval gen: --attention must be moga, local or full, got '${attention}'`);

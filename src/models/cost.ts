@@ -93,7 +93,8 @@ export function tokenGrid(
 export function ditParamCount(cfg: DiTConfig): number {
   const { dim: d, ffnDim, latentChannels: c, textDim, freqDim } = cfg;
   const lin = (i: number, o: number) => i * o + o;
-  const patchIn = ditInputChannels(cfg) * cfg.patch[0] * cfg.patch[1] * cfg.patch[2];
+  const cells = cfg.patch[0] * cfg.patch[1] * cfg.patch[2];
+  const patchIn = ditInputChannels(cfg) * cells;
   const attn = 4 * lin(d, d) + 2 * d; // q, k, v, o + RMSNorm on q and k
   const router = cfg.attention.branches.includes('routed') ? d * cfg.attention.groups : 0; // no bias
   const block =
@@ -111,7 +112,7 @@ export function ditParamCount(cfg: DiTConfig): number {
     lin(freqDim, d) +
     lin(d, d) + // time embedding MLP
     lin(d, 6 * d); // time projection to the modulation
-  const head = lin(d, patchIn) + 2 * d;
+  const head = lin(d, c * cells) + 2 * d; // the head draws x0 (or v) alone, whatever the inputs
   return embed + cfg.layers * block + head + cellHeadCost(cfg).params;
 }
 
@@ -178,7 +179,8 @@ export function ditCost(cfg: DiTConfig, video: VideoSize, opts: CostOptions = {}
   const n = grid.tokens;
   const d = cfg.dim;
   const text = opts.textTokens ?? cfg.textLen;
-  const patchIn = ditInputChannels(cfg) * cfg.patch[0] * cfg.patch[1] * cfg.patch[2];
+  const cells = cfg.patch[0] * cfg.patch[1] * cfg.patch[2];
+  const patchIn = ditInputChannels(cfg) * cells;
 
   // Each branch computes its own attention; the outputs are averaged (MOGA.md §2).
   const selfPairs = att.branches.reduce(
@@ -196,7 +198,7 @@ export function ditCost(cfg: DiTConfig, video: VideoSize, opts: CostOptions = {}
         n * 2 * d * cfg.ffnDim + // FFN
         (att.branches.includes('routed') ? n * d * att.groups : 0)) +
     n * patchIn * d + // patch embedding
-    n * d * patchIn + // head
+    n * d * cfg.latentChannels * cells + // head
     n * cellHeadCost(cfg).macPerToken +
     text * (cfg.textDim * d + d * d) + // text embedding
     cfg.freqDim * d +

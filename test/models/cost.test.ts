@@ -92,11 +92,13 @@ describe('cost model', () => {
     assert.equal(branchPairs('full', grid, MOGA_ATTENTION, shots), plans.pairs(plans.full(210)));
   });
 
-  it('counts exactly the parameters VideoDiT allocates (tiny, with and without router, with a cell head)', () => {
+  it('counts exactly the parameters VideoDiT allocates (tiny, with and without router, a cell head, more inputs)', () => {
     for (const cfg of [
       DIT_PRESETS.tiny,
       { ...DIT_PRESETS.tiny, attention: FULL_ATTENTION, layers: 3 },
       { ...DIT_PRESETS.tiny, cellHead: { hidden: 8, features: 3 } },
+      { ...DIT_PRESETS.tiny, conditioning: true },
+      { ...DIT_PRESETS.tiny, conditioning: true, selfCondition: true },
     ]) {
       const model = initVideoDiT(cfg, new Rng(1));
       assert.equal(ditParamCount(cfg), countParams(model.params as unknown as Params));

@@ -10,31 +10,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { sample } from '../../src/diffusion/sample.js';
-import { givenMask, initVideoDiT, type VideoDiT, videoDiT } from '../../src/models/dit/dit.js';
+import { givenMask, initVideoDiT, videoDiT } from '../../src/models/dit/dit.js';
 import { growDiT } from '../../src/models/dit/grow.js';
-import { namedParams } from '../../src/nn/params.js';
 import { mul, sub } from '../../src/tensor/ops.js';
 import { Rng } from '../../src/tensor/random.js';
 import { fromArray, tidy } from '../../src/tensor/tensor.js';
 import { crc32 } from '../../src/video/png.js';
-import { MICRO_DIT, moveOffInit } from './micro-dit.js';
-
-const weightsOf = (m: VideoDiT) =>
-  new Map(namedParams(m.params as never).map(([n, t]) => [n, t.dataSync() as Float32Array]));
-
-function inputs(rng: Rng) {
-  return {
-    latents: rng.normal([2, 4, 4, 4]),
-    t: 0.6,
-    text: {
-      shots: [
-        { frames: 2, caption: rng.normal([2, 8]) },
-        { frames: 2, caption: rng.normal([3, 8]) },
-      ],
-      global: rng.normal([1, 8]),
-    },
-  };
-}
+import { MICRO_DIT, microInput, moveOffInit, weightsOf } from './micro-dit.js';
 
 const bytesCrc = (a: Float32Array) => crc32(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
 
@@ -44,7 +26,7 @@ test('without dit.conditioning the DiT is the model of before: same parameters, 
     const model = initVideoDiT(MICRO_DIT, rng.fork(1));
     moveOffInit(model, rng.fork(2), 0.3);
     assert.deepEqual(model.params.patchEmbed.weight.shape, [16, 2 * 1 * 2 * 2], 'patch embedding shape');
-    const v = videoDiT(model, inputs(rng.fork(3))).velocity.dataSync() as Float32Array;
+    const v = videoDiT(model, microInput(rng.fork(3))).velocity.dataSync() as Float32Array;
     // taken at ee54a8f (before conditioning existed) with this same test body
     assert.equal(bytesCrc(v), 0x4758f6aa, `velocity checksum ${bytesCrc(v).toString(16)}`);
     const off = initVideoDiT({ ...MICRO_DIT, conditioning: false }, rng.fork(1));
@@ -59,7 +41,7 @@ test('a conditioned DiT grown from an unconditioned one gives identical output w
     const grown = initVideoDiT({ ...MICRO_DIT, conditioning: true }, rng.fork(4));
     assert.deepEqual(grown.params.patchEmbed.weight.shape, [16, (2 * 2 + 1) * 4], 'widened patch embedding');
     growDiT(grown, weightsOf(source));
-    const input = inputs(rng.fork(5));
+    const input = microInput(rng.fork(5));
     const want = Array.from(videoDiT(source, input).velocity.dataSync() as Float32Array);
     assert.ok(
       want.some((x) => x !== 0),
@@ -111,7 +93,7 @@ test('an unconditioned DiT refuses given frames', () =>
     assert.throws(
       () =>
         videoDiT(model, {
-          ...inputs(rng),
+          ...microInput(rng),
           given: { latent: rng.normal([2, 4, 4, 4]), frames: [1, 0, 0, 0] },
         }),
       /no conditioning input \(dit.conditioning is not set\)/,

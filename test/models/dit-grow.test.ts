@@ -11,7 +11,7 @@ import { gradients } from '../../src/tensor/autodiff.js';
 import { mul, sum } from '../../src/tensor/ops.js';
 import { Rng } from '../../src/tensor/random.js';
 import { tidy } from '../../src/tensor/tensor.js';
-import { MICRO_DIT, moveOffInit } from './micro-dit.js';
+import { MICRO_DIT, microInput, moveOffInit, weightsOf } from './micro-dit.js';
 
 const CFG = MICRO_DIT;
 
@@ -22,30 +22,13 @@ function trainedSource(rng: Rng): VideoDiT {
   return model;
 }
 
-const weightsOf = (m: VideoDiT) =>
-  new Map(namedParams(m.params as never).map(([n, t]) => [n, t.dataSync() as Float32Array]));
-
-function inputs(rng: Rng) {
-  return {
-    latents: rng.normal([2, 2, 4, 4]),
-    t: 0.7,
-    text: {
-      shots: [
-        { frames: 1, caption: rng.normal([2, 8]) },
-        { frames: 1, caption: rng.normal([3, 8]) },
-      ],
-      global: rng.normal([1, 8]),
-    },
-  };
-}
-
 test('a DiT grown from 2 to 4 blocks gives exactly the source output, and its new blocks get gradient', () =>
   tidy(() => {
     const rng = new Rng(5);
     const source = trainedSource(rng.fork(1));
     const grown = initVideoDiT({ ...CFG, layers: 4 }, rng.fork(2));
     assert.equal(growDiT(grown, weightsOf(source)), 2);
-    const input = inputs(rng.fork(3));
+    const input = microInput(rng.fork(3), 2, 0.7);
     const a = videoDiT(source, input).velocity.dataSync() as Float32Array;
     const b = videoDiT(grown, input).velocity.dataSync() as Float32Array;
     assert.ok(a.some((v) => v !== 0));
@@ -69,7 +52,7 @@ test('a DiT grown to a wider feed-forward layer gives exactly the source output;
     const source = trainedSource(rng.fork(1));
     const wide = initVideoDiT({ ...CFG, layers: 3, ffnDim: CFG.ffnDim + 16 }, rng.fork(2));
     assert.equal(growDiT(wide, weightsOf(source)), 2);
-    const input = inputs(rng.fork(3));
+    const input = microInput(rng.fork(3), 2, 0.7);
     const a = videoDiT(source, input).velocity.dataSync() as Float32Array;
     const b = videoDiT(wide, input).velocity.dataSync() as Float32Array;
     for (let i = 0; i < a.length; i++)
@@ -100,7 +83,7 @@ test('a DiT grown with a cell head gives exactly the source output, and the head
     const source = trainedSource(rng.fork(1));
     const withCells = initVideoDiT({ ...CFG, cellHead: { hidden: 4, features: 3 } }, rng.fork(2));
     assert.equal(growDiT(withCells, weightsOf(source)), 2);
-    const input = inputs(rng.fork(3));
+    const input = microInput(rng.fork(3), 2, 0.7);
     const a = videoDiT(source, input).velocity.dataSync() as Float32Array;
     const b = videoDiT(withCells, input).velocity.dataSync() as Float32Array;
     assert.deepEqual(Array.from(b), Array.from(a));

@@ -13,29 +13,12 @@ import { test } from 'node:test';
 import { initVideoDiT, type VideoDiT, videoDiT } from '../../src/models/dit/dit.js';
 import { growDiT } from '../../src/models/dit/grow.js';
 import { type Denoiser, denoiser, samplingVelocity, trainingLoss } from '../../src/models/dit/objective.js';
-import { namedParams } from '../../src/nn/params.js';
 import { checkModelConfig } from '../../src/pipeline/model-config.js';
 import { checkDitRecipe } from '../../src/pipeline/train-dit.js';
 import { Rng } from '../../src/tensor/random.js';
 import { fromArray, type Tensor, tidy } from '../../src/tensor/tensor.js';
 import { microConfig, microRecipe } from '../pipeline/helpers.js';
-import { MICRO_DIT, moveOffInit } from './micro-dit.js';
-
-const weightsOf = (m: VideoDiT) =>
-  new Map(namedParams(m.params as never).map(([n, t]) => [n, t.dataSync() as Float32Array]));
-
-function inputs(rng: Rng) {
-  return {
-    latents: rng.normal([2, 4, 4, 4]),
-    t: 0.6,
-    text: {
-      shots: [
-        { frames: 2, caption: rng.normal([2, 8]) },
-        { frames: 2, caption: rng.normal([3, 8]) },
-      ],
-    },
-  };
-}
+import { MICRO_DIT, microInput, moveOffInit, weightsOf } from './micro-dit.js';
 
 const out = (m: VideoDiT, input: Parameters<typeof videoDiT>[1]) =>
   Array.from(videoDiT(m, input).velocity.dataSync() as Float32Array);
@@ -45,7 +28,7 @@ test('a self-conditioned DiT grown from one without it gives identical output wi
     const rng = new Rng(5);
     const source = initVideoDiT(MICRO_DIT, rng.fork(1));
     moveOffInit(source, rng.fork(2), 0.3);
-    const input = inputs(rng.fork(3));
+    const input = microInput(rng.fork(3));
     const want = out(source, input);
     for (const conditioning of [false, true]) {
       const grown = initVideoDiT({ ...MICRO_DIT, conditioning, selfCondition: true }, rng.fork(4));

@@ -29,3 +29,22 @@ export function moveOffInit(model: VideoDiT, noise: Rng, scale: number): void {
     );
   }
 }
+
+/** A DiT's tensors by parameter name (what growDiT takes as its source). */
+export const weightsOf = (m: VideoDiT) =>
+  new Map(namedParams(m.params as never).map(([n, t]) => [n, t.dataSync() as Float32Array]));
+
+/** An input for MICRO_DIT: latents [2, F, 4, 4] at time t, two shots of F / 2 frames, a global caption. */
+export function microInput(rng: Rng, frames = 4, t = 0.6) {
+  return {
+    latents: rng.normal([2, frames, 4, 4]),
+    t,
+    text: {
+      shots: [
+        { frames: frames / 2, caption: rng.normal([2, 8]) },
+        { frames: frames / 2, caption: rng.normal([3, 8]) },
+      ],
+      global: rng.normal([1, 8]),
+    },
+  };
+}

@@ -65,6 +65,22 @@ async function run(story: Story, model: MogaModel, opts: Parameters<typeof gener
   return { frames: r.video!, latent: latent!, shape, seed: r.seed };
 }
 
+/** What generate --save-latent would have saved for `orig` (run's settings), kept in memory. */
+function savedInMemory(story: Story, orig: Awaited<ReturnType<typeof run>>, model: MogaModel) {
+  return {
+    format: 'moga-generation' as const,
+    version: 1 as const,
+    story,
+    seed: orig.seed,
+    steps: 2,
+    guidance: 1,
+    shift: 1,
+    sampler: { kind: 'euler' as const },
+    model: { dir: null, dit: ditIdentity(model), codec: model.codec.kind },
+    latent: { file: 'x', shape: orig.shape },
+  };
+}
+
 const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
 
 test('generate saves its latent and settings; regenerate keeps every frame outside the regenerated latent frames', async () => {
@@ -151,18 +167,7 @@ test('regenerate through a causal VAE: the kept frames after the shot are the or
   moveOffInit(model.dit, new Rng(4), 0.05);
   const story = parseStory(TWO_SHOTS);
   const orig = await run(story, model);
-  const saved = {
-    format: 'moga-generation' as const,
-    version: 1 as const,
-    story,
-    seed: orig.seed,
-    steps: 2,
-    guidance: 1,
-    shift: 1,
-    sampler: { kind: 'euler' as const },
-    model: { dir: null, dit: ditIdentity(model), codec: 'vae' },
-    latent: { file: 'x', shape: orig.shape },
-  };
+  const saved = savedInMemory(story, orig, model);
   // shot 0 is latent 0..3 (video frames 0..12); shot 1's frames 13..24 are kept
   const after = (r: { frames: Uint8Array[] }) =>
     r.frames.slice(13).filter((rgb, i) => !same(rgb, orig.frames[13 + i]));
@@ -185,18 +190,7 @@ test('extend: the old latent is a given prefix; the old video frames come back b
   const model = conditionedModel();
   const story = parseStory(TWO_SHOTS);
   const orig = await run(story, model);
-  const saved = {
-    format: 'moga-generation' as const,
-    version: 1 as const,
-    story,
-    seed: orig.seed,
-    steps: 2,
-    guidance: 1,
-    shift: 1,
-    sampler: { kind: 'euler' as const },
-    model: { dir: null, dit: ditIdentity(model), codec: 'pool' },
-    latent: { file: 'x', shape: orig.shape },
-  };
+  const saved = savedInMemory(story, orig, model);
   const more = parseStory({
     ...TWO_SHOTS,
     shots: [{ caption: 'a green square rests on a pink floor', seconds: 0.5 }],
