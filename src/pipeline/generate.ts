@@ -195,7 +195,11 @@ async function run(story: Story, model: MogaModel, opts: GenerateOptions): Promi
     );
 
   // refuse what cannot fit before allocating any of it (collected frames are the caller's choice)
-  const need = estimateGenerateMemory(layout, model, { guidance, decodeChunk: chunk });
+  const need = estimateGenerateMemory(layout, model, {
+    guidance,
+    decodeChunk: chunk,
+    decoders: opts.given?.whole ? 2 : 1,
+  });
   const limit = opts.maxMemory ?? defaultMemoryLimit();
   if (need.bytes > limit)
     throw new Error(

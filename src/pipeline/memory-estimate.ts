@@ -25,7 +25,8 @@ export interface MemoryEstimate {
 export function estimateGenerateMemory(
   layout: LatentLayout,
   model: Pick<MogaModel, 'config' | 'codec'>,
-  opts: { guidance: number; decodeChunk: number },
+  /** `decoders`: streams decoded side by side (2 for a regeneration, `GivenFrames.whole`; default 1). */
+  opts: { guidance: number; decodeChunk: number; decoders?: number },
 ): MemoryEstimate {
   const { dit } = model.config;
   const [pt, ph, pw] = dit.patch;
@@ -37,7 +38,8 @@ export function estimateGenerateMemory(
   const sampling = 10 * act + 2 * hidden + 8 * latent;
   const frames = model.codec.time * opts.decodeChunk + 1;
   const pixels = layout.height * model.codec.space * layout.width * model.codec.space;
-  const decoding = latent + DECODE_BYTES_PER_PIXEL[model.codec.kind] * frames * pixels;
+  const decoding =
+    (opts.decoders ?? 1) * (latent + DECODE_BYTES_PER_PIXEL[model.codec.kind] * frames * pixels);
   return { bytes: Math.max(sampling, decoding), sampling, decoding };
 }
 

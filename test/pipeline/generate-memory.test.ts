@@ -10,6 +10,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { getBackend } from '../../src/backends/registry.js';
 import { generate } from '../../src/pipeline/generate.js';
+import { latentLayout } from '../../src/pipeline/layout.js';
+import { estimateGenerateMemory } from '../../src/pipeline/memory-estimate.js';
 import { initModel } from '../../src/pipeline/model.js';
 import { parseStory, type Story } from '../../src/story/story.js';
 import { microConfig } from './helpers.js';
@@ -93,4 +95,14 @@ test('a story that cannot fit is refused before anything is allocated, with the 
   );
   const ok = await generate(storyOf(2), model, { steps: 1, maxMemory: 2 ** 30, onFrame: () => {} });
   assert.equal(ok.frames, 49);
+});
+
+test('a regeneration decodes two streams, and the estimate counts both', () => {
+  const model = initModel(microConfig(), 2);
+  const layout = latentLayout(storyOf(2), model.codec);
+  const one = estimateGenerateMemory(layout, model, { guidance: 1, decodeChunk: 4 });
+  const two = estimateGenerateMemory(layout, model, { guidance: 1, decodeChunk: 4, decoders: 2 });
+  assert.equal(two.decoding, 2 * one.decoding);
+  assert.equal(two.sampling, one.sampling);
+  model.dispose();
 });
