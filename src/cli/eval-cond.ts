@@ -125,6 +125,7 @@ export function condTable(model: string, r: EvalCondResult): string {
     rows.push(
       `| image | PSNR of the given latent frame's frames (dB) | ${i.vaePsnr.toFixed(2)} (VAE round trip) | ${i.psnr.toFixed(2)} | ${i.cases.length} |`,
       `| image | shot objects found (shape and colour) | ${pair(i.objects)} |`,
+      `| image | cases with every object found | ${pair(i.allFound)} |`,
       `| image | shot objects' colour | ${pair(i.colour)} |`,
     );
   }

@@ -95,6 +95,8 @@ export interface EvalCondResult {
     vaePsnr: number;
     objects: Paired;
     colour: Paired;
+    /** Cases whose every object was found (the "the image's objects in the shot"). */
+    allFound: Paired;
   };
   regenerate?: {
     cases: RegenerateCase[];
@@ -325,6 +327,10 @@ export async function evalCond(o: EvalCondOptions): Promise<EvalCondResult> {
               images,
               (c) => c.colour,
               (c) => c.objects,
+            ),
+            allFound: paired(
+              images.filter((c) => c.objects > 0),
+              (c) => ({ plain: c.found.plain === c.objects, cond: c.found.cond === c.objects }),
             ),
           },
         }

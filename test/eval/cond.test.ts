@@ -45,6 +45,8 @@ test('eval cond: image PSNR is the codec round trip, regenerate keeps every othe
     assert.ok(x.found.cond <= x.colour.cond && x.colour.cond <= x.objects);
   }
   assert.equal(im.objects.n, im.cases[0].objects + im.cases[1].objects);
+  assert.equal(im.allFound.n, im.cases.filter((x) => x.objects > 0).length);
+  assert.ok(im.allFound.cond <= im.allFound.n);
 
   const g = r.regenerate!;
   assert.equal(g.cases.length, 2);
