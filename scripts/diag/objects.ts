@@ -151,7 +151,9 @@ function frames(
   console.log(
     `${modelDir} (${m.config.training?.steps ?? '?'} steps): ${n} frames${start === undefined ? '' : ` from t0 ${start}`}${eta === undefined ? '' : `, ancestral eta ${eta}, ${steps} steps`}; ${scoreFrames(gen, truth)}`,
   );
-  if (sheet) writeContactSheet(sheet, [...gen.slice(0, 12), ...truth.slice(0, 12)], W, H, { columns: 12 });
+  const cols = Math.min(12, n); // one row generated, one row the truth
+  if (sheet)
+    writeContactSheet(sheet, [...gen.slice(0, cols), ...truth.slice(0, cols)], W, H, { columns: cols });
 }
 
 /** The VAE alone on held-out frames, the latent pooled over POOL x POOL cells and noised (header). */
@@ -177,7 +179,10 @@ function latentRobustness(m: MogaModel, n: number, sigma: number, pool: number):
   console.log(`VAE, latent pooled ${pool}x${pool}, noise ${sigma}: ${scoreFrames(gen, truth)}`);
 }
 
-/** N held-out world frames (train-split indices >= 100000), and the decoded latents `latentOf` makes for them. */
+/**
+ * N held-out world frames (train-split indices >= 100000; DIAG_FIRST_CLIP=0 reads training clips
+ * 0..N-1 instead, for a memorisation check), and the decoded latents `latentOf` makes for them.
+ */
 function heldOutFrames(
   m: MogaModel,
   n: number,
@@ -187,7 +192,7 @@ function heldOutFrames(
   const gen: Uint8Array[] = [];
   const truth: Uint8Array[] = [];
   for (let k = 0; k < n; k++) {
-    const clip = worldClip(100000 + k, spec, m.codec.time);
+    const clip = worldClip(Number(process.env.DIAG_FIRST_CLIP ?? 100000) + k, spec, m.codec.time);
     truth.push(toRgb(clip.video));
     noGrad(() =>
       tidy(() => {
