@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chooseBackend, withBackend } from '../backends/index.js';
 import { exitOnSignals } from '../io/exit-cleanup.js';
-import type { GivenFrames } from '../models/dit/dit.js';
+import { disposeGiven, type GivenFrames } from '../models/dit/dit.js';
 import { bundledModel } from '../pipeline/bundled.js';
 import {
   checkConditioningModel,
@@ -127,7 +127,7 @@ async function finish(
         `wrote ${report.out} (${report.frames} frames, ${report.shots} shots) and ${report.saved?.json}\n`,
       );
   } finally {
-    given.latent.dispose();
+    disposeGiven(given);
     model.dispose();
   }
 }

@@ -15,6 +15,7 @@
  *               video against the plain one.
  */
 import { cpus, loadavg } from 'node:os';
+import { disposeGiven } from '../models/dit/dit.js';
 import { videoFramesOf } from '../models/latent-layout.js';
 import { psnr8 } from '../models/vae/loss.js';
 import {
@@ -147,7 +148,7 @@ async function run(
       shape = [...s];
     },
   });
-  extra.given?.latent.dispose();
+  if (extra.given) disposeGiven(extra.given);
   return { ...r, video: r.video!, latent: latent!, shape };
 }
 

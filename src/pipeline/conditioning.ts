@@ -338,6 +338,7 @@ export function imageGiven(story: Story, codec: LatentCodec, images: readonly Sh
   const [C, F, h, w] = [codec.channels, l.latentFrames, l.height, l.width];
   const data = new Float32Array(C * F * h * w);
   const frames = new Array<number>(F).fill(0);
+  const restarts: { frame: number; primer: Tensor }[] = [];
   for (const im of images) {
     if (!Number.isInteger(im.shot) || im.shot < 0 || im.shot >= ranges.length)
       throw new Error(
@@ -351,8 +352,15 @@ export function imageGiven(story: Story, codec: LatentCodec, images: readonly Sh
     const z = imageLatent(codec, im.rgb, story.width, story.height, f === 0);
     for (let c = 0; c < C; c++) data.set(z.subarray(c * h * w, (c + 1) * h * w), (c * F + f) * h * w);
     frames[f] = 1;
+    // a later shot's first frame decodes from a fresh causal state, as the still's own round trip
+    if (im.at === 'first' && f > 0)
+      restarts.push({
+        frame: f,
+        primer: fromArray(imageLatent(codec, im.rgb, story.width, story.height, true), [C, 1, h, w]),
+      });
   }
-  return { latent: fromArray(data, [C, F, h, w]), frames };
+  restarts.sort((a, b) => a.frame - b.frame);
+  return { latent: fromArray(data, [C, F, h, w]), frames, ...(restarts.length ? { restarts } : {}) };
 }
 
 /** Decodes a latent [C, F, h, w] to RGB frames in one stream (tests and tools). */

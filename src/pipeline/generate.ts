@@ -296,10 +296,20 @@ async function run(story: Story, model: MogaModel, opts: GenerateOptions): Promi
   // into the kept frames after it (about 35 frames with the VAE).
   const kept = given?.whole ? given : undefined;
   const decoders = [latent, ...(kept ? [kept.latent] : [])].map((l) => ({ l, dec: codec.decoder() }));
+  const restarts = given?.restarts ?? [];
   let written = 0;
   try {
     for (let a = 0; a < layout.latentFrames && written < layout.frames; ) {
-      const b = Math.min(layout.latentFrames, a === 0 ? 1 + chunk : a + chunk);
+      const restart = restarts.find((r) => r.frame === a);
+      if (restart) {
+        // an image-given shot start: a fresh causal state primed with the image alone
+        const d = decoders[0];
+        d.dec.close();
+        d.dec = codec.decoder();
+        noGrad(() => d.dec.push(restart.primer)).dispose();
+      }
+      const next = restarts.find((r) => r.frame > a)?.frame ?? layout.latentFrames;
+      const b = Math.min(next, layout.latentFrames, a === 0 ? 1 + chunk : a + chunk);
       // not inside tidy: the decoder's causal cache must outlive this chunk (the codec scopes its own work)
       const [rgbs, keptRgbs] = decoders.map(({ l, dec }) => {
         const z = sliceAxis(l, 1, a, b);

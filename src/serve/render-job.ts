@@ -14,6 +14,7 @@
 import { join } from 'node:path';
 import { chooseBackend, withBackend } from '../backends/index.js';
 import { writeFileAtomic } from '../io/atomic-file.js';
+import { disposeGiven } from '../models/dit/dit.js';
 import { type Regeneration, readGeneration, regeneration } from '../pipeline/conditioning.js';
 import { generateMp4 } from '../pipeline/generate-mp4.js';
 import { loadModel } from '../pipeline/model.js';
@@ -120,7 +121,7 @@ export async function renderJob(
     writeFileAtomic(join(spec.runDir, 'report.json'), `${JSON.stringify(full, null, 2)}\n`);
     return full;
   } finally {
-    regen?.given.latent.dispose();
+    if (regen) disposeGiven(regen.given);
     model.dispose();
   }
 }

@@ -18,6 +18,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { roundTripVideo } from '../../src/eval/gen.js';
+import { disposeGiven } from '../../src/models/dit/dit.js';
 import { videoFramesOf } from '../../src/models/latent-layout.js';
 import { VAE_PRESETS } from '../../src/models/vae/config.js';
 import { initVideoVAE } from '../../src/models/vae/vae.js';
@@ -157,7 +159,8 @@ test('generate saves its latent and settings; regenerate keeps every frame outsi
   }
 });
 
-test('regenerate through a causal VAE: the kept frames after the shot are the original video byte for byte', async () => {
+/** A conditioned micro model on a tiny random VAE, whose causal decoder carries context. */
+function vaeConditionedModel(): MogaModel {
   const c = microConfig();
   const model = initModel(
     { ...c, dit: { ...c.dit, latentChannels: 4, conditioning: true } },
@@ -165,6 +168,11 @@ test('regenerate through a causal VAE: the kept frames after the shot are the or
     vaeCodec(initVideoVAE(VAE_PRESETS.tiny, 1)),
   );
   moveOffInit(model.dit, new Rng(4), 0.05);
+  return model;
+}
+
+test('regenerate through a causal VAE: the kept frames after the shot are the original video byte for byte', async () => {
+  const model = vaeConditionedModel();
   const story = parseStory(TWO_SHOTS);
   const orig = await run(story, model);
   const saved = savedInMemory(story, orig, model);
@@ -183,6 +191,38 @@ test('regenerate through a causal VAE: the kept frames after the shot are the or
   const stream = await run(story, model, { given: { ...given, whole: false }, seed: 77 });
   assert.ok(after(stream).length > 0, "this VAE's decoder carries no context, so the test shows nothing");
   given.latent.dispose();
+  model.dispose();
+});
+
+test("image to video through a causal VAE: a later shot's given first frame decodes as the VAE's round trip of the still", async () => {
+  const model = vaeConditionedModel();
+  const story = parseStory(TWO_SHOTS);
+  const rgb = Uint8Array.from(new Rng(9).uniformArray(64 * 32 * 3), (u) => Math.floor(256 * u));
+  const given = imageGiven(story, model.codec, [{ shot: 1, at: 'first', rgb }]);
+  assert.deepEqual(
+    given.restarts?.map((r) => r.frame),
+    [4],
+    "shot 1's first latent frame decodes afresh",
+  );
+  // shot 1's first latent frame (4) decodes to video frames 13..16; the still held 5 frames
+  // decodes to its frames 1..4 from that same latent frame
+  const own = roundTripVideo(
+    model.codec,
+    Array.from({ length: 5 }, () => rgb),
+    64,
+    32,
+  ).slice(1);
+  const worst = (frames: Uint8Array[]) =>
+    Math.max(...own.map((o, i) => Math.max(...o.map((v, j) => Math.abs(v - frames[13 + i][j])))));
+  const next = await run(story, model, { given });
+  assert.ok(
+    worst(next.frames) <= 1,
+    `the given frame decoded ${worst(next.frames)} levels off the round trip`,
+  );
+  // decoded after shot 0's frames instead, the same latent frame comes out otherwise
+  const after = await run(story, model, { given: { ...given, restarts: undefined } });
+  assert.ok(worst(after.frames) > 1, "this VAE's decoder carries no context, so the test shows nothing");
+  disposeGiven(given);
   model.dispose();
 });
 

@@ -96,6 +96,19 @@ export interface GivenFrames {
    * given latent frames from it, so they are that video's frames byte for byte. The DiT ignores it.
    */
   readonly whole?: boolean;
+  /**
+   * Latent frames where decoding starts afresh (image to video, a shot's first frame after the
+   * first shot), each with the primer the decoder reads first: the image's latent frame 0 alone,
+   * [C, 1, H, W]. The frames then decode as the VAE's own round trip of the still, not after the
+   * previous shot's frames. The DiT ignores it.
+   */
+  readonly restarts?: readonly { readonly frame: number; readonly primer: Tensor }[];
+}
+
+/** Frees what a GivenFrames holds (its latent and its restarts' primers). */
+export function disposeGiven(g: GivenFrames): void {
+  g.latent.dispose();
+  for (const r of g.restarts ?? []) r.primer.dispose();
 }
 
 /** The mask [1, F, H, W] of `frames` (1 on given latent frames) for latents of `shape`. */
