@@ -30,7 +30,7 @@ import { latentLayout } from '../pipeline/layout.js';
 import type { MogaModel } from '../pipeline/model.js';
 import { worldTruthOf } from '../pipeline/world-story.js';
 import type { Story } from '../story/story.js';
-import { roundTripVideo, type SelectOptions, selectStories, worldRender } from './gen.js';
+import { roundTripVideo, type SelectOptions, selectStories, storySummary, worldRender } from './gen.js';
 import { type MetricOptions, type StoryScore, scoreVideo } from './metrics.js';
 import type { Probe } from './probe-model.js';
 
@@ -89,7 +89,7 @@ export interface ExtendCase {
 
 export interface EvalCondResult {
   tasks: readonly CondTask[];
-  stories: { index: number; seed: number; frames: number; shots: number }[];
+  stories: ReturnType<typeof storySummary>[];
   image?: {
     cases: ImageCase[];
     psnr: number;
@@ -307,12 +307,7 @@ export async function evalCond(o: EvalCondOptions): Promise<EvalCondResult> {
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   return {
     tasks: o.tasks,
-    stories: chosen.map((c) => ({
-      index: c.index,
-      seed: c.world.seed,
-      frames: c.world.frames,
-      shots: c.world.shots.length,
-    })),
+    stories: chosen.map(storySummary),
     ...(o.tasks.includes('image')
       ? {
           image: {

@@ -68,6 +68,15 @@ export interface SelectOptions {
   minRecallGap?: number;
 }
 
+/** What a result lists of each evaluated story. */
+export const storySummary = (c: { index: number; world: WorldStory }) => ({
+  index: c.index,
+  seed: c.world.seed,
+  frames: c.world.frames,
+  shots: c.world.shots.length,
+  seconds: c.world.seconds,
+});
+
 /** The evaluation stories: deterministic, test split only, each fits the 4x8x8 latent layout. */
 export function selectStories(o: SelectOptions): { index: number; world: WorldStory; file: Story }[] {
   const out: { index: number; world: WorldStory; file: Story }[] = [];
@@ -291,13 +300,7 @@ export async function evalGen(o: EvalGenOptions): Promise<EvalGenResult> {
   const dw = scores.reduce((a, s) => a + s.stability.world, 0);
   return {
     source: o.source,
-    stories: chosen.map((c) => ({
-      index: c.index,
-      seed: c.world.seed,
-      frames: c.world.frames,
-      shots: c.world.shots.length,
-      seconds: c.world.seconds,
-    })),
+    stories: chosen.map(storySummary),
     adherence: adherenceOf(scores),
     recall: {
       n: recalls.length,
