@@ -309,24 +309,23 @@ export interface ShotImage {
 }
 
 /**
- * The codec's latent of a still image: latent frame 0 of the image alone when it lands on latent
- * frame 0 (the causal first frame stands alone), else latent frame 1 of the image held for
- * 1 + time frames (a latent frame after the first covers `time` frames; a still held that long
- * is the closest a single image comes to one).
+ * The codec's latents of a still image, [C, h, w] each: `alone`, latent frame 0 of the image by
+ * itself (the causal first frame stands alone), and `held`, latent frame 1 of the image held for
+ * 1 + time frames (a latent frame after the first covers `time` frames; a still held that long is
+ * the closest a single image comes to one). One encode gives both (causal: frame 0 is the same).
  */
-export function imageLatent(
+export function imageLatents(
   codec: LatentCodec,
   rgb: Uint8Array,
   width: number,
   height: number,
-  first: boolean,
-): Float32Array {
+): { alone: Float32Array; held: Float32Array } {
   return noGrad(() =>
     tidy(() => {
-      const frames = first ? [rgb] : Array.from({ length: 1 + codec.time }, () => rgb);
+      const frames = Array.from({ length: 1 + codec.time }, () => rgb);
       const z = codec.encode(framesToTensor(frames, width, height, 'CFHW'));
-      const at = first ? 0 : 1;
-      return Float32Array.from(sliceAxis(z, 1, at, at + 1).dataSync() as Float32Array);
+      const at = (f: number) => Float32Array.from(sliceAxis(z, 1, f, f + 1).dataSync() as Float32Array);
+      return { alone: at(0), held: at(1) };
     }),
   );
 }
@@ -349,15 +348,12 @@ export function imageGiven(story: Story, codec: LatentCodec, images: readonly Sh
       throw new Error(
         `generate: shot ${im.shot}'s ${im.at} latent frame ${f} already has an image (a shot one latent frame long has one)`,
       );
-    const z = imageLatent(codec, im.rgb, story.width, story.height, f === 0);
+    const { alone, held } = imageLatents(codec, im.rgb, story.width, story.height);
+    const z = f === 0 ? alone : held;
     for (let c = 0; c < C; c++) data.set(z.subarray(c * h * w, (c + 1) * h * w), (c * F + f) * h * w);
     frames[f] = 1;
     // a later shot's first frame decodes from a fresh causal state, as the still's own round trip
-    if (im.at === 'first' && f > 0)
-      restarts.push({
-        frame: f,
-        primer: fromArray(imageLatent(codec, im.rgb, story.width, story.height, true), [C, 1, h, w]),
-      });
+    if (im.at === 'first' && f > 0) restarts.push({ frame: f, primer: fromArray(alone, [C, 1, h, w]) });
   }
   restarts.sort((a, b) => a.frame - b.frame);
   return { latent: fromArray(data, [C, F, h, w]), frames, ...(restarts.length ? { restarts } : {}) };
