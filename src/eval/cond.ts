@@ -152,8 +152,8 @@ async function run(
   return { ...r, video: r.video!, latent: latent!, shape };
 }
 
-/** What `generate --save-latent` would have written for `g` (kept in memory). */
-function savedOf(story: Story, model: MogaModel, g: Generated): SavedGeneration {
+/** What `generate --save-latent` would have written for `g` (kept in memory); `dit`: ditIdentity. */
+function savedOf(story: Story, model: MogaModel, dit: string, g: Generated): SavedGeneration {
   const s = model.config.sampling;
   return {
     format: 'moga-generation',
@@ -166,7 +166,7 @@ function savedOf(story: Story, model: MogaModel, g: Generated): SavedGeneration 
     noiseCorrelation: g.noiseCorrelation,
     shift: s.shift,
     sampler: s.sampler,
-    model: { dir: model.dir ?? null, dit: ditIdentity(model), codec: model.codec.kind },
+    model: { dir: model.dir ?? null, dit, codec: model.codec.kind },
     latent: { file: '(in memory)', shape: g.shape },
   };
 }
@@ -185,6 +185,7 @@ export async function evalCond(o: EvalCondOptions): Promise<EvalCondResult> {
   const { model, probe } = o;
   const codec = model.codec;
   const chosen = selectStories(o);
+  const dit = ditIdentity(model); // the weights' hash, once: every saved record names it
   const images: ImageCase[] = [];
   const regens: RegenerateCase[] = [];
   const extends_: ExtendCase[] = [];
@@ -239,7 +240,7 @@ export async function evalCond(o: EvalCondOptions): Promise<EvalCondResult> {
 
     if (o.tasks.includes('regenerate')) {
       const rc = world.recalls.find((r) => r.shot - r.fromShot - 1 >= (o.minRecallGap ?? 1))!;
-      const saved = savedOf(c.file, model, plain);
+      const saved = savedOf(c.file, model, dit, plain);
       const { story, given } = regenerateGiven(saved, plain.latent, codec, [rc.shot]);
       const lo = given.frames.indexOf(0);
       const hi = given.frames.lastIndexOf(0);
@@ -274,7 +275,7 @@ export async function evalCond(o: EvalCondOptions): Promise<EvalCondResult> {
       const head: Story = { ...c.file, shots: c.file.shots.slice(0, m) };
       const more: Story = { ...c.file, shots: c.file.shots.slice(m) };
       const g0 = await run(head, model, o);
-      const { story, given } = extendGiven(savedOf(head, model, g0), g0.latent, codec, more);
+      const { story, given } = extendGiven(savedOf(head, model, dit, g0), g0.latent, codec, more);
       const g = await run(story, model, o, { given, seed: g0.seed });
       const s = score(g.video);
       extends_.push({ story: c.index, splitShot: m, splitFrame: world.shots[m].startFrame });
