@@ -29,6 +29,18 @@
  *     token's mean and the detail inside the token (cell minus that mean): regression gain and
  *     correlation of each part of the x0 prediction against the clip's.
  *
+ *   node --import tsx scripts/diag/objects.ts located MODEL N T0 GAIN [random] [SHEET.png]
+ *     does knowing where the object is fix it? Single frames as in `frames` (the model's sampling),
+ *     but started at T0 from the model's own guess at t = 1 (x0 from pure noise: a cloud of object
+ *     colour over the frame) kept, GAIN times, only on the world frame's object cells (dilated by
+ *     one cell; `random`: the same cells moved to a random place) and noised to T0.
+ *
+ *   node --import tsx scripts/diag/objects.ts words MODEL N T0 [K=1]
+ *     does the shape word draw the shape? Held-out one-object frames started from the world frame's
+ *     latent noised to T0 (the model's sampling), with the caption's shape word replaced by the
+ *     K-th next shape: how often the probes read the caption's (new) shape, and how often the
+ *     frame's own (K 0: the caption unchanged).
+ *
  *   node --import tsx scripts/diag/objects.ts ancestral MODEL N STEPS ETA
  *     single generated frames as in `frames`, with the model's sampling (guidance until its
  *     threshold, its shift) but an ancestral sampler: each step jumps with the data prediction to
@@ -40,6 +52,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setBackend } from '../../src/backends/index.js';
+import { SHAPES } from '../../src/data/world/types.js';
 import { noisedExample } from '../../src/diffusion/rectified-flow.js';
 import { sample } from '../../src/diffusion/sample.js';
 import { timesteps } from '../../src/diffusion/schedule.js';
@@ -154,6 +167,126 @@ function frames(
   const cols = Math.min(12, n); // one row generated, one row the truth
   if (sheet)
     writeContactSheet(sheet, [...gen.slice(0, cols), ...truth.slice(0, cols)], W, H, { columns: cols });
+}
+
+/** Single frames started from the model's own t = 1 guess kept on (true or moved) object cells (header). */
+function located(m: MogaModel, n: number, t0: number, gain: number, random: boolean, sheet?: string): void {
+  const s = m.config.sampling;
+  const [C, h, w] = [m.config.dit.latentChannels, H / m.codec.space, W / m.codec.space];
+  const shape = [C, 1, h, w];
+  const { gen, truth } = heldOutFrames(m, n, (clip, k) => {
+    const text = encodeShots(m.captions, clip.captions, [1]);
+    const v = samplingVelocity(
+      denoiser(m.dit),
+      text,
+      s.guidance,
+      m.config.prediction ?? 'velocity',
+      shape,
+      undefined,
+      s.guidanceUntil ?? 0,
+    );
+    const rng = new Rng(k);
+    const noise = rng.normalArray(C * h * w);
+    const vel = v.velocity(fromArray(noise, shape), 1).dataSync() as Float32Array;
+    const guess = noise.map((e, i) => e - vel[i]); // x0 = x - t v at t = 1
+    const { med } = objectCells(guess, shape);
+    const truthCells = objectCells(
+      m.codec.encode(fromArray(clip.video, [3, 1, H, W])).dataSync() as Float32Array,
+      shape,
+    ).cells;
+    const on = new Uint8Array(h * w);
+    for (const o of truthCells) if (o < h * w) on[o] = 1; // channel 0's indices are the cells
+    const ps = [...on.keys()].filter((p) => on[p]);
+    const [is, js] = [ps.map((p) => Math.floor(p / w)), ps.map((p) => p % w)];
+    let [di, dj] = [0, 0];
+    if (random && ps.length) {
+      const [i0, i1, j0, j1] = [Math.min(...is), Math.max(...is), Math.min(...js), Math.max(...js)];
+      di = rng.int(h - (i1 - i0)) - i0;
+      dj = rng.int(w - (j1 - j0)) - j0;
+    }
+    const mask = new Float32Array(h * w);
+    ps.forEach((_, q) => {
+      for (let a = -1; a <= 1; a++)
+        for (let b = -1; b <= 1; b++) {
+          const [i, j] = [is[q] + di + a, js[q] + dj + b];
+          if (i >= 0 && i < h && j >= 0 && j < w) mask[i * w + j] = 1;
+        }
+    });
+    const fresh = rng.normalArray(C * h * w);
+    const xt = guess.map((g, i) => {
+      const seed =
+        med[Math.floor(i / (h * w))] + gain * (g - med[Math.floor(i / (h * w))]) * mask[i % (h * w)];
+      return (1 - t0) * seed + t0 * fresh[i];
+    });
+    const z = sample({
+      start: t0,
+      noise: fromArray(xt, shape),
+      velocity: v.velocity,
+      shape,
+      sampler: s.sampler,
+      steps: s.steps,
+      shift: s.shift,
+      seed: k,
+    });
+    v.dispose();
+    return z;
+  });
+  console.log(
+    `${modelDir}: ${n} frames from the t = 1 guess on ${random ? 'moved' : 'true'} object cells, x${gain}, t0 ${t0}; ${scoreFrames(gen, truth)}`,
+  );
+  if (sheet)
+    writeContactSheet(sheet, [...gen.slice(0, 12), ...truth.slice(0, 12)], W, H, {
+      columns: Math.min(12, n),
+    });
+}
+
+/** Held-out frames refined from T0 with the shape word swapped (header). */
+function words(m: MogaModel, n: number, t0: number, k: number): void {
+  const s = m.config.sampling;
+  const [C, h, w] = [m.config.dit.latentChannels, H / m.codec.space, W / m.codec.space];
+  const shape = [C, 1, h, w];
+  const said: string[] = [];
+  const own: string[] = [];
+  const { gen } = heldOutFrames(m, n, (clip, i) => {
+    const caption = clip.captions[0];
+    const old = SHAPES.find((x) => new RegExp(`\\b${x}\\b`).test(caption)) ?? '';
+    const one = !caption.includes(', and ') && old !== '';
+    const next = one ? SHAPES[(SHAPES.indexOf(old) + k) % SHAPES.length] : '';
+    said.push(next);
+    own.push(old);
+    const text = encodeShots(m.captions, [one ? caption.replace(old, next) : caption], [1]);
+    const v = samplingVelocity(
+      denoiser(m.dit),
+      text,
+      s.guidance,
+      m.config.prediction ?? 'velocity',
+      shape,
+      undefined,
+      s.guidanceUntil ?? 0,
+    );
+    const x0 = m.codec.encode(fromArray(clip.video, [3, 1, H, W]));
+    const noise = noisedExample(x0, new Rng(i).normal(shape), t0).xt;
+    const z = sample({
+      start: t0,
+      noise,
+      velocity: v.velocity,
+      shape,
+      sampler: s.sampler,
+      steps: s.steps,
+      shift: s.shift,
+      seed: i,
+    });
+    v.dispose();
+    return z;
+  });
+  const { probe } = loadProbe('models/probe');
+  const read = readFrames(probe, gen, W, H).map((r) => r.objects[0]?.shape ?? '');
+  const cases = said.flatMap((x, i) => (x ? [i] : []));
+  const pc = (f: (i: number) => boolean) =>
+    `${((100 * cases.filter(f).length) / Math.max(cases.length, 1)).toFixed(1)}%`;
+  console.log(
+    `${modelDir}: ${cases.length} one-object frames from t0 ${t0}, shape word +${k}: the caption's shape ${pc((i) => read[i] === said[i])}, the frame's own ${pc((i) => read[i] === own[i])}`,
+  );
 }
 
 /** The VAE alone on held-out frames, the latent pooled over POOL x POOL cells and noised (header). */
@@ -412,9 +545,12 @@ function sdedit(m: MogaModel, cache: string, n: number, guidance: number): void 
   t0s.forEach((t0, j) => console.log(`from t0 ${t0}: ${meters[j].report()}`));
 }
 
-if (!modelDir || !['frames', 'ancestral', 'latent', 'detail', 'gain', 'sdedit'].includes(mode)) {
+if (
+  !modelDir ||
+  !['frames', 'located', 'words', 'ancestral', 'latent', 'detail', 'gain', 'sdedit'].includes(mode)
+) {
   console.error(
-    'usage: objects.ts frames|ancestral|latent|detail|gain|sdedit MODEL_DIR [...] (see the header)',
+    'usage: objects.ts frames|located|words|ancestral|latent|detail|gain|sdedit MODEL_DIR [...] (see the header)',
   );
   process.exit(2);
 }
@@ -444,7 +580,10 @@ else if (mode === 'ancestral') {
     num(2, 0),
     s.guidanceUntil ?? 0,
   );
-} else if (mode === 'latent') latentRobustness(model, num(0, 48), num(1, 0), num(2, 1));
+} else if (mode === 'located')
+  located(model, num(0, 48), num(1, 0.8), num(2, 1), rest[3] === 'random', rest[4] || undefined);
+else if (mode === 'words') words(model, num(0, 48), num(1, 0.5), num(2, 1));
+else if (mode === 'latent') latentRobustness(model, num(0, 48), num(1, 0), num(2, 1));
 else if (mode === 'detail') detail(model, rest[0], num(1, 24));
 else if (mode === 'gain') gain(model, rest[0], num(1, 24));
 else sdedit(model, rest[0], num(1, 8), num(2, 3));

@@ -56,6 +56,8 @@ export interface VisualAttentionConfig {
   readonly balance?: 'switch' | 'printed';
   readonly alpha?: number;
   readonly eps?: number;
+  /** Rotary position per grid step on y and x (absent: 1; models/presets.ts `ropeScale`). */
+  readonly ropeScale?: number;
 }
 
 /** MoGA + STGA defaults for a model of `dim` and `heads` (paper: M = 5, 2x2 windows). */
@@ -132,7 +134,7 @@ export function visualAttentionStatics(
 ): VisualAttentionStatics {
   checkBranches(cfg.branches);
   const L = layout.frames * layout.height * layout.width;
-  const one = ropeFor(layout, cfg.dim / cfg.heads);
+  const one = ropeFor(layout, cfg.dim / cfg.heads, cfg.ropeScale);
   let rope = one;
   if (batch !== 1) {
     rope = { cos: concat(Array(batch).fill(one.cos), 0), sin: concat(Array(batch).fill(one.sin), 0) };
@@ -266,8 +268,13 @@ function routedPlan(
 }
 
 /** 3D rotary tables for every token of `layout` ([L, headDim/2] cos and sin). */
-export function ropeFor(layout: GridLayout, headDim: number): { cos: Tensor; sin: Tensor } {
-  return rope3dTables(gridPositions(layout.frames, layout.height, layout.width), headDim);
+export function ropeFor(layout: GridLayout, headDim: number, scale = 1): { cos: Tensor; sin: Tensor } {
+  const p = gridPositions(layout.frames, layout.height, layout.width);
+  if (scale === 1) return rope3dTables(p, headDim);
+  return rope3dTables(
+    { f: p.f, y: Float32Array.from(p.y, (v) => v * scale), x: Float32Array.from(p.x, (v) => v * scale) },
+    headDim,
+  );
 }
 
 /** The module: `VisualAttention.init(rng, cfg)`, `VisualAttention.apply(params, cfg, x, layout)`. */

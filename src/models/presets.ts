@@ -63,6 +63,12 @@ export interface DiTConfig {
    * patch) can follow the noisy input. Absent: no cell head, the same parameters and output.
    */
   readonly cellHead?: { readonly hidden: number; readonly features: number };
+  /**
+   * Rotary position of a token on y and x per step of the token grid (absent: 1). A model grown to
+   * 1x1x1 patches from 1x2x2 ones uses 0.5, so each cell sits where its source token sat and the
+   * trained attention keeps its geometry (models/dit/grow.ts).
+   */
+  readonly ropeScale?: number;
 }
 
 /** Dense attention: what Wan2.1 ships with. */

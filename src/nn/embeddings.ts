@@ -22,7 +22,7 @@ export function timestepEmbedding(t: Float32Array, dim: number): Tensor {
  * positions given (so a plan over a subset, or a shifted window, can pass its own positions).
  */
 export function rope3dTables(
-  positions: { f: Int32Array; y: Int32Array; x: Int32Array },
+  positions: { f: ArrayLike<number>; y: ArrayLike<number>; x: ArrayLike<number> },
   headDim: number,
   theta = 10000,
 ) {
@@ -33,7 +33,7 @@ export function rope3dTables(
   const n = positions.f.length;
   const cos = new Float32Array(n * half);
   const sin = new Float32Array(n * half);
-  const axes: [Int32Array, number, number][] = [
+  const axes: [ArrayLike<number>, number, number][] = [
     [positions.f, 0, pairsT],
     [positions.y, pairsT, pairsHW],
     [positions.x, pairsT + pairsHW, pairsHW],

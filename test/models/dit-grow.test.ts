@@ -4,13 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { ropeFor } from '../../src/attention/visual-attention.js';
 import { initVideoDiT, type VideoDiT, videoDiT } from '../../src/models/dit/dit.js';
 import { growDiT } from '../../src/models/dit/grow.js';
 import { namedParams } from '../../src/nn/params.js';
 import { gradients } from '../../src/tensor/autodiff.js';
 import { mul, sum } from '../../src/tensor/ops.js';
 import { Rng } from '../../src/tensor/random.js';
-import { tidy } from '../../src/tensor/tensor.js';
+import { fromArray, tidy } from '../../src/tensor/tensor.js';
 import { MICRO_DIT, microInput, moveOffInit, weightsOf } from './micro-dit.js';
 
 const CFG = MICRO_DIT;
@@ -130,4 +131,67 @@ test('a model without the routed branch loads a MoGA source but its routers; one
       () => growDiT(initVideoDiT(CFG, rng.fork(3)), withoutRouters),
       /does not fit the model: missing blocks\.\d+\.selfAttn\.router/,
     );
+  }));
+
+test('a DiT grown to 1x1x1 patches paints each cell with its source token mean, where the input is flat', () =>
+  tidy(() => {
+    const rng = new Rng(12);
+    const source = trainedSource(rng.fork(1)); // 1x2x2 patches
+    const fine = initVideoDiT({ ...CFG, patch: [1, 1, 1], ropeScale: 0.5 }, rng.fork(2));
+    assert.equal(growDiT(fine, weightsOf(source)), 2);
+    // a latent constant over frames and cells and one shot: every token is the same, so attention
+    // returns its value whatever the positions and the number of tokens, and only the patch
+    // arithmetic remains
+    const [C, F, H, W] = [2, 2, 4, 4];
+    const level = [0.7, -1.3];
+    const input = { ...microInput(rng.fork(3), F, 0.7) };
+    input.text = { ...input.text, shots: [{ frames: F, caption: input.text.shots[0].caption }] }; // one shot
+    input.latents = fromArray(
+      Float32Array.from({ length: C * F * H * W }, (_, i) => level[Math.floor(i / (F * H * W))]),
+      [C, F, H, W],
+    );
+    const a = videoDiT(source, input).velocity.dataSync() as Float32Array;
+    const b = videoDiT(fine, input).velocity.dataSync() as Float32Array;
+    let spread = 0;
+    for (let c = 0; c < C; c++)
+      for (let f = 0; f < F; f++)
+        for (let y = 0; y < H; y++)
+          for (let x = 0; x < W; x++) {
+            const at = (yy: number, xx: number) => a[((c * F + f) * H + yy) * W + xx];
+            const [y0, x0] = [y & ~1, x & ~1];
+            const mean = (at(y0, x0) + at(y0, x0 + 1) + at(y0 + 1, x0) + at(y0 + 1, x0 + 1)) / 4;
+            spread = Math.max(spread, Math.abs(at(y, x) - mean));
+            const got = b[((c * F + f) * H + y) * W + x];
+            assert.ok(
+              Math.abs(got - mean) <= 1e-5 * (1 + Math.abs(mean)),
+              `cell ${[c, f, y, x]}: ${got} vs ${mean}`,
+            );
+          }
+    assert.ok(spread > 1e-3, 'the source paints inside its patches, so the mean is a real check');
+    assert.throws(
+      () => growDiT(initVideoDiT({ ...CFG, patch: [1, 2, 1] }, rng.fork(4)), weightsOf(source)),
+      /1x1x1 patches/,
+    );
+  }));
+
+test('ropeScale places grid cells at scaled rotary positions', () =>
+  tidy(() => {
+    const half = ropeFor({ frames: 2, height: 4, width: 6 }, 12, 0.5);
+    const whole = ropeFor({ frames: 2, height: 2, width: 3 }, 12);
+    const [hc, wc] = [half.cos.dataSync() as Float32Array, whole.cos.dataSync() as Float32Array];
+    const [hs, ws] = [half.sin.dataSync() as Float32Array, whole.sin.dataSync() as Float32Array];
+    // cell (f, 2y, 2x) of the fine grid sits at token (f, y, x) of the coarse one
+    for (let f = 0; f < 2; f++)
+      for (let y = 0; y < 2; y++)
+        for (let x = 0; x < 3; x++) {
+          const i = (f * 4 + 2 * y) * 6 + 2 * x;
+          const j = (f * 2 + y) * 3 + x;
+          for (let d = 0; d < 6; d++) {
+            assert.ok(Math.abs(hc[i * 6 + d] - wc[j * 6 + d]) < 1e-6);
+            assert.ok(Math.abs(hs[i * 6 + d] - ws[j * 6 + d]) < 1e-6);
+          }
+        }
+    // and an odd cell half-way: not a token position of the coarse grid
+    const odd = (0 * 4 + 1) * 6 + 1;
+    assert.ok(Math.abs(hs[odd * 6 + 5] - ws[0 * 6 + 5]) > 1e-4);
   }));

@@ -58,6 +58,7 @@ export function visualAttentionOf(c: DiTConfig): VisualAttentionConfig {
     adjacentFrames: a.adjacentFrames,
     alpha: a.alpha,
     eps: c.eps,
+    ropeScale: c.ropeScale,
   };
 }
 

@@ -15,7 +15,10 @@
  * the source's) keeps the trained hidden units first; the new ones keep their random input weights
  * (so they are active and get gradient) and start with zero output weights (so they add nothing).
  * A cell head (config.cellHead) the source lacks starts as initialised: its last convolution is
- * zero, so it adds nothing either.
+ * zero, so it adds nothing either. A model with 1x1x1 patches takes a source with coarser ones: its
+ * patch embedding sums the source's over the patch positions (a flat patch embeds as before) and its
+ * head averages the source's rows over them (each cell gets its token's mean): the grown model
+ * paints what the source painted, one cell per token, before it learns the detail inside.
  */
 import type { Params } from '../../nn/params.js';
 import { namedParams } from '../../nn/params.js';
@@ -33,6 +36,16 @@ export function growDiT(dit: VideoDiT, weights: ReadonlyMap<string, Float32Array
     throw new Error(`growDiT: the source has ${depth} blocks, more than the model's ${dit.config.layers}`);
   const problems: string[] = [];
   const named = namedParams(dit.params as unknown as Params);
+  const { latentChannels: C, patch, dim } = dit.config;
+  const cells = patch[0] * patch[1] * patch[2];
+  const sourceCells = (weights.get('head.proj.weight')?.length ?? dim * C * cells) / (dim * C);
+  if (Number.isInteger(sourceCells) && sourceCells > cells) {
+    if (cells !== 1)
+      throw new Error(
+        `growDiT: a source with ${sourceCells} cells per patch fits only a model with 1x1x1 patches`,
+      );
+    weights = unpatched(weights, sourceCells, C, dim);
+  }
   for (const [name, t] of named) {
     const m = blockOf(name);
     const isNew = m !== null && Number(m[1]) >= depth;
@@ -49,8 +62,6 @@ export function growDiT(dit: VideoDiT, weights: ReadonlyMap<string, Float32Array
       // are a prefix of the model's (x_t, then given frames, then the previous estimate: dit.ts),
       // the new ones zero
       const [out, inDim] = t.shape;
-      const { latentChannels: C, patch } = dit.config;
-      const cells = patch[0] * patch[1] * patch[2];
       const prefixes = [C, ...(dit.config.conditioning ? [2 * C + 1] : [])].map((ch) => out * ch * cells);
       if (!prefixes.includes(w.length))
         problems.push(
@@ -75,6 +86,37 @@ export function growDiT(dit: VideoDiT, weights: ReadonlyMap<string, Float32Array
   if (problems.length)
     throw new Error(`growDiT: the source does not fit the model: ${problems.slice(0, 6).join('; ')}`);
   return depth;
+}
+
+/**
+ * The source's patch embedding [dim, Cin, cells] summed over its patch cells and its head
+ * [cells * C (position major), dim] and bias averaged over them: the same weights for 1x1x1 patches.
+ */
+function unpatched(
+  weights: ReadonlyMap<string, Float32Array>,
+  cells: number,
+  C: number,
+  dim: number,
+): ReadonlyMap<string, Float32Array> {
+  const out = new Map(weights);
+  const embed = weights.get('patchEmbed.weight');
+  if (embed) {
+    const cin = embed.length / (dim * cells);
+    const w = new Float32Array(dim * cin);
+    for (let o = 0; o < dim * cin; o++) for (let k = 0; k < cells; k++) w[o] += embed[o * cells + k];
+    out.set('patchEmbed.weight', w);
+  }
+  for (const [name, rows] of [
+    ['head.proj.weight', dim],
+    ['head.proj.bias', 1],
+  ] as const) {
+    const h = weights.get(name);
+    if (!h) continue;
+    const w = new Float32Array(C * rows);
+    for (let k = 0; k < cells; k++) for (let i = 0; i < C * rows; i++) w[i] += h[k * C * rows + i] / cells;
+    out.set(name, w);
+  }
+  return out;
 }
 
 /**
