@@ -169,22 +169,21 @@ function frames(
     writeContactSheet(sheet, [...gen.slice(0, cols), ...truth.slice(0, cols)], W, H, { columns: cols });
 }
 
+/** The model's own sampling velocity (its guidance and guidance threshold) for one frame's captions. */
+function modelVelocity(m: MogaModel, captions: readonly string[], shape: number[]) {
+  const s = m.config.sampling;
+  const text = encodeShots(m.captions, captions, [1]);
+  const p = m.config.prediction ?? 'velocity';
+  return samplingVelocity(denoiser(m.dit), text, s.guidance, p, shape, undefined, s.guidanceUntil ?? 0);
+}
+
 /** Single frames started from the model's own t = 1 guess kept on (true or moved) object cells (header). */
 function located(m: MogaModel, n: number, t0: number, gain: number, random: boolean, sheet?: string): void {
   const s = m.config.sampling;
   const [C, h, w] = [m.config.dit.latentChannels, H / m.codec.space, W / m.codec.space];
   const shape = [C, 1, h, w];
   const { gen, truth } = heldOutFrames(m, n, (clip, k) => {
-    const text = encodeShots(m.captions, clip.captions, [1]);
-    const v = samplingVelocity(
-      denoiser(m.dit),
-      text,
-      s.guidance,
-      m.config.prediction ?? 'velocity',
-      shape,
-      undefined,
-      s.guidanceUntil ?? 0,
-    );
+    const v = modelVelocity(m, clip.captions, shape);
     const rng = new Rng(k);
     const noise = rng.normalArray(C * h * w);
     const vel = v.velocity(fromArray(noise, shape), 1).dataSync() as Float32Array;
@@ -254,16 +253,7 @@ function words(m: MogaModel, n: number, t0: number, k: number): void {
     const next = one ? SHAPES[(SHAPES.indexOf(old) + k) % SHAPES.length] : '';
     said.push(next);
     own.push(old);
-    const text = encodeShots(m.captions, [one ? caption.replace(old, next) : caption], [1]);
-    const v = samplingVelocity(
-      denoiser(m.dit),
-      text,
-      s.guidance,
-      m.config.prediction ?? 'velocity',
-      shape,
-      undefined,
-      s.guidanceUntil ?? 0,
-    );
+    const v = modelVelocity(m, [one ? caption.replace(old, next) : caption], shape);
     const x0 = m.codec.encode(fromArray(clip.video, [3, 1, H, W]));
     const noise = noisedExample(x0, new Rng(i).normal(shape), t0).xt;
     const z = sample({
