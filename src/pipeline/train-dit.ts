@@ -109,6 +109,13 @@ export interface DitRecipe {
    */
   readonly selfCondition?: number;
   /**
+   * 'conditioning': train only the patch embedding's columns that read the given frames and their
+   * mask, every other weight frozen at the recipe's `init`: with nothing given those columns read
+   * zeros, so text to video stays exactly the source model's while the model learns to use given
+   * frames. Absent: every weight trains.
+   */
+  readonly trainOnly?: 'conditioning';
+  /**
    * Count the latent cells that hold objects 1 + objectWeight times as much in the loss
    * (pipeline/object-weights.ts; weights from the clips' truth). Absent or 0: every cell alike.
    */
@@ -204,6 +211,14 @@ export function checkDitRecipe(r: DitRecipe): void {
       r.dit.conditioning === true,
       'conditioning needs dit.conditioning: true (the model reads the given frames)',
     );
+  }
+  if (r.trainOnly !== undefined) {
+    need(
+      r.trainOnly === 'conditioning',
+      `trainOnly must be "conditioning", got ${JSON.stringify(r.trainOnly)}`,
+    );
+    need(r.dit.conditioning === true, 'trainOnly "conditioning" needs dit.conditioning: true');
+    need(r.init !== undefined, 'trainOnly "conditioning" needs init: the trained weights it keeps');
   }
   if (r.selfCondition !== undefined) {
     need(
@@ -482,6 +497,7 @@ export function* trainDitSteps(
       maxGradNorm: r.clipNorm,
       emaDecay: r.emaDecay,
       seed: r.seed,
+      ...(r.trainOnly ? { trainOnly: conditioningColumns(model.dit) } : {}),
       checkpoint: {
         dir: r.work,
         every: r.checkpointEvery,
@@ -630,4 +646,18 @@ const HISTORY = 'history.json';
 function readHistory(checkpoint: string): TrainingRun[] {
   const path = join(checkpoint, HISTORY);
   return existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : [];
+}
+
+/**
+ * The mask of `trainOnly: 'conditioning'`: of the patch embedding [dim, inDim] (inputs x_t, then
+ * the given frames and their mask, then any self-conditioning input: models/dit/dit.ts), the
+ * (C + 1) * cells columns after x_t's C * cells.
+ */
+function conditioningColumns(dit: VideoDiT): ReadonlyMap<string, Uint8Array> {
+  const [rows, inDim] = dit.params.patchEmbed.weight.shape;
+  const { latentChannels: C, patch } = dit.config;
+  const first = C * patch[0] * patch[1] * patch[2];
+  const mask = new Uint8Array(rows * inDim);
+  for (let o = 0; o < rows; o++) mask.fill(1, o * inDim + first, o * inDim + first + first + first / C);
+  return new Map([['dit.patchEmbed.weight', mask]]);
 }

@@ -77,6 +77,12 @@ export interface TrainLoopOptions<B> {
   readonly onStep?: (info: ProgressInfo) => void;
   /** Writes a JSON summary of the run here at the end (atomically): timing, losses, settings. */
   readonly reportFile?: string;
+  /**
+   * Train only these parameters (by name), and of each only the entries marked 1 (its length the
+   * parameter's size): every other value stays exactly as it is, with no update and no decay,
+   * and their gradients count in no clipping norm. Absent: everything trains.
+   */
+  readonly trainOnly?: ReadonlyMap<string, Uint8Array>;
 }
 
 export interface LossWithMetrics {
@@ -131,7 +137,7 @@ export function initTrainState(params: ParamTree, hyper: TrainHyper, seed = 0): 
  * the mean loss and the gradient norm before clipping.
  */
 export function trainStep<B>(
-  o: Pick<TrainLoopOptions<B>, 'params' | 'lossFn' | 'nextBatch' | 'schedule'>,
+  o: Pick<TrainLoopOptions<B>, 'params' | 'lossFn' | 'nextBatch' | 'schedule' | 'trainOnly'>,
   state: TrainState,
   hyper: TrainHyper,
 ): { loss: number; gradNorm: number; lr: number; metrics?: Record<string, number> } {
@@ -167,6 +173,15 @@ export function trainStep<B>(
   }
   state.rng = rng.state();
   if (!Number.isFinite(loss)) throw new Error(`loss is ${loss} at step ${state.step}`);
+  const only = o.trainOnly;
+  if (only)
+    named.forEach(([name], i) => {
+      const mask = only.get(name);
+      if (mask && mask.length !== acc[i].length)
+        throw new Error(`trainOnly: ${name} has ${acc[i].length} values, its mask ${mask.length}`);
+      if (!mask) seen[i] = false;
+      else for (let j = 0; j < mask.length; j++) if (!mask[j]) acc[i][j] = 0;
+    });
   const used = acc.filter((_, i) => seen[i]);
   const gradNorm = hyper.maxGradNorm > 0 ? clipGlobalNorm(used, hyper.maxGradNorm) : globalNorm(used);
   const lr = o.schedule
@@ -177,7 +192,10 @@ export function trainStep<B>(
     // like PyTorch, a parameter the loss does not reach is left untouched (no decay either)
     if (!seen[i]) return;
     const value = t.dataSync() as Float32Array;
+    const mask = only?.get(name);
+    const kept = mask && value.slice();
     adamwUpdate(state.opt, hyper.adamw, lr, name, value, acc[i]);
+    if (mask && kept) for (let j = 0; j < mask.length; j++) if (!mask[j]) value[j] = kept[j];
     t.backend.write(t.storage, value);
     if (state.ema) emaUpdate(state.ema.get(name)!, value, hyper.emaDecay!);
   });

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { initVideoDiT } from '../../src/models/dit/dit.js';
 import { type Denoiser, denoiser, drawGiven, trainingLoss } from '../../src/models/dit/objective.js';
+import { namedTensors } from '../../src/nn/params-file.js';
 import { loadModel } from '../../src/pipeline/model.js';
 import { checkDitRecipe, trainDit } from '../../src/pipeline/train-dit.js';
 import { Rng } from '../../src/tensor/random.js';
@@ -201,6 +202,50 @@ test('trainDit: a conditioned recipe warm-started from an unconditioned run trai
       'the conditioning columns never moved: the given frames did not reach the loss',
     );
     model.dispose();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('trainDit with trainOnly "conditioning": only the given-frame columns move, so text to video is the source model exactly', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'moga-train-only-'));
+  try {
+    const log = () => {};
+    const src = microRecipe(dir, { steps: 1 });
+    trainDit(src, { log });
+    const cond = microRecipe(dir, {
+      dit: { ...src.dit, conditioning: true },
+      conditioning: { prob: 1, kinds: ['first', 'last', 'shots', 'prefix'] },
+      trainOnly: 'conditioning',
+      work: join(dir, 'work2'),
+      out: join(dir, 'model2'),
+      steps: 2,
+      init: { checkpoint: src.work, weights: 'ema' },
+    });
+    trainDit(cond, { log });
+    const [before, after] = [await loadModel(src.out), await loadModel(cond.out)];
+    const old = new Map(namedTensors(before.dit.params).map(([n, t]) => [n, t.dataSync() as Float32Array]));
+    let moved = 0;
+    for (const [name, t] of namedTensors(after.dit.params)) {
+      const v = t.dataSync() as Float32Array;
+      if (name !== 'patchEmbed.weight') {
+        assert.deepEqual(Array.from(v), Array.from(old.get(name)!), `${name} moved`);
+        continue;
+      }
+      const cols = t.shape[1];
+      v.forEach((x, i) => {
+        const [o, c] = [Math.floor(i / cols), i % cols];
+        if (c < 16 * 4) assert.equal(x, old.get(name)![o * 16 * 4 + c], `x_t column ${c} moved`);
+        else moved += +(x !== 0);
+      });
+    }
+    assert.ok(moved > 0, 'the conditioning columns never moved');
+    assert.throws(
+      () => checkDitRecipe({ ...src, trainOnly: 'conditioning' }),
+      /needs dit.conditioning: true/,
+    );
+    before.dispose();
+    after.dispose();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

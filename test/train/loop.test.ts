@@ -53,6 +53,27 @@ describe('trainLoop', () => {
     assert.equal(r.state.opt.t, 100);
   });
 
+  it('trainOnly: the masked entries train, every other value stays exactly (no update, no weight decay)', () => {
+    const p = initMlp2(4);
+    const before = new Map(snapshot(p));
+    const mask = new Uint8Array(p.l1.weight.size).map((_, i) => i % 2);
+    trainLoop(options(p, 6, { trainOnly: new Map([['l1.weight', mask]]) })); // weight decay 0.01
+    for (const [name, v] of snapshot(p)) {
+      const was = before.get(name)!;
+      if (name !== 'l1.weight') assert.deepEqual(v, was, `${name} moved`);
+      else
+        v.forEach((x, i) =>
+          mask[i]
+            ? assert.notEqual(x, was[i], `entry ${i} did not train`)
+            : assert.equal(x, was[i], `entry ${i} moved`),
+        );
+    }
+    assert.throws(
+      () => trainLoop(options(initMlp2(4), 1, { trainOnly: new Map([['l1.weight', new Uint8Array(1)]]) })),
+      /trainOnly: l1.weight has \d+ values, its mask 1/,
+    );
+  });
+
   it('a signal stops the run with a checkpoint; a step-only schedule and the metrics are what the steps saw', () => {
     const p = initMlp2(3);
     const stop = new AbortController();
