@@ -12,7 +12,7 @@ import { initVideoDiT } from '../../src/models/dit/dit.js';
 import { type Denoiser, denoiser, drawGiven, trainingLoss } from '../../src/models/dit/objective.js';
 import { namedTensors } from '../../src/nn/params-file.js';
 import { loadModel } from '../../src/pipeline/model.js';
-import { checkDitRecipe, trainDit } from '../../src/pipeline/train-dit.js';
+import { checkDitRecipe, type DitRecipe, trainDit } from '../../src/pipeline/train-dit.js';
 import { Rng } from '../../src/tensor/random.js';
 import { fromArray, tidy } from '../../src/tensor/tensor.js';
 import { microRecipe } from '../pipeline/helpers.js';
@@ -175,21 +175,28 @@ test('a recipe with conditioning needs a conditioned DiT and valid kinds', () =>
   });
 });
 
+/** A 1-step unconditioned micro run, then a 2-step conditioned one warm-started from it (+ `extra`). */
+function conditionedRun(dir: string, extra: Partial<DitRecipe> = {}) {
+  const log = () => {};
+  const src = microRecipe(dir, { steps: 1 });
+  trainDit(src, { log });
+  const cond = microRecipe(dir, {
+    dit: { ...src.dit, conditioning: true },
+    conditioning: { prob: 1, kinds: ['first', 'last', 'shots', 'prefix'] },
+    work: join(dir, 'work2'),
+    out: join(dir, 'model2'),
+    steps: 2,
+    init: { checkpoint: src.work, weights: 'ema' },
+    ...extra,
+  });
+  trainDit(cond, { log });
+  return { src, cond };
+}
+
 test('trainDit: a conditioned recipe warm-started from an unconditioned run trains and exports a model that keeps frames', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'moga-train-cond-'));
   try {
-    const log = () => {};
-    const src = microRecipe(dir, { steps: 1 });
-    trainDit(src, { log });
-    const cond = microRecipe(dir, {
-      dit: { ...src.dit, conditioning: true },
-      conditioning: { prob: 1, kinds: ['first', 'last', 'shots', 'prefix'] },
-      work: join(dir, 'work2'),
-      out: join(dir, 'model2'),
-      steps: 2,
-      init: { checkpoint: src.work, weights: 'ema' },
-    });
-    trainDit(cond, { log });
+    const { cond } = conditionedRun(dir);
     const model = await loadModel(cond.out);
     assert.equal(model.config.dit.conditioning, true, 'config carries dit.conditioning');
     const w = model.dit.params.patchEmbed.weight;
@@ -210,19 +217,7 @@ test('trainDit: a conditioned recipe warm-started from an unconditioned run trai
 test('trainDit with trainOnly "conditioning": only the given-frame columns move, so text to video is the source model exactly', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'moga-train-only-'));
   try {
-    const log = () => {};
-    const src = microRecipe(dir, { steps: 1 });
-    trainDit(src, { log });
-    const cond = microRecipe(dir, {
-      dit: { ...src.dit, conditioning: true },
-      conditioning: { prob: 1, kinds: ['first', 'last', 'shots', 'prefix'] },
-      trainOnly: 'conditioning',
-      work: join(dir, 'work2'),
-      out: join(dir, 'model2'),
-      steps: 2,
-      init: { checkpoint: src.work, weights: 'ema' },
-    });
-    trainDit(cond, { log });
+    const { src, cond } = conditionedRun(dir, { trainOnly: 'conditioning' });
     const [before, after] = [await loadModel(src.out), await loadModel(cond.out)];
     const old = new Map(namedTensors(before.dit.params).map(([n, t]) => [n, t.dataSync() as Float32Array]));
     let moved = 0;
