@@ -656,8 +656,8 @@ function readHistory(checkpoint: string): TrainingRun[] {
 function conditioningColumns(dit: VideoDiT): ReadonlyMap<string, Uint8Array> {
   const [rows, inDim] = dit.params.patchEmbed.weight.shape;
   const { latentChannels: C, patch } = dit.config;
-  const first = C * patch[0] * patch[1] * patch[2];
+  const cells = patch[0] * patch[1] * patch[2];
   const mask = new Uint8Array(rows * inDim);
-  for (let o = 0; o < rows; o++) mask.fill(1, o * inDim + first, o * inDim + first + first + first / C);
-  return new Map([['dit.patchEmbed.weight', mask]]);
+  for (let o = 0; o < rows; o++) mask.fill(1, o * inDim + C * cells, o * inDim + (2 * C + 1) * cells);
+  return new Map([['dit.patchEmbed.weight', mask]]); // the params tree is { dit: model.dit.params }
 }

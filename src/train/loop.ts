@@ -143,7 +143,9 @@ export function trainStep<B>(
 ): { loss: number; gradNorm: number; lr: number; metrics?: Record<string, number> } {
   const named = namedTensors(o.params).filter(([, t]) => t.dtype === 'float32');
   const tensors = named.map(([, t]) => t);
-  for (const t of tensors) t.requiresGrad = true;
+  const only = o.trainOnly;
+  // a frozen tensor requires no gradient, so backward never computes its weight gradients
+  for (const [name, t] of named) t.requiresGrad = !only || only.has(name);
   const acc = named.map(([, t]) => new Float32Array(t.size));
   const seen = named.map(() => false);
   const rng = new Rng(state.rng.seed, state.rng.offset);
@@ -173,14 +175,13 @@ export function trainStep<B>(
   }
   state.rng = rng.state();
   if (!Number.isFinite(loss)) throw new Error(`loss is ${loss} at step ${state.step}`);
-  const only = o.trainOnly;
   if (only)
     named.forEach(([name], i) => {
       const mask = only.get(name);
-      if (mask && mask.length !== acc[i].length)
+      if (!mask) return;
+      if (mask.length !== acc[i].length)
         throw new Error(`trainOnly: ${name} has ${acc[i].length} values, its mask ${mask.length}`);
-      if (!mask) seen[i] = false;
-      else for (let j = 0; j < mask.length; j++) if (!mask[j]) acc[i][j] = 0;
+      for (let j = 0; j < mask.length; j++) if (!mask[j]) acc[i][j] = 0;
     });
   const used = acc.filter((_, i) => seen[i]);
   const gradNorm = hyper.maxGradNorm > 0 ? clipGlobalNorm(used, hyper.maxGradNorm) : globalNorm(used);
@@ -216,6 +217,9 @@ export function trainLoop<B>(o: TrainLoopOptions<B>): TrainResult {
  */
 export function* trainSteps<B>(o: TrainLoopOptions<B>): Generator<void, TrainResult, void> {
   const hyper = resolveHyper(o);
+  const names = new Set(namedTensors(o.params).map(([n]) => n));
+  for (const name of o.trainOnly?.keys() ?? [])
+    if (!names.has(name)) throw new Error(`trainOnly: no parameter named ${name}`);
   const state = initTrainState(o.params, hyper, o.seed ?? 0);
   const ck = o.checkpoint;
   const log = o.log ?? ((line: string) => process.stderr.write(`${line}\n`));

@@ -72,6 +72,10 @@ describe('trainLoop', () => {
       () => trainLoop(options(initMlp2(4), 1, { trainOnly: new Map([['l1.weight', new Uint8Array(1)]]) })),
       /trainOnly: l1.weight has \d+ values, its mask 1/,
     );
+    assert.throws(
+      () => trainLoop(options(initMlp2(4), 1, { trainOnly: new Map([['l3.weight', new Uint8Array(1)]]) })),
+      /trainOnly: no parameter named l3.weight/,
+    );
   });
 
   it('a signal stops the run with a checkpoint; a step-only schedule and the metrics are what the steps saw', () => {

@@ -24,11 +24,11 @@ import type { Params } from '../../nn/params.js';
 import { namedParams } from '../../nn/params.js';
 import { padColumns, type VideoDiT } from './dit.js';
 
-/** `weights`: the source DiT's tensors by name ("blocks.0.selfAttn.q.weight"). Returns the source depth. */
-export function growDiT(dit: VideoDiT, weights: ReadonlyMap<string, Float32Array>): number {
+/** `source`: the source DiT's tensors by name ("blocks.0.selfAttn.q.weight"). Returns the source depth. */
+export function growDiT(dit: VideoDiT, source: ReadonlyMap<string, Float32Array>): number {
   const blockOf = (name: string) => /^blocks\.(\d+)\./.exec(name);
   let depth = 0;
-  for (const name of weights.keys()) {
+  for (const name of source.keys()) {
     const m = blockOf(name);
     if (m) depth = Math.max(depth, Number(m[1]) + 1);
   }
@@ -38,14 +38,13 @@ export function growDiT(dit: VideoDiT, weights: ReadonlyMap<string, Float32Array
   const named = namedParams(dit.params as unknown as Params);
   const { latentChannels: C, patch, dim } = dit.config;
   const cells = patch[0] * patch[1] * patch[2];
-  const sourceCells = (weights.get('head.proj.weight')?.length ?? dim * C * cells) / (dim * C);
-  if (Number.isInteger(sourceCells) && sourceCells > cells) {
-    if (cells !== 1)
-      throw new Error(
-        `growDiT: a source with ${sourceCells} cells per patch fits only a model with 1x1x1 patches`,
-      );
-    weights = unpatched(weights, sourceCells, C, dim);
-  }
+  const sourceCells = (source.get('head.proj.weight')?.length ?? dim * C * cells) / (dim * C);
+  const coarser = Number.isInteger(sourceCells) && sourceCells > cells;
+  if (coarser && cells !== 1)
+    throw new Error(
+      `growDiT: a source with ${sourceCells} cells per patch fits only a model with 1x1x1 patches`,
+    );
+  const weights = coarser ? unpatched(source, sourceCells, C, dim) : source;
   for (const [name, t] of named) {
     const m = blockOf(name);
     const isNew = m !== null && Number(m[1]) >= depth;
