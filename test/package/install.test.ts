@@ -4,8 +4,8 @@
  * with no network (`npm install --offline`: the tarball plus yaml, koffi and @ffmpeg-installer from the
  * npm cache, which `npm ci` filled, pinned by a lockfile made from ours), then used from there:
  * a strict TypeScript program typechecks against the installed types and runs in plain Node
- * without setBackend, and `npx moga --version | --help | generate | demo` run from the project's
- * folder, with the bundled model, writing real MP4s. (`npx --no --`: never fetch, and pass
+ * without setBackend, and `npx moga --version | --help | generate | regenerate | demo` run from the
+ * project's folder, with the bundled model, writing real MP4s. (`npx --no --`: never fetch, and pass
  * --version on to moga instead of npx.)
  */
 import assert from 'node:assert/strict';
@@ -15,6 +15,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, w
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
+import { readSafetensors } from '../../src/io/safetensors.js';
 import { countFrames } from '../../src/video/reader.js';
 
 const REPO = resolve('.');
@@ -272,12 +273,36 @@ test('npx moga generate: a YAML story, the bundled model, from the project folde
     'two.mp4',
     '--steps',
     '2',
+    '--save-latent',
   ];
   const report = JSON.parse(ok('npx', [...args, '--json', '--quiet'], project));
   assert.equal(report.model, join(project, 'node_modules', 'moga', 'models', 'dit-tiny'));
   assert.equal(report.codec, 'vae');
   assert.equal(report.frames, 25);
   assert.equal(await countFrames(join(project, 'two.mp4')), 25);
+});
+
+test('npx moga regenerate: the bundled model redoes shot 1 and keeps shot 0 bit for bit', async () => {
+  const latentOf = (f: string) => readSafetensors(join(project, f)).tensors.get('latent')!;
+  assert.ok(existsSync(join(project, 'two.json')), 'generate --save-latent wrote two.json (the test above)');
+  const args = ['regenerate', '--from', 'two.json', '--shots', '1', '--seed', '9', '--out', 'redo.mp4'];
+  const report = JSON.parse(ok('npx', ['--no', '--', 'moga', ...args, '--json', '--quiet'], project));
+  assert.equal(report.frames, 25);
+  assert.equal(await countFrames(join(project, 'redo.mp4')), 25);
+  const a = latentOf('two.latent.safetensors');
+  const b = latentOf('redo.latent.safetensors');
+  assert.deepEqual(b.shape, a.shape);
+  // [C, 7, h, w]: the cut at video frame 12 leaves latent frames 0..3 to shot 0, 4..6 to shot 1
+  const [C, F, h, w] = a.shape;
+  const changed = new Array(F).fill(0);
+  for (let c = 0; c < C; c++)
+    for (let f = 0; f < F; f++)
+      for (let i = 0; i < h * w; i++) {
+        const k = (c * F + f) * h * w + i;
+        if (a.data[k] !== b.data[k]) changed[f]++;
+      }
+  assert.deepEqual(changed.slice(0, 4), [0, 0, 0, 0], 'shot 0 kept');
+  for (let f = 4; f < F; f++) assert.ok(changed[f] > (C * h * w) / 2, `latent frame ${f} of shot 1 redone`);
 });
 
 test('npx moga demo generates with the bundled model (not the ground-truth fallback)', async () => {
