@@ -56,10 +56,17 @@ const groupedAttention: NativeKernel<'groupedAttention'> = (lib, [q, k, v], [out
   if (![q, k, v].every(f32)) return false;
   const [nq, H, D] = q.shape;
   validatePlan(p, nq, k.shape[0]);
-  arr(out).fill(0); // rows in no segment, or in a segment without keys
-  arr(lse).fill(Number.NEGATIVE_INFINITY);
-  if (sizeOf(q.shape) === 0) return true;
   const segs = p.qOffsets.length - 1;
+  // The kernel writes every row of a segment with keys; the others (rows in no segment, or in a
+  // segment without keys) are set here. The plan has each row at most once, so a count suffices.
+  let written = 0;
+  for (let s = 0; s < segs; s++)
+    if (p.kvOffsets[s + 1] > p.kvOffsets[s]) written += p.qOffsets[s + 1] - p.qOffsets[s];
+  if (written < nq) {
+    arr(out).fill(0);
+    arr(lse).fill(Number.NEGATIVE_INFINITY);
+  }
+  if (sizeOf(q.shape) === 0) return true;
   lib.attnFwd(
     p.qIndex,
     p.qOffsets,

@@ -260,6 +260,28 @@ describeNative('native backend', () => {
     assert.deepEqual(b.readSync(z, 'float32', n), new Float32Array(n).fill(1));
   });
 
+  it('grouped attention on recycled output arrays: rows the plan leaves out read 0 and lse -inf', () => {
+    const b = createNativeBackend({ threads: 2, skipSelfTest: true }) as NativeBackend;
+    const [nq, H, D] = [2048, 2, 2]; // out 8,192 and lse 4,096 elements: both pooled sizes
+    // row 0 in no segment, row 1 in a segment without keys, the rest attend to keys 0..9
+    const rest = Array.from({ length: nq - 2 }, (_, i) => i + 2);
+    const plan = plans.fromSegments([
+      { q: [1], kv: [] },
+      { q: rest, kv: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] },
+    ]);
+    const [out, lse] = onBackend(b, () => {
+      for (const n of [nq * H * D, nq * H]) o.add(rn([n], 9), 7).dispose(); // dirty arrays to the pool
+      const [q, k, v] = [1, 2, 3].map((s) => rn([nq, H, D], s));
+      return apply('groupedAttention', [q, k, v], { ...plan, scale: 0.5 });
+    });
+    for (const r of [0, 1])
+      for (let h = 0; h < H; h++) {
+        assert.equal(lse[r * H + h], Number.NEGATIVE_INFINITY, `lse of row ${r}, head ${h}`);
+        for (let d = 0; d < D; d++) assert.equal(out[(r * H + h) * D + d], 0, `out of row ${r}`);
+      }
+    assert.ok(Number.isFinite(lse[2 * H]), 'a row with keys has a finite lse');
+  });
+
   it('runs the hot ops of a training step natively (no ref fallback)', () => {
     const b = createNativeBackend({ threads: 2, skipSelfTest: true }) as NativeBackend;
     const before = b.refFallbacks();
